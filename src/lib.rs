@@ -1,0 +1,7 @@
+//! mssp: MSSP onboarding as code.
+//!
+//! The library behind the `mssp`, `mssp-plan` and `mssp-apply` binaries. A manifest travels
+//! load → validate → expand → read → diff → plan → apply → verify; see docs/ARCHITECTURE.md
+//! for the map of modules along that path.
+
+pub mod sandbox;

@@ -1,0 +1,1 @@
+//! Local stand-in for the Entra token endpoint, Microsoft Graph and the Defender API.
