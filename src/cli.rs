@@ -1,0 +1,151 @@
+//! Command-line interface: argument definitions and dispatch to [`crate::commands`].
+//!
+//! The three binaries (`mssp`, `mssp-plan`, `mssp-apply`) are a few lines each over
+//! [`main`] and [`main_as`]; everything they do is reachable from here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::exit;
+use crate::schema::SchemaKind;
+
+/// MSSP onboarding as code for Microsoft Defender and Entra ID.
+#[derive(Debug, Parser)]
+#[command(name = "mssp", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter (e.g. `info`, `mssp=debug`); also read from `MSSP_LOG`.
+    #[arg(long, global = true, env = "MSSP_LOG", default_value = "warn")]
+    pub log: String,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline and report every problem at once.
+    #[command(
+        after_help = "Examples:\n  mssp validate examples/\n  mssp validate --explain contoso examples/"
+    )]
+    Validate(ValidateArgs),
+    /// Show what would change in each tenant (same as `mssp-plan`).
+    #[command(after_help = "Example:\n  mssp plan --sandbox examples/")]
+    Plan(PlanArgs),
+    /// Make the tenants match the manifests (same as `mssp-apply`).
+    #[command(after_help = "Example:\n  mssp apply plan.json")]
+    Apply(ApplyArgs),
+    /// Print the JSON Schema of a manifest kind.
+    #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Manifest files or directories (searched recursively for *.yaml / *.yml).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Print the resources a customer (or the provider) expands to.
+    #[arg(long, value_name = "NAME")]
+    pub explain: Option<String>,
+    /// Output format of `--explain`.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Manifest files or directories.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A saved plan, or manifest files or directories.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which manifest kind.
+    #[arg(value_enum, default_value_t = SchemaKind::Customer)]
+    pub kind: SchemaKind,
+    /// Write every schema into this directory instead of printing one.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+}
+
+/// Runs `mssp` with the given arguments (the first is the program name).
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(&cli);
+    ExitCode::from(run(cli.command))
+}
+
+/// Runs a `mssp-<sub>` alias binary: `mssp-plan ARGS` is `mssp plan ARGS`.
+pub fn main_as(sub: &str, args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut args = args.into_iter();
+    let program = args.next().unwrap_or_else(|| OsString::from("mssp"));
+    let all = std::iter::once(program)
+        .chain(std::iter::once(OsString::from(sub)))
+        .chain(args);
+    main(all)
+}
+
+fn run(command: Command) -> u8 {
+    match command {
+        Command::Validate(a) => commands::validate::run(&a),
+        Command::Schema(a) => commands::schema::run(&a),
+        Command::Plan(_) => not_yet("plan"),
+        Command::Apply(_) => not_yet("apply"),
+    }
+}
+
+fn not_yet(what: &str) -> u8 {
+    eprintln!(
+        "error: `mssp {what}` is not yet implemented in this build\n  = help: `mssp validate` and `mssp validate --explain CUSTOMER` work offline today"
+    );
+    exit::ERROR
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

@@ -1,0 +1,13 @@
+//! Process exit codes, named once. Terraform's convention for plans: 0 = nothing to do,
+//! 1 = error, 2 = changes present (only with `--detailed-exitcode`).
+
+/// Success; with `--detailed-exitcode`, also "no changes".
+pub const SUCCESS: u8 = 0;
+/// Any error: invalid manifests, failed reads, failed applies.
+pub const ERROR: u8 = 1;
+/// `plan --detailed-exitcode`: the plan has changes.
+pub const CHANGES_PRESENT: u8 = 2;
+/// `apply PLAN`: the saved plan is stale (the tenants or the manifests changed since).
+pub const STALE_PLAN: u8 = 3;
+/// The command line itself was wrong (unknown flag, missing argument).
+pub const USAGE: u8 = 64;

@@ -1,0 +1,679 @@
+//! Expansion: a pure function from validated manifests to the desired resources of each tenant.
+//!
+//! This is where the MSSP procedure Microsoft documents as portal clicks becomes a typed list:
+//! per customer, the tier groups, the connected organization for the MSSP tenant, the catalog,
+//! catalog resources, access packages, role scopes, assignment policies, the cross-tenant
+//! partner, Defender roles, the SIEM service principal and its grants, and the manual items
+//! that have no API. No I/O happens here; ids Graph assigns are resolved by the plan.
+
+use crate::cloud::Cloud;
+use crate::manifest::{
+    Credential, CustomerManifest, DefenderRbac, LifecycleState, Loc, ProviderManifest, SiemVariant,
+    Subject, Tier,
+};
+use crate::providers::access_package::AccessPackageSpec;
+use crate::providers::app_role_grant::AppRoleGrantSpec;
+use crate::providers::application::{
+    ApplicationSpec, FederatedCredentialSpec, KeyCredentialSpec, PasswordCredentialSpec,
+    ResourceAccessSpec,
+};
+use crate::providers::assignment_policy::{
+    ApprovalSpec, AssignmentPolicySpec, ReviewSpec, SubjectRef,
+};
+use crate::providers::catalog::CatalogSpec;
+use crate::providers::catalog_resource::CatalogResourceSpec;
+use crate::providers::connected_organization::ConnectedOrganizationSpec;
+use crate::providers::cross_tenant_partner::CrossTenantPartnerSpec;
+use crate::providers::defender_role::DefenderRoleSpec;
+use crate::providers::defender_role_assignment::DefenderRoleAssignmentSpec;
+use crate::providers::group::GroupSpec;
+use crate::providers::manual::{AttestationInfo, ManualSpec};
+use crate::providers::role_scope::RoleScopeSpec;
+use crate::providers::service_principal::{AppRef, ServicePrincipalSpec};
+use crate::providers::{Address, DesiredResource, DesiredTenant, Kind, Spec, TenantRole};
+use crate::validate::Validated;
+
+/// Microsoft Graph's application id (the same in every cloud).
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// WindowsDefenderATP, the Defender for Endpoint API.
+pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
+/// Marker the tool writes into descriptions of objects it owns.
+pub const OWNERSHIP_MARKER: &str = "Managed by mssp.";
+
+/// Address name of the SIEM app and its service principals.
+const SIEM: &str = "siem";
+
+/// Every tenant the manifests describe: the provider's first, then customers in name order.
+pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
+    let mut out = vec![expand_provider(&v.provider.doc)];
+    let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
+    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    out.extend(
+        customers
+            .into_iter()
+            .map(|c| expand_customer(&v.provider.doc, c)),
+    );
+    out
+}
+
+/// The MSSP tenant: the multi-tenant SIEM application, its credentials and service principal.
+pub fn expand_provider(p: &ProviderManifest) -> DesiredTenant {
+    let s = &p.spec;
+    let mut resources = Vec::new();
+    if let Some(siem) = &s.siem
+        && siem.variant == SiemVariant::MultiTenant
+    {
+        push_application(&mut resources, p, "AzureADMultipleOrgs");
+        resources.push(DesiredResource {
+            address: Address::new(Kind::ServicePrincipal, SIEM),
+            depends_on: vec![Address::new(Kind::Application, SIEM)],
+            spec: Spec::ServicePrincipal(ServicePrincipalSpec {
+                app: AppRef::Managed {
+                    unique_name: siem.unique_name.value.clone(),
+                },
+            }),
+        });
+    }
+    DesiredTenant {
+        name: p.metadata.name.value.clone(),
+        role: TenantRole::Provider,
+        tenant_id: s.tenant_id.value.to_ascii_lowercase(),
+        domain: s.domain.value.clone(),
+        display_name: s.display_name.clone(),
+        cloud: s.cloud,
+        portal_link: s
+            .cloud
+            .profile()
+            .portal_link(&s.tenant_id.value.to_ascii_lowercase()),
+        resources,
+    }
+}
+
+/// The SIEM application and its credentials, in whichever tenant registers it.
+fn push_application(out: &mut Vec<DesiredResource>, p: &ProviderManifest, audience: &str) {
+    let Some(siem) = &p.spec.siem else { return };
+    let app = Address::new(Kind::Application, SIEM);
+    let mut access = Vec::new();
+    if !siem.permissions.graph.is_empty() {
+        access.push(ResourceAccessSpec {
+            resource_app_id: GRAPH_APP_ID.into(),
+            resource_name: "Microsoft Graph".into(),
+            roles: values(&siem.permissions.graph),
+        });
+    }
+    if !siem.permissions.defender.is_empty() {
+        access.push(ResourceAccessSpec {
+            resource_app_id: DEFENDER_APP_ID.into(),
+            resource_name: "WindowsDefenderATP".into(),
+            roles: values(&siem.permissions.defender),
+        });
+    }
+    out.push(DesiredResource {
+        address: app.clone(),
+        depends_on: vec![],
+        spec: Spec::Application(ApplicationSpec {
+            unique_name: siem.unique_name.value.clone(),
+            display_name: siem.display_name.clone(),
+            sign_in_audience: audience.into(),
+            required_resource_access: access,
+        }),
+    });
+    for cred in &siem.credentials {
+        let (address, spec) = match &cred.value {
+            Credential::Federated(f) => (
+                Address::new(Kind::FederatedCredential, f.name.value.clone()),
+                Spec::FederatedCredential(FederatedCredentialSpec {
+                    application: app.clone(),
+                    name: f.name.value.clone(),
+                    issuer: f.issuer.value.clone(),
+                    subject: f.subject.value.clone(),
+                    audiences: vec![f.audience.clone()],
+                }),
+            ),
+            Credential::Certificate(c) => {
+                let name = c
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| c.path.value.clone());
+                (
+                    Address::new(Kind::KeyCredential, name.clone()),
+                    Spec::KeyCredential(KeyCredentialSpec {
+                        application: app.clone(),
+                        path: c.path.value.clone().into(),
+                        display_name: name,
+                    }),
+                )
+            }
+            Credential::Secret(s) => (
+                Address::new(Kind::PasswordCredential, s.display_name.value.clone()),
+                Spec::PasswordCredential(PasswordCredentialSpec {
+                    application: app.clone(),
+                    display_name: s.display_name.value.clone(),
+                    validity: s.validity.value.clone(),
+                    sink: s.sink.clone(),
+                }),
+            ),
+        };
+        out.push(DesiredResource {
+            address,
+            depends_on: vec![app.clone()],
+            spec,
+        });
+    }
+}
+
+fn values(v: &[Loc<String>]) -> Vec<String> {
+    v.iter().map(|x| x.value.clone()).collect()
+}
+
+/// One customer tenant.
+pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTenant {
+    let ps = &p.spec;
+    let cs = &c.spec;
+    let cloud: Cloud = cs.cloud.as_ref().map_or(ps.cloud, |c| c.value);
+    let tenant_id = cs.tenant_id.value.to_ascii_lowercase();
+    let portal_link = cloud.profile().portal_link(&tenant_id);
+    let mut b = Builder::default();
+
+    // An offboarding customer wants nothing: every object the tool created there is revoked.
+    let offboarding = cs.lifecycle.state == LifecycleState::Offboarding;
+    let tiers = if offboarding {
+        Vec::new()
+    } else {
+        included_tiers(p, c)
+    };
+    let prefix = &ps.naming.prefix.value;
+    let conn_org = Address::new(Kind::ConnectedOrganization, p.metadata.name.value.clone());
+    let catalog = Address::new(Kind::Catalog, prefix.clone());
+
+    if !tiers.is_empty() {
+        b.push(
+            conn_org.clone(),
+            vec![],
+            Spec::ConnectedOrganization(ConnectedOrganizationSpec {
+                tenant_id: ps.tenant_id.value.to_ascii_lowercase(),
+                domain: ps.domain.value.clone(),
+                display_name: ps.display_name.clone(),
+                description: format!(
+                    "{} (managed security service provider). {OWNERSHIP_MARKER}",
+                    ps.display_name
+                ),
+                state: "configured".into(),
+            }),
+        );
+        b.push(
+            catalog.clone(),
+            vec![],
+            Spec::Catalog(CatalogSpec {
+                display_name: ps.catalog.display_name.value.clone(),
+                description: owned(&ps.catalog.description),
+                is_externally_visible: true,
+                state: "published".into(),
+            }),
+        );
+    }
+
+    if !tiers.is_empty() && cs.access.defender_rbac == DefenderRbac::Legacy {
+        b.manual(
+            c,
+            "mde-roles-enabled",
+            ManualSpec {
+                title: "Turn on Defender for Endpoint role-based access control".into(),
+                reason: "Defender for Endpoint roles have no public API.".into(),
+                steps: vec![
+                    format!(
+                        "Open {} and sign in to the customer tenant.",
+                        link_or_portal(&portal_link)
+                    ),
+                    "Go to Settings > Endpoints > Permissions > Roles.".into(),
+                    "Select \"Turn on roles\" (skip if roles are already on).".into(),
+                ],
+                link: portal_link.clone(),
+                attested: None,
+            },
+        );
+    }
+
+    for tier in &tiers {
+        let t = tier.name.value.as_str();
+        let group = Address::new(Kind::Group, t);
+        let unique = format!("{prefix}-{t}");
+        b.push(
+            group.clone(),
+            vec![],
+            Spec::Group(GroupSpec {
+                mail_nickname: unique.clone(),
+                unique_name: unique,
+                display_name: tier.group.display_name.value.clone(),
+                description: owned(tier.group.description.as_deref().unwrap_or(&format!(
+                    "{} ({}).",
+                    tier.group.display_name.value, ps.display_name
+                ))),
+            }),
+        );
+        let resource = Address::new(Kind::CatalogResource, t);
+        b.push(
+            resource.clone(),
+            vec![catalog.clone(), group.clone()],
+            Spec::CatalogResource(CatalogResourceSpec {
+                catalog: catalog.clone(),
+                group: group.clone(),
+            }),
+        );
+        let ap = &tier.access_package;
+        let package = Address::new(Kind::AccessPackage, t);
+        let package_name = ap.display_name.as_ref().map_or_else(
+            || tier.group.display_name.value.clone(),
+            |n| n.value.clone(),
+        );
+        b.push(
+            package.clone(),
+            vec![catalog.clone()],
+            Spec::AccessPackage(AccessPackageSpec {
+                catalog: catalog.clone(),
+                display_name: package_name.clone(),
+                description: owned(ap.description.as_deref().unwrap_or(&format!(
+                    "Membership of {} for analysts of {}.",
+                    tier.group.display_name.value, ps.display_name
+                ))),
+                is_hidden: ap.hidden,
+            }),
+        );
+        b.push(
+            Address::new(Kind::RoleScope, t),
+            vec![package.clone(), resource.clone()],
+            Spec::RoleScope(RoleScopeSpec {
+                package: package.clone(),
+                group: group.clone(),
+                catalog_resource: resource,
+                role: "Member".into(),
+            }),
+        );
+        let approvers = subjects(&ap.approval.approvers);
+        let review = ap.access_review.as_ref().map(|r| ReviewSpec {
+            recurrence_months: r.recurrence.months(),
+            duration: r.duration.value.clone(),
+            reviewers: if r.reviewers.is_empty() {
+                approvers.clone()
+            } else {
+                subjects(&r.reviewers)
+            },
+            expiration_behavior: r.when_not_reviewed.graph_value().into(),
+            start_date: r.start_date.value.clone(),
+        });
+        let mut deps = vec![package.clone(), conn_org.clone()];
+        for s in approvers
+            .iter()
+            .chain(review.iter().flat_map(|r| r.reviewers.iter()))
+        {
+            if let SubjectRef::GroupMembers(g) = s
+                && !deps.contains(g)
+            {
+                deps.push(g.clone());
+            }
+        }
+        b.push(
+            Address::new(Kind::AssignmentPolicy, t),
+            deps,
+            Spec::AssignmentPolicy(AssignmentPolicySpec {
+                package,
+                display_name: format!("{package_name} requests"),
+                description: owned(&format!(
+                    "Requests by users of {} ({}).",
+                    ps.display_name, ps.domain.value
+                )),
+                connected_organization: conn_org.clone(),
+                expiration: ap.expiry.value.clone(),
+                approval: ApprovalSpec {
+                    required: ap.approval.required,
+                    approvers,
+                    approver_justification_required: ap.approval.approver_justification_required,
+                    requestor_justification_required: ap.approval.requestor_justification_required,
+                    auto_deny_after: ap.approval.auto_deny_after.value.clone(),
+                },
+                review,
+            }),
+        );
+        let role_ctx = RoleContext {
+            model: cs.access.defender_rbac,
+            group: &group,
+            group_unique_name: &format!("{prefix}-{t}"),
+            portal_link: &portal_link,
+        };
+        push_defender_role(&mut b, tier, c, &role_ctx);
+    }
+
+    if !offboarding && (cs.access.trust_mfa || cs.access.trust_compliant_devices) {
+        b.push(
+            Address::new(Kind::CrossTenantPartner, p.metadata.name.value.clone()),
+            vec![],
+            Spec::CrossTenantPartner(CrossTenantPartnerSpec {
+                tenant_id: ps.tenant_id.value.to_ascii_lowercase(),
+                is_mfa_accepted: cs.access.trust_mfa,
+                is_compliant_device_accepted: cs.access.trust_compliant_devices,
+            }),
+        );
+    }
+
+    if let Some(siem) = &ps.siem
+        && cs.siem.enabled
+        && !offboarding
+    {
+        let sp = Address::new(Kind::ServicePrincipal, SIEM);
+        let mut sp_deps = vec![];
+        if siem.variant == SiemVariant::PerCustomer {
+            push_application(&mut b.resources, p, "AzureADMyOrg");
+            sp_deps.push(Address::new(Kind::Application, SIEM));
+        }
+        b.push(
+            sp.clone(),
+            sp_deps,
+            Spec::ServicePrincipal(ServicePrincipalSpec {
+                app: AppRef::Managed {
+                    unique_name: siem.unique_name.value.clone(),
+                },
+            }),
+        );
+        for role in &siem.permissions.graph {
+            b.push(
+                Address::new(Kind::AppRoleGrant, format!("graph/{}", role.value)),
+                vec![sp.clone()],
+                Spec::AppRoleGrant(AppRoleGrantSpec {
+                    principal: sp.clone(),
+                    resource_app_id: GRAPH_APP_ID.into(),
+                    resource_name: "Microsoft Graph".into(),
+                    app_role: role.value.clone(),
+                }),
+            );
+        }
+        if !siem.permissions.defender.is_empty() {
+            let atp = Address::new(Kind::ServicePrincipal, "windows-defender-atp");
+            b.push(
+                atp.clone(),
+                vec![],
+                Spec::ServicePrincipal(ServicePrincipalSpec {
+                    app: AppRef::FirstParty {
+                        app_id: DEFENDER_APP_ID.into(),
+                        name: "WindowsDefenderATP".into(),
+                    },
+                }),
+            );
+            for role in &siem.permissions.defender {
+                b.push(
+                    Address::new(Kind::AppRoleGrant, format!("defender/{}", role.value)),
+                    vec![sp.clone(), atp.clone()],
+                    Spec::AppRoleGrant(AppRoleGrantSpec {
+                        principal: sp.clone(),
+                        resource_app_id: DEFENDER_APP_ID.into(),
+                        resource_name: "WindowsDefenderATP".into(),
+                        app_role: role.value.clone(),
+                    }),
+                );
+            }
+        }
+    }
+
+    for rule in cs.notifications.iter().filter(|_| !offboarding) {
+        b.manual(
+            c,
+            &format!("notification-rule/{}", slug(&rule.name.value)),
+            notification_steps(rule, &portal_link),
+        );
+    }
+
+    DesiredTenant {
+        name: c.metadata.name.value.clone(),
+        role: TenantRole::Customer,
+        tenant_id,
+        domain: cs.domain.value.clone(),
+        display_name: cs.display_name.clone(),
+        cloud,
+        portal_link,
+        resources: b.resources,
+    }
+}
+
+struct RoleContext<'a> {
+    model: DefenderRbac,
+    group: &'a Address,
+    group_unique_name: &'a str,
+    portal_link: &'a Option<String>,
+}
+
+fn push_defender_role(b: &mut Builder, tier: &Tier, c: &CustomerManifest, cx: &RoleContext<'_>) {
+    let t = tier.name.value.as_str();
+    let group = cx.group;
+    match cx.model {
+        DefenderRbac::Unified => {
+            let Some(role) = &tier.defender.unified_role else {
+                return;
+            };
+            let role_addr = Address::new(Kind::DefenderRole, t);
+            b.push(
+                role_addr.clone(),
+                vec![],
+                Spec::DefenderRole(DefenderRoleSpec {
+                    display_name: role.display_name.value.clone(),
+                    description: owned(role.description.as_deref().unwrap_or("")),
+                    actions: values(&role.actions),
+                }),
+            );
+            b.push(
+                Address::new(Kind::DefenderRoleAssignment, t),
+                vec![role_addr.clone(), group.clone()],
+                Spec::DefenderRoleAssignment(DefenderRoleAssignmentSpec {
+                    display_name: format!(
+                        "{} -> {}",
+                        role.display_name.value, tier.group.display_name.value
+                    ),
+                    role: role_addr,
+                    principals: vec![group.clone()],
+                    directory_scope_ids: vec!["/".into()],
+                }),
+            );
+        }
+        DefenderRbac::Legacy => {
+            let Some(role) = &tier.defender.legacy_role else {
+                return;
+            };
+            let link = cx.portal_link.clone();
+            let perms: Vec<&str> = role.permissions.iter().map(|p| p.portal_label()).collect();
+            let devices = if role.device_groups.is_empty() {
+                "all device groups".to_string()
+            } else {
+                role.device_groups.join(", ")
+            };
+            b.manual(
+                c,
+                &format!("mde-role/{t}"),
+                ManualSpec {
+                    title: format!("Defender for Endpoint role \"{}\"", role.name),
+                    reason: "Defender for Endpoint roles and device groups have no public API."
+                        .into(),
+                    steps: vec![
+                        format!(
+                            "Open {} and sign in to the customer tenant.",
+                            link_or_portal(&link)
+                        ),
+                        "Go to Settings > Endpoints > Permissions > Roles and select \"Add item\"."
+                            .into(),
+                        format!("Role name: {}", role.name),
+                        format!("Permissions: {}", perms.join("; ")),
+                        format!(
+                            "Assigned user groups: add the Entra group \"{}\" (uniqueName {}).",
+                            tier.group.display_name.value, cx.group_unique_name
+                        ),
+                        format!("Device groups: {devices}."),
+                        "Save.".into(),
+                    ],
+                    link,
+                    attested: None,
+                },
+            );
+        }
+    }
+}
+
+fn notification_steps(
+    rule: &crate::manifest::NotificationRule,
+    portal_link: &Option<String>,
+) -> ManualSpec {
+    let yes_no = |b: bool| if b { "on" } else { "off" };
+    let sev: Vec<String> = rule
+        .severities
+        .iter()
+        .map(|s| capitalise(&s.value))
+        .collect();
+    let recipients: Vec<&str> = rule.recipients.iter().map(|r| r.value.as_str()).collect();
+    let devices = if rule.device_groups.is_empty() {
+        "All devices (needs Global Administrator)".to_string()
+    } else {
+        format!("Selected device groups: {}", rule.device_groups.join(", "))
+    };
+    ManualSpec {
+        title: format!("E-mail notification rule \"{}\"", rule.name.value),
+        reason: "Defender e-mail notification rules have no public API; `mssp alerts notify` delivers the same rule through alerts_v2.".into(),
+        steps: vec![
+            format!("Open {} and sign in to the customer tenant.", link_or_portal(portal_link)),
+            "Go to Settings > Endpoints > General > Email notifications > Alerts, select \"Add item\".".into(),
+            format!("Rule name: {}", rule.name.value),
+            format!("Include organization name: {}", yes_no(rule.include_organization_name)),
+            format!("Include tenant-specific portal link: {}", yes_no(rule.include_portal_link)),
+            format!("Include device information: {}", yes_no(rule.include_device_info)),
+            format!("Devices: {devices}"),
+            format!("Alert severity: {}", sev.join(", ")),
+            format!("Recipients: {}", recipients.join(", ")),
+            "Send a test e-mail, then save.".into(),
+        ],
+        link: portal_link.clone(),
+        attested: None,
+    }
+}
+
+fn link_or_portal(link: &Option<String>) -> String {
+    link.clone()
+        .unwrap_or_else(|| "the customer's Defender portal".into())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Customer tiers plus tiers they name as approvers or reviewers, in provider order.
+fn included_tiers<'a>(p: &'a ProviderManifest, c: &CustomerManifest) -> Vec<&'a Tier> {
+    let mut wanted: Vec<String> = c
+        .spec
+        .access
+        .tiers
+        .iter()
+        .map(|t| t.value.clone())
+        .collect();
+    let mut i = 0;
+    while i < wanted.len() {
+        if let Some(tier) = p.spec.tiers.iter().find(|t| t.name.value == wanted[i]) {
+            let ap = &tier.access_package;
+            let refs = ap
+                .approval
+                .approvers
+                .iter()
+                .chain(ap.access_review.iter().flat_map(|r| r.reviewers.iter()));
+            for s in refs {
+                if let Subject::Tier(name) = &s.value
+                    && !wanted.contains(name)
+                {
+                    wanted.push(name.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    p.spec
+        .tiers
+        .iter()
+        .filter(|t| wanted.contains(&t.name.value))
+        .collect()
+}
+
+fn subjects(list: &[Loc<Subject>]) -> Vec<SubjectRef> {
+    list.iter()
+        .map(|s| match &s.value {
+            Subject::Tier(t) => SubjectRef::GroupMembers(Address::new(Kind::Group, t.clone())),
+            Subject::Group(id) => SubjectRef::ExistingGroup(id.to_ascii_lowercase()),
+            Subject::User(id) => SubjectRef::User(id.to_ascii_lowercase()),
+            Subject::InternalSponsors => SubjectRef::InternalSponsors,
+            Subject::ExternalSponsors => SubjectRef::ExternalSponsors,
+        })
+        .collect()
+}
+
+/// A description carrying the ownership marker exactly once.
+fn owned(description: &str) -> String {
+    let d = description.trim();
+    if d.contains(OWNERSHIP_MARKER) {
+        d.to_string()
+    } else if d.is_empty() {
+        OWNERSHIP_MARKER.to_string()
+    } else {
+        format!("{d} {OWNERSHIP_MARKER}")
+    }
+}
+
+/// Lowercase, alphanumerics and single dashes: a stable address segment from free text.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+#[derive(Default)]
+struct Builder {
+    resources: Vec<DesiredResource>,
+}
+
+impl Builder {
+    fn push(&mut self, address: Address, depends_on: Vec<Address>, spec: Spec) {
+        self.resources.push(DesiredResource {
+            address,
+            depends_on,
+            spec,
+        });
+    }
+
+    /// A manual item, with the customer's attestation attached when there is one.
+    fn manual(&mut self, c: &CustomerManifest, name: &str, mut spec: ManualSpec) {
+        let address = Address::new(Kind::Manual, name);
+        let printed = address.to_string();
+        spec.attested = c
+            .spec
+            .attestations
+            .iter()
+            .find(|a| a.item.value == printed)
+            .map(|a| AttestationInfo {
+                by: a.by.value.clone(),
+                on: a.on.value.clone(),
+                note: a.note.clone(),
+            });
+        self.push(address, vec![], Spec::Manual(spec));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_stable() {
+        assert_eq!(slug("MSSP high and medium"), "mssp-high-and-medium");
+        assert_eq!(slug("  SOC: P1/P2 "), "soc-p1-p2");
+    }
+}

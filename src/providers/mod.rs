@@ -1,0 +1,276 @@
+//! Resource kinds: the desired state of each kind of object the tool manages, one module per
+//! kind. A kind's module holds everything about that kind (its spec, and — as the plan and
+//! apply stages land — how it maps to and from Graph JSON); this file only registers them.
+
+pub mod access_package;
+pub mod app_role_grant;
+pub mod application;
+pub mod assignment_policy;
+pub mod catalog;
+pub mod catalog_resource;
+pub mod connected_organization;
+pub mod cross_tenant_partner;
+pub mod defender_role;
+pub mod defender_role_assignment;
+pub mod group;
+pub mod manual;
+pub mod role_scope;
+pub mod service_principal;
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::cloud::Cloud;
+
+/// Every kind of resource, in the order a plan lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Application,
+    FederatedCredential,
+    KeyCredential,
+    PasswordCredential,
+    Group,
+    ConnectedOrganization,
+    Catalog,
+    CatalogResource,
+    AccessPackage,
+    RoleScope,
+    AssignmentPolicy,
+    CrossTenantPartner,
+    DefenderRole,
+    DefenderRoleAssignment,
+    ServicePrincipal,
+    AppRoleGrant,
+    Manual,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 17] = [
+        Kind::Application,
+        Kind::FederatedCredential,
+        Kind::KeyCredential,
+        Kind::PasswordCredential,
+        Kind::Group,
+        Kind::ConnectedOrganization,
+        Kind::Catalog,
+        Kind::CatalogResource,
+        Kind::AccessPackage,
+        Kind::RoleScope,
+        Kind::AssignmentPolicy,
+        Kind::CrossTenantPartner,
+        Kind::DefenderRole,
+        Kind::DefenderRoleAssignment,
+        Kind::ServicePrincipal,
+        Kind::AppRoleGrant,
+        Kind::Manual,
+    ];
+
+    /// The kind's name in addresses (`group/tier1`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Application => "application",
+            Kind::FederatedCredential => "federated-credential",
+            Kind::KeyCredential => "key-credential",
+            Kind::PasswordCredential => "password-credential",
+            Kind::Group => "group",
+            Kind::ConnectedOrganization => "connected-organization",
+            Kind::Catalog => "catalog",
+            Kind::CatalogResource => "catalog-resource",
+            Kind::AccessPackage => "access-package",
+            Kind::RoleScope => "role-scope",
+            Kind::AssignmentPolicy => "assignment-policy",
+            Kind::CrossTenantPartner => "cross-tenant-partner",
+            Kind::DefenderRole => "defender-role",
+            Kind::DefenderRoleAssignment => "defender-role-assignment",
+            Kind::ServicePrincipal => "service-principal",
+            Kind::AppRoleGrant => "app-role-grant",
+            Kind::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Protected kinds are access grants and the SIEM app: deleting them needs the explicit
+    /// flag and the customer's consent in its manifest, every time.
+    pub fn is_protected(self) -> bool {
+        matches!(
+            self,
+            Kind::ConnectedOrganization
+                | Kind::AccessPackage
+                | Kind::AssignmentPolicy
+                | Kind::Application
+                | Kind::ServicePrincipal
+                | Kind::AppRoleGrant
+        )
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A resource's stable name within its tenant: `kind/name`, derived from the manifests.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl Address {
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+        }
+    }
+
+    /// Parses `kind/name`; the name may itself contain `/`.
+    pub fn parse(s: &str) -> Option<Address> {
+        let (kind, name) = s.split_once('/')?;
+        if name.is_empty() {
+            return None;
+        }
+        Some(Address::new(Kind::parse(kind)?, name))
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The desired state of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Spec {
+    Application(application::ApplicationSpec),
+    FederatedCredential(application::FederatedCredentialSpec),
+    KeyCredential(application::KeyCredentialSpec),
+    PasswordCredential(application::PasswordCredentialSpec),
+    Group(group::GroupSpec),
+    ConnectedOrganization(connected_organization::ConnectedOrganizationSpec),
+    Catalog(catalog::CatalogSpec),
+    CatalogResource(catalog_resource::CatalogResourceSpec),
+    AccessPackage(access_package::AccessPackageSpec),
+    RoleScope(role_scope::RoleScopeSpec),
+    AssignmentPolicy(assignment_policy::AssignmentPolicySpec),
+    CrossTenantPartner(cross_tenant_partner::CrossTenantPartnerSpec),
+    DefenderRole(defender_role::DefenderRoleSpec),
+    DefenderRoleAssignment(defender_role_assignment::DefenderRoleAssignmentSpec),
+    ServicePrincipal(service_principal::ServicePrincipalSpec),
+    AppRoleGrant(app_role_grant::AppRoleGrantSpec),
+    Manual(manual::ManualSpec),
+}
+
+impl Spec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::Application(_) => Kind::Application,
+            Spec::FederatedCredential(_) => Kind::FederatedCredential,
+            Spec::KeyCredential(_) => Kind::KeyCredential,
+            Spec::PasswordCredential(_) => Kind::PasswordCredential,
+            Spec::Group(_) => Kind::Group,
+            Spec::ConnectedOrganization(_) => Kind::ConnectedOrganization,
+            Spec::Catalog(_) => Kind::Catalog,
+            Spec::CatalogResource(_) => Kind::CatalogResource,
+            Spec::AccessPackage(_) => Kind::AccessPackage,
+            Spec::RoleScope(_) => Kind::RoleScope,
+            Spec::AssignmentPolicy(_) => Kind::AssignmentPolicy,
+            Spec::CrossTenantPartner(_) => Kind::CrossTenantPartner,
+            Spec::DefenderRole(_) => Kind::DefenderRole,
+            Spec::DefenderRoleAssignment(_) => Kind::DefenderRoleAssignment,
+            Spec::ServicePrincipal(_) => Kind::ServicePrincipal,
+            Spec::AppRoleGrant(_) => Kind::AppRoleGrant,
+            Spec::Manual(_) => Kind::Manual,
+        }
+    }
+
+    /// The Graph fields the plan compares for this kind (what drift exceptions may name).
+    pub fn fields(&self) -> &'static [&'static str] {
+        match self {
+            Spec::Application(_) => application::ApplicationSpec::FIELDS,
+            Spec::FederatedCredential(_) => application::FederatedCredentialSpec::FIELDS,
+            Spec::KeyCredential(_) => application::KeyCredentialSpec::FIELDS,
+            Spec::PasswordCredential(_) => application::PasswordCredentialSpec::FIELDS,
+            Spec::Group(_) => group::GroupSpec::FIELDS,
+            Spec::ConnectedOrganization(_) => {
+                connected_organization::ConnectedOrganizationSpec::FIELDS
+            }
+            Spec::Catalog(_) => catalog::CatalogSpec::FIELDS,
+            Spec::CatalogResource(_) => catalog_resource::CatalogResourceSpec::FIELDS,
+            Spec::AccessPackage(_) => access_package::AccessPackageSpec::FIELDS,
+            Spec::RoleScope(_) => role_scope::RoleScopeSpec::FIELDS,
+            Spec::AssignmentPolicy(_) => assignment_policy::AssignmentPolicySpec::FIELDS,
+            Spec::CrossTenantPartner(_) => cross_tenant_partner::CrossTenantPartnerSpec::FIELDS,
+            Spec::DefenderRole(_) => defender_role::DefenderRoleSpec::FIELDS,
+            Spec::DefenderRoleAssignment(_) => {
+                defender_role_assignment::DefenderRoleAssignmentSpec::FIELDS
+            }
+            Spec::ServicePrincipal(_) => service_principal::ServicePrincipalSpec::FIELDS,
+            Spec::AppRoleGrant(_) => app_role_grant::AppRoleGrantSpec::FIELDS,
+            Spec::Manual(_) => manual::ManualSpec::FIELDS,
+        }
+    }
+
+    pub fn is_manual(&self) -> bool {
+        matches!(self, Spec::Manual(_))
+    }
+}
+
+/// One desired resource of a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredResource {
+    pub address: Address,
+    /// Resources that must exist before this one can be created.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Address>,
+    pub spec: Spec,
+}
+
+/// Which tenant a [`DesiredTenant`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TenantRole {
+    /// The MSSP's own tenant (the SIEM application lives here).
+    Provider,
+    /// A customer tenant.
+    Customer,
+}
+
+/// Everything the manifests want in one tenant: the typed list the plan diffs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredTenant {
+    /// The manifest's `metadata.name`.
+    pub name: String,
+    pub role: TenantRole,
+    pub tenant_id: String,
+    pub domain: String,
+    pub display_name: String,
+    pub cloud: Cloud,
+    /// `https://security.microsoft.com/?tid=…` for this tenant's cloud.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portal_link: Option<String>,
+    pub resources: Vec<DesiredResource>,
+}
+
+impl DesiredTenant {
+    /// Finds a resource by its printed address.
+    pub fn find(&self, address: &str) -> Option<&DesiredResource> {
+        let a = Address::parse(address)?;
+        self.resources.iter().find(|r| r.address == a)
+    }
+}

@@ -1,0 +1,781 @@
+//! Semantic validation: the rules the type system and the JSON Schema cannot express.
+//!
+//! Runs over every loaded document and collects *all* problems (GUIDs, e-mail addresses,
+//! ISO 8601 durations, dates, references between documents, derived-name limits) before
+//! reporting, so a user fixes a manifest in one round trip. Warnings never fail a run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::cloud::Cloud;
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile};
+use crate::expand;
+use crate::manifest::{
+    Credential, CustomerManifest, Loc, ManifestSet, ProviderManifest, SecretSink, Sourced, Subject,
+};
+
+/// Graph's limit on `mailNickname`, which the tool derives from the `uniqueName`.
+pub const MAX_UNIQUE_NAME: usize = 64;
+/// Graph's limit on group and application display names.
+pub const MAX_DISPLAY_NAME: usize = 256;
+/// Alert severities of Defender (alerts_v2 `severity`).
+pub const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
+
+/// Manifests that passed validation: exactly one provider and its customers.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub provider: Sourced<ProviderManifest>,
+    pub customers: Vec<Sourced<CustomerManifest>>,
+}
+
+impl Validated {
+    pub fn customer(&self, name: &str) -> Option<&Sourced<CustomerManifest>> {
+        self.customers
+            .iter()
+            .find(|c| c.doc.metadata.name.value == name)
+    }
+}
+
+/// Validates `set` as of `today`. Returns the validated manifests when there is no error.
+pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validated>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let provider = match set.providers.as_slice() {
+        [] => {
+            diags.push(
+                Diagnostic::error("no Provider manifest found")
+                    .help("exactly one document with `kind: Provider` must describe the MSSP"),
+            );
+            None
+        }
+        [one] => Some(one),
+        [first, rest @ ..] => {
+            for extra in rest {
+                diags.push(
+                    Diagnostic::error("more than one Provider manifest")
+                        .at(&extra.file, extra.doc.kind.pos)
+                        .label("second Provider")
+                        .help(format!(
+                            "the first is at {}:{}:{}; keep exactly one",
+                            first.file.path.display(),
+                            first.doc.kind.pos.line,
+                            first.doc.kind.pos.column
+                        )),
+                );
+            }
+            Some(first)
+        }
+    };
+    if let Some(p) = provider {
+        check_provider(p, &mut diags);
+    }
+    check_customers(set, provider, today, &mut diags);
+    let ok = !diags.has_errors();
+    let validated = match (ok, provider) {
+        (true, Some(p)) => Some(Validated {
+            provider: p.clone(),
+            customers: set.customers.clone(),
+        }),
+        _ => None,
+    };
+    // Exceptions and attestations name resources of the expansion, so they are checked last,
+    // on manifests already known to be consistent.
+    if let Some(v) = &validated {
+        check_references_to_resources(v, &mut diags);
+        if diags.has_errors() {
+            return (None, diags.sorted());
+        }
+    }
+    (validated, diags.sorted())
+}
+
+/// Collects diagnostics about one file.
+struct Ctx<'a> {
+    file: &'a Arc<SourceFile>,
+    diags: &'a mut Diagnostics,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, at: &Loc<impl Sized>, message: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .push_mut(Diagnostic::error(message).at(self.file, at.pos))
+    }
+
+    fn warning(&mut self, at: &Loc<impl Sized>, message: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .push_mut(Diagnostic::warning(message).at(self.file, at.pos))
+    }
+
+    fn guid(&mut self, v: &Loc<String>, what: &str) {
+        if !is_guid(v) {
+            self.error(v, format!("{what} `{}` is not a GUID", v.value))
+                .set_label("expected 8-4-4-4-12 hexadecimal digits");
+        }
+    }
+
+    fn email(&mut self, v: &Loc<String>, what: &str) {
+        if !is_email(v) {
+            self.error(
+                v,
+                format!("{what} `{}` is not a valid e-mail address", v.value),
+            )
+            .set_label("expected name@domain.tld");
+        }
+    }
+
+    fn duration(&mut self, v: &Loc<String>, what: &str) {
+        if let Err(why) = parse_duration(v) {
+            self.error(
+                v,
+                format!("{what} `{}` is not an ISO 8601 duration", v.value),
+            )
+            .set_label(why)
+            .set_help("write e.g. `P365D` (365 days), `P14D` or `PT12H`");
+        }
+    }
+
+    fn date(&mut self, v: &Loc<String>, what: &str) -> Option<jiff::civil::Date> {
+        match v.value.parse::<jiff::civil::Date>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.error(v, format!("{what} `{}` is not a date", v.value))
+                    .set_label("expected YYYY-MM-DD");
+                None
+            }
+        }
+    }
+
+    fn domain(&mut self, v: &Loc<String>, what: &str) {
+        if !is_domain(v) {
+            self.error(v, format!("{what} `{}` is not a DNS domain name", v.value))
+                .set_label("expected e.g. contoso.onmicrosoft.com");
+        }
+    }
+
+    fn display_name(&mut self, v: &Loc<String>, what: &str) {
+        let n = v.value.chars().count();
+        if v.value.trim().is_empty() {
+            self.error(v, format!("{what} is empty"));
+        } else if n > MAX_DISPLAY_NAME {
+            self.error(
+                v,
+                format!("{what} is {n} characters long; Graph allows {MAX_DISPLAY_NAME}"),
+            );
+        }
+    }
+}
+
+fn check_provider(p: &Sourced<ProviderManifest>, diags: &mut Diagnostics) {
+    let mut cx = Ctx {
+        file: &p.file,
+        diags,
+    };
+    let m = &p.doc;
+    let s = &m.spec;
+    check_name(&mut cx, &m.metadata.name);
+    cx.guid(&s.tenant_id, "provider tenantId");
+    cx.domain(&s.domain, "provider domain");
+    cx.display_name(&s.catalog.display_name, "catalog displayName");
+    if s.tiers.is_empty() {
+        cx.diags.push(
+            Diagnostic::error("the provider defines no tiers")
+                .at(p.file_ref(), m.kind.pos)
+                .help("add at least one entry under `spec.tiers`"),
+        );
+    }
+    let mut seen: BTreeMap<&str, &Loc<String>> = BTreeMap::new();
+    for tier in &s.tiers {
+        if let Some(first) = seen.insert(tier.name.value.as_str(), &tier.name) {
+            cx.error(
+                &tier.name,
+                format!("tier `{}` is defined twice", tier.name.value),
+            )
+            .set_help(format!("first defined on line {}", first.pos.line));
+        }
+        check_slug(&mut cx, &tier.name, "tier name");
+        let unique = format!("{}-{}", s.naming.prefix.value, tier.name.value);
+        if unique.len() > MAX_UNIQUE_NAME {
+            cx.error(
+                &tier.name,
+                format!(
+                    "derived uniqueName `{unique}` is {} characters; Graph's mailNickname limit is {MAX_UNIQUE_NAME}",
+                    unique.len()
+                ),
+            )
+            .set_help("shorten the tier name or `spec.naming.prefix`");
+        }
+        cx.display_name(&tier.group.display_name, "group displayName");
+        let ap = &tier.access_package;
+        if let Some(n) = &ap.display_name {
+            cx.display_name(n, "access package displayName");
+        }
+        cx.duration(&ap.expiry, "access package expiry");
+        cx.duration(&ap.approval.auto_deny_after, "autoDenyAfter");
+        if ap.approval.required && ap.approval.approvers.is_empty() {
+            cx.diags.push(
+                Diagnostic::error(format!(
+                    "tier `{}` requires approval but names no approvers",
+                    tier.name.value
+                ))
+                .at(p.file_ref(), tier.name.pos)
+                .help("add `approval: {approvers: [{tier: approvers}]}` or set `required: false`"),
+            );
+        }
+        for subject in &ap.approval.approvers {
+            check_subject(&mut cx, subject, s);
+        }
+        if let Some(review) = &ap.access_review {
+            cx.duration(&review.duration, "access review duration");
+            cx.date(&review.start_date, "access review startDate");
+            for subject in &review.reviewers {
+                check_subject(&mut cx, subject, s);
+            }
+        }
+        if let Some(role) = &tier.defender.unified_role {
+            cx.display_name(&role.display_name, "Defender role displayName");
+            check_actions(&mut cx, &role.actions);
+        }
+    }
+    check_prefix(&mut cx, &s.naming.prefix);
+    if let Some(siem) = &s.siem {
+        check_siem(&mut cx, siem, &p.file);
+    }
+    if let Some(delivery) = &s.delivery
+        && let Some(smtp) = &delivery.smtp
+    {
+        cx.email(&smtp.from, "SMTP sender");
+    }
+}
+
+impl<T> Sourced<T> {
+    fn file_ref(&self) -> &Arc<SourceFile> {
+        &self.file
+    }
+}
+
+fn check_subject(cx: &mut Ctx<'_>, subject: &Loc<Subject>, spec: &crate::manifest::ProviderSpec) {
+    match &subject.value {
+        Subject::Tier(name) => {
+            if !spec.tiers.iter().any(|t| &t.name.value == name) {
+                let known = tier_list(spec);
+                cx.error(subject, format!("approver tier `{name}` is not defined"))
+                    .set_help(format!("defined tiers: {known}"));
+            }
+        }
+        Subject::User(id) | Subject::Group(id) => {
+            if !is_guid(id) {
+                cx.error(subject, format!("`{id}` is not an object id (GUID)"));
+            }
+        }
+        Subject::InternalSponsors | Subject::ExternalSponsors => {}
+    }
+}
+
+fn tier_list(spec: &crate::manifest::ProviderSpec) -> String {
+    let names: Vec<&str> = spec.tiers.iter().map(|t| t.name.value.as_str()).collect();
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn check_actions(cx: &mut Ctx<'_>, actions: &[Loc<String>]) {
+    if actions.is_empty() {
+        return;
+    }
+    for a in actions {
+        let v = a.value.as_str();
+        let valid = v.starts_with("microsoft.xdr/")
+            && v.split('/').count() >= 3
+            && v.split('/').all(|seg| !seg.is_empty())
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/.*_-".contains(c));
+        if !valid {
+            cx.error(a, format!("`{v}` is not a Defender XDR action"))
+                .set_help("actions look like `microsoft.xdr/secops/securitydata/read`");
+            continue;
+        }
+        if let Some(w) = actions
+            .iter()
+            .find(|w| w.value != a.value && w.value.contains('*') && action_covers(&w.value, v))
+        {
+            cx.warning(
+                a,
+                format!("`{v}` is covered by `{}` in the same role", w.value),
+            )
+            .set_help(
+                "Defender drops covered actions on read-back; remove it to avoid a permanent diff",
+            );
+        }
+    }
+}
+
+/// Whether wildcard action `pattern` (segments may be `*`) covers `action`.
+pub fn action_covers(pattern: &str, action: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let a: Vec<&str> = action.split('/').collect();
+    if p.len() != a.len() {
+        // A trailing `*` covers any remaining depth.
+        return p.last() == Some(&"*")
+            && a.len() >= p.len()
+            && p[..p.len() - 1]
+                .iter()
+                .zip(&a)
+                .all(|(ps, as_)| *ps == "*" || ps == as_);
+    }
+    p.iter().zip(&a).all(|(ps, as_)| *ps == "*" || ps == as_)
+}
+
+fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<SourceFile>) {
+    let u = &siem.unique_name;
+    if u.value.len() > MAX_UNIQUE_NAME
+        || u.value.is_empty()
+        || !u
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        cx.error(u, format!("SIEM uniqueName `{}` is not valid", u.value))
+            .set_help(format!(
+                "use up to {MAX_UNIQUE_NAME} ASCII letters, digits, `.`, `_` or `-`"
+            ));
+    }
+    cx.duration(&siem.expiry_warning, "expiryWarning");
+    for perm in siem
+        .permissions
+        .graph
+        .iter()
+        .chain(&siem.permissions.defender)
+    {
+        let ok = perm.value.split('.').count() >= 2
+            && perm
+                .value
+                .split('.')
+                .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !ok {
+            cx.error(
+                perm,
+                format!("`{}` is not an application permission name", perm.value),
+            )
+            .set_help("e.g. `SecurityAlert.Read.All`");
+        }
+    }
+    let mut fic_names = BTreeSet::new();
+    let mut secret_names = BTreeSet::new();
+    for cred in &siem.credentials {
+        match &cred.value {
+            Credential::Certificate(c) => {
+                let base = file.path.parent().unwrap_or(std::path::Path::new("."));
+                if !base.join(&c.path.value).is_file() {
+                    cx.error(
+                        &c.path,
+                        format!("certificate file `{}` not found", c.path.value),
+                    )
+                    .set_help(format!("paths are relative to {}", base.display()));
+                }
+            }
+            Credential::Federated(f) => {
+                if f.name.value.is_empty() || f.name.value.chars().count() > 120 {
+                    cx.error(
+                        &f.name,
+                        "federated credential name must be 1 to 120 characters",
+                    );
+                }
+                if !fic_names.insert(f.name.value.clone()) {
+                    cx.error(
+                        &f.name,
+                        format!("federated credential `{}` is defined twice", f.name.value),
+                    );
+                }
+                if !f.issuer.value.starts_with("https://") || f.issuer.value.len() > 600 {
+                    cx.error(
+                        &f.issuer,
+                        "issuer must be an https URL of at most 600 characters",
+                    );
+                }
+                if f.subject.value.is_empty() || f.subject.value.len() > 600 {
+                    cx.error(&f.subject, "subject must be 1 to 600 characters");
+                }
+            }
+            Credential::Secret(s) => {
+                cx.duration(&s.validity, "secret validity");
+                if !secret_names.insert(s.display_name.value.clone()) {
+                    cx.error(
+                        &s.display_name,
+                        format!("secret `{}` is defined twice", s.display_name.value),
+                    );
+                }
+                if let SecretSink::KeyVault(kv) = &s.sink
+                    && !kv.vault_url.value.starts_with("https://")
+                {
+                    cx.error(&kv.vault_url, "vaultUrl must be an https URL");
+                }
+            }
+        }
+    }
+}
+
+fn check_customers(
+    set: &ManifestSet,
+    provider: Option<&Sourced<ProviderManifest>>,
+    today: jiff::civil::Date,
+    diags: &mut Diagnostics,
+) {
+    let mut names: BTreeMap<&str, &Sourced<CustomerManifest>> = BTreeMap::new();
+    let mut tenants: BTreeMap<String, &Sourced<CustomerManifest>> = BTreeMap::new();
+    for c in &set.customers {
+        let mut cx = Ctx {
+            file: &c.file,
+            diags,
+        };
+        let m = &c.doc;
+        let s = &m.spec;
+        check_name(&mut cx, &m.metadata.name);
+        if let Some(first) = names.insert(m.metadata.name.value.as_str(), c) {
+            cx.error(
+                &m.metadata.name,
+                format!("customer `{}` is defined twice", m.metadata.name.value),
+            )
+            .set_help(format!(
+                "first defined in {}",
+                where_(first, &first.doc.metadata.name)
+            ));
+        }
+        cx.guid(&s.tenant_id, "customer tenantId");
+        if is_guid(&s.tenant_id) {
+            let key = s.tenant_id.value.to_ascii_lowercase();
+            if let Some(first) = tenants.get(&key) {
+                cx.error(
+                    &s.tenant_id,
+                    format!("tenant id `{}` is used by two customers", s.tenant_id.value),
+                )
+                .set_help(format!(
+                    "customer `{}` has it too ({})",
+                    first.doc.metadata.name.value,
+                    where_(first, &first.doc.spec.tenant_id)
+                ));
+            } else {
+                tenants.insert(key, c);
+            }
+        }
+        cx.domain(&s.domain, "customer domain");
+        if let Some(p) = provider {
+            check_customer_against_provider(&mut cx, c, p);
+        }
+        let mut rule_names = BTreeSet::new();
+        for rule in &s.notifications {
+            if !rule_names.insert(rule.name.value.as_str()) {
+                cx.error(
+                    &rule.name,
+                    format!("notification rule `{}` is defined twice", rule.name.value),
+                );
+            }
+            if rule.severities.is_empty() {
+                cx.error(&rule.name, "notification rule has no severities");
+            }
+            for sev in &rule.severities {
+                if !SEVERITIES.contains(&sev.value.as_str()) {
+                    cx.error(
+                        sev,
+                        format!("`{}` is not a Defender alert severity", sev.value),
+                    )
+                    .set_help(format!("use one of: {}", SEVERITIES.join(", ")));
+                }
+            }
+            if rule.recipients.is_empty() && rule.webhooks.is_empty() {
+                cx.error(&rule.name, "notification rule has no recipients");
+            }
+            for r in &rule.recipients {
+                cx.email(r, "recipient");
+            }
+            for w in &rule.webhooks {
+                let known = provider
+                    .and_then(|p| p.doc.spec.delivery.as_ref())
+                    .is_some_and(|d| d.webhooks.contains_key(&w.value));
+                if !known {
+                    cx.error(
+                        w,
+                        format!(
+                            "webhook `{}` is not defined in the provider's `delivery.webhooks`",
+                            w.value
+                        ),
+                    );
+                }
+            }
+        }
+        for e in &s.exceptions {
+            cx.email(&e.owner, "exception owner");
+            if let Some(d) = cx.date(&e.expires, "exception expiry")
+                && d < today
+            {
+                cx.warning(&e.expires, format!("exception expired on {d}"))
+                    .set_help("the drift it covered is planned again; renew or remove it");
+            }
+        }
+        for a in &s.attestations {
+            cx.email(&a.by, "attestation `by`");
+            if let Some(d) = cx.date(&a.on, "attestation date")
+                && d > today
+            {
+                cx.error(&a.on, format!("attestation is dated in the future ({d})"));
+            }
+        }
+    }
+}
+
+fn check_customer_against_provider(
+    cx: &mut Ctx<'_>,
+    c: &Sourced<CustomerManifest>,
+    p: &Sourced<ProviderManifest>,
+) {
+    let s = &c.doc.spec;
+    let ps = &p.doc.spec;
+    if s.tenant_id.value.eq_ignore_ascii_case(&ps.tenant_id.value) {
+        cx.error(
+            &s.tenant_id,
+            "customer tenantId is the provider's own tenant",
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for t in &s.access.tiers {
+        if !ps.tiers.iter().any(|pt| pt.name.value == t.value) {
+            cx.error(t, format!("unknown tier `{}`", t.value))
+                .set_label("not defined in the Provider")
+                .set_help(format!(
+                    "tiers defined in {}: {}",
+                    p.file.path.display(),
+                    tier_list(ps)
+                ));
+        }
+        if !seen.insert(t.value.as_str()) {
+            cx.warning(t, format!("tier `{}` is listed twice", t.value));
+        }
+    }
+    if let Some(cloud) = &s.cloud
+        && cloud.value != ps.cloud
+        && (is_sovereign(cloud.value) || is_sovereign(ps.cloud))
+    {
+        cx.warning(
+            cloud,
+            format!(
+                "customer cloud `{}` differs from the provider's `{}`",
+                cloud.value, ps.cloud
+            ),
+        )
+        .set_help("B2B collaboration across Microsoft clouds must be enabled in both tenants' cross-cloud settings");
+    }
+}
+
+fn is_sovereign(c: Cloud) -> bool {
+    matches!(c, Cloud::GccHigh | Cloud::Dod | Cloud::China)
+}
+
+fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
+    for c in &v.customers {
+        let tenant = expand::expand_customer(&v.provider.doc, &c.doc);
+        let mut cx = Ctx {
+            file: &c.file,
+            diags,
+        };
+        for e in &c.doc.spec.exceptions {
+            match tenant.find(&e.resource.value) {
+                None => {
+                    cx.error(
+                        &e.resource,
+                        format!("exception names unknown resource `{}`", e.resource.value),
+                    )
+                    .set_help(format!(
+                        "run `mssp validate --explain {}` to list this customer's resources",
+                        c.doc.metadata.name.value
+                    ));
+                }
+                Some(r) => {
+                    if let Some(field) = &e.field
+                        && !r.spec.fields().contains(&field.value.as_str())
+                    {
+                        cx.error(
+                            field,
+                            format!("`{}` has no field `{}`", e.resource.value, field.value),
+                        )
+                        .set_help(format!("fields: {}", r.spec.fields().join(", ")));
+                    }
+                }
+            }
+        }
+        for a in &c.doc.spec.attestations {
+            match tenant.find(&a.item.value) {
+                Some(r) if r.spec.is_manual() => {}
+                Some(_) => {
+                    cx.error(
+                        &a.item,
+                        format!(
+                            "`{}` is not a manual item; only manual items are attested",
+                            a.item.value
+                        ),
+                    );
+                }
+                None => {
+                    let manual: Vec<String> = tenant
+                        .resources
+                        .iter()
+                        .filter(|r| r.spec.is_manual())
+                        .map(|r| r.address.to_string())
+                        .collect();
+                    cx.error(
+                        &a.item,
+                        format!("attestation names unknown manual item `{}`", a.item.value),
+                    )
+                    .set_help(if manual.is_empty() {
+                        "this customer has no manual items".to_string()
+                    } else {
+                        format!("manual items: {}", manual.join(", "))
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn where_<T>(doc: &Sourced<T>, at: &Loc<String>) -> String {
+    format!(
+        "{}:{}:{}",
+        doc.file.path.display(),
+        at.pos.line,
+        at.pos.column
+    )
+}
+
+fn check_name(cx: &mut Ctx<'_>, name: &Loc<String>) {
+    let v = &name.value;
+    let ok = !v.is_empty()
+        && v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !v.starts_with('-')
+        && !v.ends_with('-');
+    if !ok {
+        cx.error(name, format!("name `{v}` is not valid")).set_help(
+            "use 1 to 63 lowercase letters, digits and `-`, not starting or ending with `-`",
+        );
+    }
+}
+
+fn check_slug(cx: &mut Ctx<'_>, v: &Loc<String>, what: &str) {
+    let ok = v.value.starts_with(|c: char| c.is_ascii_lowercase())
+        && v.value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        cx.error(v, format!("{what} `{}` is not valid", v.value))
+            .set_help("use lowercase letters, digits and `-`, starting with a letter");
+    }
+}
+
+fn check_prefix(cx: &mut Ctx<'_>, v: &Loc<String>) {
+    check_slug(cx, v, "naming prefix");
+}
+
+/// Whether `s` is a GUID in 8-4-4-4-12 form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A pragmatic e-mail check: what Entra and SMTP relays accept in practice.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+        && is_domain(domain)
+}
+
+/// A DNS name with at least two labels.
+pub fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+/// Parses a positive ISO 8601 duration (`P365D`, `PT12H`, `P1Y2M`).
+pub fn parse_duration(s: &str) -> Result<jiff::Span, String> {
+    if !s.starts_with('P') {
+        return Err("ISO 8601 durations start with `P`".into());
+    }
+    let span: jiff::Span = s.parse().map_err(|e: jiff::Error| e.to_string())?;
+    if span.is_zero() || span.is_negative() {
+        return Err("the duration must be longer than zero".into());
+    }
+    Ok(span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("7d3c2a1b-0000-4000-8000-00000000000a"));
+        assert!(!is_guid("7d3c2a1b-0000-4000-8000-00000000000"));
+        assert!(!is_guid("7d3c2a1b00004000800000000000000a"));
+        assert!(!is_guid("zd3c2a1b-0000-4000-8000-00000000000a"));
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_email("soc@fabrikam.example"));
+        assert!(is_email("first.last+tag@sub.fabrikam.com"));
+        assert!(!is_email("soc@fabrikam"));
+        assert!(!is_email("soc fabrikam.com"));
+        assert!(!is_email("@fabrikam.com"));
+        assert!(!is_email("a..b@fabrikam.com"));
+    }
+
+    #[test]
+    fn durations() {
+        assert!(parse_duration("P365D").is_ok());
+        assert!(parse_duration("PT12H").is_ok());
+        assert!(parse_duration("P1Y").is_ok());
+        assert!(parse_duration("365 days").is_err());
+        assert!(parse_duration("P").is_err());
+        assert!(parse_duration("P0D").is_err());
+        assert!(parse_duration("P3X").is_err());
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(action_covers(
+            "microsoft.xdr/secops/*/read",
+            "microsoft.xdr/secops/securitydata/read"
+        ));
+        assert!(action_covers(
+            "microsoft.xdr/*",
+            "microsoft.xdr/secops/securitydata/read"
+        ));
+        assert!(!action_covers(
+            "microsoft.xdr/secops/*/read",
+            "microsoft.xdr/secops/securitydata/manage"
+        ));
+    }
+}
