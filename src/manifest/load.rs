@@ -254,7 +254,16 @@ fn yaml_diagnostic(err: &serde_saphyr::Error, src: &Arc<SourceFile>) -> Diagnost
         .escape_debug()
         .to_string();
     let message = message.replace("\\\"", "\"").replace("\\'", "'");
-    let d = Diagnostic::error(message);
+    let d = match split_unknown_field(&message) {
+        Some((field, expected)) => {
+            let mut help = format!("expected one of: {}", expected.join(", "));
+            if let Some(best) = closest(field, &expected) {
+                help = format!("did you mean `{best}`? {help}");
+            }
+            Diagnostic::error(format!("unknown field `{field}`")).help(help)
+        }
+        None => Diagnostic::error(message),
+    };
     match err.location() {
         Some(loc) if loc.line() > 0 => d.at(
             src,
@@ -266,6 +275,31 @@ fn yaml_diagnostic(err: &serde_saphyr::Error, src: &Arc<SourceFile>) -> Diagnost
         ),
         _ => d.in_file(src),
     }
+}
+
+/// Splits serde's "unknown field `x`, expected one of `a`, `b`" into its parts.
+fn split_unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let list = rest
+        .strip_prefix(", expected one of ")
+        .or_else(|| rest.strip_prefix(", expected "))?;
+    let expected = list
+        .split(", ")
+        .map(|s| s.trim().trim_matches('`'))
+        .filter(|s| !s.is_empty())
+        .collect();
+    Some((field, expected))
+}
+
+/// The candidate closest to a misspelt name, when it is close enough to be a typo.
+fn closest<'a>(typo: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(typo, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]
