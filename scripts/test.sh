@@ -9,4 +9,4 @@ if [ -x scripts/test-deps.sh ]; then
 fi
 cargo fmt --all --check
 cargo clippy --all-targets --locked -- -D warnings
-INSTA_UPDATE=no cargo test --locked --all-targets
+INSTA_UPDATE=no cargo test --locked
