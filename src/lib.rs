@@ -4,12 +4,14 @@
 //! load → validate → expand → read → diff → plan → apply → verify; see docs/ARCHITECTURE.md
 //! for the map of modules along that path.
 
+pub mod auth;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod diagnostics;
 pub mod exit;
 pub mod expand;
+pub mod graph;
 pub mod manifest;
 pub mod providers;
 pub mod render;
