@@ -203,7 +203,6 @@ impl Tokens {
                             .clone()
                             .ok_or(AuthError::Missing("AZURE_FEDERATED_TOKEN_FILE"))?,
                     ),
-                    ..Default::default()
                 }))
                 .map_err(err)?
             }
