@@ -95,16 +95,14 @@ pub enum AuthError {
 #[derive(Debug)]
 pub struct Tokens {
     config: AuthConfig,
-    login: String,
     http: reqwest::Client,
     credentials: Mutex<HashMap<String, Arc<dyn TokenCredential>>>,
 }
 
 impl Tokens {
-    pub fn new(config: AuthConfig, login_host: &str, http: reqwest::Client) -> Self {
+    pub fn new(config: AuthConfig, http: reqwest::Client) -> Self {
         Self {
             config,
-            login: login_host.trim_end_matches('/').to_string(),
             http,
             credentials: Mutex::new(HashMap::new()),
         }
@@ -114,10 +112,16 @@ impl Tokens {
         self.config.client_id.as_deref()
     }
 
-    /// A bearer token for `audience` (e.g. `https://graph.microsoft.com`) in `tenant`.
-    /// azure_identity caches tokens until shortly before they expire.
-    pub async fn token(&self, tenant: &str, audience: &str) -> Result<Secret, AuthError> {
-        let credential = self.credential(tenant).await?;
+    /// A bearer token for `audience` (e.g. `https://graph.microsoft.com`) in `tenant`, from
+    /// the login host of the tenant's cloud. azure_identity caches tokens until shortly before
+    /// they expire.
+    pub async fn token(
+        &self,
+        login: &str,
+        tenant: &str,
+        audience: &str,
+    ) -> Result<Secret, AuthError> {
+        let credential = self.credential(login.trim_end_matches('/'), tenant).await?;
         let scope = format!("{}/.default", audience.trim_end_matches('/'));
         credential
             .get_token(&[scope.as_str()], None)
@@ -126,19 +130,24 @@ impl Tokens {
             .map_err(|e| AuthError::Credential(redact(&e.to_string())))
     }
 
-    async fn credential(&self, tenant: &str) -> Result<Arc<dyn TokenCredential>, AuthError> {
+    async fn credential(
+        &self,
+        login: &str,
+        tenant: &str,
+    ) -> Result<Arc<dyn TokenCredential>, AuthError> {
         let mut map = self.credentials.lock().await;
-        if let Some(c) = map.get(tenant) {
+        let key = format!("{login}/{tenant}");
+        if let Some(c) = map.get(&key) {
             return Ok(Arc::clone(c));
         }
-        let c = self.build(tenant)?;
-        map.insert(tenant.to_string(), Arc::clone(&c));
+        let c = self.build(login, tenant)?;
+        map.insert(key, Arc::clone(&c));
         Ok(c)
     }
 
-    fn client_options(&self) -> ClientOptions {
+    fn client_options(&self, login: &str) -> ClientOptions {
         let mut custom = CustomConfiguration::default();
-        custom.authority_host = self.login.clone();
+        custom.authority_host = login.to_string();
         ClientOptions {
             cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
             transport: Some(Transport::new(Arc::new(self.http.clone()))),
@@ -146,7 +155,7 @@ impl Tokens {
         }
     }
 
-    fn build(&self, tenant: &str) -> Result<Arc<dyn TokenCredential>, AuthError> {
+    fn build(&self, login: &str, tenant: &str) -> Result<Arc<dyn TokenCredential>, AuthError> {
         let cfg = &self.config;
         let client_id = || {
             cfg.client_id
@@ -165,7 +174,7 @@ impl Tokens {
                     client_id()?,
                     secret,
                     Some(ClientSecretCredentialOptions {
-                        client_options: self.client_options(),
+                        client_options: self.client_options(login),
                     }),
                 )
                 .map_err(err)?
@@ -179,14 +188,14 @@ impl Tokens {
                 let assertion = CertificateAssertion::load(
                     &path,
                     client_id.clone(),
-                    format!("{}/{tenant}/oauth2/v2.0/token", self.login),
+                    format!("{login}/{tenant}/oauth2/v2.0/token"),
                 )?;
                 ClientAssertionCredential::new(
                     tenant.to_string(),
                     client_id,
                     assertion,
                     Some(ClientAssertionCredentialOptions {
-                        client_options: self.client_options(),
+                        client_options: self.client_options(login),
                     }),
                 )
                 .map_err(err)?
@@ -194,7 +203,7 @@ impl Tokens {
             AuthMethod::WorkloadIdentity => {
                 WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
                     credential_options: ClientAssertionCredentialOptions {
-                        client_options: self.client_options(),
+                        client_options: self.client_options(login),
                     },
                     client_id: Some(client_id()?),
                     tenant_id: Some(tenant.to_string()),
@@ -208,7 +217,7 @@ impl Tokens {
             }
             AuthMethod::ManagedIdentity => {
                 ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-                    client_options: self.client_options(),
+                    client_options: self.client_options(login),
                     ..Default::default()
                 }))
                 .map_err(err)?

@@ -41,11 +41,14 @@ pub enum Command {
     )]
     Validate(ValidateArgs),
     /// Show what would change in each tenant (same as `mssp-plan`).
-    #[command(after_help = "Example:\n  mssp plan --sandbox examples/")]
+    #[command(after_help = "Examples:\n  mssp plan --sandbox examples/\n  mssp plan --format markdown --out plan.json --detailed-exitcode manifests/")]
     Plan(PlanArgs),
     /// Make the tenants match the manifests (same as `mssp-apply`).
     #[command(after_help = "Example:\n  mssp apply plan.json")]
     Apply(ApplyArgs),
+    /// Run the local stand-in for Entra ID, Microsoft Graph and the Defender API.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -75,6 +78,40 @@ pub struct PlanArgs {
     /// Manifest files or directories.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: crate::commands::ConnectionArgs,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+    /// Also save the plan (JSON, with fingerprints of everything read) for `mssp apply`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan only this customer (repeatable). The MSSP tenant is always read.
+    #[arg(long, value_name = "NAME")]
+    pub customer: Vec<String>,
+    /// Tenants read at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub parallelism: usize,
+    /// Plan deletions of owned objects the manifests no longer declare.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve the sandbox until interrupted; prints one JSON line with its URL and credentials.
+    #[command(after_help = "Example:\n  mssp sandbox serve --seed examples/ --state .mssp-sandbox/state.json")]
+    Serve(crate::sandbox::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,7 +163,8 @@ fn run(command: Command) -> u8 {
     match command {
         Command::Validate(a) => commands::validate::run(&a),
         Command::Schema(a) => commands::schema::run(&a),
-        Command::Plan(_) => not_yet("plan"),
+        Command::Plan(a) => commands::plan::run(&a),
+        Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(_) => not_yet("apply"),
     }
 }

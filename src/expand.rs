@@ -677,3 +677,22 @@ mod tests {
         assert_eq!(slug("  SOC: P1/P2 "), "soc-p1-p2");
     }
 }
+
+/// Everything the tool could own in a customer tenant under these manifests: the customer
+/// as if it used every provider tier, the SIEM and MFA trust. Objects of this universe that
+/// exist but are not desired are the candidates for pruning (natural keys derived from the
+/// manifests, so nothing the tool did not create is ever considered).
+pub fn universe_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTenant {
+    let mut all = c.clone();
+    all.spec.access.tiers = p
+        .spec
+        .tiers
+        .iter()
+        .map(|t| Loc::synthetic(t.name.value.clone()))
+        .collect();
+    all.spec.access.trust_mfa = true;
+    all.spec.siem.enabled = true;
+    all.spec.lifecycle.state = LifecycleState::Active;
+    all.spec.notifications.clear();
+    expand_customer(p, &all)
+}

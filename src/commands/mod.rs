@@ -1,6 +1,8 @@
 //! One module per subcommand: each turns parsed arguments into work on the library and an
 //! exit code, and owns what that subcommand prints.
 
+pub mod plan;
+pub mod sandbox;
 pub mod schema;
 pub mod validate;
 
@@ -21,4 +23,61 @@ pub fn load_and_validate(paths: &[PathBuf]) -> (Option<Validated>, Diagnostics, 
     let diags = diags.sorted();
     let validated = if diags.has_errors() { None } else { validated };
     (validated, diags, loaded.set.files)
+}
+
+/// How a command reaches the tenants.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// Run against an in-process sandbox seeded from the manifests (state in --sandbox-dir),
+    /// instead of the real tenants.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Where `--sandbox` keeps its state file and CA certificate.
+    #[arg(long, value_name = "DIR", default_value = ".mssp-sandbox")]
+    pub sandbox_dir: PathBuf,
+    /// Credential to use against real tenants (default: picked from AZURE_* variables).
+    #[arg(long, value_enum, default_value_t = crate::auth::AuthMethod::Auto)]
+    pub auth: crate::auth::AuthMethod,
+}
+
+/// Connects to the real tenants, or starts the in-process sandbox and connects to it.
+pub async fn connect(
+    args: &ConnectionArgs,
+    v: &Validated,
+) -> Result<(crate::session::Session, Option<crate::sandbox::Sandbox>), String> {
+    use crate::plan::Endpoints;
+    use crate::session::Session;
+    if !args.sandbox {
+        return Session::from_env(args.auth)
+            .map(|s| (s, None))
+            .map_err(|e| e.to_string());
+    }
+    std::fs::create_dir_all(&args.sandbox_dir)
+        .map_err(|e| format!("cannot create {}: {e}", args.sandbox_dir.display()))?;
+    let opts = crate::sandbox::SandboxOptions {
+        state_file: Some(args.sandbox_dir.join("state.json")),
+        ca_dir: args.sandbox_dir.clone(),
+        ..Default::default()
+    };
+    let sandbox = crate::sandbox::Sandbox::start(opts, sandbox::seed_from(v))
+        .await
+        .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let endpoints = Endpoints {
+        login: Some(sandbox.url.clone()),
+        graph: Some(sandbox.url.clone()),
+        defender: Some(sandbox.url.clone()),
+    };
+    let session = Session::with_secret(
+        endpoints,
+        &sandbox.client_id,
+        &sandbox.client_secret,
+        Some(sandbox.ca_pem.as_bytes()),
+    )
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "using the sandbox at {} (state in {})",
+        sandbox.url,
+        args.sandbox_dir.join("state.json").display()
+    );
+    Ok((session, Some(sandbox)))
 }

@@ -228,7 +228,7 @@ impl TenantGraph {
             let token = self
                 .graph
                 .tokens
-                .token(&self.tenant, &audience)
+                .token(&self.profile.login, &self.tenant, &audience)
                 .await
                 .map_err(|e| self.error(&m, &url, GraphErrorKind::Auth(e.to_string())))?;
             let mut req = self

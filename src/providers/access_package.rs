@@ -17,3 +17,56 @@ pub struct AccessPackageSpec {
 impl AccessPackageSpec {
     pub const FIELDS: &'static [&'static str] = &["description", "isHidden"];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{
+    Ambiguous, ENTITLEMENT, Ids, Observed, Read, Snapshot, project, single, str_of,
+};
+use crate::graph::Version;
+
+const COMPARED: &[&str] = &["description", "isHidden"];
+const KEY: &str = "access-packages";
+
+pub fn reads(_spec: &AccessPackageSpec) -> Vec<Read> {
+    vec![Read::list(
+        KEY,
+        Version::V1,
+        format!("{ENTITLEMENT}/accessPackages?$expand=catalog"),
+    )]
+}
+
+pub fn observe(spec: &AccessPackageSpec, snap: &Snapshot, ids: &Ids) -> Result<Observed, Ambiguous> {
+    let Some(cat) = ids.of(&spec.catalog) else {
+        return Ok(Observed::Absent);
+    };
+    let Some(items) = snap.items(KEY) else {
+        return Ok(Observed::Unknown);
+    };
+    let matching = items.iter().filter(|p| {
+        str_of(p, "displayName") == spec.display_name
+            && p.get("catalog")
+                .is_some_and(|c| str_of(c, "id").eq_ignore_ascii_case(cat))
+    });
+    let what = format!("access package \"{}\"", spec.display_name);
+    Ok(match single(what, matching)? {
+        None => Observed::Absent,
+        Some(v) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: project(v, COMPARED),
+        },
+    })
+}
+
+pub fn view(spec: &AccessPackageSpec) -> Value {
+    json!({"description": spec.description, "isHidden": spec.is_hidden})
+}
+
+pub fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {
+    json!({
+        "displayName": spec.display_name,
+        "description": spec.description,
+        "isHidden": spec.is_hidden,
+        "catalog": {"id": ids.or_later(&spec.catalog)},
+    })
+}

@@ -18,3 +18,78 @@ pub struct AppRoleGrantSpec {
 impl AppRoleGrantSpec {
     pub const FIELDS: &'static [&'static str] = &[];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{Ids, KNOWN_AFTER_APPLY, Observed, Read, Snapshot, str_of};
+use super::service_principal;
+use crate::graph::Version;
+
+fn key(principal_id: &str) -> String {
+    format!("app-role-assignments:{principal_id}")
+}
+
+pub fn reads(spec: &AppRoleGrantSpec, ids: &Ids) -> Vec<Read> {
+    let mut out = vec![service_principal::read_for(&spec.resource_app_id)];
+    if let Some(sp) = ids.of(&spec.principal) {
+        out.push(Read::list(
+            key(sp),
+            Version::V1,
+            format!("/servicePrincipals/{sp}/appRoleAssignments"),
+        ));
+    }
+    out
+}
+
+/// The resource service principal's id and the app role's id, resolved from its `appRoles`.
+pub fn resolve(spec: &AppRoleGrantSpec, snap: &Snapshot) -> (Option<String>, Option<String>) {
+    let Some(Some(resource)) = snap.object(&service_principal::key(&spec.resource_app_id)) else {
+        return (None, None);
+    };
+    let role = resource
+        .get("appRoles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|r| str_of(r, "value") == spec.app_role)
+        .map(|r| str_of(r, "id").to_string());
+    (Some(str_of(resource, "id").to_string()), role)
+}
+
+pub fn observe(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+    let Some(sp) = ids.of(&spec.principal) else {
+        return Observed::Absent;
+    };
+    let Some(items) = snap.items(&key(sp)) else {
+        return Observed::Unknown;
+    };
+    let (resource, role) = resolve(spec, snap);
+    let (Some(resource), Some(role)) = (resource, role) else {
+        return Observed::Absent;
+    };
+    let found = items.iter().find(|a| {
+        str_of(a, "resourceId").eq_ignore_ascii_case(&resource)
+            && str_of(a, "appRoleId").eq_ignore_ascii_case(&role)
+    });
+    match found {
+        Some(a) => Observed::Present {
+            id: str_of(a, "id").to_string(),
+            view: json!({}),
+        },
+        None => Observed::Absent,
+    }
+}
+
+pub fn view(_spec: &AppRoleGrantSpec) -> Value {
+    json!({})
+}
+
+/// `POST /servicePrincipals/{resource}/appRoleAssignedTo` body.
+pub fn body(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Value {
+    let (resource, role) = resolve(spec, snap);
+    json!({
+        "principalId": ids.or_later(&spec.principal),
+        "resourceId": resource.unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+        "appRoleId": role.unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+    })
+}

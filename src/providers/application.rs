@@ -69,3 +69,276 @@ pub struct PasswordCredentialSpec {
 impl PasswordCredentialSpec {
     pub const FIELDS: &'static [&'static str] = &[];
 }
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::graph_map::{Ids, Observed, Read, Snapshot, str_of};
+use super::service_principal;
+use crate::graph::Version;
+
+fn key(spec: &ApplicationSpec) -> String {
+    format!("application:{}", spec.unique_name)
+}
+
+fn app_key(application: &Address, ids: &Ids) -> Option<String> {
+    ids.of(application).map(|id| format!("application-id:{id}"))
+}
+
+pub fn reads(spec: &ApplicationSpec) -> Vec<Read> {
+    let mut out = vec![Read::keyed(
+        key(spec),
+        Version::V1,
+        format!(
+            "/applications(uniqueName='{}')?$select=id,appId,displayName,signInAudience,requiredResourceAccess,keyCredentials,passwordCredentials",
+            spec.unique_name
+        ),
+    )];
+    out.extend(
+        spec.required_resource_access
+            .iter()
+            .map(|r| service_principal::read_for(&r.resource_app_id)),
+    );
+    out
+}
+
+/// The application object as read, for credential checks.
+pub fn object<'a>(spec: &ApplicationSpec, snap: &'a Snapshot) -> Option<&'a Value> {
+    snap.object(&key(spec)).flatten()
+}
+
+pub fn observe(spec: &ApplicationSpec, snap: &Snapshot) -> Observed {
+    match snap.object(&key(spec)) {
+        None => Observed::Unknown,
+        Some(None) => Observed::Absent,
+        Some(Some(v)) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: json!({
+                "displayName": v.get("displayName").cloned().unwrap_or(Value::Null),
+                "signInAudience": v.get("signInAudience").cloned().unwrap_or(Value::Null),
+                "requiredResourceAccess": actual_access(v, snap),
+            }),
+        },
+    }
+}
+
+/// Role ids of `requiredResourceAccess` turned back into role values (via each resource
+/// service principal's `appRoles`), sorted, so the comparison is by meaning.
+fn actual_access(app: &Value, snap: &Snapshot) -> Value {
+    let mut out: Vec<Value> = app
+        .get("requiredResourceAccess")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let resource = str_of(r, "resourceAppId").to_ascii_lowercase();
+            let roles_of_sp = snap
+                .object(&service_principal::key(&resource))
+                .flatten()
+                .and_then(|sp| sp.get("appRoles"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut roles: Vec<String> = r
+                .get("resourceAccess")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|a| str_of(a, "type") == "Role")
+                .map(|a| {
+                    let id = str_of(a, "id");
+                    roles_of_sp
+                        .iter()
+                        .find(|x| str_of(x, "id").eq_ignore_ascii_case(id))
+                        .map_or_else(|| id.to_string(), |x| str_of(x, "value").to_string())
+                })
+                .collect();
+            roles.sort();
+            json!({"resourceAppId": resource, "roles": roles})
+        })
+        .collect();
+    out.sort_by(|a, b| str_of(a, "resourceAppId").cmp(str_of(b, "resourceAppId")));
+    json!(out)
+}
+
+pub fn view(spec: &ApplicationSpec) -> Value {
+    let mut access: Vec<Value> = spec
+        .required_resource_access
+        .iter()
+        .map(|r| {
+            let mut roles = r.roles.clone();
+            roles.sort();
+            json!({"resourceAppId": r.resource_app_id.to_ascii_lowercase(), "roles": roles})
+        })
+        .collect();
+    access.sort_by(|a, b| str_of(a, "resourceAppId").cmp(str_of(b, "resourceAppId")));
+    json!({
+        "displayName": spec.display_name,
+        "signInAudience": spec.sign_in_audience,
+        "requiredResourceAccess": access,
+    })
+}
+
+/// Role ids for the upsert body, resolved from the resource service principals' `appRoles`.
+pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
+    let access: Vec<Value> = spec
+        .required_resource_access
+        .iter()
+        .map(|r| {
+            let sp = snap.object(&service_principal::key(&r.resource_app_id)).flatten();
+            let roles: Vec<Value> = r
+                .roles
+                .iter()
+                .map(|value| {
+                    let id = sp
+                        .and_then(|sp| sp.get("appRoles"))
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .find(|x| str_of(x, "value") == value)
+                        .map_or_else(|| super::graph_map::KNOWN_AFTER_APPLY.to_string(), |x| str_of(x, "id").to_string());
+                    json!({"id": id, "type": "Role"})
+                })
+                .collect();
+            json!({"resourceAppId": r.resource_app_id, "resourceAccess": roles})
+        })
+        .collect();
+    json!({
+        "displayName": spec.display_name,
+        "signInAudience": spec.sign_in_audience,
+        "requiredResourceAccess": access,
+    })
+}
+
+pub fn fic_reads(spec: &FederatedCredentialSpec, ids: &Ids) -> Vec<Read> {
+    let (Some(app), Some(k)) = (ids.of(&spec.application), app_key(&spec.application, ids)) else {
+        return vec![];
+    };
+    vec![Read::list(
+        k,
+        Version::V1,
+        format!("/applications/{app}/federatedIdentityCredentials"),
+    )]
+}
+
+pub fn fic_observe(spec: &FederatedCredentialSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+    let Some(k) = app_key(&spec.application, ids) else {
+        return Observed::Absent;
+    };
+    let Some(items) = snap.items(&k) else {
+        return Observed::Unknown;
+    };
+    match items.iter().find(|f| str_of(f, "name") == spec.name) {
+        None => Observed::Absent,
+        Some(f) => Observed::Present {
+            id: str_of(f, "id").to_string(),
+            view: json!({
+                "issuer": f.get("issuer").cloned().unwrap_or(Value::Null),
+                "subject": f.get("subject").cloned().unwrap_or(Value::Null),
+                "audiences": f.get("audiences").cloned().unwrap_or(Value::Null),
+            }),
+        },
+    }
+}
+
+pub fn fic_view(spec: &FederatedCredentialSpec) -> Value {
+    json!({"issuer": spec.issuer, "subject": spec.subject, "audiences": spec.audiences})
+}
+
+pub fn fic_body(spec: &FederatedCredentialSpec) -> Value {
+    let mut v = fic_view(spec);
+    v["name"] = json!(spec.name);
+    v
+}
+
+/// A certificate's public part as Graph wants it: base64 DER, and the SHA-1 thumbprint
+/// (base64) Graph keeps as `customKeyIdentifier`.
+#[derive(Debug, Clone)]
+pub struct CertificateFile {
+    pub key_base64: String,
+    pub thumbprint_base64: String,
+}
+
+impl CertificateFile {
+    pub fn read(path: &std::path::Path) -> Result<Self, String> {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let der: Vec<u8> = if bytes.starts_with(b"-----") {
+            CertificateDer::pem_slice_iter(&bytes)
+                .next()
+                .ok_or_else(|| format!("{}: no CERTIFICATE block", path.display()))?
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .to_vec()
+        } else {
+            bytes
+        };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Ok(Self {
+            key_base64: b64.encode(&der),
+            thumbprint_base64: b64.encode(digest.as_ref()),
+        })
+    }
+}
+
+pub fn key_observe(
+    spec: &KeyCredentialSpec,
+    app: Option<&Value>,
+    base_dir: &std::path::Path,
+) -> Result<Observed, String> {
+    let Some(app) = app else {
+        return Ok(Observed::Absent);
+    };
+    let cert = CertificateFile::read(&base_dir.join(&spec.path))?;
+    let found = app
+        .get("keyCredentials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|k| str_of(k, "customKeyIdentifier") == cert.thumbprint_base64);
+    Ok(match found {
+        Some(k) => Observed::Present {
+            id: str_of(k, "keyId").to_string(),
+            view: json!({}),
+        },
+        None => Observed::Absent,
+    })
+}
+
+pub fn password_observe(spec: &PasswordCredentialSpec, app: Option<&Value>) -> Observed {
+    let Some(app) = app else {
+        return Observed::Absent;
+    };
+    let found = app
+        .get("passwordCredentials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|p| str_of(p, "displayName") == spec.display_name);
+    match found {
+        Some(p) => Observed::Present {
+            id: str_of(p, "keyId").to_string(),
+            view: json!({}),
+        },
+        None => Observed::Absent,
+    }
+}
+
+/// Credentials of the application object ending within `window` of `now`.
+pub fn expiring(app: &Value, now: jiff::Timestamp, window: jiff::Span) -> Vec<(String, String)> {
+    let limit = now.checked_add(window.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).unwrap_or_default()).unwrap_or(now);
+    ["passwordCredentials", "keyCredentials"]
+        .iter()
+        .flat_map(|k| app.get(*k).and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|c| {
+            let end: jiff::Timestamp = str_of(c, "endDateTime").parse().ok()?;
+            (end <= limit).then(|| {
+                (
+                    c.get("displayName").and_then(Value::as_str).unwrap_or("(unnamed)").to_string(),
+                    end.to_string(),
+                )
+            })
+        })
+        .collect()
+}

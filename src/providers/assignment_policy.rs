@@ -61,3 +61,246 @@ impl AssignmentPolicySpec {
         "reviewSettings",
     ];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{Ambiguous, ENTITLEMENT, Ids, Observed, Read, Snapshot, single, str_of};
+use crate::graph::Version;
+
+const KEY: &str = "assignment-policies";
+
+pub fn reads(_spec: &AssignmentPolicySpec) -> Vec<Read> {
+    vec![Read::list(
+        KEY,
+        Version::V1,
+        format!("{ENTITLEMENT}/assignmentPolicies?$expand=accessPackage"),
+    )]
+}
+
+pub fn observe(
+    spec: &AssignmentPolicySpec,
+    snap: &Snapshot,
+    ids: &Ids,
+) -> Result<Observed, Ambiguous> {
+    let Some(pkg) = ids.of(&spec.package) else {
+        return Ok(Observed::Absent);
+    };
+    let Some(items) = snap.items(KEY) else {
+        return Ok(Observed::Unknown);
+    };
+    let matching = items.iter().filter(|p| {
+        str_of(p, "displayName") == spec.display_name
+            && p.get("accessPackage")
+                .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(pkg))
+    });
+    let what = format!("assignment policy \"{}\"", spec.display_name);
+    Ok(match single(what, matching)? {
+        None => Observed::Absent,
+        Some(v) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: normalise(v),
+        },
+    })
+}
+
+pub fn view(spec: &AssignmentPolicySpec, ids: &Ids) -> Value {
+    normalise(&body(spec, ids))
+}
+
+fn subject(s: &SubjectRef, ids: &Ids) -> Value {
+    match s {
+        SubjectRef::GroupMembers(a) => json!({
+            "@odata.type": "#microsoft.graph.groupMembers", "groupId": ids.or_later(a)
+        }),
+        SubjectRef::ExistingGroup(id) => {
+            json!({"@odata.type": "#microsoft.graph.groupMembers", "groupId": id})
+        }
+        SubjectRef::User(id) => json!({"@odata.type": "#microsoft.graph.singleUser", "userId": id}),
+        SubjectRef::InternalSponsors => json!({"@odata.type": "#microsoft.graph.internalSponsors"}),
+        SubjectRef::ExternalSponsors => json!({"@odata.type": "#microsoft.graph.externalSponsors"}),
+    }
+}
+
+/// The full policy body: create is POST, update is a PUT of this whole body (omitted nested
+/// settings would be reset by the service).
+pub fn body(spec: &AssignmentPolicySpec, ids: &Ids) -> Value {
+    let approvers: Vec<Value> = spec.approval.approvers.iter().map(|s| subject(s, ids)).collect();
+    let stages = if spec.approval.required {
+        json!([{
+            "durationBeforeAutomaticDenial": spec.approval.auto_deny_after,
+            "isApproverJustificationRequired": spec.approval.approver_justification_required,
+            "isEscalationEnabled": false,
+            "durationBeforeEscalation": "PT0S",
+            "primaryApprovers": approvers,
+            "fallbackPrimaryApprovers": [],
+            "escalationApprovers": [],
+            "fallbackEscalationApprovers": [],
+        }])
+    } else {
+        json!([])
+    };
+    let review = match &spec.review {
+        None => json!({"isEnabled": false}),
+        Some(r) => json!({
+            "isEnabled": true,
+            "expirationBehavior": r.expiration_behavior,
+            "isRecommendationEnabled": true,
+            "isReviewerJustificationRequired": true,
+            "isSelfReview": false,
+            "schedule": {
+                "startDateTime": format!("{}T00:00:00Z", r.start_date),
+                "expiration": {"type": "afterDuration", "duration": r.duration},
+                "recurrence": {
+                    "pattern": {"type": "absoluteMonthly", "interval": r.recurrence_months,
+                                "month": 0, "dayOfMonth": 0, "daysOfWeek": []},
+                    "range": {"type": "noEnd", "numberOfOccurrences": 0},
+                },
+            },
+            "primaryReviewers": r.reviewers.iter().map(|s| subject(s, ids)).collect::<Vec<_>>(),
+            "fallbackReviewers": [],
+        }),
+    };
+    json!({
+        "displayName": spec.display_name,
+        "description": spec.description,
+        "allowedTargetScope": "specificConnectedOrganizationUsers",
+        "specificAllowedTargets": [{
+            "@odata.type": "#microsoft.graph.connectedOrganizationMembers",
+            "connectedOrganizationId": ids.or_later(&spec.connected_organization),
+        }],
+        "expiration": {"type": "afterDuration", "duration": spec.expiration},
+        "requestorSettings": {
+            "enableTargetsToSelfAddAccess": true,
+            "enableTargetsToSelfUpdateAccess": true,
+            "enableTargetsToSelfRemoveAccess": true,
+            "allowCustomAssignmentSchedule": false,
+            "enableOnBehalfRequestorsToAddAccess": false,
+            "enableOnBehalfRequestorsToUpdateAccess": false,
+            "enableOnBehalfRequestorsToRemoveAccess": false,
+            "onBehalfRequestors": [],
+        },
+        "requestApprovalSettings": {
+            "isApprovalRequiredForAdd": spec.approval.required,
+            "isApprovalRequiredForUpdate": spec.approval.required,
+            "isRequestorJustificationRequired": spec.approval.requestor_justification_required,
+            "stages": stages,
+        },
+        "reviewSettings": review,
+        "accessPackage": {"id": ids.or_later(&spec.package)},
+    })
+}
+
+/// The compared view of a policy: the fields the tool declares, with server defaults and
+/// ordering normalised so a policy read back equals the one sent.
+pub fn normalise(p: &Value) -> Value {
+    let get = |path: &[&str]| -> Value {
+        let mut cur = p;
+        for k in path {
+            match cur.get(*k) {
+                Some(v) => cur = v,
+                None => return Value::Null,
+            }
+        }
+        cur.clone()
+    };
+    let subjects = |v: Value| -> Value {
+        let mut keys: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().map(subject_key).collect())
+            .unwrap_or_default();
+        keys.sort();
+        json!(keys)
+    };
+    let targets = {
+        let mut t: Vec<String> = get(&["specificAllowedTargets"])
+            .as_array()
+            .map(|a| a.iter().map(subject_key).collect())
+            .unwrap_or_default();
+        t.sort();
+        t
+    };
+    let stages: Vec<Value> = get(&["requestApprovalSettings", "stages"])
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    json!({
+                        "durationBeforeAutomaticDenial": duration(s.get("durationBeforeAutomaticDenial")),
+                        "isApproverJustificationRequired": s.get("isApproverJustificationRequired").cloned().unwrap_or(Value::Bool(false)),
+                        "primaryApprovers": subjects(s.get("primaryApprovers").cloned().unwrap_or(Value::Null)),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let review_enabled = get(&["reviewSettings", "isEnabled"]).as_bool().unwrap_or(false);
+    let review = if review_enabled {
+        json!({
+            "isEnabled": true,
+            "expirationBehavior": get(&["reviewSettings", "expirationBehavior"]),
+            "duration": duration(Some(&get(&["reviewSettings", "schedule", "expiration", "duration"]))),
+            "intervalMonths": get(&["reviewSettings", "schedule", "recurrence", "pattern", "interval"]),
+            "primaryReviewers": subjects(get(&["reviewSettings", "primaryReviewers"])),
+        })
+    } else {
+        json!({"isEnabled": false})
+    };
+    json!({
+        "description": get(&["description"]),
+        "allowedTargetScope": get(&["allowedTargetScope"]),
+        "specificAllowedTargets": targets,
+        "expiration": {
+            "type": get(&["expiration", "type"]),
+            "duration": duration(Some(&get(&["expiration", "duration"]))),
+        },
+        "requestorSettings": {
+            "enableTargetsToSelfAddAccess": get(&["requestorSettings", "enableTargetsToSelfAddAccess"]),
+            "enableTargetsToSelfUpdateAccess": get(&["requestorSettings", "enableTargetsToSelfUpdateAccess"]),
+            "enableTargetsToSelfRemoveAccess": get(&["requestorSettings", "enableTargetsToSelfRemoveAccess"]),
+        },
+        "requestApprovalSettings": {
+            "isApprovalRequiredForAdd": get(&["requestApprovalSettings", "isApprovalRequiredForAdd"]),
+            "isRequestorJustificationRequired": get(&["requestApprovalSettings", "isRequestorJustificationRequired"]),
+            "stages": stages,
+        },
+        "reviewSettings": review,
+    })
+}
+
+/// A subject set as a sortable key: `groupMembers:<id>`, `externalSponsors`, …
+fn subject_key(s: &Value) -> String {
+    let t = str_of(s, "@odata.type").trim_start_matches("#microsoft.graph.");
+    let id = ["groupId", "userId", "connectedOrganizationId", "managerLevel"]
+        .iter()
+        .find_map(|k| s.get(*k))
+        .map(|v| match v {
+            Value::String(x) => x.to_ascii_lowercase(),
+            other => other.to_string(),
+        });
+    match id {
+        Some(id) => format!("{t}:{id}"),
+        None => t.to_string(),
+    }
+}
+
+/// Durations compare by value: `P14D` and `P2W` are the same fortnight.
+fn duration(v: Option<&Value>) -> Value {
+    let Some(s) = v.and_then(Value::as_str) else {
+        return Value::Null;
+    };
+    match s.parse::<jiff::Span>() {
+        Ok(span) if span.get_years() == 0 && span.get_months() == 0 => {
+            let days = span.get_weeks() * 7 + span.get_days();
+            let rest = jiff::Span::new()
+                .hours(span.get_hours())
+                .minutes(span.get_minutes())
+                .seconds(span.get_seconds());
+            if rest.is_zero() {
+                json!(format!("P{days}D"))
+            } else {
+                json!(s.to_ascii_uppercase())
+            }
+        }
+        _ => json!(s.to_ascii_uppercase()),
+    }
+}

@@ -15,3 +15,57 @@ pub struct CatalogSpec {
 impl CatalogSpec {
     pub const FIELDS: &'static [&'static str] = &["description", "isExternallyVisible", "state"];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{
+    Ambiguous, ENTITLEMENT, Observed, Read, Snapshot, enc, odata_str, project, single, str_of,
+};
+use crate::graph::Version;
+
+const COMPARED: &[&str] = &["description", "isExternallyVisible", "state"];
+
+fn key(spec: &CatalogSpec) -> String {
+    format!("catalog:{}", spec.display_name)
+}
+
+pub fn reads(spec: &CatalogSpec) -> Vec<Read> {
+    let filter = format!("displayName eq {}", odata_str(&spec.display_name));
+    vec![Read::list(
+        key(spec),
+        Version::V1,
+        format!("{ENTITLEMENT}/catalogs?$filter={}", enc(&filter)),
+    )]
+}
+
+pub fn observe(spec: &CatalogSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+    let Some(items) = snap.items(&key(spec)) else {
+        return Ok(Observed::Unknown);
+    };
+    let matching = items.iter().filter(|v| str_of(v, "displayName") == spec.display_name);
+    let what = format!("catalog \"{}\"", spec.display_name);
+    Ok(match single(what, matching)? {
+        None => Observed::Absent,
+        Some(v) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: project(v, COMPARED),
+        },
+    })
+}
+
+pub fn view(spec: &CatalogSpec) -> Value {
+    json!({
+        "description": spec.description,
+        "isExternallyVisible": spec.is_externally_visible,
+        "state": spec.state,
+    })
+}
+
+pub fn create_body(spec: &CatalogSpec) -> Value {
+    json!({
+        "displayName": spec.display_name,
+        "description": spec.description,
+        "isExternallyVisible": spec.is_externally_visible,
+        "state": spec.state,
+    })
+}

@@ -16,3 +16,60 @@ pub struct ConnectedOrganizationSpec {
 impl ConnectedOrganizationSpec {
     pub const FIELDS: &'static [&'static str] = &["displayName", "description", "state"];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{
+    Ambiguous, ENTITLEMENT, Observed, Read, Snapshot, enc, project, single, str_of,
+};
+use crate::graph::Version;
+
+const COMPARED: &[&str] = &["displayName", "description", "state"];
+
+fn key(spec: &ConnectedOrganizationSpec) -> String {
+    format!("connected-organization:{}", spec.tenant_id)
+}
+
+pub fn reads(spec: &ConnectedOrganizationSpec) -> Vec<Read> {
+    let filter = format!(
+        "identitySources/any(is:is/microsoft.graph.azureActiveDirectoryTenant/tenantId eq '{}')",
+        spec.tenant_id
+    );
+    vec![Read::list(
+        key(spec),
+        Version::V1,
+        format!("{ENTITLEMENT}/connectedOrganizations?$filter={}", enc(&filter)),
+    )]
+}
+
+pub fn observe(spec: &ConnectedOrganizationSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+    let Some(items) = snap.items(&key(spec)) else {
+        return Ok(Observed::Unknown);
+    };
+    let what = format!("connected organization for tenant {}", spec.tenant_id);
+    Ok(match single(what, items)? {
+        None => Observed::Absent,
+        Some(v) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: project(v, COMPARED),
+        },
+    })
+}
+
+pub fn view(spec: &ConnectedOrganizationSpec) -> Value {
+    json!({"displayName": spec.display_name, "description": spec.description, "state": spec.state})
+}
+
+/// Create body: the service turns the domain source into the tenant's identity source.
+pub fn create_body(spec: &ConnectedOrganizationSpec) -> Value {
+    json!({
+        "displayName": spec.display_name,
+        "description": spec.description,
+        "identitySources": [{
+            "@odata.type": "#microsoft.graph.domainIdentitySource",
+            "domainName": spec.domain,
+            "displayName": spec.domain,
+        }],
+        "state": spec.state,
+    })
+}

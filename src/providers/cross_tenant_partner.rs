@@ -14,3 +14,52 @@ pub struct CrossTenantPartnerSpec {
 impl CrossTenantPartnerSpec {
     pub const FIELDS: &'static [&'static str] = &["inboundTrust"];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{Observed, Read, Snapshot, str_of};
+use crate::graph::Version;
+
+fn key(spec: &CrossTenantPartnerSpec) -> String {
+    format!("partner:{}", spec.tenant_id)
+}
+
+pub fn reads(spec: &CrossTenantPartnerSpec) -> Vec<Read> {
+    vec![Read::keyed(
+        key(spec),
+        Version::V1,
+        format!("/policies/crossTenantAccessPolicy/partners/{}", spec.tenant_id),
+    )]
+}
+
+pub fn observe(spec: &CrossTenantPartnerSpec, snap: &Snapshot) -> Observed {
+    match snap.object(&key(spec)) {
+        None => Observed::Unknown,
+        Some(None) => Observed::Absent,
+        Some(Some(v)) => {
+            let trust = v.get("inboundTrust").cloned().unwrap_or(Value::Null);
+            // A null inboundTrust inherits the tenant default, which trusts nothing.
+            let flag = |k: &str| trust.get(k).and_then(Value::as_bool).unwrap_or(false);
+            Observed::Present {
+                id: str_of(v, "tenantId").to_string(),
+                view: json!({"inboundTrust": {
+                    "isMfaAccepted": flag("isMfaAccepted"),
+                    "isCompliantDeviceAccepted": flag("isCompliantDeviceAccepted"),
+                }}),
+            }
+        }
+    }
+}
+
+pub fn view(spec: &CrossTenantPartnerSpec) -> Value {
+    json!({"inboundTrust": {
+        "isMfaAccepted": spec.is_mfa_accepted,
+        "isCompliantDeviceAccepted": spec.is_compliant_device_accepted,
+    }})
+}
+
+pub fn create_body(spec: &CrossTenantPartnerSpec) -> Value {
+    let mut v = view(spec);
+    v["tenantId"] = json!(spec.tenant_id);
+    v
+}

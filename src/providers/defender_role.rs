@@ -14,3 +14,77 @@ pub struct DefenderRoleSpec {
 impl DefenderRoleSpec {
     pub const FIELDS: &'static [&'static str] = &["description", "allowedResourceActions"];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{Ambiguous, Observed, Read, Snapshot, single, str_of};
+use crate::graph::Version;
+use crate::validate::action_covers;
+
+pub const KEY: &str = "defender-role-definitions";
+
+pub fn reads(_spec: &DefenderRoleSpec) -> Vec<Read> {
+    vec![Read::list(KEY, Version::Beta, "/roleManagement/defender/roleDefinitions")]
+}
+
+pub fn observe(spec: &DefenderRoleSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+    let Some(items) = snap.items(KEY) else {
+        return Ok(Observed::Unknown);
+    };
+    let matching = items.iter().filter(|r| str_of(r, "displayName") == spec.display_name);
+    let what = format!("Defender role \"{}\"", spec.display_name);
+    Ok(match single(what, matching)? {
+        None => Observed::Absent,
+        Some(v) => {
+            let actions: Vec<String> = v
+                .get("rolePermissions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array))
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            Observed::Present {
+                id: str_of(v, "id").to_string(),
+                view: json!({
+                    "description": v.get("description").cloned().unwrap_or(Value::Null),
+                    "allowedResourceActions": normalise_actions(&actions),
+                }),
+            }
+        }
+    })
+}
+
+pub fn view(spec: &DefenderRoleSpec) -> Value {
+    json!({
+        "description": spec.description,
+        "allowedResourceActions": normalise_actions(&spec.actions),
+    })
+}
+
+pub fn body(spec: &DefenderRoleSpec) -> Value {
+    json!({
+        "displayName": spec.display_name,
+        "description": spec.description,
+        "rolePermissions": [{"allowedResourceActions": spec.actions}],
+    })
+}
+
+/// Defender drops actions that a wildcard in the same role covers; compare on that set,
+/// sorted, or every plan would show the same update forever.
+pub fn normalise_actions(actions: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = actions
+        .iter()
+        .filter(|a| {
+            !actions
+                .iter()
+                .any(|w| w != *a && w.contains('*') && action_covers(w, a))
+        })
+        .map(|a| a.to_ascii_lowercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}

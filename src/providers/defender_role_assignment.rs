@@ -17,3 +17,64 @@ pub struct DefenderRoleAssignmentSpec {
 impl DefenderRoleAssignmentSpec {
     pub const FIELDS: &'static [&'static str] = &["principalIds", "directoryScopeIds"];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{Ambiguous, Ids, Observed, Read, Snapshot, single, str_of};
+use crate::graph::Version;
+
+const KEY: &str = "defender-role-assignments";
+
+pub fn reads(_spec: &DefenderRoleAssignmentSpec) -> Vec<Read> {
+    vec![Read::list(KEY, Version::Beta, "/roleManagement/defender/roleAssignments")]
+}
+
+fn sorted(v: Option<&Value>) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn observe(spec: &DefenderRoleAssignmentSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+    let Some(items) = snap.items(KEY) else {
+        return Ok(Observed::Unknown);
+    };
+    let matching = items.iter().filter(|r| str_of(r, "displayName") == spec.display_name);
+    let what = format!("Defender role assignment \"{}\"", spec.display_name);
+    Ok(match single(what, matching)? {
+        None => Observed::Absent,
+        Some(v) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: json!({
+                "roleDefinitionId": str_of(v, "roleDefinitionId").to_ascii_lowercase(),
+                "principalIds": sorted(v.get("principalIds")),
+                "directoryScopeIds": sorted(v.get("directoryScopeIds")),
+            }),
+        },
+    })
+}
+
+pub fn view(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {
+    let mut principals: Vec<String> = spec.principals.iter().map(|p| ids.or_later(p)).collect();
+    principals.sort();
+    json!({
+        "roleDefinitionId": ids.or_later(&spec.role),
+        "principalIds": principals,
+        "directoryScopeIds": spec.directory_scope_ids,
+    })
+}
+
+pub fn body(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {
+    let mut v = view(spec, ids);
+    v["displayName"] = json!(spec.display_name);
+    v
+}
+
+/// The role an assignment points at cannot be changed in place: such a change is a replace.
+pub const IMMUTABLE: &[&str] = &["roleDefinitionId"];

@@ -15,3 +15,51 @@ pub struct GroupSpec {
 impl GroupSpec {
     pub const FIELDS: &'static [&'static str] = &["displayName", "description"];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{Observed, Read, Snapshot, project, str_of};
+use crate::graph::Version;
+
+const COMPARED: &[&str] = &["displayName", "description"];
+
+fn key(spec: &GroupSpec) -> String {
+    format!("group:{}", spec.unique_name)
+}
+
+pub fn reads(spec: &GroupSpec) -> Vec<Read> {
+    vec![Read::keyed(
+        key(spec),
+        Version::V1,
+        format!(
+            "/groups(uniqueName='{}')?$select=id,displayName,description,uniqueName",
+            spec.unique_name
+        ),
+    )]
+}
+
+pub fn observe(spec: &GroupSpec, snap: &Snapshot) -> Observed {
+    match snap.object(&key(spec)) {
+        None => Observed::Unknown,
+        Some(None) => Observed::Absent,
+        Some(Some(v)) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: project(v, COMPARED),
+        },
+    }
+}
+
+pub fn view(spec: &GroupSpec) -> Value {
+    json!({"displayName": spec.display_name, "description": spec.description})
+}
+
+/// Body of the upsert `PATCH /groups(uniqueName='…')` with `Prefer: create-if-missing`.
+pub fn upsert_body(spec: &GroupSpec) -> Value {
+    json!({
+        "displayName": spec.display_name,
+        "description": spec.description,
+        "mailEnabled": false,
+        "mailNickname": spec.mail_nickname,
+        "securityEnabled": true,
+    })
+}

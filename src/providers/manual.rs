@@ -2,9 +2,9 @@
 //! notification rules). The tool never pretends to apply them; it lists the exact steps with the
 //! tenant's portal link, and an attestation in the manifest marks them done.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManualSpec {
     pub title: String,
@@ -20,7 +20,7 @@ pub struct ManualSpec {
     pub attested: Option<AttestationInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttestationInfo {
     pub by: String,

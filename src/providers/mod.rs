@@ -12,6 +12,7 @@ pub mod connected_organization;
 pub mod cross_tenant_partner;
 pub mod defender_role;
 pub mod defender_role_assignment;
+pub mod graph_map;
 pub mod group;
 pub mod manual;
 pub mod role_scope;
@@ -241,7 +242,7 @@ pub struct DesiredResource {
 }
 
 /// Which tenant a [`DesiredTenant`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum TenantRole {
     /// The MSSP's own tenant (the SIEM application lives here).
@@ -272,5 +273,106 @@ impl DesiredTenant {
     pub fn find(&self, address: &str) -> Option<&DesiredResource> {
         let a = Address::parse(address)?;
         self.resources.iter().find(|r| r.address == a)
+    }
+}
+
+use graph_map::{Ids, Observed, Read, Snapshot};
+
+/// A read problem that makes a resource's state untrustworthy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Ambiguous(#[from] graph_map::Ambiguous),
+    #[error("{0}")]
+    Local(String),
+}
+
+/// The reads a desired resource needs, given the ids known so far.
+pub fn reads(r: &DesiredResource, ids: &Ids) -> Vec<Read> {
+    match &r.spec {
+        Spec::Application(s) => application::reads(s),
+        Spec::FederatedCredential(s) => application::fic_reads(s, ids),
+        // Key and password credentials are part of the application object.
+        Spec::KeyCredential(_) | Spec::PasswordCredential(_) | Spec::Manual(_) => vec![],
+        Spec::Group(s) => group::reads(s),
+        Spec::ConnectedOrganization(s) => connected_organization::reads(s),
+        Spec::Catalog(s) => catalog::reads(s),
+        Spec::CatalogResource(s) => catalog_resource::reads(s, ids),
+        Spec::AccessPackage(s) => access_package::reads(s),
+        Spec::RoleScope(s) => role_scope::reads(s, ids),
+        Spec::AssignmentPolicy(s) => assignment_policy::reads(s),
+        Spec::CrossTenantPartner(s) => cross_tenant_partner::reads(s),
+        Spec::DefenderRole(s) => defender_role::reads(s),
+        Spec::DefenderRoleAssignment(s) => defender_role_assignment::reads(s),
+        Spec::ServicePrincipal(s) => service_principal::reads(s, ids),
+        Spec::AppRoleGrant(s) => app_role_grant::reads(s, ids),
+    }
+}
+
+/// What exists in the tenant for a desired resource.
+pub fn observe(
+    r: &DesiredResource,
+    tenant: &DesiredTenant,
+    snap: &Snapshot,
+    ids: &Ids,
+    base_dir: &std::path::Path,
+) -> Result<Observed, ObserveError> {
+    let app_object = || {
+        tenant.resources.iter().find_map(|x| match &x.spec {
+            Spec::Application(a) => application::object(a, snap),
+            _ => None,
+        })
+    };
+    Ok(match &r.spec {
+        Spec::Application(s) => application::observe(s, snap),
+        Spec::FederatedCredential(s) => application::fic_observe(s, snap, ids),
+        Spec::KeyCredential(s) => {
+            application::key_observe(s, app_object(), base_dir).map_err(ObserveError::Local)?
+        }
+        Spec::PasswordCredential(s) => application::password_observe(s, app_object()),
+        Spec::Group(s) => group::observe(s, snap),
+        Spec::ConnectedOrganization(s) => connected_organization::observe(s, snap)?,
+        Spec::Catalog(s) => catalog::observe(s, snap)?,
+        Spec::CatalogResource(s) => catalog_resource::observe(s, snap, ids),
+        Spec::AccessPackage(s) => access_package::observe(s, snap, ids)?,
+        Spec::RoleScope(s) => role_scope::observe(s, snap, ids),
+        Spec::AssignmentPolicy(s) => assignment_policy::observe(s, snap, ids)?,
+        Spec::CrossTenantPartner(s) => cross_tenant_partner::observe(s, snap),
+        Spec::DefenderRole(s) => defender_role::observe(s, snap)?,
+        Spec::DefenderRoleAssignment(s) => defender_role_assignment::observe(s, snap)?,
+        Spec::ServicePrincipal(s) => service_principal::observe(s, snap, ids),
+        Spec::AppRoleGrant(s) => app_role_grant::observe(s, snap, ids),
+        Spec::Manual(_) => Observed::Absent,
+    })
+}
+
+/// The desired values of the compared fields, in the same shape as [`Observed::Present`].
+pub fn view(r: &DesiredResource, ids: &Ids) -> serde_json::Value {
+    match &r.spec {
+        Spec::Application(s) => application::view(s),
+        Spec::FederatedCredential(s) => application::fic_view(s),
+        Spec::Group(s) => group::view(s),
+        Spec::ConnectedOrganization(s) => connected_organization::view(s),
+        Spec::Catalog(s) => catalog::view(s),
+        Spec::CatalogResource(s) => catalog_resource::view(s),
+        Spec::AccessPackage(s) => access_package::view(s),
+        Spec::RoleScope(s) => role_scope::view(s),
+        Spec::AssignmentPolicy(s) => assignment_policy::view(s, ids),
+        Spec::CrossTenantPartner(s) => cross_tenant_partner::view(s),
+        Spec::DefenderRole(s) => defender_role::view(s),
+        Spec::DefenderRoleAssignment(s) => defender_role_assignment::view(s, ids),
+        Spec::ServicePrincipal(s) => service_principal::view(s),
+        Spec::AppRoleGrant(s) => app_role_grant::view(s),
+        Spec::KeyCredential(_) | Spec::PasswordCredential(_) | Spec::Manual(_) => {
+            serde_json::json!({})
+        }
+    }
+}
+
+/// Fields whose change cannot be applied in place (the object is replaced).
+pub fn immutable_fields(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::DefenderRoleAssignment => defender_role_assignment::IMMUTABLE,
+        _ => &[],
     }
 }

@@ -22,3 +22,52 @@ pub enum AppRef {
 impl ServicePrincipalSpec {
     pub const FIELDS: &'static [&'static str] = &[];
 }
+
+use serde_json::{Value, json};
+
+use super::graph_map::{Ids, Observed, Read, Snapshot, str_of};
+use crate::graph::Version;
+
+/// The appId this service principal instantiates, if known yet.
+pub fn app_id<'a>(spec: &'a ServicePrincipalSpec, ids: &'a Ids) -> Option<&'a str> {
+    match &spec.app {
+        AppRef::Managed { .. } => ids.siem_app_id.as_deref(),
+        AppRef::FirstParty { app_id, .. } => Some(app_id),
+    }
+}
+
+pub fn key(app_id: &str) -> String {
+    format!("service-principal:{}", app_id.to_ascii_lowercase())
+}
+
+/// Reads a service principal by appId, with its app roles (to resolve role ids).
+pub fn read_for(app_id: &str) -> Read {
+    Read::keyed(
+        key(app_id),
+        Version::V1,
+        format!("/servicePrincipals(appId='{app_id}')?$select=id,appId,displayName,appRoles"),
+    )
+}
+
+pub fn reads(spec: &ServicePrincipalSpec, ids: &Ids) -> Vec<Read> {
+    app_id(spec, ids).map(read_for).into_iter().collect()
+}
+
+pub fn observe(spec: &ServicePrincipalSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+    let Some(app) = app_id(spec, ids) else {
+        // The MSSP application does not exist yet: nor can its service principal.
+        return Observed::Absent;
+    };
+    match snap.object(&key(app)) {
+        None => Observed::Unknown,
+        Some(None) => Observed::Absent,
+        Some(Some(v)) => Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: json!({}),
+        },
+    }
+}
+
+pub fn view(_spec: &ServicePrincipalSpec) -> Value {
+    json!({})
+}

@@ -1,0 +1,128 @@
+//! `mssp plan` / `mssp-plan`: read the tenants, diff, render, optionally save.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use crate::cli::{PlanArgs, PlanFormat};
+use crate::exit;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::render;
+use crate::session::Session;
+use crate::validate::Validated;
+
+pub fn run(args: &PlanArgs) -> u8 {
+    let (validated, diags, _) = super::load_and_validate(&args.paths);
+    eprint!("{}", diags.render());
+    let Some(v) = validated else {
+        eprintln!("error: the manifests are invalid; nothing was planned");
+        return exit::ERROR;
+    };
+    for name in &args.customer {
+        if v.customer(name).is_none() {
+            eprintln!("error: no customer named `{name}` in the manifests");
+            return exit::ERROR;
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(run_async(args, &v))
+}
+
+async fn run_async(args: &PlanArgs, v: &Validated) -> u8 {
+    let connected = super::connect(&args.connection, v).await;
+    let (session, sandbox) = match connected {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let plan = make_plan(args, v, &session).await;
+    if let Some(sb) = sandbox
+        && let Err(e) = sb.shutdown().await
+    {
+        eprintln!("warning: the sandbox did not shut down cleanly: {e}");
+    }
+    report(args, &plan)
+}
+
+pub async fn make_plan(args: &PlanArgs, v: &Validated, session: &Session) -> Plan {
+    let selected = if args.customer.is_empty() {
+        v.customers.len()
+    } else {
+        args.customer.len()
+    };
+    let progress = indicatif::ProgressBar::new(u64::try_from(selected + 1).unwrap_or(u64::MAX));
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} reading tenants {pos}/{len} {wide_bar}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let opts = PlanOptions {
+        prune: args.prune,
+        parallelism: args.parallelism,
+        customers: args.customer.clone(),
+        today: jiff::ZonedDateTime::now().date(),
+    };
+    let plan = plan::plan(
+        v,
+        Arc::clone(&session.graph),
+        &session.endpoints,
+        &opts,
+        &progress,
+    )
+    .await;
+    progress.finish_and_clear();
+    plan
+}
+
+fn report(args: &PlanArgs, plan: &Plan) -> u8 {
+    if let Some(path) = &args.out {
+        let saved = render::json(plan).and_then(|json| {
+            std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))
+        });
+        if let Err(e) = saved {
+            eprintln!("error: cannot save the plan: {e}");
+            return exit::ERROR;
+        }
+    }
+    let text = match args.format {
+        PlanFormat::Human => Ok(render::human::render(plan, render::human::Style::detect())),
+        PlanFormat::Json => render::json(plan),
+        PlanFormat::Markdown => render::markdown::render(plan),
+    };
+    match text {
+        Ok(t) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(t.as_bytes());
+            let _ = out.flush();
+        }
+        Err(e) => {
+            eprintln!("error: cannot render the plan: {e}");
+            return exit::ERROR;
+        }
+    }
+    if let Some(path) = &args.out {
+        eprintln!("saved the plan to {}; apply it with `mssp apply {}`", path.display(), path.display());
+    }
+    let blocked: Vec<&str> = plan.blocked().map(|t| t.name.as_str()).collect();
+    if !blocked.is_empty() {
+        eprintln!(
+            "error: {} tenant{} could not be read and {} not planned: {}",
+            blocked.len(),
+            if blocked.len() == 1 { "" } else { "s" },
+            if blocked.len() == 1 { "was" } else { "were" },
+            blocked.join(", ")
+        );
+        return exit::ERROR;
+    }
+    if args.detailed_exitcode && plan.has_changes() {
+        exit::CHANGES_PRESENT
+    } else {
+        exit::SUCCESS
+    }
+}

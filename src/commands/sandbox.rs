@@ -1,0 +1,99 @@
+//! `mssp sandbox serve`, and the seed that turns manifests into sandbox tenants.
+
+use std::path::PathBuf;
+
+use crate::exit;
+use crate::permissions;
+use crate::sandbox::{Seed, ServeArgs, TenantSeed};
+use crate::validate::Validated;
+
+/// Alerts seeded per tenant, so `mssp alerts` has something to fetch.
+const SEEDED_ALERTS: usize = 5;
+
+/// Sandbox tenants for the provider and every customer of the manifests, with the tool's
+/// documented permissions granted to its app in each.
+pub fn seed_from(v: &Validated) -> Seed {
+    let tenant = |id: &str, domain: &str, name: &str| -> Option<TenantSeed> {
+        Some(TenantSeed {
+            tenant_id: id.parse().ok()?,
+            domain: domain.to_string(),
+            display_name: name.to_string(),
+            defender_licensed: true,
+            alerts: SEEDED_ALERTS,
+        })
+    };
+    let p = &v.provider.doc.spec;
+    let provider = tenant(&p.tenant_id, &p.domain, &p.display_name).unwrap_or_else(|| TenantSeed {
+        tenant_id: uuid::Uuid::nil(),
+        domain: p.domain.value.clone(),
+        display_name: p.display_name.clone(),
+        defender_licensed: true,
+        alerts: 0,
+    });
+    Seed {
+        provider,
+        customers: v
+            .customers
+            .iter()
+            .filter_map(|c| {
+                let s = &c.doc.spec;
+                tenant(&s.tenant_id, &s.domain, &s.display_name)
+            })
+            .collect(),
+        provisioning_roles: permissions::all_graph_roles(),
+        defender_roles: vec![],
+    }
+}
+
+pub fn serve(args: &ServeArgs) -> u8 {
+    let seed = if args.seed.is_empty() {
+        None
+    } else {
+        let (validated, diags, _) = super::load_and_validate(&args.seed);
+        eprint!("{}", diags.render());
+        match validated {
+            Some(v) => Some(seed_from(&v)),
+            None => {
+                eprintln!("error: the seed manifests are invalid");
+                return exit::ERROR;
+            }
+        }
+    };
+    let seed = seed.unwrap_or_else(empty_seed);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    match runtime.block_on(crate::sandbox::serve(args.options(), seed)) {
+        Ok(()) => exit::SUCCESS,
+        Err(e) => {
+            eprintln!("error: sandbox: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+/// Without manifests: one MSSP tenant and one customer, for trying the API by hand.
+fn empty_seed() -> Seed {
+    let t = |n: u128, domain: &str, name: &str| TenantSeed {
+        tenant_id: uuid::Uuid::from_u128(n),
+        domain: domain.into(),
+        display_name: name.into(),
+        defender_licensed: true,
+        alerts: SEEDED_ALERTS,
+    };
+    Seed {
+        provider: t(0x1111, "mssp.onmicrosoft.com", "Sandbox MSSP"),
+        customers: vec![t(0x2222, "customer.onmicrosoft.com", "Sandbox customer")],
+        provisioning_roles: permissions::all_graph_roles(),
+        defender_roles: vec![],
+    }
+}
+
+/// Where `--sandbox` keeps the in-process sandbox's state and CA.
+pub fn default_dir() -> PathBuf {
+    PathBuf::from(".mssp-sandbox")
+}

@@ -1,0 +1,311 @@
+//! Planning: read every tenant (in parallel, bounded), diff it against the manifests, and
+//! produce a [`Plan`] that lists every tenant — blocked ones included — with its actions.
+
+pub mod diff;
+pub mod model;
+pub mod read;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+pub use model::*;
+
+use crate::cloud::CloudProfile;
+use crate::expand;
+use crate::graph::Graph;
+use crate::manifest::{CustomerManifest, LifecycleState};
+use crate::providers::graph_map::Ids;
+use crate::providers::{DesiredTenant, TenantRole};
+use crate::validate::Validated;
+use diff::{DiffInput, ExceptionRule};
+
+/// Endpoint overrides applied to every tenant's cloud profile (the sandbox, private clouds).
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    pub login: Option<String>,
+    pub graph: Option<String>,
+    pub defender: Option<String>,
+}
+
+impl Endpoints {
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            login: var("AZURE_AUTHORITY_HOST"),
+            graph: var("MSSP_GRAPH_URL"),
+            defender: var("MSSP_DEFENDER_URL"),
+        }
+    }
+
+    pub fn profile(&self, cloud: crate::cloud::Cloud) -> CloudProfile {
+        CloudProfile::with_overrides(cloud, |k| match k {
+            "AZURE_AUTHORITY_HOST" => self.login.clone(),
+            "MSSP_GRAPH_URL" => self.graph.clone(),
+            "MSSP_DEFENDER_URL" => self.defender.clone(),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub prune: bool,
+    pub parallelism: usize,
+    /// Limit to these customers (all when empty). The provider tenant is always read.
+    pub customers: Vec<String>,
+    pub today: jiff::civil::Date,
+}
+
+/// Plans every selected tenant. Never fails as a whole: a tenant that cannot be read is
+/// listed as blocked with the reason.
+pub async fn plan(
+    v: &Validated,
+    graph: Arc<Graph>,
+    endpoints: &Endpoints,
+    opts: &PlanOptions,
+    progress: &indicatif::ProgressBar,
+) -> Plan {
+    let base_dir = v
+        .provider
+        .file
+        .path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let provider_desired = expand::expand_provider(&v.provider.doc);
+    let (provider_plan, provider_ids) = plan_tenant(
+        &graph,
+        endpoints,
+        TenantJob {
+            desired: &provider_desired,
+            universe: &provider_desired,
+            exceptions: vec![],
+            allow_protected: false,
+            ids: Ids::default(),
+            expiry_window: siem_window(v),
+        },
+        opts,
+        &base_dir,
+    )
+    .await;
+    progress.inc(1);
+    let siem_app_id = provider_ids.siem_app_id;
+
+    let mut customers: Vec<&CustomerManifest> = v
+        .customers
+        .iter()
+        .map(|c| &c.doc)
+        .filter(|c| opts.customers.is_empty() || opts.customers.contains(&c.metadata.name.value))
+        .collect();
+    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    let jobs: Vec<(DesiredTenant, DesiredTenant, Vec<ExceptionRule>, bool)> = customers
+        .iter()
+        .map(|c| {
+            let desired = expand::expand_customer(&v.provider.doc, c);
+            let universe = expand::universe_customer(&v.provider.doc, c);
+            (
+                desired,
+                universe,
+                exception_rules(c, opts.today),
+                c.spec.lifecycle.allow_protected_deletes
+                    || c.spec.lifecycle.state == LifecycleState::Offboarding,
+            )
+        })
+        .collect();
+    let mut results: Vec<TenantPlan> = futures::stream::iter(jobs.iter().map(
+        |(desired, universe, exceptions, allow)| {
+            let graph = Arc::clone(&graph);
+            let ids = Ids {
+                siem_app_id: siem_app_id.clone(),
+                ..Ids::default()
+            };
+            let base_dir = base_dir.clone();
+            async move {
+                let (p, _) = plan_tenant(
+                    &graph,
+                    endpoints,
+                    TenantJob {
+                        desired,
+                        universe,
+                        exceptions: exceptions.clone(),
+                        allow_protected: *allow,
+                        ids,
+                        expiry_window: None,
+                    },
+                    opts,
+                    &base_dir,
+                )
+                .await;
+                progress.inc(1);
+                p
+            }
+        },
+    ))
+    .buffer_unordered(opts.parallelism.max(1))
+    .collect()
+    .await;
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let mut tenants = vec![provider_plan];
+    tenants.extend(results);
+    let mut summary = Counts::default();
+    for t in &tenants {
+        summary.add(&t.counts);
+    }
+    Plan {
+        format_version: FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: jiff::Timestamp::now().to_string(),
+        manifests_digest: manifests_digest(v),
+        prune: opts.prune,
+        tenants,
+        summary,
+    }
+}
+
+fn siem_window(v: &Validated) -> Option<jiff::Span> {
+    v.provider
+        .doc
+        .spec
+        .siem
+        .as_ref()
+        .and_then(|s| crate::validate::parse_duration(&s.expiry_warning).ok())
+}
+
+struct TenantJob<'a> {
+    desired: &'a DesiredTenant,
+    universe: &'a DesiredTenant,
+    exceptions: Vec<ExceptionRule>,
+    allow_protected: bool,
+    ids: Ids,
+    /// For the provider tenant: warn about SIEM credentials ending within this span.
+    expiry_window: Option<jiff::Span>,
+}
+
+async fn plan_tenant(
+    graph: &Arc<Graph>,
+    endpoints: &Endpoints,
+    job: TenantJob<'_>,
+    opts: &PlanOptions,
+    base_dir: &Path,
+) -> (TenantPlan, Ids) {
+    let t = job.desired;
+    let tg = graph.tenant(&t.tenant_id, endpoints.profile(t.cloud));
+    let mut plan = TenantPlan {
+        name: t.name.clone(),
+        role: t.role,
+        tenant_id: t.tenant_id.clone(),
+        display_name: t.display_name.clone(),
+        cloud: t.cloud,
+        portal_link: t.portal_link.clone(),
+        status: TenantStatus::Complete,
+        blocked_reason: None,
+        actions: vec![],
+        not_pruned: vec![],
+        warnings: vec![],
+        fingerprints: Default::default(),
+        requests: 0,
+        counts: Counts::default(),
+    };
+    let needs_reading = !job.universe.resources.iter().all(|r| r.spec.is_manual());
+    let state = if needs_reading {
+        read::read_tenant(&tg, job.universe, job.ids, base_dir).await
+    } else {
+        Ok(read::TenantState::default())
+    };
+    plan.requests = tg.request_count();
+    let state = match state {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(tenant = %t.name, error = %e, "tenant blocked");
+            plan.status = TenantStatus::Blocked;
+            plan.blocked_reason = Some(e.to_string());
+            plan.counts.blocked = 1;
+            return (plan, Ids::default());
+        }
+    };
+    let out = diff::diff(&DiffInput {
+        desired: t,
+        universe: job.universe,
+        state: &state,
+        exceptions: &job.exceptions,
+        prune: opts.prune,
+        allow_protected_deletes: job.allow_protected,
+    });
+    match out {
+        Ok(out) => {
+            plan.actions = out.actions;
+            plan.not_pruned = out.not_pruned;
+            plan.warnings = out.warnings;
+        }
+        Err(e) => {
+            plan.status = TenantStatus::Blocked;
+            plan.blocked_reason = Some(e.to_string());
+            plan.counts.blocked = 1;
+            return (plan, state.ids);
+        }
+    }
+    if let (Some(window), TenantRole::Provider) = (job.expiry_window, t.role) {
+        plan.warnings.extend(expiring_credentials(t, &state, window));
+    }
+    plan.fingerprints = diff::fingerprints(&state);
+    plan.counts = Counts::of(&plan.actions);
+    (plan, state.ids)
+}
+
+fn expiring_credentials(
+    t: &DesiredTenant,
+    state: &read::TenantState,
+    window: jiff::Span,
+) -> Vec<String> {
+    let now = jiff::Timestamp::now();
+    t.resources
+        .iter()
+        .filter_map(|r| match &r.spec {
+            crate::providers::Spec::Application(a) => {
+                crate::providers::application::object(a, &state.snapshot)
+            }
+            _ => None,
+        })
+        .flat_map(|app| crate::providers::application::expiring(app, now, window))
+        .map(|(name, end)| format!("SIEM credential \"{name}\" expires {end}; rotate it"))
+        .collect()
+}
+
+fn exception_rules(c: &CustomerManifest, today: jiff::civil::Date) -> Vec<ExceptionRule> {
+    c.spec
+        .exceptions
+        .iter()
+        .map(|e| ExceptionRule {
+            address: e.resource.value.clone(),
+            field: e.field.as_ref().map(|f| f.value.clone()),
+            reason: e.reason.clone(),
+            owner: e.owner.value.clone(),
+            expires: e.expires.value.clone(),
+            active: e
+                .expires
+                .value
+                .parse::<jiff::civil::Date>()
+                .is_ok_and(|d| d >= today),
+        })
+        .collect()
+}
+
+/// SHA-256 over every manifest file (path and contents), in path order.
+pub fn manifests_digest(v: &Validated) -> String {
+    let mut files = std::collections::BTreeMap::new();
+    files.insert(v.provider.file.path.clone(), Arc::clone(&v.provider.file));
+    for c in &v.customers {
+        files.insert(c.file.path.clone(), Arc::clone(&c.file));
+    }
+    let mut h = Sha256::new();
+    for (path, f) in files {
+        h.update(path.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(f.text.as_bytes());
+        h.update([0]);
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}

@@ -1,0 +1,219 @@
+//! Terraform-like plan output for terminals: `+ ~ - -/+` markers, field-level changes, long
+//! values as line diffs, a summary line per tenant and a total that lists every tenant.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::plan::{Action, Change, Counts, Op, Plan, TenantPlan, TenantStatus};
+
+/// ANSI styling, off unless writing to a terminal without `NO_COLOR`.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn detect() -> Self {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn op(self, op: Op, s: &str) -> String {
+        let code = match op {
+            Op::Create => "32",
+            Op::Update => "33",
+            Op::Replace => "35",
+            Op::Delete => "31",
+            Op::Manual => "36",
+            Op::NoOp => "2",
+        };
+        self.paint(code, s)
+    }
+
+    fn bold(self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+pub fn render(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    for t in &plan.tenants {
+        tenant(&mut out, t, style);
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", style.bold("Summary"));
+    for t in &plan.tenants {
+        let _ = writeln!(out, "  {}", summary_line(t));
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "Plan: {} tenant{}: {}",
+            plan.tenants.len(),
+            if plan.tenants.len() == 1 { "" } else { "s" },
+            counts_text(&plan.summary, true)
+        ))
+    );
+    out
+}
+
+fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
+    let role = match t.role {
+        crate::providers::TenantRole::Provider => "MSSP tenant",
+        crate::providers::TenantRole::Customer => "Customer",
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "{role} {} — {} ({}, {} cloud)",
+            t.name, t.display_name, t.tenant_id, t.cloud
+        ))
+    );
+    if let Some(link) = &t.portal_link {
+        let _ = writeln!(out, "  portal: {link}");
+    }
+    if t.status == TenantStatus::Blocked {
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            style.paint("31;1", "BLOCKED:"),
+            t.blocked_reason.as_deref().unwrap_or("read failed")
+        );
+        let _ = writeln!(
+            out,
+            "  Nothing is planned for this tenant: its state could not be read completely."
+        );
+        return;
+    }
+    for w in &t.warnings {
+        let _ = writeln!(out, "  {} {w}", style.paint("33", "warning:"));
+    }
+    let unchanged = t.actions.iter().filter(|a| a.op == Op::NoOp).count();
+    for a in t.actions.iter().filter(|a| a.op != Op::NoOp || !a.excepted.is_empty()) {
+        action(out, a, style);
+    }
+    if !t.not_pruned.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} owned object{} no longer declared, kept (plan with --prune to delete): {}",
+            t.not_pruned.len(),
+            if t.not_pruned.len() == 1 { "" } else { "s" },
+            t.not_pruned.join(", ")
+        );
+    }
+    if unchanged > 0 {
+        let _ = writeln!(out, "  ({unchanged} unchanged)");
+    }
+}
+
+fn action(out: &mut String, a: &Action, style: Style) {
+    let header = match (&a.id, a.op) {
+        (Some(id), Op::Update | Op::Replace | Op::Delete) => {
+            format!("{} {}  (id {id})", a.op.symbol(), a.address)
+        }
+        _ => format!("{} {}", a.op.symbol(), a.address),
+    };
+    let _ = writeln!(out, "\n  {}", style.op(a.op, &header));
+    if let Some(note) = &a.note {
+        let _ = writeln!(out, "      # {note}");
+    }
+    if let Some(m) = a.manual.as_ref().filter(|_| a.op == Op::Manual) {
+        let _ = writeln!(out, "      manual: {} — {}", m.title, m.reason);
+        for (i, step) in m.steps.iter().enumerate() {
+            let _ = writeln!(out, "        {}. {step}", i + 1);
+        }
+        let _ = writeln!(
+            out,
+            "      when done, attest it in the customer manifest: attestations: [{{item: {}, by: <you>, on: <date>}}]",
+            a.address
+        );
+    }
+    for c in &a.changes {
+        change(out, c, a.op, style);
+    }
+    for e in &a.excepted {
+        let _ = writeln!(
+            out,
+            "      = {}: drift accepted until {} by {} ({})",
+            e.field, e.expires, e.owner, e.reason
+        );
+    }
+}
+
+fn change(out: &mut String, c: &Change, op: Op, style: Style) {
+    if op == Op::Create {
+        let _ = writeln!(out, "      {}: {}", c.field, inline(&c.after));
+        return;
+    }
+    let (before, after) = (inline(&c.before), inline(&c.after));
+    if before.len() + after.len() < 100 && !before.contains('\n') && !after.contains('\n') {
+        let _ = writeln!(out, "      {}: {before} → {after}", c.field);
+        return;
+    }
+    let _ = writeln!(out, "      {}:", c.field);
+    let (old, new) = (pretty(&c.before), pretty(&c.after));
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    for op in diff.ops() {
+        for ch in diff.iter_changes(op) {
+            let line = ch.value().trim_end_matches('\n');
+            let text = match ch.tag() {
+                similar::ChangeTag::Delete => style.paint("31", &format!("        - {line}")),
+                similar::ChangeTag::Insert => style.paint("32", &format!("        + {line}")),
+                similar::ChangeTag::Equal => format!("          {line}"),
+            };
+            let _ = writeln!(out, "{text}");
+        }
+    }
+}
+
+/// One-line rendering of a value.
+pub fn inline(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".into(),
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// Multi-line rendering for diffs.
+pub fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+pub fn counts_text(c: &Counts, with_blocked: bool) -> String {
+    let mut s = format!(
+        "{} to create, {} to update, {} to replace, {} to delete, {} manual, {} unchanged",
+        c.create, c.update, c.replace, c.delete, c.manual, c.unchanged
+    );
+    if c.excepted > 0 {
+        let _ = write!(s, ", {} with accepted drift", c.excepted);
+    }
+    if with_blocked {
+        let _ = write!(s, "; {} blocked", c.blocked);
+    }
+    s
+}
+
+/// The summary line of one tenant; blocked tenants say so.
+pub fn summary_line(t: &TenantPlan) -> String {
+    match t.status {
+        TenantStatus::Blocked => format!("{}: BLOCKED (not planned)", t.name),
+        TenantStatus::Complete => format!("{}: {}", t.name, counts_text(&t.counts, false)),
+    }
+}

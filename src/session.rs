@@ -1,0 +1,66 @@
+//! Connecting to the tenants: credentials, HTTP client, endpoints — from the environment for
+//! real clouds, or from an in-process sandbox (`--sandbox`).
+
+use std::sync::Arc;
+
+use crate::auth::{AuthConfig, AuthMethod, Tokens};
+use crate::graph::{self, Graph, RetryPolicy};
+use crate::plan::Endpoints;
+
+/// Everything a command needs to talk to Graph.
+pub struct Session {
+    pub graph: Arc<Graph>,
+    pub endpoints: Endpoints,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Http(String),
+    #[error("no credentials: set AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE (or sign in with the Azure CLI), or try `--sandbox`")]
+    NoCredentials,
+}
+
+impl Session {
+    /// Real tenants, configured by `AZURE_*` / `MSSP_*` variables.
+    pub fn from_env(method: AuthMethod) -> Result<Self, SessionError> {
+        let ca = graph::ca_bundle_from_env().map_err(SessionError::Http)?;
+        let http = graph::http_client(ca.as_deref()).map_err(SessionError::Http)?;
+        let config = AuthConfig::from_env(method);
+        if config.client_id.is_none()
+            && !matches!(
+                config.effective_method(),
+                AuthMethod::AzureCli | AuthMethod::ManagedIdentity
+            )
+        {
+            return Err(SessionError::NoCredentials);
+        }
+        Ok(Self::new(http, config, Endpoints::from_env()))
+    }
+
+    /// Explicit endpoints and a client secret (the sandbox, tests).
+    pub fn with_secret(
+        endpoints: Endpoints,
+        client_id: &str,
+        client_secret: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, SessionError> {
+        let http = graph::http_client(ca_pem).map_err(SessionError::Http)?;
+        let config = AuthConfig {
+            method: AuthMethod::Secret,
+            client_id: Some(client_id.to_string()),
+            client_secret: Some(azure_core::credentials::Secret::new(client_secret.to_string())),
+            certificate_path: None,
+            federated_token_file: None,
+        };
+        Ok(Self::new(http, config, endpoints))
+    }
+
+    fn new(http: reqwest::Client, config: AuthConfig, endpoints: Endpoints) -> Self {
+        let tokens = Arc::new(Tokens::new(config, http.clone()));
+        Self {
+            graph: Arc::new(Graph::new(http, tokens, RetryPolicy::default())),
+            endpoints,
+        }
+    }
+}
