@@ -1,3 +1,4 @@
 //! The single integration-test binary: one module per topic.
 
 mod sandbox;
+mod sandbox_csdl;
