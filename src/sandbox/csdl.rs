@@ -189,7 +189,10 @@ pub const ACCEPTED: &[AcceptedType] = &[
 
 /// Beta-only types (not in the v1.0 CSDL), written by hand from the beta reference pages:
 /// (type, [(property, type, collection, read-only)]).
-pub const BETA_TYPES: &[(&str, &[(&str, &str, bool, bool)])] = &[
+/// (property, type, collection, read-only).
+pub type BetaProp = (&'static str, &'static str, bool, bool);
+
+pub const BETA_TYPES: &[(&str, &[BetaProp])] = &[
     (
         "microsoft.graph.unifiedRoleDefinition",
         &[

@@ -59,7 +59,7 @@ pub struct GraphError {
     pub code: String,
     pub message: String,
     /// Optional `details` array (e.g. `NoBackingApplicationObject` with target `appId`).
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// Optional `Retry-After` seconds (throttling, 503).
     pub retry_after: Option<u64>,
 }
@@ -76,7 +76,7 @@ impl GraphError {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -123,7 +123,7 @@ impl GraphError {
             "innerError": {"date": date, "request-id": request_id, "client-request-id": client_request_id}
         });
         if let (Some(details), Some(obj)) = (&self.details, error.as_object_mut()) {
-            obj.insert("details".into(), details.clone());
+            obj.insert("details".into(), (**details).clone());
         }
         json!({ "error": error })
     }

@@ -602,9 +602,17 @@ pub fn collection_body(
         } else {
             params.push(("$skiptoken".into(), encode_skiptoken(next)));
         }
-        let qs = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish();
+        // Graph writes the `$` of system query options literally; only values are escaped.
+        let qs = params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
         body["@odata.nextLink"] = json!(format!("{self_url}?{qs}"));
     }
     body["value"] = Value::Array(page.items.iter().map(|v| select(v, &q.select)).collect());

@@ -375,8 +375,10 @@ impl State {
         let all = std::iter::once(&seed.provider).chain(seed.customers.iter());
         let mut added = Vec::new();
         for ts in all {
-            if !self.tenants.contains_key(&ts.tenant_id) {
-                self.tenants.insert(ts.tenant_id, new_tenant(ts));
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                self.tenants.entry(ts.tenant_id)
+            {
+                slot.insert(new_tenant(ts));
                 added.push(ts.tenant_id);
             }
         }

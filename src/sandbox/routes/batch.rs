@@ -37,7 +37,7 @@ fn inner_request(item: &Value) -> std::result::Result<ApiRequest, GraphError> {
         segments: path
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(|s| percent(s))
+            .map(percent)
             .collect(),
         query: Query::parse(query)?,
         body: item.get("body").cloned(),
