@@ -41,7 +41,9 @@ pub enum Command {
     )]
     Validate(ValidateArgs),
     /// Show what would change in each tenant (same as `mssp-plan`).
-    #[command(after_help = "Examples:\n  mssp plan --sandbox examples/\n  mssp plan --format markdown --out plan.json --detailed-exitcode manifests/")]
+    #[command(
+        after_help = "Examples:\n  mssp plan --sandbox examples/\n  mssp plan --format markdown --out plan.json --detailed-exitcode manifests/"
+    )]
     Plan(PlanArgs),
     /// Make the tenants match the manifests (same as `mssp-apply`).
     #[command(after_help = "Example:\n  mssp apply plan.json")]
@@ -93,8 +95,8 @@ pub struct PlanArgs {
     #[arg(long, value_name = "NAME")]
     pub customer: Vec<String>,
     /// Tenants read at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
-    pub parallelism: usize,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
     /// Plan deletions of owned objects the manifests no longer declare.
     #[arg(long)]
     pub prune: bool,
@@ -110,7 +112,9 @@ pub enum PlanFormat {
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
     /// Serve the sandbox until interrupted; prints one JSON line with its URL and credentials.
-    #[command(after_help = "Example:\n  mssp sandbox serve --seed examples/ --state .mssp-sandbox/state.json")]
+    #[command(
+        after_help = "Example:\n  mssp sandbox serve --seed examples/ --state .mssp-sandbox/state.json"
+    )]
     Serve(crate::sandbox::ServeArgs),
 }
 

@@ -667,17 +667,6 @@ impl Builder {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_stable() {
-        assert_eq!(slug("MSSP high and medium"), "mssp-high-and-medium");
-        assert_eq!(slug("  SOC: P1/P2 "), "soc-p1-p2");
-    }
-}
-
 /// Everything the tool could own in a customer tenant under these manifests: the customer
 /// as if it used every provider tier, the SIEM and MFA trust. Objects of this universe that
 /// exist but are not desired are the candidates for pruning (natural keys derived from the
@@ -695,4 +684,15 @@ pub fn universe_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredT
     all.spec.lifecycle.state = LifecycleState::Active;
     all.spec.notifications.clear();
     expand_customer(p, &all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_stable() {
+        assert_eq!(slug("MSSP high and medium"), "mssp-high-and-medium");
+        assert_eq!(slug("  SOC: P1/P2 "), "soc-p1-p2");
+    }
 }

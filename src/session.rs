@@ -17,7 +17,9 @@ pub struct Session {
 pub enum SessionError {
     #[error("{0}")]
     Http(String),
-    #[error("no credentials: set AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE (or sign in with the Azure CLI), or try `--sandbox`")]
+    #[error(
+        "no credentials: set AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE (or sign in with the Azure CLI), or try `--sandbox`"
+    )]
     NoCredentials,
 }
 
@@ -49,7 +51,9 @@ impl Session {
         let config = AuthConfig {
             method: AuthMethod::Secret,
             client_id: Some(client_id.to_string()),
-            client_secret: Some(azure_core::credentials::Secret::new(client_secret.to_string())),
+            client_secret: Some(azure_core::credentials::Secret::new(
+                client_secret.to_string(),
+            )),
             certificate_path: None,
             federated_token_file: None,
         };

@@ -23,7 +23,10 @@ pub fn run(args: &PlanArgs) -> u8 {
             return exit::ERROR;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -64,7 +67,7 @@ pub async fn make_plan(args: &PlanArgs, v: &Validated, session: &Session) -> Pla
     );
     let opts = PlanOptions {
         prune: args.prune,
-        parallelism: args.parallelism,
+        parallelism: usize::from(args.parallelism),
         customers: args.customer.clone(),
         today: jiff::ZonedDateTime::now().date(),
     };
@@ -107,7 +110,11 @@ fn report(args: &PlanArgs, plan: &Plan) -> u8 {
         }
     }
     if let Some(path) = &args.out {
-        eprintln!("saved the plan to {}; apply it with `mssp apply {}`", path.display(), path.display());
+        eprintln!(
+            "saved the plan to {}; apply it with `mssp apply {}`",
+            path.display(),
+            path.display()
+        );
     }
     let blocked: Vec<&str> = plan.blocked().map(|t| t.name.as_str()).collect();
     if !blocked.is_empty() {

@@ -60,7 +60,10 @@ pub fn serve(args: &ServeArgs) -> u8 {
         }
     };
     let seed = seed.unwrap_or_else(empty_seed);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

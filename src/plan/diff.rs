@@ -28,9 +28,7 @@ pub struct ExceptionRule {
 
 impl ExceptionRule {
     fn covers(&self, address: &str, field: &str) -> bool {
-        self.active
-            && self.address == address
-            && self.field.as_deref().is_none_or(|f| f == field)
+        self.active && self.address == address && self.field.as_deref().is_none_or(|f| f == field)
     }
 }
 
@@ -61,7 +59,10 @@ pub fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
         warnings.push(format!(
             "exception on {}{} expired on {}; its drift is planned again",
             e.address,
-            e.field.as_deref().map(|f| format!(" ({f})")).unwrap_or_default(),
+            e.field
+                .as_deref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default(),
             e.expires
         ));
     }
@@ -139,12 +140,7 @@ fn action_for(r: &DesiredResource, input: &DiffInput<'_>) -> Result<Action, Unde
         .observed
         .get(&r.address)
         .ok_or_else(|| Undetermined(r.address.clone()))?;
-    let whole = |field: &str| {
-        input
-            .exceptions
-            .iter()
-            .find(|e| e.covers(&address, field))
-    };
+    let whole = |field: &str| input.exceptions.iter().find(|e| e.covers(&address, field));
     match observed {
         Observed::Unknown => return Err(Undetermined(r.address.clone())),
         Observed::Absent => {
@@ -207,8 +203,7 @@ fn action_for(r: &DesiredResource, input: &DiffInput<'_>) -> Result<Action, Unde
 }
 
 fn fields(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
-    static EMPTY: std::sync::OnceLock<serde_json::Map<String, Value>> =
-        std::sync::OnceLock::new();
+    static EMPTY: std::sync::OnceLock<serde_json::Map<String, Value>> = std::sync::OnceLock::new();
     v.as_object()
         .unwrap_or_else(|| EMPTY.get_or_init(serde_json::Map::new))
         .iter()

@@ -114,8 +114,8 @@ pub async fn plan(
             )
         })
         .collect();
-    let mut results: Vec<TenantPlan> = futures::stream::iter(jobs.iter().map(
-        |(desired, universe, exceptions, allow)| {
+    let mut results: Vec<TenantPlan> =
+        futures::stream::iter(jobs.iter().map(|(desired, universe, exceptions, allow)| {
             let graph = Arc::clone(&graph);
             let ids = Ids {
                 siem_app_id: siem_app_id.clone(),
@@ -141,11 +141,10 @@ pub async fn plan(
                 progress.inc(1);
                 p
             }
-        },
-    ))
-    .buffer_unordered(opts.parallelism.max(1))
-    .collect()
-    .await;
+        }))
+        .buffer_unordered(opts.parallelism.max(1))
+        .collect()
+        .await;
     results.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut tenants = vec![provider_plan];
@@ -248,7 +247,8 @@ async fn plan_tenant(
         }
     }
     if let (Some(window), TenantRole::Provider) = (job.expiry_window, t.role) {
-        plan.warnings.extend(expiring_credentials(t, &state, window));
+        plan.warnings
+            .extend(expiring_credentials(t, &state, window));
     }
     plan.fingerprints = diff::fingerprints(&state);
     plan.counts = Counts::of(&plan.actions);

@@ -36,7 +36,11 @@ pub fn reads(_spec: &AccessPackageSpec) -> Vec<Read> {
     )]
 }
 
-pub fn observe(spec: &AccessPackageSpec, snap: &Snapshot, ids: &Ids) -> Result<Observed, Ambiguous> {
+pub fn observe(
+    spec: &AccessPackageSpec,
+    snap: &Snapshot,
+    ids: &Ids,
+) -> Result<Observed, Ambiguous> {
     let Some(cat) = ids.of(&spec.catalog) else {
         return Ok(Observed::Absent);
     };

@@ -185,7 +185,9 @@ pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
         .required_resource_access
         .iter()
         .map(|r| {
-            let sp = snap.object(&service_principal::key(&r.resource_app_id)).flatten();
+            let sp = snap
+                .object(&service_principal::key(&r.resource_app_id))
+                .flatten();
             let roles: Vec<Value> = r
                 .roles
                 .iter()
@@ -196,7 +198,10 @@ pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
                         .into_iter()
                         .flatten()
                         .find(|x| str_of(x, "value") == value)
-                        .map_or_else(|| super::graph_map::KNOWN_AFTER_APPLY.to_string(), |x| str_of(x, "id").to_string());
+                        .map_or_else(
+                            || super::graph_map::KNOWN_AFTER_APPLY.to_string(),
+                            |x| str_of(x, "id").to_string(),
+                        );
                     json!({"id": id, "type": "Role"})
                 })
                 .collect();
@@ -327,7 +332,13 @@ pub fn password_observe(spec: &PasswordCredentialSpec, app: Option<&Value>) -> O
 
 /// Credentials of the application object ending within `window` of `now`.
 pub fn expiring(app: &Value, now: jiff::Timestamp, window: jiff::Span) -> Vec<(String, String)> {
-    let limit = now.checked_add(window.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).unwrap_or_default()).unwrap_or(now);
+    let limit = now
+        .checked_add(
+            window
+                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .unwrap_or_default(),
+        )
+        .unwrap_or(now);
     ["passwordCredentials", "keyCredentials"]
         .iter()
         .flat_map(|k| app.get(*k).and_then(Value::as_array).into_iter().flatten())
@@ -335,7 +346,10 @@ pub fn expiring(app: &Value, now: jiff::Timestamp, window: jiff::Span) -> Vec<(S
             let end: jiff::Timestamp = str_of(c, "endDateTime").parse().ok()?;
             (end <= limit).then(|| {
                 (
-                    c.get("displayName").and_then(Value::as_str).unwrap_or("(unnamed)").to_string(),
+                    c.get("displayName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(unnamed)")
+                        .to_string(),
                     end.to_string(),
                 )
             })

@@ -124,7 +124,12 @@ fn subject(s: &SubjectRef, ids: &Ids) -> Value {
 /// The full policy body: create is POST, update is a PUT of this whole body (omitted nested
 /// settings would be reset by the service).
 pub fn body(spec: &AssignmentPolicySpec, ids: &Ids) -> Value {
-    let approvers: Vec<Value> = spec.approval.approvers.iter().map(|s| subject(s, ids)).collect();
+    let approvers: Vec<Value> = spec
+        .approval
+        .approvers
+        .iter()
+        .map(|s| subject(s, ids))
+        .collect();
     let stages = if spec.approval.required {
         json!([{
             "durationBeforeAutomaticDenial": spec.approval.auto_deny_after,
@@ -233,7 +238,9 @@ pub fn normalise(p: &Value) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    let review_enabled = get(&["reviewSettings", "isEnabled"]).as_bool().unwrap_or(false);
+    let review_enabled = get(&["reviewSettings", "isEnabled"])
+        .as_bool()
+        .unwrap_or(false);
     let review = if review_enabled {
         json!({
             "isEnabled": true,
@@ -270,13 +277,18 @@ pub fn normalise(p: &Value) -> Value {
 /// A subject set as a sortable key: `groupMembers:<id>`, `externalSponsors`, …
 fn subject_key(s: &Value) -> String {
     let t = str_of(s, "@odata.type").trim_start_matches("#microsoft.graph.");
-    let id = ["groupId", "userId", "connectedOrganizationId", "managerLevel"]
-        .iter()
-        .find_map(|k| s.get(*k))
-        .map(|v| match v {
-            Value::String(x) => x.to_ascii_lowercase(),
-            other => other.to_string(),
-        });
+    let id = [
+        "groupId",
+        "userId",
+        "connectedOrganizationId",
+        "managerLevel",
+    ]
+    .iter()
+    .find_map(|k| s.get(*k))
+    .map(|v| match v {
+        Value::String(x) => x.to_ascii_lowercase(),
+        other => other.to_string(),
+    });
     match id {
         Some(id) => format!("{t}:{id}"),
         None => t.to_string(),

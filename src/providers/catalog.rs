@@ -42,7 +42,9 @@ pub fn observe(spec: &CatalogSpec, snap: &Snapshot) -> Result<Observed, Ambiguou
     let Some(items) = snap.items(&key(spec)) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items.iter().filter(|v| str_of(v, "displayName") == spec.display_name);
+    let matching = items
+        .iter()
+        .filter(|v| str_of(v, "displayName") == spec.display_name);
     let what = format!("catalog \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None => Observed::Absent,

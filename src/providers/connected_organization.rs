@@ -38,7 +38,10 @@ pub fn reads(spec: &ConnectedOrganizationSpec) -> Vec<Read> {
     vec![Read::list(
         key(spec),
         Version::V1,
-        format!("{ENTITLEMENT}/connectedOrganizations?$filter={}", enc(&filter)),
+        format!(
+            "{ENTITLEMENT}/connectedOrganizations?$filter={}",
+            enc(&filter)
+        ),
     )]
 }
 

@@ -28,7 +28,10 @@ pub fn reads(spec: &CrossTenantPartnerSpec) -> Vec<Read> {
     vec![Read::keyed(
         key(spec),
         Version::V1,
-        format!("/policies/crossTenantAccessPolicy/partners/{}", spec.tenant_id),
+        format!(
+            "/policies/crossTenantAccessPolicy/partners/{}",
+            spec.tenant_id
+        ),
     )]
 }
 

@@ -24,14 +24,20 @@ use crate::validate::action_covers;
 pub const KEY: &str = "defender-role-definitions";
 
 pub fn reads(_spec: &DefenderRoleSpec) -> Vec<Read> {
-    vec![Read::list(KEY, Version::Beta, "/roleManagement/defender/roleDefinitions")]
+    vec![Read::list(
+        KEY,
+        Version::Beta,
+        "/roleManagement/defender/roleDefinitions",
+    )]
 }
 
 pub fn observe(spec: &DefenderRoleSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items.iter().filter(|r| str_of(r, "displayName") == spec.display_name);
+    let matching = items
+        .iter()
+        .filter(|r| str_of(r, "displayName") == spec.display_name);
     let what = format!("Defender role \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None => Observed::Absent,

@@ -26,7 +26,11 @@ use crate::graph::Version;
 const KEY: &str = "defender-role-assignments";
 
 pub fn reads(_spec: &DefenderRoleAssignmentSpec) -> Vec<Read> {
-    vec![Read::list(KEY, Version::Beta, "/roleManagement/defender/roleAssignments")]
+    vec![Read::list(
+        KEY,
+        Version::Beta,
+        "/roleManagement/defender/roleAssignments",
+    )]
 }
 
 fn sorted(v: Option<&Value>) -> Vec<String> {
@@ -45,7 +49,9 @@ pub fn observe(spec: &DefenderRoleAssignmentSpec, snap: &Snapshot) -> Result<Obs
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items.iter().filter(|r| str_of(r, "displayName") == spec.display_name);
+    let matching = items
+        .iter()
+        .filter(|r| str_of(r, "displayName") == spec.display_name);
     let what = format!("Defender role assignment \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None => Observed::Absent,

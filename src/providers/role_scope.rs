@@ -34,7 +34,9 @@ pub fn reads(spec: &RoleScopeSpec, ids: &Ids) -> Vec<Read> {
     vec![Read::keyed(
         key(pkg),
         Version::V1,
-        format!("{ENTITLEMENT}/accessPackages/{pkg}?$expand=resourceRoleScopes($expand=role,scope)"),
+        format!(
+            "{ENTITLEMENT}/accessPackages/{pkg}?$expand=resourceRoleScopes($expand=role,scope)"
+        ),
     )]
 }
 

@@ -103,7 +103,11 @@ fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
         let _ = writeln!(out, "  {} {w}", style.paint("33", "warning:"));
     }
     let unchanged = t.actions.iter().filter(|a| a.op == Op::NoOp).count();
-    for a in t.actions.iter().filter(|a| a.op != Op::NoOp || !a.excepted.is_empty()) {
+    for a in t
+        .actions
+        .iter()
+        .filter(|a| a.op != Op::NoOp || !a.excepted.is_empty())
+    {
         action(out, a, style);
     }
     if !t.not_pruned.is_empty() {

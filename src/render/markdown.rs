@@ -73,7 +73,11 @@ fn render_with(plan: &Plan, details: bool) -> Result<String, String> {
                 portal: t.portal_link.as_ref().map(|l| esc(l)),
                 blocked: t.blocked_reason.as_ref().map(|r| esc(r)),
                 warnings: t.warnings.iter().map(|w| esc(w)).collect(),
-                diff: if details { code(&diff_block(t)) } else { String::new() },
+                diff: if details {
+                    code(&diff_block(t))
+                } else {
+                    String::new()
+                },
                 manual: if details {
                     t.actions
                         .iter()
@@ -93,7 +97,10 @@ fn render_with(plan: &Plan, details: bool) -> Result<String, String> {
             })
             .collect(),
         footer: if details {
-            format!("mssp {} · plan format {}", plan.tool_version, plan.format_version)
+            format!(
+                "mssp {} · plan format {}",
+                plan.tool_version, plan.format_version
+            )
         } else {
             format!(
                 "mssp {} · details omitted: the full plan exceeds a comment; see the JSON plan artifact",

@@ -3,5 +3,6 @@
 mod cli;
 mod loader_props;
 mod sandbox;
+mod sandbox_csdl;
 mod schema;
 mod validate;

@@ -1,0 +1,485 @@
+//! The HTTP layer: axum handlers for the token endpoint, discovery documents and the Graph / MDE
+//! APIs. Around each API call it authenticates the bearer token, applies latency and fault
+//! injection, records the request log (method, path, tenant, status, time — never tokens, secrets
+//! or bodies), runs the route under the state lock and persists state after successful writes.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::errors::GraphError;
+use super::faults::{Decision, Faults};
+use super::odata::Query;
+use super::routes::{self, ApiRequest, Ctx, Resp, batch};
+use super::state::{State, now_iso, now_ms};
+use super::token::{self, DEFENDER_AUDIENCES, GRAPH_AUDIENCES, Signer, TokenRequest};
+
+/// One request-log line.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub time: String,
+    pub method: String,
+    pub path: String,
+    pub tenant: Option<Uuid>,
+    pub status: u16,
+}
+
+/// Everything the handlers share.
+pub struct Shared {
+    pub state: Mutex<State>,
+    pub faults: Mutex<Faults>,
+    pub log: Mutex<Vec<LogEntry>>,
+    pub signer: Signer,
+    pub base: String,
+    pub state_file: Option<std::path::PathBuf>,
+}
+
+/// Locks a mutex, recovering from poisoning (a panicked request must not take the sandbox down).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn record(&self, method: &str, path: &str, tenant: Option<Uuid>, status: u16) {
+        lock(&self.log).push(LogEntry {
+            time: now_iso(),
+            method: method.into(),
+            path: path.into(),
+            tenant,
+            status,
+        });
+    }
+
+    pub fn persist(&self, st: &State) {
+        if let Some(path) = &self.state_file
+            && let Err(e) = st.save(path)
+        {
+            tracing::warn!(error = %e, "sandbox state not persisted");
+        }
+    }
+}
+
+fn json_response(status: u16, body: &Value, headers: &[(String, String)]) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body.to_string(),
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::try_from(k.as_str()),
+            HeaderValue::from_str(v),
+        ) {
+            h.insert(k, v);
+        }
+    }
+    resp
+}
+
+// ------------------------------------------------------------ token endpoint and discovery
+
+pub async fn token_endpoint(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let req = TokenRequest::from_form(form);
+    let token_url = format!("{}/{tenant}/oauth2/v2.0/token", sh.base);
+    let result = { token::issue(&lock(&sh.state), &sh.signer, &tenant, &req, &token_url) };
+    let tid = Uuid::parse_str(&tenant).ok();
+    match result {
+        Ok(body) => {
+            sh.record("POST", &format!("/{tenant}/oauth2/v2.0/token"), tid, 200);
+            json_response(
+                200,
+                &body,
+                &[("cache-control".into(), "no-store, no-cache".into())],
+            )
+        }
+        Err(e) => {
+            sh.record(
+                "POST",
+                &format!("/{tenant}/oauth2/v2.0/token"),
+                tid,
+                e.status,
+            );
+            let (trace, corr) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+            let ts = jiff::Timestamp::now()
+                .strftime("%Y-%m-%d %H:%M:%SZ")
+                .to_string();
+            json_response(e.status, &e.body(&trace, &corr, &ts), &[])
+        }
+    }
+}
+
+pub async fn openid_config(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    json_response(200, &token::openid_configuration(&sh.base, &tenant), &[])
+}
+
+pub async fn instance_discovery(AxState(sh): AxState<Arc<Shared>>) -> Response {
+    json_response(200, &token::instance_discovery(&sh.base), &[])
+}
+
+pub async fn jwks(AxState(sh): AxState<Arc<Shared>>) -> Response {
+    json_response(200, &sh.signer.jwks(), &[])
+}
+
+// ------------------------------------------------------------ Graph and MDE
+
+/// The Graph error a fault status maps to.
+pub fn fault_error(status: u16) -> GraphError {
+    match status {
+        429 => GraphError::new(
+            429,
+            "TooManyRequests",
+            "Too many requests. Retry after the interval given in Retry-After.",
+        ),
+        503 => GraphError::new(
+            503,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Retry after the interval given in Retry-After.",
+        ),
+        504 => GraphError::new(
+            504,
+            "GatewayTimeout",
+            "The gateway did not receive a timely response from the upstream service.",
+        ),
+        404 => GraphError::not_found("injected"),
+        s => GraphError::new(s, "generalException", "An unspecified error occurred."),
+    }
+}
+
+enum Service {
+    Graph(String),
+    Mde,
+}
+
+struct Ids {
+    request: String,
+    client: String,
+    date: String,
+}
+
+fn graph_error_response(e: &GraphError, ids: &Ids, mde: bool) -> Response {
+    let body = if mde {
+        e.mde_body(&ids.request)
+    } else {
+        e.body(&ids.request, &ids.client, &ids.date)
+    };
+    let mut headers = vec![
+        ("request-id".to_string(), ids.request.clone()),
+        ("client-request-id".to_string(), ids.client.clone()),
+    ];
+    if let Some(ra) = e.retry_after {
+        headers.push(("retry-after".into(), ra.to_string()));
+    }
+    json_response(e.status, &body, &headers)
+}
+
+fn authenticate(
+    sh: &Shared,
+    headers: &HeaderMap,
+    service: &Service,
+) -> Result<(Uuid, Vec<String>), GraphError> {
+    let (empty, bad) = match service {
+        Service::Mde => (
+            GraphError::new(401, "Unauthorized", "Authorization header is missing."),
+            "Unauthorized",
+        ),
+        Service::Graph(_) => (
+            GraphError::unauthenticated("Access token is empty."),
+            "InvalidAuthenticationToken",
+        ),
+    };
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(token) = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+    else {
+        return Err(empty);
+    };
+    let claims = sh
+        .signer
+        .verify(token.trim())
+        .map_err(|m| GraphError::new(401, bad, m))?;
+    let aud = claims
+        .get("aud")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let audiences = if matches!(service, Service::Mde) {
+        DEFENDER_AUDIENCES
+    } else {
+        GRAPH_AUDIENCES
+    };
+    if !audiences.iter().any(|a| a.eq_ignore_ascii_case(aud)) {
+        return Err(GraphError::new(
+            401,
+            bad,
+            "Access token validation failure. Invalid audience.",
+        ));
+    }
+    let tid = claims
+        .get("tid")
+        .and_then(Value::as_str)
+        .and_then(|t| Uuid::parse_str(t).ok())
+        .ok_or_else(|| GraphError::new(401, bad, "The token has no tenant."))?;
+    let roles = claims
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((tid, roles))
+}
+
+/// Fallback handler: everything under `/v1.0`, `/beta` and `/api`.
+pub async fn api(
+    AxState(sh): AxState<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let ids = Ids {
+        request: Uuid::new_v4().to_string(),
+        client: headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| Uuid::new_v4().to_string()),
+        date: now_iso(),
+    };
+    let mut segs = path.trim_start_matches('/').split('/').map(batch::percent);
+    let service = match segs.next().as_deref() {
+        Some(v @ ("v1.0" | "beta")) => Service::Graph(v.to_string()),
+        Some("api") => Service::Mde,
+        _ => {
+            let e = GraphError::new(
+                404,
+                "NotFound",
+                format!("No sandbox endpoint serves '{path}'."),
+            );
+            sh.record(method.as_str(), &path, None, 404);
+            return graph_error_response(&e, &ids, false);
+        }
+    };
+    let mde = matches!(service, Service::Mde);
+    let segments: Vec<String> = segs.filter(|s| !s.is_empty()).collect();
+    let (tenant, roles) = match authenticate(&sh, &headers, &service) {
+        Ok(x) => x,
+        Err(e) => {
+            sh.record(method.as_str(), &path, None, e.status);
+            return graph_error_response(&e, &ids, mde);
+        }
+    };
+    let (decision, latency, cfg) = {
+        let mut f = lock(&sh.faults);
+        let d = f.decide(method.as_str(), &path, Some(tenant));
+        (d, f.config.latency_ms, f.config.clone())
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if let Decision::Fail(status) = decision {
+        let mut e = fault_error(status);
+        if matches!(status, 429 | 503) {
+            e.retry_after = Some(cfg.retry_after_secs);
+        }
+        if mde && status == 429 {
+            e.code = "TooManyRequests".into();
+        }
+        sh.record(method.as_str(), &path, Some(tenant), status);
+        return graph_error_response(&e, &ids, mde);
+    }
+    let result = run(
+        &sh,
+        &service,
+        ApiInput {
+            method: method.as_str(),
+            segments,
+            query: uri.query().unwrap_or_default(),
+            headers: &headers,
+            body: &body,
+            tenant,
+            roles,
+            cfg: &cfg,
+            ids: &ids,
+        },
+    );
+    let status = match (&result, decision) {
+        (_, Decision::Lose) => 504,
+        (Ok(r), _) => r.status,
+        (Err(e), _) => e.status,
+    };
+    sh.record(method.as_str(), &path, Some(tenant), status);
+    if decision == Decision::Lose {
+        // The write happened; the client only learns that the gateway gave up.
+        return graph_error_response(&fault_error(504), &ids, mde);
+    }
+    match result {
+        Ok(r) => {
+            let mut hs = r.headers.clone();
+            hs.push(("request-id".into(), ids.request.clone()));
+            hs.push(("client-request-id".into(), ids.client.clone()));
+            match r.body {
+                Some(b) => json_response(r.status, &b, &hs),
+                None => json_response_empty(r.status, &hs),
+            }
+        }
+        Err(e) => graph_error_response(&e, &ids, mde),
+    }
+}
+
+fn json_response_empty(status: u16, headers: &[(String, String)]) -> Response {
+    let mut resp = StatusCode::from_u16(status)
+        .unwrap_or(StatusCode::NO_CONTENT)
+        .into_response();
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::try_from(k.as_str()),
+            HeaderValue::from_str(v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}
+
+struct ApiInput<'a> {
+    method: &'a str,
+    segments: Vec<String>,
+    query: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    tenant: Uuid,
+    roles: Vec<String>,
+    cfg: &'a super::faults::FaultConfig,
+    ids: &'a Ids,
+}
+
+fn run(sh: &Shared, service: &Service, input: ApiInput<'_>) -> Result<Resp, GraphError> {
+    let header = |n: &str| {
+        input
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let body = if input.body.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_slice::<Value>(input.body).map_err(|e| {
+            GraphError::new(
+                400,
+                "BadRequest",
+                format!("Unable to read JSON request payload: {e}"),
+            )
+        })?)
+    };
+    let req = ApiRequest {
+        method: input.method.to_string(),
+        segments: input.segments,
+        query: Query::parse(input.query)?,
+        body,
+        prefer_create_if_missing: header("prefer").contains("create-if-missing"),
+        eventual: header("consistencylevel").eq_ignore_ascii_case("eventual"),
+        keys: vec![],
+    };
+    let version = match service {
+        Service::Graph(v) => v.clone(),
+        Service::Mde => "api".into(),
+    };
+    let ctx = Ctx {
+        tenant: input.tenant,
+        roles: input.roles,
+        version,
+        base: sh.base.clone(),
+        now: now_ms(),
+        replication_delay_ms: i64::try_from(input.cfg.replication_delay_ms).unwrap_or(i64::MAX),
+        page_size: input.cfg.page_size.max(1),
+    };
+    let mut st = lock(&sh.state);
+    let result = match service {
+        Service::Mde => mde_route(&ctx, &st, &req),
+        Service::Graph(_)
+            if req.segments.first().map(String::as_str) == Some("$batch")
+                && req.method == "POST" =>
+        {
+            let mut hook = |m: &str, p: &str| match lock(&sh.faults).decide(m, p, Some(ctx.tenant))
+            {
+                Decision::Fail(s) => Some(s),
+                _ => None,
+            };
+            routes::batch::run(
+                &ctx,
+                &mut st,
+                &req,
+                &mut hook,
+                input.cfg.retry_after_secs,
+                (&input.ids.request, &input.ids.client, &input.ids.date),
+            )
+        }
+        Service::Graph(_) => routes::dispatch(&ctx, &mut st, &req),
+    };
+    if req.method != "GET" && result.as_ref().is_ok_and(|r| r.status < 400) {
+        sh.persist(&st);
+    }
+    result
+}
+
+fn mde_route(ctx: &Ctx, st: &State, req: &ApiRequest) -> Result<Resp, GraphError> {
+    use super::permissions::{Access, Area, permits};
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    let route = match (req.method.as_str(), segs.as_slice()) {
+        ("GET", ["alerts"]) => None,
+        ("GET", ["alerts", id]) => Some(id.to_string()),
+        _ => {
+            return Err(GraphError::new(
+                404,
+                "NotFound",
+                "The sandbox emulates only GET /api/alerts of the Defender for Endpoint API.",
+            ));
+        }
+    };
+    if !permits(&ctx.roles, Area::MdeAlerts, Access::Read) {
+        return Err(GraphError::new(
+            403,
+            "Forbidden",
+            "The application does not have any of the required application permissions (Alert.ReadWrite.All, Alert.Read.All) to access the resource.",
+        ));
+    }
+    match route {
+        None => routes::mde::alerts(ctx, st, req),
+        Some(id) => routes::mde::alert(ctx, st, &id),
+    }
+}
+
+/// Rejects control-API callers that are not on the loopback interface.
+pub fn loopback(addr: &ConnectInfo<SocketAddr>) -> bool {
+    addr.0.ip().is_loopback()
+}

@@ -1,0 +1,173 @@
+//! Control endpoints under `/_sandbox/` for tests and demos (no token; loopback callers only):
+//! state dump (private key material redacted), request log, fault settings (rates, latency,
+//! replication delay, page size, Retry-After, one-shot failure rules) and seeding of access package
+//! assignments.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::sandbox::api::{Shared, lock, loopback};
+use crate::sandbox::faults::OneShot;
+use crate::sandbox::state::{ASSIGNMENTS, Entry, new_id};
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "control endpoints answer loopback callers only",
+    )
+        .into_response()
+}
+
+pub async fn state(AxState(sh): AxState<Arc<Shared>>, addr: ConnectInfo<SocketAddr>) -> Response {
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    let st = lock(&sh.state);
+    let mut v = serde_json::to_value(&*st).unwrap_or(Value::Null);
+    for ptr in [
+        "/ca/key_pem",
+        "/signing_key_pkcs8",
+        "/provisioning/client_secret",
+    ] {
+        if let Some(x) = v.pointer_mut(ptr) {
+            *x = json!("<redacted>");
+        }
+    }
+    Json(v).into_response()
+}
+
+pub async fn requests(
+    AxState(sh): AxState<Arc<Shared>>,
+    addr: ConnectInfo<SocketAddr>,
+) -> Response {
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    Json(lock(&sh.log).clone()).into_response()
+}
+
+pub async fn reset_log(
+    AxState(sh): AxState<Arc<Shared>>,
+    addr: ConnectInfo<SocketAddr>,
+) -> Response {
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    lock(&sh.log).clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Partial update of the fault settings; `one_shot` appends a rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPatch {
+    pub rate_429: Option<f64>,
+    pub rate_5xx: Option<f64>,
+    pub rate_lost: Option<f64>,
+    pub latency_ms: Option<u64>,
+    pub replication_delay_ms: Option<u64>,
+    pub page_size: Option<usize>,
+    pub retry_after_secs: Option<u64>,
+    pub one_shot: Option<OneShot>,
+    #[serde(default)]
+    pub clear_one_shots: bool,
+}
+
+pub async fn get_faults(
+    AxState(sh): AxState<Arc<Shared>>,
+    addr: ConnectInfo<SocketAddr>,
+) -> Response {
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    Json(lock(&sh.faults).config.clone()).into_response()
+}
+
+pub async fn put_faults(
+    AxState(sh): AxState<Arc<Shared>>,
+    addr: ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    let patch: FaultPatch = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("invalid fault settings: {e}"),
+            )
+                .into_response();
+        }
+    };
+    let mut f = lock(&sh.faults);
+    let c = &mut f.config;
+    if let Some(v) = patch.rate_429 {
+        c.rate_429 = v
+    }
+    if let Some(v) = patch.rate_5xx {
+        c.rate_5xx = v
+    }
+    if let Some(v) = patch.rate_lost {
+        c.rate_lost = v
+    }
+    if let Some(v) = patch.latency_ms {
+        c.latency_ms = v
+    }
+    if let Some(v) = patch.replication_delay_ms {
+        c.replication_delay_ms = v
+    }
+    if let Some(v) = patch.page_size {
+        c.page_size = v.max(1)
+    }
+    if let Some(v) = patch.retry_after_secs {
+        c.retry_after_secs = v
+    }
+    if patch.clear_one_shots {
+        c.one_shots.clear();
+    }
+    if let Some(rule) = patch.one_shot {
+        c.one_shots.push(rule);
+    }
+    Json(c.clone()).into_response()
+}
+
+/// `POST /_sandbox/tenants/{tid}/assignments`: seeds an accessPackageAssignment (reports read them).
+pub async fn seed_assignment(
+    AxState(sh): AxState<Arc<Shared>>,
+    addr: ConnectInfo<SocketAddr>,
+    Path(tid): Path<Uuid>,
+    Json(mut body): Json<Value>,
+) -> Response {
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    let mut st = lock(&sh.state);
+    let Some(t) = st.tenants.get_mut(&tid) else {
+        return (StatusCode::NOT_FOUND, "unknown tenant").into_response();
+    };
+    if body.get("id").is_none() {
+        body["id"] = json!(new_id());
+    }
+    t.insert(
+        ASSIGNMENTS,
+        Entry {
+            v: body.clone(),
+            visible_at_ms: 0,
+            parent: None,
+            origin: None,
+        },
+    );
+    sh.persist(&st);
+    (StatusCode::CREATED, Json(body)).into_response()
+}
