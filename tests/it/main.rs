@@ -2,3 +2,4 @@
 
 mod sandbox;
 mod sandbox_csdl;
+mod sandbox_python;
