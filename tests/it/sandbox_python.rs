@@ -21,6 +21,9 @@ async fn msal_and_msgraph_sdk_work_against_the_sandbox() {
     cmd.arg(root.join("tests/python/test_msgraph_sdk.py"))
         .env("SANDBOX_URL", &env.sb.url)
         .env("SANDBOX_CA", &env.sb.ca_cert_path)
+        // requests lets these variables override a session's `verify`; point them at the sandbox CA.
+        .env("REQUESTS_CA_BUNDLE", &env.sb.ca_cert_path)
+        .env("CURL_CA_BUNDLE", &env.sb.ca_cert_path)
         .env("SANDBOX_CLIENT_ID", &env.sb.client_id)
         .env("SANDBOX_CLIENT_SECRET", &env.sb.client_secret)
         .env("SANDBOX_TENANT", env.customer.to_string());
