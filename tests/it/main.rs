@@ -4,5 +4,6 @@ mod cli;
 mod loader_props;
 mod sandbox;
 mod sandbox_csdl;
+mod sandbox_python;
 mod schema;
 mod validate;
