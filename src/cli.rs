@@ -46,7 +46,9 @@ pub enum Command {
     )]
     Plan(PlanArgs),
     /// Make the tenants match the manifests (same as `mssp-apply`).
-    #[command(after_help = "Example:\n  mssp apply plan.json")]
+    #[command(
+        after_help = "Examples:\n  mssp apply plan.json\n  mssp apply --auto-approve --journal journal.jsonl manifests/"
+    )]
     Apply(ApplyArgs),
     /// Run the local stand-in for Entra ID, Microsoft Graph and the Defender API.
     #[command(subcommand)]
@@ -120,9 +122,30 @@ pub enum SandboxCommand {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A saved plan, or manifest files or directories.
+    /// A saved plan (`plan.json`), or manifest files or directories.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: crate::commands::ConnectionArgs,
+    /// Apply without asking (CI). Saved plans never ask: reviewing them was the approval.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow deleting owned objects the manifests no longer declare (protected kinds also need
+    /// the customer's `lifecycle.allowProtectedDeletes`).
+    #[arg(long)]
+    pub allow_delete: bool,
+    /// Append a JSON line per write to this file (audit trail).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Apply only this customer (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub customer: Vec<String>,
+    /// Tenants applied at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    /// Seconds a dependent may wait for a new object to replicate.
+    #[arg(long, default_value_t = 120)]
+    pub replication_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -169,15 +192,8 @@ fn run(command: Command) -> u8 {
         Command::Schema(a) => commands::schema::run(&a),
         Command::Plan(a) => commands::plan::run(&a),
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
-        Command::Apply(_) => not_yet("apply"),
+        Command::Apply(a) => commands::apply::run(&a),
     }
-}
-
-fn not_yet(what: &str) -> u8 {
-    eprintln!(
-        "error: `mssp {what}` is not yet implemented in this build\n  = help: `mssp validate` and `mssp validate --explain CUSTOMER` work offline today"
-    );
-    exit::ERROR
 }
 
 fn init_logging(cli: &Cli) {

@@ -11,6 +11,8 @@ use crate::plan::Endpoints;
 pub struct Session {
     pub graph: Arc<Graph>,
     pub endpoints: Endpoints,
+    pub http: reqwest::Client,
+    pub tokens: Arc<Tokens>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +65,14 @@ impl Session {
     fn new(http: reqwest::Client, config: AuthConfig, endpoints: Endpoints) -> Self {
         let tokens = Arc::new(Tokens::new(config, http.clone()));
         Self {
-            graph: Arc::new(Graph::new(http, tokens, RetryPolicy::default())),
+            graph: Arc::new(Graph::new(
+                http.clone(),
+                Arc::clone(&tokens),
+                RetryPolicy::default(),
+            )),
             endpoints,
+            http,
+            tokens,
         }
     }
 }

@@ -41,7 +41,11 @@ impl Journal {
         }
         let (status, request_id, error) = match result {
             Ok(a) => (Some(a.status), a.request_id.clone(), None),
-            Err(e) => (e.status(), e.request_id().map(str::to_string), Some(e.to_string())),
+            Err(e) => (
+                e.status(),
+                e.request_id().map(str::to_string),
+                Some(e.to_string()),
+            ),
         };
         let line = json!({
             "time": jiff::Timestamp::now().to_string(),

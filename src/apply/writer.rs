@@ -58,10 +58,12 @@ impl Writer<'_> {
 
     /// The id of an object that must exist by now (a dependency).
     pub fn id_of(&self, at: &Address, dep: &Address) -> Result<String, ApplyError> {
-        self.ids()
-            .of(dep)
-            .map(str::to_string)
-            .ok_or_else(|| ApplyError::new(at, format!("{dep} does not exist (it failed or was skipped)")))
+        self.ids().of(dep).map(str::to_string).ok_or_else(|| {
+            ApplyError::new(
+                at,
+                format!("{dep} does not exist (it failed or was skipped)"),
+            )
+        })
     }
 
     pub fn set_id(&self, a: &Address, id: &str) {
@@ -98,20 +100,25 @@ impl Writer<'_> {
                 j.record(self.tg, at, method.as_str(), path, &result);
             }
             match result {
-                Err(e) if e.is_replication_delay() && started.elapsed() < self.replication_deadline => {
+                Err(e)
+                    if e.is_replication_delay()
+                        && started.elapsed() < self.replication_deadline =>
+                {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 other => {
                     let waited = started.elapsed();
-                    if other.is_ok() && waited > Duration::from_millis(50) && delay > Duration::from_millis(100) {
-                        if let Ok(mut w) = self.waits.lock() {
-                            w.push(Wait {
-                                address: at.to_string(),
-                                waited,
-                                reason: "a referenced object was still replicating".into(),
-                            });
-                        }
+                    // `delay` only grew if at least one replication error was waited out.
+                    if other.is_ok()
+                        && delay > Duration::from_millis(100)
+                        && let Ok(mut w) = self.waits.lock()
+                    {
+                        w.push(Wait {
+                            address: at.to_string(),
+                            waited,
+                            reason: "a referenced object was still replicating".into(),
+                        });
                     }
                     return other;
                 }
@@ -120,7 +127,12 @@ impl Writer<'_> {
     }
 
     /// GET with the same replication patience (reading back an object just created).
-    pub async fn get(&self, at: &Address, service: Service, path: &str) -> Result<Value, GraphError> {
+    pub async fn get(
+        &self,
+        at: &Address,
+        service: Service,
+        path: &str,
+    ) -> Result<Value, GraphError> {
         self.call(at, service, Method::GET, path, None, &[])
             .await
             .map(|a| a.body.unwrap_or(Value::Null))
@@ -128,7 +140,12 @@ impl Writer<'_> {
 
     /// Waits until `probe` finds what an asynchronous step produces (e.g. a catalog resource
     /// after its resource request), polling with backoff up to the replication deadline.
-    pub async fn await_visible<F, Fut>(&self, at: &Address, what: &str, mut probe: F) -> Result<String, ApplyError>
+    pub async fn await_visible<F, Fut>(
+        &self,
+        at: &Address,
+        what: &str,
+        mut probe: F,
+    ) -> Result<String, ApplyError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<String>, GraphError>>,
@@ -157,7 +174,10 @@ impl Writer<'_> {
             if started.elapsed() >= self.replication_deadline {
                 return Err(ApplyError::new(
                     at,
-                    format!("{what} did not appear within {:?}", self.replication_deadline),
+                    format!(
+                        "{what} did not appear within {:?}",
+                        self.replication_deadline
+                    ),
                 ));
             }
             tokio::time::sleep(delay).await;

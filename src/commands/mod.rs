@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into work on the library and an
 //! exit code, and owns what that subcommand prints.
 
+pub mod apply;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;

@@ -70,6 +70,7 @@ pub async fn make_plan(args: &PlanArgs, v: &Validated, session: &Session) -> Pla
         parallelism: usize::from(args.parallelism),
         customers: args.customer.clone(),
         today: jiff::ZonedDateTime::now().date(),
+        manifest_paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
     };
     let plan = plan::plan(
         v,

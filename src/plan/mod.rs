@@ -57,6 +57,8 @@ pub struct PlanOptions {
     /// Limit to these customers (all when empty). The provider tenant is always read.
     pub customers: Vec<String>,
     pub today: jiff::civil::Date,
+    /// Recorded in the plan so `apply PLAN` can load the same manifests.
+    pub manifest_paths: Vec<String>,
 }
 
 /// Plans every selected tenant. Never fails as a whole: a tenant that cannot be read is
@@ -158,6 +160,7 @@ pub async fn plan(
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: jiff::Timestamp::now().to_string(),
         manifests_digest: manifests_digest(v),
+        manifest_paths: opts.manifest_paths.clone(),
         prune: opts.prune,
         tenants,
         summary,
@@ -173,7 +176,7 @@ fn siem_window(v: &Validated) -> Option<jiff::Span> {
         .and_then(|s| crate::validate::parse_duration(&s.expiry_warning).ok())
 }
 
-struct TenantJob<'a> {
+pub(crate) struct TenantJob<'a> {
     desired: &'a DesiredTenant,
     universe: &'a DesiredTenant,
     exceptions: Vec<ExceptionRule>,
@@ -183,7 +186,7 @@ struct TenantJob<'a> {
     expiry_window: Option<jiff::Span>,
 }
 
-async fn plan_tenant(
+pub(crate) async fn plan_tenant(
     graph: &Arc<Graph>,
     endpoints: &Endpoints,
     job: TenantJob<'_>,
@@ -218,7 +221,7 @@ async fn plan_tenant(
     let state = match state {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(tenant = %t.name, error = %e, "tenant blocked");
+            tracing::debug!(tenant = %t.name, error = %e, "tenant blocked");
             plan.status = TenantStatus::Blocked;
             plan.blocked_reason = Some(e.to_string());
             plan.counts.blocked = 1;

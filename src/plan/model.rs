@@ -22,6 +22,8 @@ pub struct Plan {
     /// SHA-256 over the manifests' paths and contents: `apply` refuses a plan whose
     /// manifests changed since.
     pub manifests_digest: String,
+    /// The manifest paths the plan was made from (what `apply PLAN` loads again).
+    pub manifest_paths: Vec<String>,
     /// Whether deletions of owned, no longer declared objects were planned.
     pub prune: bool,
     pub tenants: Vec<TenantPlan>,

@@ -74,3 +74,67 @@ pub fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {
         "catalog": {"id": ids.or_later(&spec.catalog)},
     })
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::Service;
+
+pub async fn create(
+    spec: &AccessPackageSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let cat = w.id_of(at, &spec.catalog)?;
+    let body = create_body(spec, &w.ids());
+    let id = super::create_recovering(
+        w,
+        at,
+        Version::V1,
+        &format!("{ENTITLEMENT}/accessPackages"),
+        &body,
+        || async {
+            let items =
+                w.tg.list(Service::Graph(Version::V1), &reads(spec)[0].url)
+                    .await?;
+            Ok(items
+                .iter()
+                .find(|p| {
+                    str_of(p, "displayName") == spec.display_name
+                        && p.get("catalog")
+                            .is_some_and(|c| str_of(c, "id").eq_ignore_ascii_case(&cat))
+                })
+                .map(|p| str_of(p, "id").to_string()))
+        },
+    )
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn update(
+    spec: &AccessPackageSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        reqwest::Method::PATCH,
+        &format!("{ENTITLEMENT}/accessPackages/{id}"),
+        Some(&view(spec)),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(
+        w,
+        at,
+        Version::V1,
+        &format!("{ENTITLEMENT}/accessPackages/{id}"),
+    )
+    .await
+}

@@ -93,3 +93,104 @@ pub fn body(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Value {
         "appRoleId": role.unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
     })
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
+use crate::graph::Service;
+
+/// Grants the role (admin consent). The resource service principal and role id are resolved
+/// in this tenant at run time; a duplicate answer means it is already granted.
+pub async fn create(
+    spec: &AppRoleGrantSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let principal = w.id_of(at, &spec.principal)?;
+    let sp = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!(
+                "servicePrincipals(appId='{}')?$select=id,appRoles",
+                spec.resource_app_id
+            ),
+        )
+        .await
+        .map_err(graph_err(at))?;
+    let resource = str_of(&sp, "id").to_string();
+    let role = sp
+        .get("appRoles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|r| str_of(r, "value") == spec.app_role)
+        .map(|r| str_of(r, "id").to_string())
+        .ok_or_else(|| {
+            ApplyError::new(
+                at,
+                format!(
+                    "{} has no application permission {}",
+                    spec.resource_name, spec.app_role
+                ),
+            )
+        })?;
+    let body = json!({"principalId": principal, "resourceId": resource, "appRoleId": role});
+    let path = format!("servicePrincipals/{resource}/appRoleAssignedTo");
+    let find = || async {
+        let items =
+            w.tg.list(
+                Service::Graph(Version::V1),
+                &format!("servicePrincipals/{principal}/appRoleAssignments"),
+            )
+            .await?;
+        Ok::<_, crate::graph::GraphError>(
+            items
+                .iter()
+                .find(|a| {
+                    str_of(a, "resourceId").eq_ignore_ascii_case(&resource)
+                        && str_of(a, "appRoleId").eq_ignore_ascii_case(&role)
+                })
+                .map(|a| str_of(a, "id").to_string()),
+        )
+    };
+    let id = match w
+        .call(
+            at,
+            Service::Graph(Version::V1),
+            reqwest::Method::POST,
+            &path,
+            Some(&body),
+            &[],
+        )
+        .await
+    {
+        Ok(a) => crate::apply::writer::created_id(at, &a)?,
+        Err(e) if outcome_unknown(&e) || matches!(e.status(), Some(400 | 409)) => {
+            match find().await.map_err(graph_err(at))? {
+                Some(id) => id,
+                None => return Err(graph_err(at)(e)),
+            }
+        }
+        Err(e) => return Err(graph_err(at)(e)),
+    };
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn delete(
+    spec: &AppRoleGrantSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let (resource, _) = resolve(spec, w.snap);
+    let Some(resource) = resource else {
+        return Ok(());
+    };
+    super::delete_path(
+        w,
+        at,
+        Version::V1,
+        &format!("servicePrincipals/{resource}/appRoleAssignedTo/{id}"),
+    )
+    .await
+}

@@ -356,3 +356,187 @@ pub fn expiring(app: &Value, now: jiff::Timestamp, window: jiff::Span) -> Vec<(S
         })
         .collect()
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::Service;
+use reqwest::Method;
+
+/// Upsert by uniqueName (idempotent); then records the appId customers' service principals need.
+pub async fn upsert(
+    spec: &ApplicationSpec,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    // Role ids come from the resource service principals read in this tenant.
+    let body = upsert_body(spec, w.snap);
+    if body
+        .to_string()
+        .contains(super::graph_map::KNOWN_AFTER_APPLY)
+    {
+        return Err(ApplyError::new(
+            at,
+            "an application permission could not be resolved to a role id in the MSSP tenant",
+        ));
+    }
+    let path = format!("applications(uniqueName='{}')", spec.unique_name);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match w
+            .call(
+                at,
+                Service::Graph(Version::V1),
+                Method::PATCH,
+                &path,
+                Some(&body),
+                &[("Prefer", "create-if-missing")],
+            )
+            .await
+        {
+            Err(e) if crate::apply::writer::outcome_unknown(&e) && tries < 3 => continue,
+            other => {
+                other.map_err(graph_err(at))?;
+                break;
+            }
+        }
+    }
+    let v = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!("{path}?$select=id,appId"),
+        )
+        .await
+        .map_err(graph_err(at))?;
+    w.set_id(at, str_of(&v, "id"));
+    w.set_siem_app_id(str_of(&v, "appId"));
+    Ok(())
+}
+
+pub async fn fic_create(
+    spec: &FederatedCredentialSpec,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let app = w.id_of(at, &spec.application)?;
+    let path = format!("applications/{app}/federatedIdentityCredentials");
+    let id = super::create_recovering(w, at, Version::V1, &path, &fic_body(spec), || async {
+        let items = w.tg.list(Service::Graph(Version::V1), &path).await?;
+        Ok(items
+            .iter()
+            .find(|f| str_of(f, "name") == spec.name)
+            .map(|f| str_of(f, "id").to_string()))
+    })
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn fic_update(
+    spec: &FederatedCredentialSpec,
+    id: &str,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let app = w.id_of(at, &spec.application)?;
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        Method::PATCH,
+        &format!("applications/{app}/federatedIdentityCredentials/{id}"),
+        Some(&fic_view(spec)),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+/// Uploads a certificate's public key: `keyCredentials` is replaced as a whole, so the
+/// current keys are sent along.
+pub async fn key_create(
+    spec: &KeyCredentialSpec,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let app = w.id_of(at, &spec.application)?;
+    let cert =
+        CertificateFile::read(&w.base_dir.join(&spec.path)).map_err(|e| ApplyError::new(at, e))?;
+    let current = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!("applications/{app}?$select=keyCredentials"),
+        )
+        .await
+        .map_err(graph_err(at))?;
+    let mut keys: Vec<Value> = current
+        .get("keyCredentials")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    keys.push(json!({
+        "type": "AsymmetricX509Cert",
+        "usage": "Verify",
+        "key": cert.key_base64,
+        "displayName": spec.display_name,
+        "customKeyIdentifier": cert.thumbprint_base64,
+    }));
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        Method::PATCH,
+        &format!("applications/{app}"),
+        Some(&json!({"keyCredentials": keys})),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    w.set_id(at, &cert.thumbprint_base64);
+    Ok(())
+}
+
+/// Adds a client secret; its value goes only to the configured sink, never anywhere else.
+pub async fn password_create(
+    spec: &PasswordCredentialSpec,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let app = w.id_of(at, &spec.application)?;
+    let validity =
+        crate::validate::parse_duration(&spec.validity).map_err(|e| ApplyError::new(at, e))?;
+    let end = jiff::Timestamp::now()
+        .checked_add(
+            validity
+                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .unwrap_or_default(),
+        )
+        .map_err(|e| ApplyError::new(at, e.to_string()))?;
+    let body = json!({"passwordCredential": {"displayName": spec.display_name, "endDateTime": end.to_string()}});
+    let answer = w
+        .call(
+            at,
+            Service::Graph(Version::V1),
+            Method::POST,
+            &format!("applications/{app}/addPassword"),
+            Some(&body),
+            &[],
+        )
+        .await
+        .map_err(graph_err(at))?;
+    let body = answer.body.unwrap_or(Value::Null);
+    let secret = body
+        .get("secretText")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApplyError::new(at, "addPassword answered without a secret"))?;
+    w.secrets
+        .store(&spec.sink, w.base_dir, secret)
+        .await
+        .map_err(|e| ApplyError::new(at, format!("the new secret could not be stored: {e}")))?;
+    w.set_id(at, str_of(&body, "keyId"));
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(w, at, Version::V1, &format!("applications/{id}")).await
+}

@@ -316,3 +316,70 @@ fn duration(v: Option<&Value>) -> Value {
         _ => json!(s.to_ascii_uppercase()),
     }
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::Service;
+
+pub async fn create(
+    spec: &AssignmentPolicySpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let pkg = w.id_of(at, &spec.package)?;
+    let body = body(spec, &w.ids());
+    let id = super::create_recovering(
+        w,
+        at,
+        Version::V1,
+        &format!("{ENTITLEMENT}/assignmentPolicies"),
+        &body,
+        || async {
+            let items =
+                w.tg.list(Service::Graph(Version::V1), &reads(spec)[0].url)
+                    .await?;
+            Ok(items
+                .iter()
+                .find(|p| {
+                    str_of(p, "displayName") == spec.display_name
+                        && p.get("accessPackage")
+                            .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(&pkg))
+                })
+                .map(|p| str_of(p, "id").to_string()))
+        },
+    )
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+/// Update is a PUT of the complete policy (the service resets whatever is left out).
+pub async fn update(
+    spec: &AssignmentPolicySpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let mut b = body(spec, &w.ids());
+    b["id"] = json!(id);
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        reqwest::Method::PUT,
+        &format!("{ENTITLEMENT}/assignmentPolicies/{id}"),
+        Some(&b),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(
+        w,
+        at,
+        Version::V1,
+        &format!("{ENTITLEMENT}/assignmentPolicies/{id}"),
+    )
+    .await
+}

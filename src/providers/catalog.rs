@@ -71,3 +71,55 @@ pub fn create_body(spec: &CatalogSpec) -> Value {
         "state": spec.state,
     })
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::Service;
+
+pub async fn create(
+    spec: &CatalogSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let id = super::create_recovering(
+        w,
+        at,
+        Version::V1,
+        &format!("{ENTITLEMENT}/catalogs"),
+        &create_body(spec),
+        || async {
+            let items =
+                w.tg.list(Service::Graph(Version::V1), &reads(spec)[0].url)
+                    .await?;
+            Ok(items
+                .iter()
+                .find(|v| str_of(v, "displayName") == spec.display_name)
+                .map(|v| str_of(v, "id").to_string()))
+        },
+    )
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn update(
+    spec: &CatalogSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        reqwest::Method::PATCH,
+        &format!("{ENTITLEMENT}/catalogs/{id}"),
+        Some(&view(spec)),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(w, at, Version::V1, &format!("{ENTITLEMENT}/catalogs/{id}")).await
+}

@@ -78,3 +78,95 @@ pub fn add_request(spec: &CatalogResourceSpec, ids: &Ids, group_name: &str) -> V
         "catalog": {"id": ids.or_later(&spec.catalog)},
     })
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
+use crate::graph::Service;
+
+/// Finds the group's resource in the catalog, with its Member role and root scope.
+pub async fn lookup(
+    w: &Writer<'_>,
+    at: &super::Address,
+    catalog_id: &str,
+    group_id: &str,
+) -> Result<Option<Value>, crate::graph::GraphError> {
+    let items =
+        w.tg.list(
+            Service::Graph(Version::V1),
+            &format!("{ENTITLEMENT}/catalogs/{catalog_id}/resources?$expand=roles,scopes"),
+        )
+        .await?;
+    let _ = at;
+    Ok(items.into_iter().find(|r| {
+        str_of(r, "originId").eq_ignore_ascii_case(group_id)
+            && str_of(r, "originSystem") == "AadGroup"
+    }))
+}
+
+/// Adding a group to a catalog is asynchronous: the request is accepted, the resource
+/// appears later. Wait for it, so role scopes can refer to it.
+pub async fn create(
+    spec: &CatalogResourceSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+    group_name: &str,
+) -> Result<(), ApplyError> {
+    let cat = w.id_of(at, &spec.catalog)?;
+    let group = w.id_of(at, &spec.group)?;
+    if let Ok(Some(r)) = lookup(w, at, &cat, &group).await {
+        w.set_id(at, str_of(&r, "id"));
+        return Ok(());
+    }
+    let body = add_request(spec, &w.ids(), group_name);
+    match w
+        .call(
+            at,
+            Service::Graph(Version::V1),
+            reqwest::Method::POST,
+            &format!("{ENTITLEMENT}/resourceRequests"),
+            Some(&body),
+            &[],
+        )
+        .await
+    {
+        Ok(_) => {}
+        // Lost answer: the wait below finds out whether the request went through.
+        Err(e) if outcome_unknown(&e) => {}
+        Err(e) => return Err(graph_err(at)(e)),
+    }
+    let id = w
+        .await_visible(at, "the group to appear in the catalog", || async {
+            Ok(lookup(w, at, &cat, &group)
+                .await?
+                .map(|r| str_of(&r, "id").to_string()))
+        })
+        .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn delete(
+    spec: &CatalogResourceSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let ids = w.ids();
+    let (Some(cat), Some(group)) = (ids.of(&spec.catalog), ids.of(&spec.group)) else {
+        return Ok(());
+    };
+    let body = json!({
+        "requestType": "adminRemove",
+        "resource": {"originId": group, "originSystem": "AadGroup"},
+        "catalog": {"id": cat},
+    });
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        reqwest::Method::POST,
+        &format!("{ENTITLEMENT}/resourceRequests"),
+        Some(&body),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}

@@ -76,3 +76,57 @@ pub fn create_body(spec: &ConnectedOrganizationSpec) -> Value {
         "state": spec.state,
     })
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::Service;
+use reqwest::Method;
+
+pub async fn create(
+    spec: &ConnectedOrganizationSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let path = format!("{ENTITLEMENT}/connectedOrganizations");
+    let body = create_body(spec);
+    let id = super::create_recovering(w, at, Version::V1, &path, &body, || async {
+        let read = &reads(spec)[0];
+        let items = w.tg.list(Service::Graph(Version::V1), &read.url).await?;
+        Ok(single("", items.iter())
+            .ok()
+            .flatten()
+            .map(|v| str_of(v, "id").to_string()))
+    })
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn update(
+    spec: &ConnectedOrganizationSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    // Documented to answer 202 Accepted with a body.
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        Method::PATCH,
+        &format!("{ENTITLEMENT}/connectedOrganizations/{id}"),
+        Some(&view(spec)),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(
+        w,
+        at,
+        Version::V1,
+        &format!("{ENTITLEMENT}/connectedOrganizations/{id}"),
+    )
+    .await
+}

@@ -66,3 +66,60 @@ pub fn create_body(spec: &CrossTenantPartnerSpec) -> Value {
     v["tenantId"] = json!(spec.tenant_id);
     v
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
+use crate::graph::Service;
+use reqwest::Method;
+
+const PARTNERS: &str = "policies/crossTenantAccessPolicy/partners";
+
+pub async fn create(
+    spec: &CrossTenantPartnerSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    match w
+        .call(
+            at,
+            Service::Graph(Version::V1),
+            Method::POST,
+            PARTNERS,
+            Some(&create_body(spec)),
+            &[],
+        )
+        .await
+    {
+        Ok(_) => {}
+        // Keyed by tenant id: if it exists after all (lost answer, race), update it instead.
+        Err(e) if e.status() == Some(409) || outcome_unknown(&e) => update(spec, at, w).await?,
+        Err(e) => return Err(graph_err(at)(e)),
+    }
+    w.set_id(at, &spec.tenant_id);
+    Ok(())
+}
+
+pub async fn update(
+    spec: &CrossTenantPartnerSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        Method::PATCH,
+        &format!("{PARTNERS}/{}", spec.tenant_id),
+        Some(&view(spec)),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+pub async fn delete(
+    tenant_id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    super::delete_path(w, at, Version::V1, &format!("{PARTNERS}/{tenant_id}")).await
+}

@@ -94,3 +94,48 @@ pub fn normalise_actions(actions: &[String]) -> Vec<String> {
     out.dedup();
     out
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::Service;
+
+const ROLES: &str = "roleManagement/defender/roleDefinitions";
+
+pub async fn create(
+    spec: &DefenderRoleSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let id = super::create_recovering(w, at, Version::Beta, ROLES, &body(spec), || async {
+        let items = w.tg.list(Service::Graph(Version::Beta), ROLES).await?;
+        Ok(items
+            .iter()
+            .find(|r| str_of(r, "displayName") == spec.display_name)
+            .map(|r| str_of(r, "id").to_string()))
+    })
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn update(
+    spec: &DefenderRoleSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    w.call(
+        at,
+        Service::Graph(Version::Beta),
+        reqwest::Method::PATCH,
+        &format!("{ROLES}/{id}"),
+        Some(&body(spec)),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(w, at, Version::Beta, &format!("{ROLES}/{id}")).await
+}

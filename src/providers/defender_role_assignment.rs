@@ -84,3 +84,53 @@ pub fn body(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {
 
 /// The role an assignment points at cannot be changed in place: such a change is a replace.
 pub const IMMUTABLE: &[&str] = &["roleDefinitionId"];
+
+use crate::apply::writer::{ApplyError, Writer};
+use crate::graph::Service;
+
+const ASSIGNMENTS: &str = "roleManagement/defender/roleAssignments";
+
+pub async fn create(
+    spec: &DefenderRoleAssignmentSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    w.id_of(at, &spec.role)?;
+    let body = body(spec, &w.ids());
+    let id = super::create_recovering(w, at, Version::Beta, ASSIGNMENTS, &body, || async {
+        let items =
+            w.tg.list(Service::Graph(Version::Beta), ASSIGNMENTS)
+                .await?;
+        Ok(items
+            .iter()
+            .find(|r| str_of(r, "displayName") == spec.display_name)
+            .map(|r| str_of(r, "id").to_string()))
+    })
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}")).await
+}
+
+pub async fn update(
+    spec: &DefenderRoleAssignmentSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let body = body(spec, &w.ids());
+    w.call(
+        at,
+        Service::Graph(Version::Beta),
+        reqwest::Method::PATCH,
+        &format!("{ASSIGNMENTS}/{id}"),
+        Some(&body),
+        &[],
+    )
+    .await
+    .map_err(crate::apply::writer::graph_err(at))?;
+    Ok(())
+}

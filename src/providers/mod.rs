@@ -376,3 +376,162 @@ pub fn immutable_fields(kind: Kind) -> &'static [&'static str] {
         _ => &[],
     }
 }
+
+use crate::apply::writer::{ApplyError, Writer, created_id, graph_err, outcome_unknown};
+use crate::graph::{Service, Version};
+
+/// POSTs a create; if the answer is lost, re-reads the natural key (`find`) before trying
+/// again, so a create is never duplicated.
+pub async fn create_recovering<F, Fut>(
+    w: &Writer<'_>,
+    at: &Address,
+    version: Version,
+    path: &str,
+    body: &serde_json::Value,
+    find: F,
+) -> Result<String, ApplyError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, crate::graph::GraphError>>,
+{
+    for _ in 0..3 {
+        match w
+            .call(
+                at,
+                Service::Graph(version),
+                reqwest::Method::POST,
+                path,
+                Some(body),
+                &[],
+            )
+            .await
+        {
+            Ok(a) => return created_id(at, &a),
+            Err(e) if outcome_unknown(&e) => {
+                tracing::info!(address = %at, "create answer lost; re-reading before retrying");
+                // The object may exist but not be visible yet: look for it for as long as
+                // replication can take, and only then create again.
+                let started = std::time::Instant::now();
+                let mut delay = std::time::Duration::from_millis(100);
+                loop {
+                    if let Some(id) = find().await.map_err(graph_err(at))? {
+                        return Ok(id);
+                    }
+                    if started.elapsed() >= w.replication_deadline {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
+            Err(e) => return Err(graph_err(at)(e)),
+        }
+    }
+    Err(ApplyError::new(
+        at,
+        "the create kept losing its answer; giving up",
+    ))
+}
+
+/// DELETE that treats "already gone" as done.
+pub async fn delete_path(
+    w: &Writer<'_>,
+    at: &Address,
+    version: Version,
+    path: &str,
+) -> Result<(), ApplyError> {
+    match w
+        .tg
+        .send(
+            Service::Graph(version),
+            reqwest::Method::DELETE,
+            path,
+            None,
+            &[],
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(graph_err(at)(e)),
+    }
+}
+
+/// Creates a desired resource (upserts where Graph offers them).
+pub async fn create(r: &DesiredResource, w: &Writer<'_>) -> Result<(), ApplyError> {
+    let at = &r.address;
+    match &r.spec {
+        Spec::Application(s) => application::upsert(s, at, w).await,
+        Spec::FederatedCredential(s) => application::fic_create(s, at, w).await,
+        Spec::KeyCredential(s) => application::key_create(s, at, w).await,
+        Spec::PasswordCredential(s) => application::password_create(s, at, w).await,
+        Spec::Group(s) => group::upsert(s, at, w).await,
+        Spec::ConnectedOrganization(s) => connected_organization::create(s, at, w).await,
+        Spec::Catalog(s) => catalog::create(s, at, w).await,
+        Spec::CatalogResource(s) => {
+            let name = w
+                .tenant
+                .resources
+                .iter()
+                .find_map(|x| match &x.spec {
+                    Spec::Group(g) if x.address == s.group => Some(g.display_name.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            catalog_resource::create(s, at, w, &name).await
+        }
+        Spec::AccessPackage(s) => access_package::create(s, at, w).await,
+        Spec::RoleScope(s) => role_scope::create(s, at, w).await,
+        Spec::AssignmentPolicy(s) => assignment_policy::create(s, at, w).await,
+        Spec::CrossTenantPartner(s) => cross_tenant_partner::create(s, at, w).await,
+        Spec::DefenderRole(s) => defender_role::create(s, at, w).await,
+        Spec::DefenderRoleAssignment(s) => defender_role_assignment::create(s, at, w).await,
+        Spec::ServicePrincipal(s) => service_principal::upsert(s, at, w).await,
+        Spec::AppRoleGrant(s) => app_role_grant::create(s, at, w).await,
+        Spec::Manual(_) => Ok(()),
+    }
+}
+
+/// Updates an existing object in place.
+pub async fn update(r: &DesiredResource, id: &str, w: &Writer<'_>) -> Result<(), ApplyError> {
+    let at = &r.address;
+    match &r.spec {
+        Spec::Application(s) => application::upsert(s, at, w).await,
+        Spec::FederatedCredential(s) => application::fic_update(s, id, at, w).await,
+        Spec::Group(s) => group::upsert(s, at, w).await,
+        Spec::ConnectedOrganization(s) => connected_organization::update(s, id, at, w).await,
+        Spec::Catalog(s) => catalog::update(s, id, at, w).await,
+        Spec::AccessPackage(s) => access_package::update(s, id, at, w).await,
+        Spec::AssignmentPolicy(s) => assignment_policy::update(s, id, at, w).await,
+        Spec::CrossTenantPartner(s) => cross_tenant_partner::update(s, at, w).await,
+        Spec::DefenderRole(s) => defender_role::update(s, id, at, w).await,
+        Spec::DefenderRoleAssignment(s) => defender_role_assignment::update(s, id, at, w).await,
+        Spec::ServicePrincipal(s) => service_principal::upsert(s, at, w).await,
+        // Kinds without comparable fields never plan an update.
+        _ => Ok(()),
+    }
+}
+
+/// Deletes an owned object.
+pub async fn delete(r: &DesiredResource, id: &str, w: &Writer<'_>) -> Result<(), ApplyError> {
+    let at = &r.address;
+    match &r.spec {
+        Spec::Application(_) => application::delete(id, at, w).await,
+        Spec::Group(_) => group::delete(id, at, w).await,
+        Spec::ConnectedOrganization(_) => connected_organization::delete(id, at, w).await,
+        Spec::Catalog(_) => catalog::delete(id, at, w).await,
+        Spec::CatalogResource(s) => catalog_resource::delete(s, at, w).await,
+        Spec::AccessPackage(_) => access_package::delete(id, at, w).await,
+        Spec::RoleScope(s) => role_scope::delete(s, id, at, w).await,
+        Spec::AssignmentPolicy(_) => assignment_policy::delete(id, at, w).await,
+        Spec::CrossTenantPartner(s) => cross_tenant_partner::delete(&s.tenant_id, at, w).await,
+        Spec::DefenderRole(_) => defender_role::delete(id, at, w).await,
+        Spec::DefenderRoleAssignment(_) => defender_role_assignment::delete(id, at, w).await,
+        Spec::ServicePrincipal(_) => service_principal::delete(id, at, w).await,
+        Spec::AppRoleGrant(s) => app_role_grant::delete(s, id, at, w).await,
+        Spec::FederatedCredential(_)
+        | Spec::KeyCredential(_)
+        | Spec::PasswordCredential(_)
+        | Spec::Manual(_) => Ok(()),
+    }
+}

@@ -72,3 +72,131 @@ pub fn observe(spec: &RoleScopeSpec, snap: &Snapshot, ids: &Ids) -> Observed {
 pub fn view(_spec: &RoleScopeSpec) -> Value {
     json!({})
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
+use crate::graph::Service;
+
+async fn existing(
+    w: &Writer<'_>,
+    at: &super::Address,
+    pkg: &str,
+    origin: &str,
+) -> Result<Option<String>, crate::graph::GraphError> {
+    let p = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!(
+                "{ENTITLEMENT}/accessPackages/{pkg}?$expand=resourceRoleScopes($expand=role,scope)"
+            ),
+        )
+        .await?;
+    Ok(p.get("resourceRoleScopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|s| {
+            s.get("role")
+                .is_some_and(|r| str_of(r, "originId").eq_ignore_ascii_case(origin))
+        })
+        .map(|s| str_of(s, "id").to_string()))
+}
+
+pub async fn create(
+    spec: &RoleScopeSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let pkg = w.id_of(at, &spec.package)?;
+    // The group must be in the catalog before it can be given a role in a package.
+    w.id_of(at, &spec.catalog_resource)?;
+    let group = w.id_of(at, &spec.group)?;
+    let origin = format!("{}_{group}", spec.role);
+    // The resource with its roles and scopes, from the catalog the package lives in.
+    let catalog_id = w
+        .tenant
+        .resources
+        .iter()
+        .find_map(|r| match &r.spec {
+            super::Spec::CatalogResource(c) if c.group == spec.group => {
+                w.ids().of(&c.catalog).map(str::to_string)
+            }
+            _ => None,
+        })
+        .ok_or_else(|| ApplyError::new(at, "the catalog of this group is unknown"))?;
+    let resource = super::catalog_resource::lookup(w, at, &catalog_id, &group)
+        .await
+        .map_err(graph_err(at))?
+        .ok_or_else(|| ApplyError::new(at, "the group is not in the catalog yet"))?;
+    let role = resource
+        .get("roles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|r| str_of(r, "originId").eq_ignore_ascii_case(&origin))
+        .cloned()
+        .ok_or_else(|| {
+            ApplyError::new(
+                at,
+                format!("the catalog resource has no {} role", spec.role),
+            )
+        })?;
+    let scope = resource
+        .get("scopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|s| {
+            s.get("isRootScope")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        })
+        .cloned()
+        .ok_or_else(|| ApplyError::new(at, "the catalog resource has no root scope"))?;
+    let res =
+        json!({"id": resource["id"], "originId": resource["originId"], "originSystem": "AadGroup"});
+    let body = json!({
+        "role": {"id": role["id"], "displayName": role["displayName"], "originSystem": "AadGroup",
+                 "originId": role["originId"], "resource": res},
+        "scope": {"id": scope["id"], "originId": scope["originId"], "originSystem": "AadGroup", "isRootScope": true},
+    });
+    let path = format!("{ENTITLEMENT}/accessPackages/{pkg}/resourceRoleScopes");
+    let id = match w
+        .call(
+            at,
+            Service::Graph(Version::V1),
+            reqwest::Method::POST,
+            &path,
+            Some(&body),
+            &[],
+        )
+        .await
+    {
+        Ok(a) => crate::apply::writer::created_id(at, &a)?,
+        Err(e) if outcome_unknown(&e) || e.status() == Some(409) => existing(w, at, &pkg, &origin)
+            .await
+            .map_err(graph_err(at))?
+            .ok_or_else(|| ApplyError::new(at, e.to_string()))?,
+        Err(e) => return Err(graph_err(at)(e)),
+    };
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn delete(
+    spec: &RoleScopeSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let Some(pkg) = w.ids().of(&spec.package).map(str::to_string) else {
+        return Ok(());
+    };
+    super::delete_path(
+        w,
+        at,
+        Version::V1,
+        &format!("{ENTITLEMENT}/accessPackages/{pkg}/resourceRoleScopes/{id}"),
+    )
+    .await
+}

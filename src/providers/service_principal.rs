@@ -71,3 +71,58 @@ pub fn observe(spec: &ServicePrincipalSpec, snap: &Snapshot, ids: &Ids) -> Obser
 pub fn view(_spec: &ServicePrincipalSpec) -> Value {
     json!({})
 }
+
+use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::Service;
+
+/// Upsert by appId. Right after the application is created, Graph answers
+/// `NoBackingApplicationObject` for a while; the writer waits that out.
+pub async fn upsert(
+    spec: &ServicePrincipalSpec,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let ids = w.ids();
+    let app = app_id(spec, &ids).map(str::to_string).ok_or_else(|| {
+        ApplyError::new(
+            at,
+            "the SIEM application does not exist in the MSSP tenant yet",
+        )
+    })?;
+    let path = format!("servicePrincipals(appId='{app}')");
+    let answer = w
+        .call(at, Service::Graph(Version::V1), reqwest::Method::PATCH, &path, Some(&json!({})), &[("Prefer", "create-if-missing")])
+        .await
+        .map_err(|e| match (&spec.app, e.status()) {
+            (AppRef::FirstParty { name, .. }, Some(400)) => ApplyError::new(
+                at,
+                format!("{name} cannot be added to this tenant ({e}); does the tenant have a Microsoft Defender for Endpoint licence?"),
+            ),
+            _ => graph_err(at)(e),
+        })?;
+    let id = match answer
+        .body
+        .as_ref()
+        .and_then(|b| b.get("id"))
+        .and_then(Value::as_str)
+    {
+        Some(id) => id.to_string(),
+        None => {
+            let v = w
+                .get(
+                    at,
+                    Service::Graph(Version::V1),
+                    &format!("{path}?$select=id"),
+                )
+                .await
+                .map_err(graph_err(at))?;
+            str_of(&v, "id").to_string()
+        }
+    };
+    w.set_id(at, &id);
+    Ok(())
+}
+
+pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
+    super::delete_path(w, at, Version::V1, &format!("servicePrincipals/{id}")).await
+}

@@ -47,7 +47,7 @@ impl Query {
                 "top" => q.top = Some(parse_num(&k, &v)?),
                 "skip" => q.skip = Some(parse_num(&k, &v)?),
                 "skiptoken" => q.skiptoken = Some(v),
-                "expand" => q.expand = v.split(',').map(|s| s.trim().to_string()).collect(),
+                "expand" => q.expand = expand_names(&v),
                 "count" => q.count = v.eq_ignore_ascii_case("true"),
                 "orderby" => q.orderby = Some(v),
                 "search" => q.search = Some(v),
@@ -617,4 +617,32 @@ pub fn collection_body(
     }
     body["value"] = Value::Array(page.items.iter().map(|v| select(v, &q.select)).collect());
     body
+}
+
+/// `$expand` property names: commas inside nested options (`a($expand=b,c)`) do not separate
+/// items, and the nested options themselves are dropped (the sandbox always expands fully).
+pub fn expand_names(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut cur = String::new();
+    for ch in v.chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                continue;
+            }
+            _ if depth > 0 => continue,
+            _ => {}
+        }
+        if depth == 0 && ch != ')' {
+            cur.push(ch);
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out.retain(|s| !s.is_empty());
+    out
 }

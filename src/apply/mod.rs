@@ -1,0 +1,446 @@
+//! Applying a plan: re-read every tenant and refuse if anything changed since the plan, then
+//! run the actions in dependency order (independent ones concurrently, tenants in parallel),
+//! wait out replication where Graph needs it, and verify by planning again.
+//!
+//! One tenant's failure never stops the others; a failed action skips only its dependents.
+
+pub mod journal;
+pub mod secrets;
+pub mod writer;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::expand;
+use crate::manifest::{CustomerManifest, LifecycleState};
+use crate::plan::read::{self, TenantState};
+use crate::plan::{Op, Plan, TenantPlan, TenantStatus};
+use crate::providers::graph_map::Ids;
+use crate::providers::{self, Address, DesiredResource, DesiredTenant, TenantRole};
+use crate::session::Session;
+use crate::validate::Validated;
+use journal::Journal;
+use writer::{ApplyError, Wait, Writer};
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub allow_delete: bool,
+    pub parallelism: usize,
+    /// Concurrent actions within one tenant.
+    pub per_tenant: usize,
+    pub replication_deadline: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            allow_delete: false,
+            parallelism: 8,
+            per_tenant: 4,
+            replication_deadline: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    Applied,
+    Unchanged,
+    Failed,
+    Blocked,
+}
+
+#[derive(Debug)]
+pub struct TenantOutcome {
+    pub name: String,
+    pub outcome: Outcome,
+    pub done: Vec<String>,
+    pub failed: Vec<ApplyError>,
+    pub skipped: Vec<String>,
+    pub waits: Vec<Wait>,
+    /// Manual items still waiting for someone to do them.
+    pub manual: usize,
+}
+
+/// Why a saved plan cannot be applied.
+#[derive(Debug)]
+pub struct Stale {
+    pub changes: Vec<String>,
+}
+
+/// Re-reads every tenant of the plan and compares fingerprints.
+pub async fn check_fresh(
+    v: &Validated,
+    session: &Session,
+    plan: &Plan,
+    parallelism: usize,
+) -> (BTreeMap<String, Result<TenantState, String>>, Vec<String>) {
+    let mut states = BTreeMap::new();
+    let mut stale = Vec::new();
+    let provider = expand::expand_provider(&v.provider.doc);
+    let base = base_dir(v);
+    let ps = read_state(session, &provider, Ids::default(), &base).await;
+    let siem = ps.as_ref().ok().and_then(|s| s.ids.siem_app_id.clone());
+    states.insert(provider.name.clone(), ps);
+    let customers: Vec<(String, DesiredTenant)> = plan
+        .tenants
+        .iter()
+        .filter(|t| t.role == TenantRole::Customer)
+        .filter_map(|t| {
+            v.customer(&t.name).map(|c| {
+                (
+                    t.name.clone(),
+                    expand::universe_customer(&v.provider.doc, &c.doc),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<(String, Result<TenantState, String>)> =
+        futures::stream::iter(customers.iter().map(|(name, universe)| {
+            let ids = Ids {
+                siem_app_id: siem.clone(),
+                ..Ids::default()
+            };
+            let base = base.clone();
+            async move {
+                (
+                    name.clone(),
+                    read_state(session, universe, ids, &base).await,
+                )
+            }
+        }))
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    states.extend(results);
+    for t in &plan.tenants {
+        if t.status == TenantStatus::Blocked {
+            continue;
+        }
+        let Some(Ok(state)) = states.get(&t.name) else {
+            continue;
+        };
+        let now = crate::plan::diff::fingerprints(state);
+        for (address, before) in &t.fingerprints {
+            let after = now.get(address).map_or("unread", String::as_str);
+            if before != after {
+                stale.push(format!("{}: {address} changed since the plan", t.name));
+            }
+        }
+    }
+    (states, stale)
+}
+
+async fn read_state(
+    session: &Session,
+    universe: &DesiredTenant,
+    ids: Ids,
+    base: &Path,
+) -> Result<TenantState, String> {
+    let tg = session.graph.tenant(
+        &universe.tenant_id,
+        session.endpoints.profile(universe.cloud),
+    );
+    read::read_tenant(&tg, universe, ids, base)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn base_dir(v: &Validated) -> PathBuf {
+    v.provider
+        .file
+        .path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Applies the plan's actions with fresh tenant states.
+pub async fn apply(
+    v: &Validated,
+    session: &Session,
+    plan: &Plan,
+    mut states: BTreeMap<String, Result<TenantState, String>>,
+    opts: &ApplyOptions,
+    journal: Option<&Journal>,
+    progress: &indicatif::ProgressBar,
+) -> Vec<TenantOutcome> {
+    let base = base_dir(v);
+    let sinks = secrets::SecretSinks {
+        http: session.http.clone(),
+        tokens: Arc::clone(&session.tokens),
+        tenant: v.provider.doc.spec.tenant_id.value.to_ascii_lowercase(),
+        login: session.endpoints.profile(v.provider.doc.spec.cloud).login,
+    };
+    let mut outcomes = Vec::new();
+    // The MSSP tenant first: customers' service principals need the application's appId.
+    let mut siem_app_id = None;
+    if let Some(tp) = plan.tenants.iter().find(|t| t.role == TenantRole::Provider) {
+        let desired = expand::expand_provider(&v.provider.doc);
+        let state = states
+            .remove(&tp.name)
+            .unwrap_or_else(|| Err("not read".into()));
+        let (o, ids) = apply_tenant(
+            session, tp, &desired, &desired, state, None, opts, journal, &sinks, &base,
+        )
+        .await;
+        siem_app_id = ids.siem_app_id;
+        outcomes.push(o);
+        progress.inc(1);
+    }
+    let customers: Vec<(&TenantPlan, &CustomerManifest)> = plan
+        .tenants
+        .iter()
+        .filter(|t| t.role == TenantRole::Customer)
+        .filter_map(|t| v.customer(&t.name).map(|c| (t, &c.doc)))
+        .collect();
+    let jobs: Vec<_> = customers
+        .into_iter()
+        .map(|(tp, c)| {
+            let state = states
+                .remove(&tp.name)
+                .unwrap_or_else(|| Err("not read".into()));
+            (tp, c, state)
+        })
+        .collect();
+    let results: Vec<TenantOutcome> =
+        futures::stream::iter(jobs.into_iter().map(|(tp, c, state)| {
+            let desired = expand::expand_customer(&v.provider.doc, c);
+            let universe = expand::universe_customer(&v.provider.doc, c);
+            let siem = siem_app_id.clone();
+            let base = base.clone();
+            let sinks = &sinks;
+            async move {
+                let state = state.map(|mut s| {
+                    if s.ids.siem_app_id.is_none() {
+                        s.ids.siem_app_id = siem;
+                    }
+                    s
+                });
+                let (o, _) = apply_tenant(
+                    session,
+                    tp,
+                    &desired,
+                    &universe,
+                    state,
+                    Some(c),
+                    opts,
+                    journal,
+                    sinks,
+                    &base,
+                )
+                .await;
+                progress.inc(1);
+                o
+            }
+        }))
+        .buffer_unordered(opts.parallelism.max(1))
+        .collect()
+        .await;
+    outcomes.extend(results);
+    outcomes.sort_by(|a, b| a.name.cmp(&b.name));
+    outcomes
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_tenant(
+    session: &Session,
+    tp: &TenantPlan,
+    desired: &DesiredTenant,
+    universe: &DesiredTenant,
+    state: Result<TenantState, String>,
+    customer: Option<&CustomerManifest>,
+    opts: &ApplyOptions,
+    journal: Option<&Journal>,
+    sinks: &secrets::SecretSinks,
+    base: &Path,
+) -> (TenantOutcome, Ids) {
+    let mut out = TenantOutcome {
+        name: tp.name.clone(),
+        outcome: Outcome::Unchanged,
+        done: vec![],
+        failed: vec![],
+        skipped: vec![],
+        waits: vec![],
+        manual: tp.actions.iter().filter(|a| a.op == Op::Manual).count(),
+    };
+    if tp.status == TenantStatus::Blocked {
+        out.outcome = Outcome::Blocked;
+        return (out, Ids::default());
+    }
+    let state = match state {
+        Ok(s) => s,
+        Err(e) => {
+            out.outcome = Outcome::Blocked;
+            out.failed.push(ApplyError {
+                address: "(read)".into(),
+                message: e,
+            });
+            return (out, Ids::default());
+        }
+    };
+    let writes: Vec<&crate::plan::Action> = tp
+        .actions
+        .iter()
+        .filter(|a| matches!(a.op, Op::Create | Op::Update | Op::Replace | Op::Delete))
+        .collect();
+    if writes.is_empty() {
+        return (out, state.ids);
+    }
+    let tg = session
+        .graph
+        .tenant(&tp.tenant_id, session.endpoints.profile(tp.cloud));
+    let w = Writer {
+        tg: &tg,
+        tenant: desired,
+        snap: &state.snapshot,
+        base_dir: base,
+        ids: Mutex::new(state.ids.clone()),
+        waits: Mutex::new(vec![]),
+        journal,
+        replication_deadline: opts.replication_deadline,
+        secrets: sinks,
+    };
+    let allow_protected = customer.is_some_and(|c| {
+        c.spec.lifecycle.allow_protected_deletes
+            || c.spec.lifecycle.state == LifecycleState::Offboarding
+    });
+    run_actions(
+        &w,
+        desired,
+        universe,
+        &writes,
+        opts,
+        allow_protected,
+        &mut out,
+    )
+    .await;
+    out.waits = w.waits.lock().map(|g| g.clone()).unwrap_or_default();
+    out.outcome = if !out.failed.is_empty() || !out.skipped.is_empty() {
+        Outcome::Failed
+    } else {
+        Outcome::Applied
+    };
+    let ids = w.ids();
+    (out, ids)
+}
+
+/// Creates and updates level by level (a resource's level is one more than its deepest
+/// dependency), independent actions of a level concurrently; then deletions, dependents first.
+async fn run_actions(
+    w: &Writer<'_>,
+    desired: &DesiredTenant,
+    universe: &DesiredTenant,
+    writes: &[&crate::plan::Action],
+    opts: &ApplyOptions,
+    allow_protected: bool,
+    out: &mut TenantOutcome,
+) {
+    let failed: Mutex<BTreeSet<Address>> = Mutex::new(BTreeSet::new());
+    let mut levels: BTreeMap<usize, Vec<(&crate::plan::Action, &DesiredResource)>> =
+        BTreeMap::new();
+    let mut level_of: BTreeMap<Address, usize> = BTreeMap::new();
+    for r in &desired.resources {
+        let l = r
+            .depends_on
+            .iter()
+            .filter_map(|d| level_of.get(d))
+            .max()
+            .map_or(0, |l| l + 1);
+        level_of.insert(r.address.clone(), l);
+        if let Some(a) = writes
+            .iter()
+            .find(|a| a.op != Op::Delete && a.address == r.address.to_string())
+        {
+            levels.entry(l).or_default().push((a, r));
+        }
+    }
+    let results: Mutex<Vec<(String, Result<(), ApplyError>)>> = Mutex::new(vec![]);
+    for (_, batch) in levels {
+        futures::stream::iter(batch.into_iter().map(|(a, r)| {
+            let failed = &failed;
+            let results = &results;
+            async move {
+                let blocked_by = r
+                    .depends_on
+                    .iter()
+                    .find(|d| failed.lock().map(|f| f.contains(*d)).unwrap_or(false))
+                    .cloned();
+                let result = match blocked_by {
+                    Some(dep) => Err(ApplyError::new(
+                        &r.address,
+                        format!("skipped: {dep} failed"),
+                    )),
+                    None => match a.op {
+                        Op::Create => providers::create(r, w).await,
+                        Op::Update => match &a.id {
+                            Some(id) => providers::update(r, id, w).await,
+                            None => providers::create(r, w).await,
+                        },
+                        Op::Replace => {
+                            let deleted = match &a.id {
+                                Some(id) => providers::delete(r, id, w).await,
+                                None => Ok(()),
+                            };
+                            match deleted {
+                                Ok(()) => providers::create(r, w).await,
+                                Err(e) => Err(e),
+                            }
+                        }
+                        _ => Ok(()),
+                    },
+                };
+                if result.is_err()
+                    && let Ok(mut f) = failed.lock()
+                {
+                    f.insert(r.address.clone());
+                }
+                if let Ok(mut res) = results.lock() {
+                    res.push((a.address.clone(), result));
+                }
+            }
+        }))
+        .buffer_unordered(opts.per_tenant.max(1))
+        .collect::<Vec<()>>()
+        .await;
+    }
+    // Deletions: reverse expansion order, so dependents go before what they depend on.
+    for r in universe.resources.iter().rev() {
+        let Some(a) = writes
+            .iter()
+            .find(|a| a.op == Op::Delete && a.address == r.address.to_string())
+        else {
+            continue;
+        };
+        let result = if !opts.allow_delete {
+            Err(ApplyError::new(
+                &r.address,
+                "not deleted: deletions need --allow-delete",
+            ))
+        } else if a.protected && !allow_protected {
+            Err(ApplyError::new(
+                &r.address,
+                "not deleted: protected; the customer manifest must set lifecycle.allowProtectedDeletes (or offboarding)",
+            ))
+        } else {
+            match &a.id {
+                Some(id) => providers::delete(r, id, w).await,
+                None => Ok(()),
+            }
+        };
+        if let Ok(mut res) = results.lock() {
+            res.push((a.address.clone(), result));
+        }
+    }
+    for (address, result) in results.into_inner().unwrap_or_default() {
+        match result {
+            Ok(()) => out.done.push(address),
+            Err(e) if e.message.starts_with("skipped:") => out.skipped.push(e.to_string()),
+            Err(e) => out.failed.push(e),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! `mssp apply` / `mssp-apply`: apply a saved plan, or plan and apply after confirmation.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use crate::apply::journal::Journal;
+use crate::apply::{self, ApplyOptions, Outcome, TenantOutcome};
+use crate::cli::{ApplyArgs, PlanArgs, PlanFormat};
+use crate::exit;
+use crate::plan::{FORMAT_VERSION, Plan};
+use crate::render;
+use crate::validate::Validated;
+
+pub fn run(args: &ApplyArgs) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(run_async(args))
+}
+
+/// A single `.json` argument is a saved plan; anything else is manifests.
+fn saved_plan(args: &ApplyArgs) -> Option<&PathBuf> {
+    match args.paths.as_slice() {
+        [one] if one.extension().is_some_and(|e| e == "json") && one.is_file() => Some(one),
+        _ => None,
+    }
+}
+
+async fn run_async(args: &ApplyArgs) -> u8 {
+    let (plan, from_file) = match saved_plan(args) {
+        Some(path) => match load_plan(path) {
+            Ok(p) => (Some(p), true),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::ERROR;
+            }
+        },
+        None => (None, false),
+    };
+    let manifest_paths: Vec<PathBuf> = match &plan {
+        Some(p) => p.manifest_paths.iter().map(PathBuf::from).collect(),
+        None => args.paths.clone(),
+    };
+    let (validated, diags, _) = super::load_and_validate(&manifest_paths);
+    eprint!("{}", diags.render());
+    let Some(v) = validated else {
+        eprintln!("error: the manifests are invalid; nothing was applied");
+        return exit::ERROR;
+    };
+    if let Some(p) = &plan
+        && p.manifests_digest != crate::plan::manifests_digest(&v)
+    {
+        eprintln!(
+            "error: the manifests changed since the plan was made ({}); make a new plan",
+            p.manifest_paths.join(", ")
+        );
+        return exit::STALE_PLAN;
+    }
+    let (session, sandbox) = match super::connect(&args.connection, &v).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let code = apply_with(args, &v, &session, plan, from_file).await;
+    if let Some(sb) = sandbox
+        && let Err(e) = sb.shutdown().await
+    {
+        eprintln!("warning: the sandbox did not shut down cleanly: {e}");
+    }
+    code
+}
+
+fn load_plan(path: &PathBuf) -> Result<Plan, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a saved plan: {e}", path.display()))?;
+    if plan.format_version != FORMAT_VERSION {
+        return Err(format!(
+            "{} has plan format {}; this mssp reads format {FORMAT_VERSION}",
+            path.display(),
+            plan.format_version
+        ));
+    }
+    Ok(plan)
+}
+
+async fn apply_with(
+    args: &ApplyArgs,
+    v: &Validated,
+    session: &crate::session::Session,
+    plan: Option<Plan>,
+    from_file: bool,
+) -> u8 {
+    let plan = match plan {
+        Some(p) => p,
+        None => {
+            let pa = PlanArgs {
+                paths: args.paths.clone(),
+                connection: args.connection.clone(),
+                format: PlanFormat::Human,
+                out: None,
+                detailed_exitcode: false,
+                customer: args.customer.clone(),
+                parallelism: args.parallelism,
+                prune: args.allow_delete,
+            };
+            let p = super::plan::make_plan(&pa, v, session).await;
+            eprint!(
+                "{}",
+                render::human::render(&p, render::human::Style { color: false })
+            );
+            p
+        }
+    };
+    if plan.blocked().next().is_some() {
+        let names: Vec<&str> = plan.blocked().map(|t| t.name.as_str()).collect();
+        eprintln!("note: blocked tenants are skipped: {}", names.join(", "));
+    }
+    if !plan.tenants.iter().any(|t| {
+        t.actions
+            .iter()
+            .any(|a| a.op.is_change() && a.op != crate::plan::Op::Manual)
+    }) {
+        eprintln!("No changes to apply.");
+        return if plan.blocked().next().is_some() {
+            exit::ERROR
+        } else {
+            exit::SUCCESS
+        };
+    }
+    if !from_file && !args.auto_approve && !confirm() {
+        eprintln!("Apply cancelled.");
+        return exit::ERROR;
+    }
+    let parallelism = usize::from(args.parallelism);
+    let (states, stale) = apply::check_fresh(v, session, &plan, parallelism).await;
+    if !stale.is_empty() {
+        eprintln!("error: the plan is stale; nothing was applied:");
+        for s in &stale {
+            eprintln!("  {s}");
+        }
+        eprintln!("  = help: make a new plan and review it");
+        return exit::STALE_PLAN;
+    }
+    let journal = match &args.journal {
+        Some(path) => {
+            match Journal::open(path, session.tokens.client_id().unwrap_or("(unknown)")) {
+                Ok(j) => Some(j),
+                Err(e) => {
+                    eprintln!("error: cannot open the journal {}: {e}", path.display());
+                    return exit::ERROR;
+                }
+            }
+        }
+        None => None,
+    };
+    let opts = ApplyOptions {
+        allow_delete: args.allow_delete,
+        parallelism,
+        replication_deadline: std::time::Duration::from_secs(args.replication_timeout),
+        ..ApplyOptions::default()
+    };
+    let progress = indicatif::ProgressBar::new(u64::try_from(plan.tenants.len()).unwrap_or(0));
+    let outcomes = apply::apply(
+        v,
+        session,
+        &plan,
+        states,
+        &opts,
+        journal.as_ref(),
+        &progress,
+    )
+    .await;
+    progress.finish_and_clear();
+    let mut code = report(&outcomes);
+    // Verify: a second plan of the touched tenants must show nothing left to do.
+    let touched: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.outcome == Outcome::Applied)
+        .map(|o| o.name.clone())
+        .collect();
+    if !touched.is_empty() {
+        let pa = PlanArgs {
+            paths: plan.manifest_paths.iter().map(PathBuf::from).collect(),
+            connection: args.connection.clone(),
+            format: PlanFormat::Human,
+            out: None,
+            detailed_exitcode: false,
+            customer: touched
+                .iter()
+                .filter(|n| v.customer(n).is_some())
+                .cloned()
+                .collect(),
+            parallelism: args.parallelism,
+            prune: false,
+        };
+        let verify = super::plan::make_plan(&pa, v, session).await;
+        let mut left = Vec::new();
+        for t in verify.blocked().filter(|t| touched.contains(&t.name)) {
+            left.push(format!(
+                "{}: could not be read back: {}",
+                t.name,
+                t.blocked_reason.as_deref().unwrap_or("read failed")
+            ));
+        }
+        for t in verify.tenants.iter().filter(|t| touched.contains(&t.name)) {
+            for a in t.actions.iter().filter(|a| {
+                a.op.is_change()
+                    && a.op != crate::plan::Op::Manual
+                    && a.op != crate::plan::Op::Delete
+            }) {
+                left.push(format!(
+                    "{}: {} still needs {}",
+                    t.name,
+                    a.address,
+                    a.op.verb()
+                ));
+            }
+        }
+        if left.is_empty() {
+            eprintln!("verified: a new plan of the applied tenants has nothing left to apply");
+        } else {
+            eprintln!("error: verification failed, the tenants still differ:");
+            for l in &left {
+                eprintln!("  {l}");
+            }
+            code = exit::ERROR;
+        }
+    }
+    code
+}
+
+fn confirm() -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: not a terminal: pass --auto-approve to apply without confirmation (CI), or apply a reviewed saved plan"
+        );
+        return false;
+    }
+    eprint!("Apply these changes? Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    line.trim() == "yes"
+}
+
+fn report(outcomes: &[TenantOutcome]) -> u8 {
+    let mut code = exit::SUCCESS;
+    let mut out = String::new();
+    for o in outcomes {
+        for wt in &o.waits {
+            out.push_str(&format!(
+                "  {}: {} — {} ({:.1} s)\n",
+                o.name,
+                wt.address,
+                wt.reason,
+                wt.waited.as_secs_f64()
+            ));
+        }
+        for f in &o.failed {
+            out.push_str(&format!("  {}: FAILED {f}\n", o.name));
+        }
+        for s in &o.skipped {
+            out.push_str(&format!("  {}: {s}\n", o.name));
+        }
+    }
+    eprint!("{out}");
+    eprintln!("Apply summary:");
+    for o in outcomes {
+        let state = match o.outcome {
+            Outcome::Applied => "applied",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Failed => "FAILED",
+            Outcome::Blocked => "BLOCKED",
+        };
+        if matches!(o.outcome, Outcome::Failed | Outcome::Blocked) {
+            code = exit::ERROR;
+        }
+        eprintln!(
+            "  {}: {state} ({} done, {} failed, {} skipped, {} manual left)",
+            o.name,
+            o.done.len(),
+            o.failed.len(),
+            o.skipped.len(),
+            o.manual
+        );
+    }
+    code
+}
