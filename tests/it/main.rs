@@ -2,8 +2,10 @@
 
 mod cli;
 mod loader_props;
+mod plan;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
 mod schema;
+mod support;
 mod validate;
