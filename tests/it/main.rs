@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per topic.
 
+mod apply;
 mod cli;
 mod loader_props;
 mod plan;
