@@ -331,14 +331,12 @@ pub fn password_observe(spec: &PasswordCredentialSpec, app: Option<&Value>) -> O
 }
 
 /// Credentials of the application object ending within `window` of `now`.
-pub fn expiring(app: &Value, now: jiff::Timestamp, window: jiff::Span) -> Vec<(String, String)> {
-    let limit = now
-        .checked_add(
-            window
-                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-                .unwrap_or_default(),
-        )
-        .unwrap_or(now);
+pub fn expiring(
+    app: &Value,
+    now: jiff::Timestamp,
+    window: std::time::Duration,
+) -> Vec<(String, String)> {
+    let limit = now.checked_add(window).unwrap_or(now);
     ["passwordCredentials", "keyCredentials"]
         .iter()
         .flat_map(|k| app.get(*k).and_then(Value::as_array).into_iter().flatten())
@@ -421,7 +419,7 @@ pub async fn fic_create(
     let app = w.id_of(at, &spec.application)?;
     let path = format!("applications/{app}/federatedIdentityCredentials");
     let id = super::create_recovering(w, at, Version::V1, &path, &fic_body(spec), || async {
-        let items = w.tg.list(Service::Graph(Version::V1), &path).await?;
+        let items = w.list(at, Service::Graph(Version::V1), &path).await?;
         Ok(items
             .iter()
             .find(|f| str_of(f, "name") == spec.name)
@@ -503,14 +501,10 @@ pub async fn password_create(
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
     let app = w.id_of(at, &spec.application)?;
-    let validity =
-        crate::validate::parse_duration(&spec.validity).map_err(|e| ApplyError::new(at, e))?;
+    let validity = crate::validate::parse_fixed_duration(&spec.validity)
+        .map_err(|e| ApplyError::new(at, e))?;
     let end = jiff::Timestamp::now()
-        .checked_add(
-            validity
-                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-                .unwrap_or_default(),
-        )
+        .checked_add(validity)
         .map_err(|e| ApplyError::new(at, e.to_string()))?;
     let body = json!({"passwordCredential": {"displayName": spec.display_name, "endDateTime": end.to_string()}});
     let answer = w

@@ -419,7 +419,7 @@ where
                     if let Some(id) = find().await.map_err(graph_err(at))? {
                         return Ok(id);
                     }
-                    if started.elapsed() >= w.replication_deadline {
+                    if started.elapsed() >= w.recovery_window {
                         break;
                     }
                     tokio::time::sleep(delay).await;

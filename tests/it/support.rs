@@ -100,22 +100,35 @@ impl World {
         self.plan_with(false, &[]).await
     }
 
-    /// Plans and applies everything (like `mssp apply --auto-approve`), returning the outcomes.
+    /// Plans and applies everything (like `mssp apply --auto-approve`). Under replication
+    /// delay a plan made right after an apply can see objects appear between its read and
+    /// the apply's re-read (a stale plan); like a user, plan again.
     pub async fn apply_with(&self, opts: ApplyOptions, prune: bool) -> Vec<TenantOutcome> {
         let v = self.manifests();
-        let p = self.plan_with(prune, &[]).await;
-        let (states, stale) = apply::check_fresh(&v, &self.session, &p, 8).await;
-        assert!(stale.is_empty(), "fresh plan reported stale: {stale:?}");
-        apply::apply(
-            &v,
-            &self.session,
-            &p,
-            states,
-            &opts,
-            None,
-            &indicatif::ProgressBar::hidden(),
-        )
-        .await
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let p = self.plan_with(prune, &[]).await;
+            let (states, stale) = apply::check_fresh(&v, &self.session, &p, opts.parallelism).await;
+            if !stale.is_empty() && tries < 5 {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            assert!(
+                stale.is_empty(),
+                "plan still stale after {tries} tries: {stale:?}"
+            );
+            return apply::apply(
+                &v,
+                &self.session,
+                &p,
+                states,
+                &opts,
+                None,
+                &indicatif::ProgressBar::hidden(),
+            )
+            .await;
+        }
     }
 
     pub async fn apply(&self) -> Vec<TenantOutcome> {
