@@ -3,16 +3,24 @@
 use assert_cmd::Command;
 
 #[test]
-fn plan_and_apply_say_not_yet_implemented() {
+fn plan_and_apply_without_credentials_say_how_to_get_them() {
     for bin in ["mssp-plan", "mssp-apply"] {
         let out = Command::cargo_bin(bin)
             .expect("binary")
             .arg("examples/")
+            .env_remove("AZURE_CLIENT_ID")
+            .env_remove("AZURE_CLIENT_SECRET")
+            .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+            .env("PATH", "/nonexistent")
             .output()
             .expect("runs");
         assert_eq!(out.status.code(), Some(1), "{bin}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("not yet implemented"), "{bin}: {err}");
+        assert!(
+            err.contains("no credentials") && err.contains("--sandbox"),
+            "{bin}: {err}"
+        );
     }
 }
 

@@ -43,7 +43,26 @@ impl World {
         Self::in_dir(dir, tweak).await
     }
 
+    /// A world whose sandbox seed is adjusted (e.g. a permission withheld).
+    pub async fn with_seed(
+        fixture: &str,
+        tweak: impl FnOnce(&mut SandboxOptions),
+        seed: impl FnOnce(&mut mssp::sandbox::Seed),
+    ) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&Path::new("tests/fixtures").join(fixture), dir.path());
+        Self::start(dir, tweak, seed).await
+    }
+
     pub async fn in_dir(dir: tempfile::TempDir, tweak: impl FnOnce(&mut SandboxOptions)) -> World {
+        Self::start(dir, tweak, |_| {}).await
+    }
+
+    async fn start(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut SandboxOptions),
+        adjust: impl FnOnce(&mut mssp::sandbox::Seed),
+    ) -> World {
         let v = load(dir.path());
         let mut opts = SandboxOptions {
             ca_dir: dir.path().join(".sandbox"),
@@ -52,9 +71,9 @@ impl World {
         };
         tweak(&mut opts);
         std::fs::create_dir_all(&opts.ca_dir).expect("ca dir");
-        let sb = Sandbox::start(opts, mssp::commands::sandbox::seed_from(&v))
-            .await
-            .expect("sandbox starts");
+        let mut seed = mssp::commands::sandbox::seed_from(&v);
+        adjust(&mut seed);
+        let sb = Sandbox::start(opts, seed).await.expect("sandbox starts");
         let session = Session::with_secret(
             Endpoints {
                 login: Some(sb.url.clone()),
