@@ -100,3 +100,41 @@ impl Output {
 fn identity(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_lines_of_a_crashed_run_are_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.ndjson");
+        std::fs::write(&p, "{\"a\":1}\n{\"b\":2}\n{\"c\"").unwrap();
+        let mut st = AlertState {
+            output: Some(OutputMark {
+                path: identity(&p),
+                committed_len: 8,
+            }),
+            ..AlertState::default()
+        };
+        let mut out = Output::open(Some(&p), &mut st).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}\n");
+        let len = out.write_page(&[serde_json::json!({"d": 4})]).unwrap();
+        assert_eq!(len, Some(16));
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"d\":4}\n"
+        );
+    }
+
+    #[test]
+    fn a_new_file_is_adopted_at_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("other.ndjson");
+        std::fs::write(&p, "{\"x\":1}\n").unwrap();
+        let mut st = AlertState::default();
+        Output::open(Some(&p), &mut st).unwrap();
+        assert_eq!(st.output.unwrap().committed_len, 8);
+        assert_eq!(std::fs::read_to_string(&p).unwrap().len(), 8);
+    }
+}
