@@ -399,6 +399,26 @@ fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<Sour
             }
             Credential::Secret(s) => {
                 cx.duration(&s.validity, "secret validity");
+                if let Some(r) = &s.rotate_before {
+                    cx.duration(r, "rotateBefore");
+                    let days = |v: &str| {
+                        parse_duration(v).ok().and_then(|d| {
+                            d.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                                .ok()
+                        })
+                    };
+                    if let (Some(r_d), Some(v_d)) = (days(&r.value), days(&s.validity.value))
+                        && r_d >= v_d
+                    {
+                        cx.error(
+                            r,
+                            format!(
+                                "rotateBefore `{}` is not shorter than the validity `{}`: every new secret would be due for rotation at once",
+                                r.value, s.validity.value
+                            ),
+                        );
+                    }
+                }
                 if !secret_names.insert(s.display_name.value.clone()) {
                     cx.error(
                         &s.display_name,

@@ -7,4 +7,5 @@ mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
 mod schema;
+mod siem_credentials;
 mod validate;
