@@ -179,7 +179,8 @@ impl Smtp {
 /// Delivers the rules of each page's alerts.
 pub struct Deliverer {
     tera: tera::Tera,
-    smtp: Option<Smtp>,
+    /// Built up front, but a broken relay configuration only fails the deliveries that need it.
+    smtp: Option<Result<Smtp, String>>,
     webhooks: BTreeMap<String, String>,
     http: reqwest::Client,
     provider: String,
@@ -215,11 +216,15 @@ impl Deliverer {
             return Ok(());
         }
         if !recipients.is_empty() {
-            let smtp = self.smtp.as_ref().ok_or_else(|| {
-                AlertsError::Delivery(
-                    "the rule has recipients but the provider has no delivery.smtp".into(),
-                )
-            })?;
+            let smtp = match &self.smtp {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => return Err(AlertsError::Delivery(e.clone())),
+                None => {
+                    return Err(AlertsError::Delivery(
+                        "the rule has recipients but the provider has no delivery.smtp".into(),
+                    ));
+                }
+            };
             smtp.send(&recipients, &subject, &body).await?;
         }
         for w in &rule.webhooks {
@@ -331,7 +336,7 @@ pub async fn notify(
 ) -> Result<NotifyReport, AlertsError> {
     let tera = super::templates::load(BUILTIN, req.templates.as_deref())?;
     let smtp = match delivery.and_then(|d| d.smtp.as_ref()) {
-        Some(cfg) if !req.dry_run => Some(Smtp::new(cfg)?),
+        Some(cfg) if !req.dry_run => Some(Smtp::new(cfg).map_err(|e| e.to_string())),
         _ => None,
     };
     let mut deliverer = Deliverer {
