@@ -397,10 +397,11 @@ async fn alerts_fetch_returns_each_alert_once_then_only_new_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_fetch_resumes_after_a_failed_page_and_rides_out_throttling() {
     let w = applied().await;
-    // The second page of contoso's alerts fails (a 500 is not retried): the run stops there.
+    // The second page of contoso's alerts fails with an error no client retries (400): the run
+    // stops there.
     w.faults(
         json!({"one_shot": {"method": "GET", "path_prefix": "/v1.0/security/alerts_v2",
-        "tenant": CONTOSO, "status": 500, "count": 1, "after": 1}}),
+        "tenant": CONTOSO, "status": 400, "count": 1, "after": 1}}),
     )
     .await;
     let r = fetch(&w, &["--top", "2"]).await;

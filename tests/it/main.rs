@@ -1,11 +1,14 @@
 //! The single integration-test binary: one module per topic.
 
 mod alerts;
+mod apply;
 mod cli;
 mod loader_props;
+mod plan;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
 mod schema;
 mod siem_credentials;
+mod support;
 mod validate;
