@@ -53,6 +53,12 @@ pub enum Command {
     /// Run the local stand-in for Entra ID, Microsoft Graph and the Defender API.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Fetch alerts as the SIEM app (NDJSON) and deliver the notification rules.
+    #[command(subcommand)]
+    Alerts(crate::commands::alerts::AlertsCommand),
+    /// SIEM connector configuration.
+    #[command(subcommand)]
+    Siem(crate::commands::siem::SiemCommand),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -146,6 +152,10 @@ pub struct ApplyArgs {
     /// Seconds a dependent may wait for a new object to replicate.
     #[arg(long, default_value_t = 120)]
     pub replication_timeout: u64,
+    /// After applying, sign in as the SIEM app in each SIEM-enabled customer tenant and read
+    /// alerts; a failure names the missing grant.
+    #[arg(long)]
+    pub verify_siem: bool,
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +203,8 @@ fn run(command: Command) -> u8 {
         Command::Plan(a) => commands::plan::run(&a),
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
+        Command::Alerts(a) => commands::alerts::run(&a),
+        Command::Siem(a) => commands::siem::run(&a),
     }
 }
 

@@ -151,6 +151,7 @@ fn push_application(out: &mut Vec<DesiredResource>, p: &ProviderManifest, audien
                     display_name: s.display_name.value.clone(),
                     validity: s.validity.value.clone(),
                     sink: s.sink.clone(),
+                    rotate_before: s.rotate_before.as_ref().map(|r| r.value.clone()),
                 }),
             ),
         };

@@ -443,6 +443,22 @@ fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<Sour
             }
             Credential::Secret(s) => {
                 cx.fixed_duration(&s.validity, "secret validity");
+                if let Some(r) = &s.rotate_before {
+                    cx.fixed_duration(r, "rotateBefore");
+                    if let (Ok(r_d), Ok(v_d)) = (
+                        parse_fixed_duration(&r.value),
+                        parse_fixed_duration(&s.validity.value),
+                    ) && r_d >= v_d
+                    {
+                        cx.error(
+                            r,
+                            format!(
+                                "rotateBefore `{}` is not shorter than the validity `{}`: every new secret would be due for rotation at once",
+                                r.value, s.validity.value
+                            ),
+                        );
+                    }
+                }
                 if !secret_names.insert(s.display_name.value.clone()) {
                     cx.error(
                         &s.display_name,

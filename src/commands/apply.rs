@@ -70,7 +70,16 @@ async fn run_async(args: &ApplyArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let code = apply_with(args, &v, &session, plan, from_file).await;
+    let mut code = apply_with(args, &v, &session, plan, from_file).await;
+    if args.verify_siem && code == exit::SUCCESS {
+        code = crate::alerts::verify::after_apply(
+            &v,
+            &session,
+            args.connection.sandbox,
+            &args.customer,
+        )
+        .await;
+    }
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {

@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per topic.
 
+mod alerts;
 mod apply;
 mod cli;
 mod loader_props;
@@ -8,5 +9,6 @@ mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
 mod schema;
+mod siem_credentials;
 mod support;
 mod validate;
