@@ -65,6 +65,16 @@ impl Session {
         Ok(Self::new(http, config, endpoints))
     }
 
+    /// Explicit endpoints and credential settings (any method).
+    pub fn with_config(
+        endpoints: Endpoints,
+        config: AuthConfig,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, SessionError> {
+        let http = graph::http_client(ca_pem).map_err(SessionError::Http)?;
+        Ok(Self::new(http, config, endpoints))
+    }
+
     fn new(http: reqwest::Client, config: AuthConfig, endpoints: Endpoints) -> Self {
         let tokens = Arc::new(Tokens::new(config, http.clone()));
         Self {

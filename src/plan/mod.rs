@@ -18,7 +18,7 @@ use crate::expand;
 use crate::graph::Graph;
 use crate::manifest::{CustomerManifest, LifecycleState};
 use crate::providers::graph_map::Ids;
-use crate::providers::{DesiredTenant, TenantRole};
+use crate::providers::DesiredTenant;
 use crate::validate::Validated;
 use diff::{DiffInput, ExceptionRule};
 
@@ -116,6 +116,7 @@ pub async fn plan(
             )
         })
         .collect();
+    let window = siem_window(v);
     let mut results: Vec<TenantPlan> =
         futures::stream::iter(jobs.iter().map(|(desired, universe, exceptions, allow)| {
             let graph = Arc::clone(&graph);
@@ -134,7 +135,8 @@ pub async fn plan(
                         exceptions: exceptions.clone(),
                         allow_protected: *allow,
                         ids,
-                        expiry_window: None,
+                        // Per-customer SIEM apps live in customer tenants: warn there too.
+                        expiry_window: window,
                     },
                     opts,
                     &base_dir,
@@ -182,7 +184,7 @@ pub(crate) struct TenantJob<'a> {
     exceptions: Vec<ExceptionRule>,
     allow_protected: bool,
     ids: Ids,
-    /// For the provider tenant: warn about SIEM credentials ending within this span.
+    /// Warn about SIEM credentials (of applications in this tenant) ending within this span.
     expiry_window: Option<std::time::Duration>,
 }
 
@@ -249,7 +251,7 @@ pub(crate) async fn plan_tenant(
             return (plan, state.ids);
         }
     }
-    if let (Some(window), TenantRole::Provider) = (job.expiry_window, t.role) {
+    if let Some(window) = job.expiry_window {
         plan.warnings
             .extend(expiring_credentials(t, &state, window));
     }

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod apply;
+mod auth;
 mod cli;
 mod loader_props;
 mod plan;
