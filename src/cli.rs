@@ -37,7 +37,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Check manifests offline and report every problem at once.
     #[command(
-        after_help = "Examples:\n  mssp validate examples/\n  mssp validate --explain contoso examples/"
+        after_help = "Examples:\n  mssp validate examples/\n  mssp validate --explain contoso examples/\n  mssp validate --skip-foreign examples/customers/contoso.yaml"
     )]
     Validate(ValidateArgs),
     /// Show what would change in each tenant (same as `mssp-plan`).
@@ -51,11 +51,24 @@ pub enum Command {
     )]
     Apply(ApplyArgs),
     /// Run the local stand-in for Entra ID, Microsoft Graph and the Defender API.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mssp sandbox serve --seed examples/ --state .mssp-sandbox/state.json"
+    )]
     Sandbox(SandboxCommand),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  mssp completions bash > ~/.local/share/bash-completion/completions/mssp\n  mssp completions zsh > \"${fpath[1]}/_mssp\"\n  mssp completions fish > ~/.config/fish/completions/mssp.fish"
+    )]
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  mssp man | man -l -\n  mssp man --out-dir /usr/local/share/man/man1"
+    )]
+    Man(crate::commands::completions::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +82,15 @@ pub struct ValidateArgs {
     /// Output format of `--explain`.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+    /// The Provider manifest to check customer files against. Without it, and when the given
+    /// paths hold customers but no provider, one is looked for in the files' folders and their
+    /// parents up to the repository root (pre-commit passes only the changed files).
+    #[arg(long, value_name = "FILE")]
+    pub provider: Option<PathBuf>,
+    /// Skip YAML documents that are not mssp manifests even in files named explicitly (a
+    /// pre-commit hook passes every changed `.yaml` file, CI workflows included).
+    #[arg(long)]
+    pub skip_foreign: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,6 +215,8 @@ fn run(command: Command) -> u8 {
         Command::Plan(a) => commands::plan::run(&a),
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
+        Command::Completions(a) => commands::completions::completions(&a),
+        Command::Man(a) => commands::completions::man(&a),
     }
 }
 

@@ -2,6 +2,7 @@
 //! exit code, and owns what that subcommand prints.
 
 pub mod apply;
+pub mod completions;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;

@@ -1,12 +1,34 @@
 //! `mssp validate`: offline checks, and `--explain` to show what a manifest expands to.
+//!
+//! Also the pre-commit entry point: given only changed customer files, it finds the Provider
+//! manifest they refer to (`--provider`, or by looking upwards from the files), and with
+//! `--skip-foreign` it ignores the other YAML a hook passes along.
+
+use std::path::{Path, PathBuf};
 
 use crate::cli::{OutputFormat, ValidateArgs};
+use crate::diagnostics::Diagnostics;
 use crate::exit;
 use crate::expand;
+use crate::manifest;
 use crate::render;
+use crate::validate::{self as validation, Validated};
 
 pub fn run(args: &ValidateArgs) -> u8 {
-    let (validated, diags, files) = super::load_and_validate(&args.paths);
+    let (validated, diags, files) = match load(args) {
+        Ok(Loaded::Manifests(v, d, f)) => (v.map(|b| *b), d, f),
+        Ok(Loaded::NothingOurs(files)) => {
+            println!(
+                "ok: no mssp manifests among {files} file{}; nothing to validate",
+                plural(files)
+            );
+            return exit::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
     eprint!("{}", diags.render());
     let Some(v) = validated else {
         eprintln!(
@@ -56,6 +78,129 @@ pub fn run(args: &ValidateArgs) -> u8 {
         }
     );
     exit::SUCCESS
+}
+
+enum Loaded {
+    Manifests(Option<Box<Validated>>, Diagnostics, usize),
+    /// `--skip-foreign` left no mssp document at all (a hook run on unrelated YAML).
+    NothingOurs(usize),
+}
+
+/// Loads the given paths, adding the Provider manifest when they hold only customers.
+fn load(args: &ValidateArgs) -> Result<Loaded, String> {
+    let mut loaded = manifest::load_paths_with(&args.paths, args.skip_foreign);
+    let provider_file = match &args.provider {
+        Some(p) if !p.is_file() => {
+            return Err(format!(
+                "--provider {}: not a file (name the Provider manifest itself)",
+                p.display()
+            ));
+        }
+        Some(p) if !already_loaded(p, &args.paths) => Some(p.clone()),
+        Some(_) => None,
+        None if loaded.set.providers.is_empty() && !loaded.set.customers.is_empty() => {
+            let start: Vec<&Path> = loaded
+                .set
+                .customers
+                .iter()
+                .map(|c| c.file.path.as_path())
+                .collect();
+            let found = discover_provider(&start);
+            if let Some(f) = &found {
+                eprintln!(
+                    "note: checking against the Provider manifest {} (found above the given files; \
+                     --provider names another)",
+                    f.display()
+                );
+            }
+            found
+        }
+        None => None,
+    };
+    if let Some(file) = provider_file {
+        let extra = manifest::load_paths_with(std::slice::from_ref(&file), true);
+        loaded.set.providers.extend(extra.set.providers);
+        loaded.set.customers.extend(extra.set.customers);
+        loaded.set.files += extra.set.files;
+        loaded.diagnostics.extend(extra.diagnostics);
+    }
+    if args.skip_foreign
+        && loaded.set.providers.is_empty()
+        && loaded.set.customers.is_empty()
+        && !loaded.diagnostics.has_errors()
+    {
+        return Ok(Loaded::NothingOurs(loaded.set.files));
+    }
+    let today = jiff::ZonedDateTime::now().date();
+    let (validated, more) = validation::validate(&loaded.set, today);
+    let mut diags = loaded.diagnostics;
+    diags.extend(more);
+    let diags = diags.sorted();
+    let validated = if diags.has_errors() {
+        None
+    } else {
+        validated.map(Box::new)
+    };
+    Ok(Loaded::Manifests(validated, diags, loaded.set.files))
+}
+
+/// Whether `file` is among `paths` (or inside one of them), so it is not loaded twice.
+fn already_loaded(file: &Path, paths: &[PathBuf]) -> bool {
+    let Ok(file) = file.canonicalize() else {
+        return false;
+    };
+    paths
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .any(|p| file.starts_with(p))
+}
+
+/// The first file holding a `kind: Provider` document in the folders of `files` or their
+/// parents, nearest first. The search stops at a repository root (a folder with `.git`), so a
+/// manifest outside the repository is never picked up by accident.
+fn discover_provider(files: &[&Path]) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok();
+    for file in files {
+        let Some(mut dir) = file
+            .canonicalize()
+            .ok()
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+        else {
+            continue;
+        };
+        loop {
+            if let Some(found) = provider_in(&dir) {
+                // Report it relative to where the user is, as the other paths are.
+                let shown = cwd
+                    .as_ref()
+                    .and_then(|c| c.canonicalize().ok())
+                    .and_then(|c| found.strip_prefix(&c).ok().map(Path::to_path_buf))
+                    .unwrap_or(found);
+                return Some(shown);
+            }
+            if dir.join(".git").exists() || !dir.pop() {
+                break;
+            }
+        }
+    }
+    None
+}
+
+/// A `*.yaml` / `*.yml` file directly in `dir` (not below it) with a Provider document.
+fn provider_in(dir: &Path) -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    candidates.sort();
+    candidates.into_iter().find(|p| {
+        !manifest::load_paths_with(std::slice::from_ref(p), true)
+            .set
+            .providers
+            .is_empty()
+    })
 }
 
 fn plural(n: usize) -> &'static str {

@@ -25,9 +25,15 @@ pub struct LoadOutcome {
 
 /// Loads every manifest under `paths` (files or directories).
 pub fn load_paths(paths: &[PathBuf]) -> LoadOutcome {
+    load_paths_with(paths, false)
+}
+
+/// [`load_paths`], optionally skipping foreign YAML even in files named explicitly (a
+/// pre-commit hook names every changed `.yaml` file, CI workflows included).
+pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
     let mut out = LoadOutcome::default();
     for path in paths {
-        let explicit = !path.is_dir();
+        let explicit = !path.is_dir() && !skip_foreign;
         let files = match discover(path) {
             Ok(files) => files,
             Err(d) => {
