@@ -17,11 +17,8 @@ use crate::validate::{self as validation, Validated};
 pub fn run(args: &ValidateArgs) -> u8 {
     let (validated, diags, files) = match load(args) {
         Ok(Loaded::Manifests(v, d, f)) => (v.map(|b| *b), d, f),
-        Ok(Loaded::NothingOurs(files)) => {
-            println!(
-                "ok: no mssp manifests among {files} file{}; nothing to validate",
-                plural(files)
-            );
+        Ok(Loaded::NothingOurs) => {
+            println!("ok: no mssp manifests among the given files; nothing to validate");
             return exit::SUCCESS;
         }
         Err(e) => {
@@ -83,7 +80,7 @@ pub fn run(args: &ValidateArgs) -> u8 {
 enum Loaded {
     Manifests(Option<Box<Validated>>, Diagnostics, usize),
     /// `--skip-foreign` left no mssp document at all (a hook run on unrelated YAML).
-    NothingOurs(usize),
+    NothingOurs,
 }
 
 /// Loads the given paths, adding the Provider manifest when they hold only customers.
@@ -129,7 +126,7 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
         && loaded.set.customers.is_empty()
         && !loaded.diagnostics.has_errors()
     {
-        return Ok(Loaded::NothingOurs(loaded.set.files));
+        return Ok(Loaded::NothingOurs);
     }
     let today = jiff::ZonedDateTime::now().date();
     let (validated, more) = validation::validate(&loaded.set, today);

@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per topic.
 
+mod ci_workflow;
 mod cli;
 mod loader_props;
 mod sandbox;
