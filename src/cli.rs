@@ -195,7 +195,30 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     init_logging(&cli);
-    ExitCode::from(run(cli.command))
+    // One line at the start and end of every run, so a pipeline's JSON logs say which
+    // version ran what and how it ended (the arguments are not logged: paths only, but
+    // they are not ours to publish).
+    let name = command_name(&cli.command);
+    tracing::info!(
+        command = name,
+        version = env!("CARGO_PKG_VERSION"),
+        "mssp starting"
+    );
+    let code = run(cli.command);
+    tracing::info!(command = name, exit_code = code, "mssp finished");
+    ExitCode::from(code)
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Validate(_) => "validate",
+        Command::Plan(_) => "plan",
+        Command::Apply(_) => "apply",
+        Command::Sandbox(_) => "sandbox",
+        Command::Schema(_) => "schema",
+        Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
+    }
 }
 
 /// Runs a `mssp-<sub>` alias binary: `mssp-plan ARGS` is `mssp plan ARGS`.
