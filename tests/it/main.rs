@@ -3,6 +3,7 @@
 mod ci_workflow;
 mod cli;
 mod loader_props;
+mod precommit;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
