@@ -389,6 +389,9 @@ fn expand_expr(raw: &str) -> String {
         let expr = rest[start + 3..end].trim();
         out.push_str(match expr {
             "vars.MSSP_CLIENT_ID" => "11111111-2222-4333-8444-555555555555",
+            "vars.MSSP_PLAN_CLIENT_ID || vars.MSSP_CLIENT_ID" => {
+                "11111111-2222-4333-8444-666666666666"
+            }
             "vars.MSSP_TENANT_ID" => "9b2c4f1e-7a3d-4e5f-8a9b-0c1d2e3f4a5b",
             "github.token" => "ghs_test",
             "github.event.pull_request.number" => "42",
@@ -512,6 +515,17 @@ fn github_workflow_runs_against_the_sandbox() {
         ci.stub_log()
     );
 
+    // Least privilege: only the apply job, behind the protected environment, uses the
+    // provisioning app; plans use the read-only one.
+    assert_eq!(
+        pr.env["AZURE_CLIENT_ID"],
+        "11111111-2222-4333-8444-666666666666"
+    );
+    assert_eq!(
+        apply.env["AZURE_CLIENT_ID"],
+        "11111111-2222-4333-8444-555555555555"
+    );
+
     // Next night: nothing drifted, no issue.
     ci.clear_stub_log();
     let clean = ci.run_job("drift", "schedule", &ci.workspace("nightly2"));
@@ -519,6 +533,30 @@ fn github_workflow_runs_against_the_sandbox() {
     assert_eq!(clean.steps["drift"]["exitcode"], "0", "{}", clean.log);
     assert_eq!(clean.steps["drift-issue"]["outcome"], "skipped");
     assert!(!ci.stub_log().contains("gh issue"), "{}", ci.stub_log());
+}
+
+/// Workload identity federation, no stored secret: every job may request the OIDC token, the
+/// apply job runs in the `production` environment (the subject its federated credential
+/// names), and the workflow reads no `secrets.*`.
+#[test]
+fn github_workflow_uses_federation_not_secrets() {
+    let ci = Ci::new();
+    for job in ["plan", "apply", "drift"] {
+        let j = &ci.workflow["jobs"][job];
+        assert_eq!(j["permissions"]["id-token"], "write", "{job}");
+        let steps = j["steps"].as_array().expect("steps");
+        assert!(
+            steps.iter().any(|s| s["id"] == "azure-token"),
+            "{job} has no azure-token step"
+        );
+    }
+    assert_eq!(ci.workflow["jobs"]["apply"]["environment"], "production");
+    assert!(ci.workflow["jobs"]["plan"]["environment"].is_null());
+    let text = std::fs::read_to_string(WORKFLOW).expect("workflow");
+    assert!(
+        !text.contains("secrets."),
+        "the workflow reads a stored secret"
+    );
 }
 
 /// The drift job fails when mssp-plan fails (exit 1), instead of reporting "no drift".
@@ -537,4 +575,54 @@ fn github_drift_job_fails_on_plan_errors() {
     assert_eq!(run.steps["drift"]["exitcode"], "1");
     assert_eq!(run.steps["drift"]["outcome"], "failure");
     assert!(!ci.stub_log().contains("gh issue"), "{}", ci.stub_log());
+}
+
+/// Every `mssp` command line of `examples/ci/azure-pipelines.yml` (plan, apply, drift, in file
+/// order) runs against the sandbox with its exact arguments. The Azure tasks and REST calls
+/// around them have no local stand-in and are not run.
+#[test]
+fn azure_pipelines_mssp_commands_run() {
+    fn scripts(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("script" | "inlineScript", Value::String(s)) => out.push(s.clone()),
+                        _ => scripts(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| scripts(i, out)),
+            _ => {}
+        }
+    }
+    let ci = Ci::new();
+    let text = std::fs::read_to_string("examples/ci/azure-pipelines.yml").expect("pipeline");
+    let pipeline: Value = serde_saphyr::from_str(&text).expect("YAML");
+    let mut all = Vec::new();
+    scripts(&pipeline, &mut all);
+    let lines: Vec<String> = all
+        .iter()
+        .flat_map(|s| s.lines())
+        .map(str::trim)
+        .filter(|l| l.starts_with("mssp-plan ") || l.starts_with("mssp-apply "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 3, "plan, apply and drift: {lines:?}");
+    let ws = ci.workspace("azure");
+    let mut env = BTreeMap::new();
+    let mut codes = Vec::new();
+    for line in &lines {
+        let script = format!("set +e\n{line}\necho \"exitcode=$?\" >> \"$GITHUB_OUTPUT\"\n");
+        let (_, outputs, log) = ci.run_script(&script, &BTreeMap::new(), &ws, &mut env);
+        codes.push((outputs["exitcode"].clone(), log));
+    }
+    let got: Vec<&str> = codes.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(got, ["2", "0", "0"], "{codes:#?}");
+    assert!(
+        std::fs::read_to_string(ws.join("plan.md"))
+            .expect("plan.md")
+            .contains("| Tenant | Cloud | Status | Changes |")
+    );
+    assert!(ws.join("journal.jsonl").is_file());
 }
