@@ -102,15 +102,37 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
                 .iter()
                 .map(|c| c.file.path.as_path())
                 .collect();
-            let found = discover_provider(&start);
-            if let Some(f) = &found {
-                eprintln!(
-                    "note: checking against the Provider manifest {} (found above the given files; \
-                     --provider names another)",
-                    f.display()
-                );
+            match discover_provider(&start) {
+                Found::One(f) => {
+                    eprintln!(
+                        "note: checking against the Provider manifest {} (found above the given \
+                         files; --provider names another)",
+                        f.display()
+                    );
+                    Some(f)
+                }
+                Found::Many(dir, files) => {
+                    eprintln!(
+                        "note: {} files in {} hold a Provider manifest ({}); name one with --provider",
+                        files.len(),
+                        dir.display(),
+                        files
+                            .iter()
+                            .filter_map(|f| f.file_name())
+                            .map(|n| n.to_string_lossy())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    None
+                }
+                Found::Nothing => {
+                    eprintln!(
+                        "note: no Provider manifest among the given files or in their folders up \
+                         to the repository root; name one with --provider"
+                    );
+                    None
+                }
             }
-            found
         }
         None => None,
     };
@@ -152,11 +174,27 @@ fn already_loaded(file: &Path, paths: &[PathBuf]) -> bool {
         .any(|p| file.starts_with(p))
 }
 
-/// The first file holding a `kind: Provider` document in the folders of `files` or their
-/// parents, nearest first. The search stops at a repository root (a folder with `.git`), so a
-/// manifest outside the repository is never picked up by accident.
-fn discover_provider(files: &[&Path]) -> Option<PathBuf> {
-    let cwd = std::env::current_dir().ok();
+enum Found {
+    One(PathBuf),
+    /// Several candidates in the nearest folder that has any: guessing would be arbitrary.
+    Many(PathBuf, Vec<PathBuf>),
+    Nothing,
+}
+
+/// The file holding a `kind: Provider` document in the folders of `files` or their parents,
+/// nearest first. The search stops at a repository root (a folder with `.git`), so a manifest
+/// outside the repository is never picked up by accident, and at the first folder with any
+/// candidate: two there (fixtures, variants) are ambiguous, not a choice to make silently.
+fn discover_provider(files: &[&Path]) -> Found {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| c.canonicalize().ok());
+    // Report paths relative to where the user is, as the other paths are.
+    let shown = |p: PathBuf| {
+        cwd.as_ref()
+            .and_then(|c| p.strip_prefix(c).ok().map(Path::to_path_buf))
+            .unwrap_or(p)
+    };
     for file in files {
         let Some(mut dir) = file
             .canonicalize()
@@ -166,38 +204,39 @@ fn discover_provider(files: &[&Path]) -> Option<PathBuf> {
             continue;
         };
         loop {
-            if let Some(found) = provider_in(&dir) {
-                // Report it relative to where the user is, as the other paths are.
-                let shown = cwd
-                    .as_ref()
-                    .and_then(|c| c.canonicalize().ok())
-                    .and_then(|c| found.strip_prefix(&c).ok().map(Path::to_path_buf))
-                    .unwrap_or(found);
-                return Some(shown);
+            let mut found = providers_in(&dir);
+            if found.len() == 1 {
+                return Found::One(shown(found.remove(0)));
+            }
+            if found.len() > 1 {
+                return Found::Many(shown(dir), found.into_iter().map(shown).collect());
             }
             if dir.join(".git").exists() || !dir.pop() {
                 break;
             }
         }
     }
-    None
+    Found::Nothing
 }
 
-/// A `*.yaml` / `*.yml` file directly in `dir` (not below it) with a Provider document.
-fn provider_in(dir: &Path) -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
+/// The `*.yaml` / `*.yml` files directly in `dir` (not below it) with a Provider document.
+fn providers_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut candidates: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter(|p| {
+            !manifest::load_paths_with(std::slice::from_ref(p), true)
+                .set
+                .providers
+                .is_empty()
+        })
         .collect();
     candidates.sort();
-    candidates.into_iter().find(|p| {
-        !manifest::load_paths_with(std::slice::from_ref(p), true)
-            .set
-            .providers
-            .is_empty()
-    })
+    candidates
 }
 
 fn plural(n: usize) -> &'static str {

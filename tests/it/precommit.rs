@@ -206,3 +206,37 @@ fn discovery_stops_at_the_repository_root() {
     let r = mssp_in(&root, &["validate", "customers/contoso.yaml"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn two_providers_in_one_folder_are_not_guessed() {
+    let (_dir, root) = repo();
+    std::fs::copy(
+        root.join("manifests/provider.yaml"),
+        root.join("manifests/provider-staging.yaml"),
+    )
+    .expect("copy");
+    let r = mssp_in(&root, &["validate", "manifests/customers/contoso.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(
+            "2 files in manifests hold a Provider manifest (provider-staging.yaml, provider.yaml)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("no Provider manifest found"),
+        "{}",
+        r.stderr
+    );
+    let r = mssp_in(
+        &root,
+        &[
+            "validate",
+            "--provider",
+            "manifests/provider.yaml",
+            "manifests/customers/contoso.yaml",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
