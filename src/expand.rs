@@ -271,6 +271,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
             vec![catalog.clone()],
             Spec::AccessPackage(AccessPackageSpec {
                 catalog: catalog.clone(),
+                group: group.clone(),
                 display_name: package_name.clone(),
                 description: owned(ap.description.as_deref().unwrap_or(&format!(
                     "Membership of {} for analysts of {}.",
@@ -317,7 +318,8 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
             deps,
             Spec::AssignmentPolicy(AssignmentPolicySpec {
                 package,
-                display_name: format!("{package_name} requests"),
+                // Derived from the tier's key, not a display name, so renames keep the key.
+                display_name: format!("{t} access requests"),
                 description: owned(&format!(
                     "Requests by users of {} ({}).",
                     ps.display_name, ps.domain.value
@@ -462,10 +464,7 @@ fn push_defender_role(b: &mut Builder, tier: &Tier, c: &CustomerManifest, cx: &R
                 Address::new(Kind::DefenderRoleAssignment, t),
                 vec![role_addr.clone(), group.clone()],
                 Spec::DefenderRoleAssignment(DefenderRoleAssignmentSpec {
-                    display_name: format!(
-                        "{} -> {}",
-                        role.display_name.value, tier.group.display_name.value
-                    ),
+                    display_name: cx.group_unique_name.to_string(),
                     role: role_addr,
                     principals: vec![group.clone()],
                     directory_scope_ids: vec!["/".into()],

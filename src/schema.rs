@@ -10,16 +10,19 @@ use crate::manifest::{CustomerManifest, ProviderManifest};
 pub enum SchemaKind {
     Provider,
     Customer,
+    /// The JSON plan (`mssp plan --format json`, saved plans).
+    Plan,
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 2] = [SchemaKind::Provider, SchemaKind::Customer];
+    pub const ALL: [SchemaKind; 3] = [SchemaKind::Provider, SchemaKind::Customer, SchemaKind::Plan];
 
     /// File name under `schemas/`.
     pub fn file_name(self) -> &'static str {
         match self {
             SchemaKind::Provider => "provider.schema.json",
             SchemaKind::Customer => "customer.schema.json",
+            SchemaKind::Plan => "plan.schema.json",
         }
     }
 
@@ -27,6 +30,7 @@ impl SchemaKind {
         match self {
             SchemaKind::Provider => schemars::schema_for!(ProviderManifest),
             SchemaKind::Customer => schemars::schema_for!(CustomerManifest),
+            SchemaKind::Plan => schemars::schema_for!(crate::plan::Plan),
         }
     }
 

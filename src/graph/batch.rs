@@ -126,7 +126,7 @@ impl TenantGraph {
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
                     .unwrap_or(0);
-                if status == 429 || status == 503 || status == 504 {
+                if status == 429 || status == 503 || (r.method == Method::GET && matches!(status, 500 | 502 | 504)) {
                     let secs = resp
                         .get("headers")
                         .and_then(|h| h.get("Retry-After").or_else(|| h.get("retry-after")))

@@ -213,9 +213,24 @@ impl TenantGraph {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Answer, GraphError> {
+        let idempotent = matches!(method, Method::GET | Method::PUT | Method::DELETE);
+        self.send_as(service, method, path, body, headers, idempotent)
+            .await
+    }
+
+    /// [`TenantGraph::send`] for a request whose repetition is known to be harmless even
+    /// though its method is not (a `$batch` of GETs).
+    pub async fn send_as(
+        &self,
+        service: Service,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+        idempotent: bool,
+    ) -> Result<Answer, GraphError> {
         let url = self.url(service, path)?;
         let m = method.as_str().to_string();
-        let idempotent = matches!(method, Method::GET | Method::PUT | Method::DELETE);
         let audience = self
             .audience(service)
             .ok_or_else(|| self.error(&m, &url, GraphErrorKind::Auth("no audience".into())))?
@@ -270,14 +285,19 @@ impl TenantGraph {
                     let status = resp.status();
                     let request_id = header(&resp, "request-id");
                     let retry_after = retry_after(&resp);
+                    // 429 and 503 say the request was not processed: always safe to repeat.
+                    // 500/502/504 may come after the change was made: repeat only what is
+                    // idempotent, and hand writes back as "outcome unknown" so the caller
+                    // re-reads the natural key instead of creating a duplicate.
+                    let ambiguous = matches!(status.as_u16(), 500 | 502 | 504);
                     let transient = status == StatusCode::TOO_MANY_REQUESTS
                         || status == StatusCode::SERVICE_UNAVAILABLE
-                        || (status == StatusCode::GATEWAY_TIMEOUT && idempotent);
-                    if status == StatusCode::GATEWAY_TIMEOUT && !idempotent {
+                        || (ambiguous && idempotent);
+                    if ambiguous && !idempotent {
                         return Err(self.error(
                             &m,
                             &url,
-                            GraphErrorKind::OutcomeUnknown("504 Gateway Timeout".into()),
+                            GraphErrorKind::OutcomeUnknown(format!("HTTP {}", status.as_u16())),
                         ));
                     }
                     let text = resp.text().await.unwrap_or_default();

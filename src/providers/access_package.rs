@@ -9,13 +9,15 @@ use super::Address;
 #[serde(rename_all = "camelCase")]
 pub struct AccessPackageSpec {
     pub catalog: Address,
+    /// The tier group the package grants: finds the package again after a rename.
+    pub group: Address,
     pub display_name: String,
     pub description: String,
     pub is_hidden: bool,
 }
 
 impl AccessPackageSpec {
-    pub const FIELDS: &'static [&'static str] = &["description", "isHidden"];
+    pub const FIELDS: &'static [&'static str] = &["displayName", "description", "isHidden"];
 }
 
 use serde_json::{Value, json};
@@ -25,15 +27,32 @@ use super::graph_map::{
 };
 use crate::graph::Version;
 
-const COMPARED: &[&str] = &["description", "isHidden"];
-const KEY: &str = "access-packages";
+const COMPARED: &[&str] = &["displayName", "description", "isHidden"];
+pub const KEY: &str = "access-packages";
 
+/// All packages with their catalog and role scopes: one read serves packages and role scopes.
 pub fn reads(_spec: &AccessPackageSpec) -> Vec<Read> {
     vec![Read::list(
         KEY,
         Version::V1,
-        format!("{ENTITLEMENT}/accessPackages?$expand=catalog"),
+        format!(
+            "{ENTITLEMENT}/accessPackages?$expand=catalog,resourceRoleScopes($expand=role,scope)"
+        ),
     )]
+}
+
+/// Whether a package grants the Member role of `group_id`.
+pub fn grants_group(package: &Value, group_id: &str) -> bool {
+    let origin = format!("Member_{group_id}");
+    package
+        .get("resourceRoleScopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            s.get("role")
+                .is_some_and(|r| str_of(r, "originId").eq_ignore_ascii_case(&origin))
+        })
 }
 
 pub fn observe(
@@ -47,13 +66,32 @@ pub fn observe(
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items.iter().filter(|p| {
-        str_of(p, "displayName") == spec.display_name
-            && p.get("catalog")
-                .is_some_and(|c| str_of(c, "id").eq_ignore_ascii_case(cat))
-    });
+    let in_catalog = |p: &&Value| {
+        p.get("catalog")
+            .is_some_and(|c| str_of(c, "id").eq_ignore_ascii_case(cat))
+    };
     let what = format!("access package \"{}\"", spec.display_name);
-    Ok(match single(what, matching)? {
+    let mut found = single(
+        what.clone(),
+        items
+            .iter()
+            .filter(in_catalog)
+            .filter(|p| str_of(p, "displayName") == spec.display_name),
+    )?;
+    // Renamed (e.g. the tier's group got a new display name): the package that grants the
+    // tier's group in our catalog is the same package, to be updated, not replaced.
+    if found.is_none()
+        && let Some(group) = ids.of(&spec.group)
+    {
+        found = single(
+            what,
+            items
+                .iter()
+                .filter(in_catalog)
+                .filter(|p| grants_group(p, group)),
+        )?;
+    }
+    Ok(match found {
         None => Observed::Absent,
         Some(v) => Observed::Present {
             id: str_of(v, "id").to_string(),
@@ -63,7 +101,7 @@ pub fn observe(
 }
 
 pub fn view(spec: &AccessPackageSpec) -> Value {
-    json!({"description": spec.description, "isHidden": spec.is_hidden})
+    json!({"displayName": spec.display_name, "description": spec.description, "isHidden": spec.is_hidden})
 }
 
 pub fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {

@@ -242,7 +242,9 @@ pub struct DesiredResource {
 }
 
 /// Which tenant a [`DesiredTenant`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum TenantRole {
     /// The MSSP's own tenant (the SIEM application lives here).

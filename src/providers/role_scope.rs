@@ -21,45 +21,37 @@ impl RoleScopeSpec {
 use serde_json::{Value, json};
 
 use super::graph_map::{ENTITLEMENT, Ids, Observed, Read, Snapshot, str_of};
+
 use crate::graph::Version;
 
-fn key(package_id: &str) -> String {
-    format!("package-scopes:{package_id}")
-}
-
-pub fn reads(spec: &RoleScopeSpec, ids: &Ids) -> Vec<Read> {
-    let Some(pkg) = ids.of(&spec.package) else {
-        return vec![];
-    };
-    vec![Read::keyed(
-        key(pkg),
-        Version::V1,
-        format!(
-            "{ENTITLEMENT}/accessPackages/{pkg}?$expand=resourceRoleScopes($expand=role,scope)"
-        ),
-    )]
+/// Role scopes come with the access-package list (see `access_package::reads`).
+pub fn reads(_spec: &RoleScopeSpec, _ids: &Ids) -> Vec<Read> {
+    vec![]
 }
 
 pub fn observe(spec: &RoleScopeSpec, snap: &Snapshot, ids: &Ids) -> Observed {
     let (Some(pkg), Some(group)) = (ids.of(&spec.package), ids.of(&spec.group)) else {
         return Observed::Absent;
     };
-    let Some(obj) = snap.object(&key(pkg)) else {
+    let Some(items) = snap.items(super::access_package::KEY) else {
         return Observed::Unknown;
     };
-    let Some(package) = obj else {
+    let Some(package) = items
+        .iter()
+        .find(|p| str_of(p, "id").eq_ignore_ascii_case(pkg))
+    else {
         return Observed::Absent;
     };
     let origin = format!("{}_{group}", spec.role);
-    let scopes = package
+    let found = package
         .get("resourceRoleScopes")
         .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let found = scopes.iter().find(|s| {
-        s.get("role")
-            .is_some_and(|r| str_of(r, "originId").eq_ignore_ascii_case(&origin))
-    });
+        .into_iter()
+        .flatten()
+        .find(|s| {
+            s.get("role")
+                .is_some_and(|r| str_of(r, "originId").eq_ignore_ascii_case(&origin))
+        });
     match found {
         Some(s) => Observed::Present {
             id: str_of(s, "id").to_string(),

@@ -1,11 +1,14 @@
 //! The single integration-test binary: one module per topic.
 
+mod apply;
 mod ci_workflow;
 mod cli;
 mod loader_props;
+mod plan;
 mod precommit;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
 mod schema;
+mod support;
 mod validate;

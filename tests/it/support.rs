@@ -1,0 +1,218 @@
+//! Shared set-up for plan and apply tests: a copy of a manifest directory, an in-process
+//! sandbox seeded from it, and a session talking to that sandbox like the CLI does.
+
+use std::path::{Path, PathBuf};
+
+use mssp::apply::{self, ApplyOptions, TenantOutcome};
+use mssp::plan::{self, Endpoints, Plan, PlanOptions};
+use mssp::sandbox::{Sandbox, SandboxOptions};
+use mssp::session::Session;
+use mssp::validate::Validated;
+use serde_json::Value;
+
+pub struct World {
+    pub sb: Sandbox,
+    pub session: Session,
+    pub dir: tempfile::TempDir,
+}
+
+/// Copies `src` (a directory of manifests) into a temporary directory.
+pub fn copy_dir(src: &Path, dst: &Path) {
+    for entry in std::fs::read_dir(src).expect("read fixture dir") {
+        let entry = entry.expect("entry");
+        let to = dst.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&to).expect("mkdir");
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).expect("copy");
+        }
+    }
+}
+
+pub fn load(dir: &Path) -> Validated {
+    let (v, diags, _) = mssp::commands::load_and_validate(&[dir.to_path_buf()]);
+    v.unwrap_or_else(|| panic!("fixture invalid:\n{}", diags.render()))
+}
+
+impl World {
+    /// A world from a fixture directory under tests/fixtures.
+    pub async fn new(fixture: &str, tweak: impl FnOnce(&mut SandboxOptions)) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&Path::new("tests/fixtures").join(fixture), dir.path());
+        Self::in_dir(dir, tweak).await
+    }
+
+    pub async fn in_dir(dir: tempfile::TempDir, tweak: impl FnOnce(&mut SandboxOptions)) -> World {
+        let v = load(dir.path());
+        let mut opts = SandboxOptions {
+            ca_dir: dir.path().join(".sandbox"),
+            retry_after_secs: 0,
+            ..Default::default()
+        };
+        tweak(&mut opts);
+        std::fs::create_dir_all(&opts.ca_dir).expect("ca dir");
+        let sb = Sandbox::start(opts, mssp::commands::sandbox::seed_from(&v))
+            .await
+            .expect("sandbox starts");
+        let session = Session::with_secret(
+            Endpoints {
+                login: Some(sb.url.clone()),
+                graph: Some(sb.url.clone()),
+                defender: Some(sb.url.clone()),
+            },
+            &sb.client_id,
+            &sb.client_secret,
+            Some(sb.ca_pem.as_bytes()),
+        )
+        .expect("session");
+        World { sb, session, dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn manifests(&self) -> Validated {
+        load(self.dir.path())
+    }
+
+    pub async fn plan_with(&self, prune: bool, customers: &[&str]) -> Plan {
+        let v = self.manifests();
+        let opts = PlanOptions {
+            prune,
+            parallelism: 8,
+            customers: customers.iter().map(|s| s.to_string()).collect(),
+            today: jiff::civil::date(2026, 11, 23),
+            manifest_paths: vec![self.path().display().to_string()],
+        };
+        plan::plan(
+            &v,
+            self.session.graph.clone(),
+            &self.session.endpoints,
+            &opts,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .await
+    }
+
+    pub async fn plan(&self) -> Plan {
+        self.plan_with(false, &[]).await
+    }
+
+    /// Plans and applies everything (like `mssp apply --auto-approve`), returning the outcomes.
+    pub async fn apply_with(&self, opts: ApplyOptions, prune: bool) -> Vec<TenantOutcome> {
+        let v = self.manifests();
+        let p = self.plan_with(prune, &[]).await;
+        let (states, stale) = apply::check_fresh(&v, &self.session, &p, 8).await;
+        assert!(stale.is_empty(), "fresh plan reported stale: {stale:?}");
+        apply::apply(
+            &v,
+            &self.session,
+            &p,
+            states,
+            &opts,
+            None,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .await
+    }
+
+    pub async fn apply(&self) -> Vec<TenantOutcome> {
+        let out = self
+            .apply_with(
+                ApplyOptions {
+                    replication_deadline: std::time::Duration::from_secs(30),
+                    ..ApplyOptions::default()
+                },
+                false,
+            )
+            .await;
+        for o in &out {
+            assert!(
+                o.failed.is_empty() && o.skipped.is_empty(),
+                "{}: failed {:?} skipped {:?}",
+                o.name,
+                o.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                o.skipped
+            );
+        }
+        out
+    }
+
+    /// A raw Graph call as the tool's app, in a tenant (for out-of-band changes).
+    pub async fn graph(
+        &self,
+        tenant: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, mssp::graph::GraphError> {
+        let tg = self.session.graph.tenant(
+            tenant,
+            self.session.endpoints.profile(mssp::cloud::Cloud::Public),
+        );
+        let version = if path.starts_with("beta/") {
+            mssp::graph::Version::Beta
+        } else {
+            mssp::graph::Version::V1
+        };
+        let path = path.trim_start_matches("beta/");
+        tg.send(
+            mssp::graph::Service::Graph(version),
+            method,
+            path,
+            body.as_ref(),
+            &[],
+        )
+        .await
+        .map(|a| a.body.unwrap_or(Value::Null))
+    }
+
+    /// The sandbox's control endpoints.
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let http = mssp::graph::http_client(Some(self.sb.ca_pem.as_bytes())).expect("client");
+        let mut req = http.request(method, format!("{}/_sandbox/{path}", self.sb.url));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("control call");
+        assert!(
+            resp.status().is_success(),
+            "control {path}: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Objects of one collection in one tenant, from the sandbox's state dump.
+    pub async fn objects(&self, tenant: &str, collection: &str) -> Vec<Value> {
+        let st = self.control(reqwest::Method::GET, "state", None).await;
+        st.pointer(&format!("/tenants/{tenant}/collections/{collection}"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|e| e.get("v").cloned().unwrap_or(Value::Null))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub const ALPHA: &str = "0a000000-0000-4000-8000-0000000000a1";
+pub const BETA: &str = "0a000000-0000-4000-8000-0000000000b2";
+pub const PROVIDER: &str = "0a000000-0000-4000-8000-000000000001";
+
+/// Actions other than no-ops (and manual items), as `op address` strings, sorted.
+pub fn changes(p: &Plan, tenant: &str) -> Vec<String> {
+    let mut v: Vec<String> = p
+        .tenants
+        .iter()
+        .filter(|t| t.name == tenant)
+        .flat_map(|t| t.actions.iter())
+        .filter(|a| a.op.is_change())
+        .map(|a| format!("{} {}", a.op.verb(), a.address))
+        .collect();
+    v.sort();
+    v
+}
