@@ -56,6 +56,18 @@ pub enum Command {
         after_help = "Example:\n  mssp sandbox serve --seed examples/ --state .mssp-sandbox/state.json"
     )]
     Sandbox(SandboxCommand),
+    /// Fetch alerts as the SIEM app (NDJSON) and deliver the notification rules.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  mssp alerts fetch --sandbox examples/\n  mssp alerts notify --dry-run --sandbox examples/"
+    )]
+    Alerts(crate::commands::alerts::AlertsCommand),
+    /// SIEM connector configuration.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mssp siem config --format sentinel --client-id 11111111-2222-3333-4444-555555555555 examples/"
+    )]
+    Siem(crate::commands::siem::SiemCommand),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -168,6 +180,10 @@ pub struct ApplyArgs {
     /// Seconds a dependent may wait for a new object to replicate.
     #[arg(long, default_value_t = 120)]
     pub replication_timeout: u64,
+    /// After applying, sign in as the SIEM app in each SIEM-enabled customer tenant and read
+    /// alerts; a failure names the missing grant.
+    #[arg(long)]
+    pub verify_siem: bool,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +231,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Plan(_) => "plan",
         Command::Apply(_) => "apply",
         Command::Sandbox(_) => "sandbox",
+        Command::Alerts(_) => "alerts",
+        Command::Siem(_) => "siem",
         Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
@@ -238,6 +256,8 @@ fn run(command: Command) -> u8 {
         Command::Plan(a) => commands::plan::run(&a),
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
+        Command::Alerts(a) => commands::alerts::run(&a),
+        Command::Siem(a) => commands::siem::run(&a),
         Command::Completions(a) => commands::completions::completions(&a),
         Command::Man(a) => commands::completions::man(&a),
     }

@@ -151,6 +151,7 @@ fn push_application(out: &mut Vec<DesiredResource>, p: &ProviderManifest, audien
                     display_name: s.display_name.value.clone(),
                     validity: s.validity.value.clone(),
                     sink: s.sink.clone(),
+                    rotate_before: s.rotate_before.as_ref().map(|r| r.value.clone()),
                 }),
             ),
         };
@@ -345,7 +346,8 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
         push_defender_role(&mut b, tier, c, &role_ctx);
     }
 
-    if !offboarding && (cs.access.trust_mfa || cs.access.trust_compliant_devices) {
+    // Trust only matters where the MSSP's analysts have access.
+    if !tiers.is_empty() && (cs.access.trust_mfa || cs.access.trust_compliant_devices) {
         b.push(
             Address::new(Kind::CrossTenantPartner, p.metadata.name.value.clone()),
             vec![],

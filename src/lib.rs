@@ -8,6 +8,7 @@
 // keeping them plain data reads better than boxing every field for ~150 bytes.
 #![allow(clippy::result_large_err)]
 
+pub mod alerts;
 pub mod apply;
 pub mod auth;
 pub mod cli;

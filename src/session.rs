@@ -31,11 +31,14 @@ impl Session {
         let ca = graph::ca_bundle_from_env().map_err(SessionError::Http)?;
         let http = graph::http_client(ca.as_deref()).map_err(SessionError::Http)?;
         let config = AuthConfig::from_env(method);
-        if config.client_id.is_none()
-            && !matches!(
-                config.effective_method(),
-                AuthMethod::AzureCli | AuthMethod::ManagedIdentity
-            )
+        let effective = config.effective_method();
+        let cli_missing = effective == AuthMethod::AzureCli && !on_path("az");
+        if cli_missing
+            || (config.client_id.is_none()
+                && !matches!(
+                    effective,
+                    AuthMethod::AzureCli | AuthMethod::ManagedIdentity
+                ))
         {
             return Err(SessionError::NoCredentials);
         }
@@ -75,4 +78,10 @@ impl Session {
             tokens,
         }
     }
+}
+
+/// Whether an executable is on `PATH` (the Azure CLI fallback needs `az`).
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }

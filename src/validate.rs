@@ -122,6 +122,14 @@ impl Ctx<'_> {
         }
     }
 
+    fn fixed_duration(&mut self, v: &Loc<String>, what: &str) {
+        if let Err(why) = parse_fixed_duration(v) {
+            self.error(v, format!("{what} `{}` is not a usable duration", v.value))
+                .set_label(why)
+                .set_help("write e.g. `P180D` or `PT12H`");
+        }
+    }
+
     fn duration(&mut self, v: &Loc<String>, what: &str) {
         if let Err(why) = parse_duration(v) {
             self.error(
@@ -134,9 +142,9 @@ impl Ctx<'_> {
     }
 
     fn date(&mut self, v: &Loc<String>, what: &str) -> Option<jiff::civil::Date> {
-        match v.value.parse::<jiff::civil::Date>() {
-            Ok(d) => Some(d),
-            Err(_) => {
+        match parse_date(&v.value) {
+            Some(d) => Some(d),
+            None => {
                 self.error(v, format!("{what} `{}` is not a date", v.value))
                     .set_label("expected YYYY-MM-DD");
                 None
@@ -183,7 +191,41 @@ fn check_provider(p: &Sourced<ProviderManifest>, diags: &mut Diagnostics) {
         );
     }
     let mut seen: BTreeMap<&str, &Loc<String>> = BTreeMap::new();
+    let mut package_names: BTreeMap<String, u32> = BTreeMap::new();
+    let mut role_names: BTreeMap<String, u32> = BTreeMap::new();
     for tier in &s.tiers {
+        let package = tier
+            .access_package
+            .display_name
+            .as_ref()
+            .unwrap_or(&tier.group.display_name);
+        if let Some(line) = package_names.insert(package.value.clone(), package.pos.line) {
+            cx.error(
+                package,
+                format!(
+                    "access package name `{}` is used by two tiers",
+                    package.value
+                ),
+            )
+            .set_help(format!(
+                "packages are found by name in the catalog; the other is on line {line}"
+            ));
+        }
+        if let Some(role) = &tier.defender.unified_role
+            && let Some(line) =
+                role_names.insert(role.display_name.value.clone(), role.display_name.pos.line)
+        {
+            cx.error(
+                &role.display_name,
+                format!(
+                    "Defender role name `{}` is used by two tiers",
+                    role.display_name.value
+                ),
+            )
+            .set_help(format!(
+                "roles are found by name; the other is on line {line}"
+            ));
+        }
         if let Some(first) = seen.insert(tier.name.value.as_str(), &tier.name) {
             cx.error(
                 &tier.name,
@@ -232,7 +274,7 @@ fn check_provider(p: &Sourced<ProviderManifest>, diags: &mut Diagnostics) {
         }
         if let Some(role) = &tier.defender.unified_role {
             cx.display_name(&role.display_name, "Defender role displayName");
-            check_actions(&mut cx, &role.actions);
+            check_actions(&mut cx, &role.display_name, &role.actions);
         }
     }
     check_prefix(&mut cx, &s.naming.prefix);
@@ -279,8 +321,10 @@ fn tier_list(spec: &crate::manifest::ProviderSpec) -> String {
     }
 }
 
-fn check_actions(cx: &mut Ctx<'_>, actions: &[Loc<String>]) {
+fn check_actions(cx: &mut Ctx<'_>, role: &Loc<String>, actions: &[Loc<String>]) {
     if actions.is_empty() {
+        cx.error(role, "the Defender role allows no actions")
+            .set_help("list at least one action, e.g. `microsoft.xdr/secops/securitydata/read`");
         return;
     }
     for a in actions {
@@ -340,7 +384,7 @@ fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<Sour
                 "use up to {MAX_UNIQUE_NAME} ASCII letters, digits, `.`, `_` or `-`"
             ));
     }
-    cx.duration(&siem.expiry_warning, "expiryWarning");
+    cx.fixed_duration(&siem.expiry_warning, "expiryWarning");
     for perm in siem
         .permissions
         .graph
@@ -398,7 +442,23 @@ fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<Sour
                 }
             }
             Credential::Secret(s) => {
-                cx.duration(&s.validity, "secret validity");
+                cx.fixed_duration(&s.validity, "secret validity");
+                if let Some(r) = &s.rotate_before {
+                    cx.fixed_duration(r, "rotateBefore");
+                    if let (Ok(r_d), Ok(v_d)) = (
+                        parse_fixed_duration(&r.value),
+                        parse_fixed_duration(&s.validity.value),
+                    ) && r_d >= v_d
+                    {
+                        cx.error(
+                            r,
+                            format!(
+                                "rotateBefore `{}` is not shorter than the validity `{}`: every new secret would be due for rotation at once",
+                                r.value, s.validity.value
+                            ),
+                        );
+                    }
+                }
                 if !secret_names.insert(s.display_name.value.clone()) {
                     cx.error(
                         &s.display_name,
@@ -572,6 +632,11 @@ fn is_sovereign(c: Cloud) -> bool {
 
 fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
     for c in &v.customers {
+        // An offboarding customer expands to nothing; its old exceptions and attestations
+        // are history, not mistakes.
+        if c.doc.spec.lifecycle.state == crate::manifest::LifecycleState::Offboarding {
+            continue;
+        }
         let tenant = expand::expand_customer(&v.provider.doc, &c.doc);
         let mut cx = Ctx {
             file: &c.file,
@@ -716,6 +781,36 @@ pub fn is_domain(s: &str) -> bool {
         && labels
             .last()
             .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+/// Parses a calendar date written exactly as `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<jiff::civil::Date> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A duration that must convert to a fixed length (no years or months, whose length depends
+/// on the calendar): credential lifetimes and warning windows.
+pub fn parse_fixed_duration(s: &str) -> Result<std::time::Duration, String> {
+    let span = parse_duration(s)?;
+    if span.get_years() != 0 || span.get_months() != 0 {
+        return Err(
+            "use days, hours, minutes or seconds here (e.g. `P365D`), not years or months".into(),
+        );
+    }
+    span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .ok()
+        .and_then(|d| std::time::Duration::try_from(d).ok())
+        .ok_or_else(|| "the duration is out of range".to_string())
 }
 
 /// Parses a positive ISO 8601 duration (`P365D`, `PT12H`, `P1Y2M`).

@@ -33,6 +33,10 @@ pub struct ApplyOptions {
     /// Concurrent actions within one tenant.
     pub per_tenant: usize,
     pub replication_deadline: Duration,
+    /// How long an object whose create answer was lost is looked for before it is created
+    /// again. List queries lag behind writes by seconds; longer than that, the create
+    /// most likely did not happen.
+    pub recovery_window: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -42,6 +46,7 @@ impl Default for ApplyOptions {
             parallelism: 8,
             per_tenant: 4,
             replication_deadline: Duration::from_secs(120),
+            recovery_window: Duration::from_secs(15),
         }
     }
 }
@@ -303,6 +308,7 @@ async fn apply_tenant(
         waits: Mutex::new(vec![]),
         journal,
         replication_deadline: opts.replication_deadline,
+        recovery_window: opts.recovery_window.min(opts.replication_deadline),
         secrets: sinks,
     };
     let allow_protected = customer.is_some_and(|c| {

@@ -48,6 +48,8 @@ pub struct Writer<'a> {
     pub journal: Option<&'a Journal>,
     /// How long a dependent may wait for a fresh object to replicate.
     pub replication_deadline: Duration,
+    /// How long to look for an object whose create answer was lost before creating it again.
+    pub recovery_window: Duration,
     pub secrets: &'a super::secrets::SecretSinks,
 }
 
@@ -136,6 +138,18 @@ impl Writer<'_> {
         self.call(at, service, Method::GET, path, None, &[])
             .await
             .map(|a| a.body.unwrap_or(Value::Null))
+    }
+
+    /// Lists a collection with the same patience: a collection under an object created
+    /// moments ago answers 404 until the object has replicated.
+    pub async fn list(
+        &self,
+        at: &Address,
+        service: Service,
+        path: &str,
+    ) -> Result<Vec<Value>, GraphError> {
+        let first = self.get(at, service, path).await?;
+        self.tg.collect_pages(service, first).await
     }
 
     /// Waits until `probe` finds what an asynchronous step produces (e.g. a catalog resource

@@ -70,7 +70,16 @@ async fn run_async(args: &ApplyArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let code = apply_with(args, &v, &session, plan, from_file).await;
+    let mut code = apply_with(args, &v, &session, plan, from_file).await;
+    if args.verify_siem && code == exit::SUCCESS {
+        code = crate::alerts::verify::after_apply(
+            &v,
+            &session,
+            args.connection.sandbox,
+            &args.customer,
+        )
+        .await;
+    }
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {
@@ -100,6 +109,35 @@ async fn apply_with(
     plan: Option<Plan>,
     from_file: bool,
 ) -> u8 {
+    // Before anything is read or written: does the tool hold the permissions it needs?
+    let tenants: Vec<crate::providers::DesiredTenant> = crate::expand::expand_all(v)
+        .into_iter()
+        .filter(|t| {
+            args.customer.is_empty()
+                || args.customer.contains(&t.name)
+                || t.role == crate::providers::TenantRole::Provider
+        })
+        .collect();
+    match crate::permissions::preflight(session, &tenants).await {
+        Ok(short) if short.is_empty() => {}
+        Ok(short) => {
+            eprintln!("error: the tool's application lacks permissions; nothing was applied:");
+            for s in &short {
+                eprintln!(
+                    "  {} ({}): missing {}\n    grant admin consent: {}",
+                    s.tenant,
+                    s.tenant_id,
+                    s.missing.join(", "),
+                    s.consent_url
+                );
+            }
+            return exit::ERROR;
+        }
+        Err(e) => {
+            eprintln!("error: permission preflight failed: {e}");
+            return exit::ERROR;
+        }
+    }
     let plan = match plan {
         Some(p) => p,
         None => {

@@ -1,11 +1,13 @@
 //! One module per subcommand: each turns parsed arguments into work on the library and an
 //! exit code, and owns what that subcommand prints.
 
+pub mod alerts;
 pub mod apply;
 pub mod completions;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;
+pub mod siem;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -90,13 +90,16 @@ impl TenantGraph {
                     v
                 }).collect::<Vec<_>>()
             });
+            // Only GETs are batched here, so a batch may be repeated like a GET.
+            let all_reads = pending.iter().all(|r| r.method == Method::GET);
             let answer = self
-                .send(
+                .send_as(
                     Service::Graph(version),
                     Method::POST,
                     "$batch",
                     Some(&body),
                     &[],
+                    all_reads,
                 )
                 .await?;
             let responses = answer
@@ -126,7 +129,10 @@ impl TenantGraph {
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
                     .unwrap_or(0);
-                if status == 429 || status == 503 || (r.method == Method::GET && matches!(status, 500 | 502 | 504)) {
+                if status == 429
+                    || status == 503
+                    || (r.method == Method::GET && matches!(status, 500 | 502 | 504))
+                {
                     let secs = resp
                         .get("headers")
                         .and_then(|h| h.get("Retry-After").or_else(|| h.get("retry-after")))

@@ -179,8 +179,9 @@ pub struct Lifecycle {
     /// `active`, or `offboarding` to revoke everything the tool created in this tenant.
     #[serde(default)]
     pub state: LifecycleState,
-    /// Allow deleting protected kinds (connected organization, access packages, SIEM grants)
-    /// here when `--allow-delete` is also given.
+    /// Allow deleting protected kinds (connected organization, access packages, assignment
+    /// policies, the SIEM application, service principal and grants) here when
+    /// `--allow-delete` is also given.
     #[serde(default)]
     pub allow_protected_deletes: bool,
 }

@@ -496,6 +496,11 @@ pub struct SecretCredential {
     pub validity: Loc<String>,
     /// Where a newly created secret value is written. It is never printed.
     pub sink: SecretSink,
+    /// Rotate when the secret ends within this ISO 8601 duration (e.g. `P30D`): apply adds a new
+    /// secret with the same display name, writes it to `sink`, and only then removes the old one
+    /// (by `keyId`). Must be shorter than `validity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_before: Option<Loc<String>>,
 }
 
 fn default_secret_validity() -> Loc<String> {

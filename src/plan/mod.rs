@@ -167,13 +167,13 @@ pub async fn plan(
     }
 }
 
-fn siem_window(v: &Validated) -> Option<jiff::Span> {
+fn siem_window(v: &Validated) -> Option<std::time::Duration> {
     v.provider
         .doc
         .spec
         .siem
         .as_ref()
-        .and_then(|s| crate::validate::parse_duration(&s.expiry_warning).ok())
+        .and_then(|s| crate::validate::parse_fixed_duration(&s.expiry_warning).ok())
 }
 
 pub(crate) struct TenantJob<'a> {
@@ -183,7 +183,7 @@ pub(crate) struct TenantJob<'a> {
     allow_protected: bool,
     ids: Ids,
     /// For the provider tenant: warn about SIEM credentials ending within this span.
-    expiry_window: Option<jiff::Span>,
+    expiry_window: Option<std::time::Duration>,
 }
 
 pub(crate) async fn plan_tenant(
@@ -261,7 +261,7 @@ pub(crate) async fn plan_tenant(
 fn expiring_credentials(
     t: &DesiredTenant,
     state: &read::TenantState,
-    window: jiff::Span,
+    window: std::time::Duration,
 ) -> Vec<String> {
     let now = jiff::Timestamp::now();
     t.resources
@@ -287,11 +287,7 @@ fn exception_rules(c: &CustomerManifest, today: jiff::civil::Date) -> Vec<Except
             reason: e.reason.clone(),
             owner: e.owner.value.clone(),
             expires: e.expires.value.clone(),
-            active: e
-                .expires
-                .value
-                .parse::<jiff::civil::Date>()
-                .is_ok_and(|d| d >= today),
+            active: crate::validate::parse_date(&e.expires.value).is_some_and(|d| d >= today),
         })
         .collect()
 }

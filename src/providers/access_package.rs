@@ -130,9 +130,9 @@ pub async fn create(
         &format!("{ENTITLEMENT}/accessPackages"),
         &body,
         || async {
-            let items =
-                w.tg.list(Service::Graph(Version::V1), &reads(spec)[0].url)
-                    .await?;
+            let items = w
+                .list(at, Service::Graph(Version::V1), &reads(spec)[0].url)
+                .await?;
             Ok(items
                 .iter()
                 .find(|p| {

@@ -136,8 +136,9 @@ pub async fn create(
     let body = json!({"principalId": principal, "resourceId": resource, "appRoleId": role});
     let path = format!("servicePrincipals/{resource}/appRoleAssignedTo");
     let find = || async {
-        let items =
-            w.tg.list(
+        let items = w
+            .list(
+                at,
                 Service::Graph(Version::V1),
                 &format!("servicePrincipals/{principal}/appRoleAssignments"),
             )

@@ -64,6 +64,8 @@ pub struct PasswordCredentialSpec {
     pub display_name: String,
     pub validity: String,
     pub sink: crate::manifest::SecretSink,
+    /// Rotation window (ISO 8601); no rotation when absent.
+    pub rotate_before: Option<String>,
 }
 
 impl PasswordCredentialSpec {
@@ -315,30 +317,74 @@ pub fn password_observe(spec: &PasswordCredentialSpec, app: Option<&Value>) -> O
     let Some(app) = app else {
         return Observed::Absent;
     };
-    let found = app
+    let mine: Vec<&Value> = app
         .get("passwordCredentials")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .find(|p| str_of(p, "displayName") == spec.display_name);
-    match found {
-        Some(p) => Observed::Present {
-            id: str_of(p, "keyId").to_string(),
-            view: json!({}),
-        },
-        None => Observed::Absent,
+        .filter(|p| str_of(p, "displayName") == spec.display_name)
+        .collect();
+    // The newest secret is the current one (a rotation that stopped half-way leaves two).
+    let Some(current) = mine
+        .iter()
+        .max_by_key(|p| str_of(p, "endDateTime").to_string())
+    else {
+        return Observed::Absent;
+    };
+    let view = match &spec.rotate_before {
+        None => json!({}),
+        Some(window) => {
+            let due: Vec<String> = rotation_due(&mine, window, jiff::Timestamp::now())
+                .iter()
+                .map(|p| str_of(p, "endDateTime").to_string())
+                .collect();
+            if due.is_empty() {
+                json!({"rotation": "current"})
+            } else {
+                json!({"rotation": format!("due: ends {}", due.join(", "))})
+            }
+        }
+    };
+    Observed::Present {
+        id: str_of(current, "keyId").to_string(),
+        view,
     }
 }
 
+/// The desired view of a secret: with rotation, "no secret of this name ends within the window".
+pub fn password_view(spec: &PasswordCredentialSpec) -> Value {
+    match spec.rotate_before {
+        Some(_) => json!({"rotation": "current"}),
+        None => json!({}),
+    }
+}
+
+/// The secrets among `creds` ending within `window` of `now`.
+fn rotation_due<'a>(creds: &[&'a Value], window: &str, now: jiff::Timestamp) -> Vec<&'a Value> {
+    let Some(limit) = crate::validate::parse_fixed_duration(window)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+    else {
+        return vec![];
+    };
+    creds
+        .iter()
+        .copied()
+        .filter(|p| {
+            str_of(p, "endDateTime")
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|end| end <= limit)
+        })
+        .collect()
+}
+
 /// Credentials of the application object ending within `window` of `now`.
-pub fn expiring(app: &Value, now: jiff::Timestamp, window: jiff::Span) -> Vec<(String, String)> {
-    let limit = now
-        .checked_add(
-            window
-                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-                .unwrap_or_default(),
-        )
-        .unwrap_or(now);
+pub fn expiring(
+    app: &Value,
+    now: jiff::Timestamp,
+    window: std::time::Duration,
+) -> Vec<(String, String)> {
+    let limit = now.checked_add(window).unwrap_or(now);
     ["passwordCredentials", "keyCredentials"]
         .iter()
         .flat_map(|k| app.get(*k).and_then(Value::as_array).into_iter().flatten())
@@ -421,7 +467,7 @@ pub async fn fic_create(
     let app = w.id_of(at, &spec.application)?;
     let path = format!("applications/{app}/federatedIdentityCredentials");
     let id = super::create_recovering(w, at, Version::V1, &path, &fic_body(spec), || async {
-        let items = w.tg.list(Service::Graph(Version::V1), &path).await?;
+        let items = w.list(at, Service::Graph(Version::V1), &path).await?;
         Ok(items
             .iter()
             .find(|f| str_of(f, "name") == spec.name)
@@ -501,16 +547,13 @@ pub async fn password_create(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    let app = w.id_of(at, &spec.application)?;
-    let validity =
-        crate::validate::parse_duration(&spec.validity).map_err(|e| ApplyError::new(at, e))?;
+) -> Result<String, ApplyError> {
+    let app = w.id_of(at, &spec.application)?.to_string();
+    let app = app.as_str();
+    let validity = crate::validate::parse_fixed_duration(&spec.validity)
+        .map_err(|e| ApplyError::new(at, e))?;
     let end = jiff::Timestamp::now()
-        .checked_add(
-            validity
-                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-                .unwrap_or_default(),
-        )
+        .checked_add(validity)
         .map_err(|e| ApplyError::new(at, e.to_string()))?;
     let body = json!({"passwordCredential": {"displayName": spec.display_name, "endDateTime": end.to_string()}});
     let answer = w
@@ -529,11 +572,77 @@ pub async fn password_create(
         .get("secretText")
         .and_then(Value::as_str)
         .ok_or_else(|| ApplyError::new(at, "addPassword answered without a secret"))?;
-    w.secrets
-        .store(&spec.sink, w.base_dir, secret)
+    let key_id = str_of(&body, "keyId").to_string();
+    if let Err(e) = w.secrets.store(&spec.sink, w.base_dir, secret).await {
+        // Nobody will ever know this value: take the credential back rather than leave it.
+        let _ = remove_password(app, &key_id, at, w).await;
+        return Err(ApplyError::new(
+            at,
+            format!("the new secret could not be stored (it was removed again): {e}"),
+        ));
+    }
+    w.set_id(at, &key_id);
+    Ok(key_id)
+}
+
+async fn remove_password(
+    app: &str,
+    key_id: &str,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        Method::POST,
+        &format!("applications/{app}/removePassword"),
+        Some(&json!({"keyId": key_id})),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+/// Rotation: a new secret (same display name) first, its value into the sink, and only then the
+/// removal, by `keyId`, of every secret of that name that is due — so the SIEM always has a
+/// working value. A run that stops between the two steps leaves both; the next plan still sees
+/// the old one due and finishes the job.
+pub async fn password_rotate(
+    spec: &PasswordCredentialSpec,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    let Some(window) = &spec.rotate_before else {
+        return Ok(());
+    };
+    let app = w.id_of(at, &spec.application)?.to_string();
+    let current = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!("applications/{app}?$select=passwordCredentials"),
+        )
         .await
-        .map_err(|e| ApplyError::new(at, format!("the new secret could not be stored: {e}")))?;
-    w.set_id(at, str_of(&body, "keyId"));
+        .map_err(graph_err(at))?;
+    let mine: Vec<&Value> = current
+        .get("passwordCredentials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|p| str_of(p, "displayName") == spec.display_name)
+        .collect();
+    let due: Vec<String> = rotation_due(&mine, window, jiff::Timestamp::now())
+        .iter()
+        .map(|p| str_of(p, "keyId").to_string())
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let new_key = password_create(spec, at, w).await?;
+    for key in due.iter().filter(|k| **k != new_key) {
+        remove_password(&app, key, at, w).await?;
+    }
     Ok(())
 }
 

@@ -55,6 +55,7 @@ impl AssignmentPolicySpec {
     pub const FIELDS: &'static [&'static str] = &[
         "description",
         "allowedTargetScope",
+        "specificAllowedTargets",
         "expiration",
         "requestorSettings",
         "requestApprovalSettings",
@@ -334,9 +335,9 @@ pub async fn create(
         &format!("{ENTITLEMENT}/assignmentPolicies"),
         &body,
         || async {
-            let items =
-                w.tg.list(Service::Graph(Version::V1), &reads(spec)[0].url)
-                    .await?;
+            let items = w
+                .list(at, Service::Graph(Version::V1), &reads(spec)[0].url)
+                .await?;
             Ok(items
                 .iter()
                 .find(|p| {

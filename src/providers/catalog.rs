@@ -87,9 +87,9 @@ pub async fn create(
         &format!("{ENTITLEMENT}/catalogs"),
         &create_body(spec),
         || async {
-            let items =
-                w.tg.list(Service::Graph(Version::V1), &reads(spec)[0].url)
-                    .await?;
+            let items = w
+                .list(at, Service::Graph(Version::V1), &reads(spec)[0].url)
+                .await?;
             Ok(items
                 .iter()
                 .find(|v| str_of(v, "displayName") == spec.display_name)

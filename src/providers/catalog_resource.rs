@@ -89,8 +89,9 @@ pub async fn lookup(
     catalog_id: &str,
     group_id: &str,
 ) -> Result<Option<Value>, crate::graph::GraphError> {
-    let items =
-        w.tg.list(
+    let items = w
+        .list(
+            at,
             Service::Graph(Version::V1),
             &format!("{ENTITLEMENT}/catalogs/{catalog_id}/resources?$expand=roles,scopes"),
         )

@@ -90,7 +90,7 @@ pub async fn create(
     let body = create_body(spec);
     let id = super::create_recovering(w, at, Version::V1, &path, &body, || async {
         let read = &reads(spec)[0];
-        let items = w.tg.list(Service::Graph(Version::V1), &read.url).await?;
+        let items = w.list(at, Service::Graph(Version::V1), &read.url).await?;
         Ok(single("", items.iter())
             .ok()
             .flatten()

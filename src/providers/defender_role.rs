@@ -106,7 +106,7 @@ pub async fn create(
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
     let id = super::create_recovering(w, at, Version::Beta, ROLES, &body(spec), || async {
-        let items = w.tg.list(Service::Graph(Version::Beta), ROLES).await?;
+        let items = w.list(at, Service::Graph(Version::Beta), ROLES).await?;
         Ok(items
             .iter()
             .find(|r| str_of(r, "displayName") == spec.display_name)

@@ -15,7 +15,8 @@ pub struct DefenderRoleAssignmentSpec {
 }
 
 impl DefenderRoleAssignmentSpec {
-    pub const FIELDS: &'static [&'static str] = &["principalIds", "directoryScopeIds"];
+    pub const FIELDS: &'static [&'static str] =
+        &["roleDefinitionId", "principalIds", "directoryScopeIds"];
 }
 
 use serde_json::{Value, json};
@@ -98,9 +99,9 @@ pub async fn create(
     w.id_of(at, &spec.role)?;
     let body = body(spec, &w.ids());
     let id = super::create_recovering(w, at, Version::Beta, ASSIGNMENTS, &body, || async {
-        let items =
-            w.tg.list(Service::Graph(Version::Beta), ASSIGNMENTS)
-                .await?;
+        let items = w
+            .list(at, Service::Graph(Version::Beta), ASSIGNMENTS)
+            .await?;
         Ok(items
             .iter()
             .find(|r| str_of(r, "displayName") == spec.display_name)

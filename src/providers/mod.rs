@@ -365,9 +365,8 @@ pub fn view(r: &DesiredResource, ids: &Ids) -> serde_json::Value {
         Spec::DefenderRoleAssignment(s) => defender_role_assignment::view(s, ids),
         Spec::ServicePrincipal(s) => service_principal::view(s),
         Spec::AppRoleGrant(s) => app_role_grant::view(s),
-        Spec::KeyCredential(_) | Spec::PasswordCredential(_) | Spec::Manual(_) => {
-            serde_json::json!({})
-        }
+        Spec::PasswordCredential(s) => application::password_view(s),
+        Spec::KeyCredential(_) | Spec::Manual(_) => serde_json::json!({}),
     }
 }
 
@@ -419,7 +418,7 @@ where
                     if let Some(id) = find().await.map_err(graph_err(at))? {
                         return Ok(id);
                     }
-                    if started.elapsed() >= w.replication_deadline {
+                    if started.elapsed() >= w.recovery_window {
                         break;
                     }
                     tokio::time::sleep(delay).await;
@@ -466,7 +465,7 @@ pub async fn create(r: &DesiredResource, w: &Writer<'_>) -> Result<(), ApplyErro
         Spec::Application(s) => application::upsert(s, at, w).await,
         Spec::FederatedCredential(s) => application::fic_create(s, at, w).await,
         Spec::KeyCredential(s) => application::key_create(s, at, w).await,
-        Spec::PasswordCredential(s) => application::password_create(s, at, w).await,
+        Spec::PasswordCredential(s) => application::password_create(s, at, w).await.map(|_| ()),
         Spec::Group(s) => group::upsert(s, at, w).await,
         Spec::ConnectedOrganization(s) => connected_organization::create(s, at, w).await,
         Spec::Catalog(s) => catalog::create(s, at, w).await,
@@ -509,6 +508,7 @@ pub async fn update(r: &DesiredResource, id: &str, w: &Writer<'_>) -> Result<(),
         Spec::DefenderRole(s) => defender_role::update(s, id, at, w).await,
         Spec::DefenderRoleAssignment(s) => defender_role_assignment::update(s, id, at, w).await,
         Spec::ServicePrincipal(s) => service_principal::upsert(s, at, w).await,
+        Spec::PasswordCredential(s) => application::password_rotate(s, at, w).await,
         // Kinds without comparable fields never plan an update.
         _ => Ok(()),
     }

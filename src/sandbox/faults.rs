@@ -22,6 +22,9 @@ pub struct OneShot {
     pub tenant: Option<Uuid>,
     pub status: u16,
     pub count: u32,
+    /// Let this many matching requests through first (e.g. 1 = fail the second page).
+    #[serde(default)]
+    pub after: u32,
 }
 
 /// Run-time adjustable settings (`PUT /_sandbox/faults`).
@@ -71,11 +74,19 @@ impl Faults {
                 && path.starts_with(&r.path_prefix)
                 && r.tenant.is_none_or(|t| Some(t) == tenant)
         }) {
+            if rule.after > 0 {
+                rule.after -= 1;
+                return self.random(method);
+            }
             rule.count -= 1;
             let status = rule.status;
             self.config.one_shots.retain(|r| r.count > 0);
             return Decision::Fail(status);
         }
+        self.random(method)
+    }
+
+    fn random(&mut self, method: &str) -> Decision {
         let roll: f64 = self.rng.random();
         if roll < self.config.rate_429 {
             return Decision::Fail(429);

@@ -140,6 +140,7 @@ fn router(shared: Arc<api::Shared>) -> Router {
             "/_sandbox/tenants/{tid}/assignments",
             post(control::seed_assignment),
         )
+        .route("/_sandbox/tenants/{tid}/alerts", post(control::seed_alert))
         .fallback(api::api)
         .with_state(shared)
 }

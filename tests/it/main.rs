@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per topic.
 
+mod alerts;
 mod apply;
 mod ci_workflow;
 mod cli;
@@ -10,5 +11,6 @@ mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
 mod schema;
+mod siem_credentials;
 mod support;
 mod validate;

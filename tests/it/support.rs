@@ -43,7 +43,26 @@ impl World {
         Self::in_dir(dir, tweak).await
     }
 
+    /// A world whose sandbox seed is adjusted (e.g. a permission withheld).
+    pub async fn with_seed(
+        fixture: &str,
+        tweak: impl FnOnce(&mut SandboxOptions),
+        seed: impl FnOnce(&mut mssp::sandbox::Seed),
+    ) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&Path::new("tests/fixtures").join(fixture), dir.path());
+        Self::start(dir, tweak, seed).await
+    }
+
     pub async fn in_dir(dir: tempfile::TempDir, tweak: impl FnOnce(&mut SandboxOptions)) -> World {
+        Self::start(dir, tweak, |_| {}).await
+    }
+
+    async fn start(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut SandboxOptions),
+        adjust: impl FnOnce(&mut mssp::sandbox::Seed),
+    ) -> World {
         let v = load(dir.path());
         let mut opts = SandboxOptions {
             ca_dir: dir.path().join(".sandbox"),
@@ -52,9 +71,9 @@ impl World {
         };
         tweak(&mut opts);
         std::fs::create_dir_all(&opts.ca_dir).expect("ca dir");
-        let sb = Sandbox::start(opts, mssp::commands::sandbox::seed_from(&v))
-            .await
-            .expect("sandbox starts");
+        let mut seed = mssp::commands::sandbox::seed_from(&v);
+        adjust(&mut seed);
+        let sb = Sandbox::start(opts, seed).await.expect("sandbox starts");
         let session = Session::with_secret(
             Endpoints {
                 login: Some(sb.url.clone()),
@@ -100,22 +119,35 @@ impl World {
         self.plan_with(false, &[]).await
     }
 
-    /// Plans and applies everything (like `mssp apply --auto-approve`), returning the outcomes.
+    /// Plans and applies everything (like `mssp apply --auto-approve`). Under replication
+    /// delay a plan made right after an apply can see objects appear between its read and
+    /// the apply's re-read (a stale plan); like a user, plan again.
     pub async fn apply_with(&self, opts: ApplyOptions, prune: bool) -> Vec<TenantOutcome> {
         let v = self.manifests();
-        let p = self.plan_with(prune, &[]).await;
-        let (states, stale) = apply::check_fresh(&v, &self.session, &p, 8).await;
-        assert!(stale.is_empty(), "fresh plan reported stale: {stale:?}");
-        apply::apply(
-            &v,
-            &self.session,
-            &p,
-            states,
-            &opts,
-            None,
-            &indicatif::ProgressBar::hidden(),
-        )
-        .await
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let p = self.plan_with(prune, &[]).await;
+            let (states, stale) = apply::check_fresh(&v, &self.session, &p, opts.parallelism).await;
+            if !stale.is_empty() && tries < 5 {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            assert!(
+                stale.is_empty(),
+                "plan still stale after {tries} tries: {stale:?}"
+            );
+            return apply::apply(
+                &v,
+                &self.session,
+                &p,
+                states,
+                &opts,
+                None,
+                &indicatif::ProgressBar::hidden(),
+            )
+            .await;
+        }
     }
 
     pub async fn apply(&self) -> Vec<TenantOutcome> {

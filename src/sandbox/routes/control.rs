@@ -1,7 +1,7 @@
 //! Control endpoints under `/_sandbox/` for tests and demos (no token; loopback callers only):
 //! state dump (private key material redacted), request log, fault settings (rates, latency,
 //! replication delay, page size, Retry-After, one-shot failure rules) and seeding of access package
-//! assignments.
+//! assignments and security alerts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -170,4 +170,24 @@ pub async fn seed_assignment(
     );
     sh.persist(&st);
     (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `POST /_sandbox/tenants/{tid}/alerts`: adds (or updates, by `id`) a security alert, so a test
+/// can make "a new alert arrives" happen.
+pub async fn seed_alert(
+    AxState(sh): AxState<Arc<Shared>>,
+    addr: ConnectInfo<SocketAddr>,
+    Path(tid): Path<Uuid>,
+    Json(body): Json<Value>,
+) -> Response {
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    let mut st = lock(&sh.state);
+    let Some(t) = st.tenants.get_mut(&tid) else {
+        return (StatusCode::NOT_FOUND, "unknown tenant").into_response();
+    };
+    let alert = crate::sandbox::routes::security::upsert_alert(t, &body);
+    sh.persist(&st);
+    (StatusCode::CREATED, Json(alert)).into_response()
 }

@@ -167,3 +167,46 @@ pub fn incident(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) ->
         &with_alerts(t, i.v.clone(), &req.query.expand),
     )
 }
+
+/// A new alert for `POST /_sandbox/tenants/{tid}/alerts`: the given properties over seeded-style
+/// defaults, created and last updated now. An existing id is updated (its `lastUpdateDateTime`
+/// moves), as when an analyst changes an alert.
+pub fn upsert_alert(t: &mut Tenant, partial: &Value) -> Value {
+    let now = now_ms();
+    let tid = t.id.to_string();
+    let id = partial
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("da63{now:013}_{}", t.list(ALERTS).len() + 2000));
+    let mut alert = match t.find(ALERTS, &id) {
+        Some(e) => e.v.clone(),
+        None => json!({
+            "@odata.type": "#microsoft.graph.security.alert", "id": id, "providerAlertId": id, "incidentId": "20000",
+            "status": "new", "severity": "medium", "classification": null, "determination": null,
+            "serviceSource": "microsoftDefenderForEndpoint", "detectionSource": "antivirus", "detectorId": null,
+            "tenantId": tid, "title": "Sandbox alert", "description": "Added through the sandbox control API.", "category": "Execution",
+            "assignedTo": null, "alertWebUrl": format!("https://security.microsoft.com/alerts/{id}?tid={tid}"),
+            "incidentWebUrl": format!("https://security.microsoft.com/incidents/20000?tid={tid}"), "mitreTechniques": [],
+            "createdDateTime": iso(now), "resolvedDateTime": null, "firstActivityDateTime": iso(now), "lastActivityDateTime": iso(now),
+            "comments": [], "evidence": [], "systemTags": [], "_machineId": format!("{:040x}", now), "_computerDnsName": format!("new.{}", t.domain)
+        }),
+    };
+    if let (Some(dst), Some(src)) = (alert.as_object_mut(), partial.as_object()) {
+        for (k, v) in src {
+            dst.insert(k.clone(), v.clone());
+        }
+    }
+    alert["lastUpdateDateTime"] = json!(iso(now));
+    t.list_mut(ALERTS).retain(|e| e.id() != id);
+    t.insert(
+        ALERTS,
+        Entry {
+            v: alert.clone(),
+            visible_at_ms: 0,
+            parent: None,
+            origin: None,
+        },
+    );
+    crate::sandbox::state::render(&alert)
+}

@@ -1,0 +1,182 @@
+//! `mssp siem config`: per-customer SIEM connector configuration (see [`crate::alerts::connector`]).
+
+use std::path::PathBuf;
+
+use crate::alerts::connector::{self, Format};
+use crate::alerts::siem::{self, Target};
+use crate::commands::ConnectionArgs;
+use crate::exit;
+use crate::graph::{Service, Version};
+use crate::manifest::SiemVariant;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Manifest files or directories.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Which SIEM to configure.
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// Only this customer (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub customer: Vec<String>,
+    /// The SIEM app's client id (multi-tenant variant); otherwise MSSP_SIEM_CLIENT_ID, otherwise
+    /// read from the tenant that registers the app.
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+    /// Write one file per customer (`<customer>.<ext>`) into this directory instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Directory with templates (`splunk.conf`, `elastic.yml`, `sentinel.json`, `generic.json`)
+    /// overriding the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SiemCommand {
+    /// Render connector configuration per SIEM-enabled customer (secret references only).
+    #[command(
+        after_help = "Examples:\n  mssp siem config --format sentinel --client-id 11111111-2222-3333-4444-555555555555 examples/\n  mssp siem config --format splunk --sandbox --out siem/ examples/"
+    )]
+    Config(ConfigArgs),
+}
+
+pub fn run(cmd: &SiemCommand) -> u8 {
+    let SiemCommand::Config(a) = cmd;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(config(a))
+}
+
+async fn config(a: &ConfigArgs) -> u8 {
+    let (validated, diags, _) = super::load_and_validate(&a.paths);
+    eprint!("{}", diags.render());
+    let Some(v) = validated else {
+        eprintln!("error: the manifests are invalid");
+        return exit::ERROR;
+    };
+    let Some(app) = v.provider.doc.spec.siem.clone() else {
+        eprintln!("error: {}", crate::alerts::AlertsError::NoSiem);
+        return exit::ERROR;
+    };
+    let targets = match siem::targets(&v, &crate::plan::Endpoints::default(), &a.customer) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let given = a.client_id.clone().or_else(|| {
+        std::env::var("MSSP_SIEM_CLIENT_ID")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    let per_customer = app.variant == SiemVariant::PerCustomer;
+    let with_ids: Vec<(Target, String)> = match (given, per_customer) {
+        (Some(id), false) => targets.into_iter().map(|t| (t, id.clone())).collect(),
+        _ => match lookup(&v, &app, targets, &a.connection).await {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!(
+                    "  = help: pass --client-id (multi-tenant app), or connect (--sandbox or AZURE_*) so it can be read"
+                );
+                return exit::ERROR;
+            }
+        },
+    };
+    let rendered = match connector::render(&app, &with_ids, a.format, a.templates.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    match &a.out {
+        Some(dir) => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("error: {}: {e}", dir.display());
+                return exit::ERROR;
+            }
+            for (name, text) in &rendered {
+                let path = dir.join(format!("{name}.{}", a.format.extension()));
+                if let Err(e) = std::fs::write(&path, text) {
+                    eprintln!("error: {}: {e}", path.display());
+                    return exit::ERROR;
+                }
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        None => {
+            for (_, text) in &rendered {
+                println!("{}", text.trim_end());
+            }
+        }
+    }
+    exit::SUCCESS
+}
+
+/// Reads the SIEM app's client id from the tenant registering it (the provider's, or each
+/// customer's for the per-customer variant).
+async fn lookup(
+    v: &crate::validate::Validated,
+    app: &crate::manifest::SiemApp,
+    targets: Vec<Target>,
+    connection: &ConnectionArgs,
+) -> Result<Vec<(Target, String)>, String> {
+    let (session, sandbox) = super::connect(connection, v).await?;
+    let p = &v.provider.doc.spec;
+    let path = format!(
+        "applications(uniqueName='{}')?$select=appId",
+        app.unique_name.value
+    );
+    let read = |tenant: String, cloud| {
+        let tg = session
+            .graph
+            .tenant(&tenant, session.endpoints.profile(cloud));
+        let path = path.clone();
+        async move {
+            match tg.get_opt(Service::Graph(Version::V1), &path).await {
+                Ok(Some(a)) => a
+                    .get("appId")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("tenant {tenant}: the application has no appId")),
+                Ok(None) => Err(format!(
+                    "the SIEM application {:?} does not exist in tenant {tenant}: run `mssp apply` first",
+                    app.unique_name.value
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    let mut out = Vec::new();
+    let result = async {
+        if app.variant == SiemVariant::PerCustomer {
+            for t in targets {
+                let id = read(t.tenant_id.clone(), t.cloud).await?;
+                out.push((t, id));
+            }
+        } else {
+            let id = read(p.tenant_id.value.to_ascii_lowercase(), p.cloud).await?;
+            out.extend(targets.into_iter().map(|t| (t, id.clone())));
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    if let Some(sb) = sandbox {
+        let _ = sb.shutdown().await;
+    }
+    result.map(|()| out)
+}
