@@ -17,7 +17,10 @@ use mssp::sandbox::{Sandbox, SandboxOptions};
 use mssp::session::Session;
 
 fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn write_world(dir: &Path, n: usize) {
@@ -43,7 +46,11 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn world(dir: &Path, n: usize, latency: Duration) -> (Sandbox, Session, mssp::validate::Validated) {
+async fn world(
+    dir: &Path,
+    n: usize,
+    latency: Duration,
+) -> (Sandbox, Session, mssp::validate::Validated) {
     write_world(dir, n);
     let (v, d, _) = mssp::commands::load_and_validate(&[dir.to_path_buf()]);
     let v = v.unwrap_or_else(|| panic!("{}", d.render()));
@@ -59,7 +66,11 @@ async fn world(dir: &Path, n: usize, latency: Duration) -> (Sandbox, Session, ms
     .await
     .expect("sandbox");
     let session = Session::with_secret(
-        Endpoints { login: Some(sb.url.clone()), graph: Some(sb.url.clone()), defender: Some(sb.url.clone()) },
+        Endpoints {
+            login: Some(sb.url.clone()),
+            graph: Some(sb.url.clone()),
+            defender: Some(sb.url.clone()),
+        },
         &sb.client_id,
         &sb.client_secret,
         Some(sb.ca_pem.as_bytes()),
@@ -78,12 +89,37 @@ fn plan_opts(dir: &Path, parallelism: usize, customers: Vec<String>) -> PlanOpti
     }
 }
 
-async fn apply_all(session: &Session, v: &mssp::validate::Validated, dir: &Path, parallelism: usize, customers: Vec<String>) -> Duration {
+async fn apply_all(
+    session: &Session,
+    v: &mssp::validate::Validated,
+    dir: &Path,
+    parallelism: usize,
+    customers: Vec<String>,
+) -> Duration {
     let started = Instant::now();
-    let p = plan::plan(v, session.graph.clone(), &session.endpoints, &plan_opts(dir, parallelism, customers), &indicatif::ProgressBar::hidden()).await;
+    let p = plan::plan(
+        v,
+        session.graph.clone(),
+        &session.endpoints,
+        &plan_opts(dir, parallelism, customers),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await;
     let (states, _) = apply::check_fresh(v, session, &p, parallelism).await;
-    let opts = ApplyOptions { parallelism, ..ApplyOptions::default() };
-    let out = apply::apply(v, session, &p, states, &opts, None, &indicatif::ProgressBar::hidden()).await;
+    let opts = ApplyOptions {
+        parallelism,
+        ..ApplyOptions::default()
+    };
+    let out = apply::apply(
+        v,
+        session,
+        &p,
+        states,
+        &opts,
+        None,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await;
     assert!(out.iter().all(|o| o.failed.is_empty()), "apply failed");
     started.elapsed()
 }
@@ -104,7 +140,12 @@ async fn main() {
         let desired = mssp::expand::expand_customer(&v.provider.doc, &v.customers[0].doc);
         let mut depth = std::collections::BTreeMap::new();
         for r in &desired.resources {
-            let d = r.depends_on.iter().filter_map(|x| depth.get(x)).max().map_or(1, |d: &usize| d + 1);
+            let d = r
+                .depends_on
+                .iter()
+                .filter_map(|x| depth.get(x))
+                .max()
+                .map_or(1, |d: &usize| d + 1);
             depth.insert(r.address.clone(), d);
         }
         let max_depth = depth.values().max().copied().unwrap_or(0);
@@ -121,7 +162,10 @@ async fn main() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_sb, session, v) = world(dir.path(), 100, latency).await;
         let t = apply_all(&session, &v, dir.path(), 16, vec![]).await;
-        println!("fresh apply of 100 customers at {latency_ms} ms, parallelism 16: {:.1} s", t.as_secs_f64());
+        println!(
+            "fresh apply of 100 customers at {latency_ms} ms, parallelism 16: {:.1} s",
+            t.as_secs_f64()
+        );
     }
 
     // 1. No-op plan over n converged tenants.
@@ -130,14 +174,26 @@ async fn main() {
     let t = apply_all(&session, &v, dir.path(), 64, vec![]).await;
     println!("(setup: converged {n} tenants in {:.1} s)", t.as_secs_f64());
     let started = Instant::now();
-    let p = plan::plan(&v, session.graph.clone(), &session.endpoints, &plan_opts(dir.path(), parallelism, vec![]), &indicatif::ProgressBar::hidden()).await;
+    let p = plan::plan(
+        &v,
+        session.graph.clone(),
+        &session.endpoints,
+        &plan_opts(dir.path(), parallelism, vec![]),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await;
     let wall = started.elapsed();
     assert!(!p.has_changes(), "the tenants should be converged");
-    let customers: Vec<_> = p.tenants.iter().filter(|t| t.role == mssp::providers::TenantRole::Customer).collect();
+    let customers: Vec<_> = p
+        .tenants
+        .iter()
+        .filter(|t| t.role == mssp::providers::TenantRole::Customer)
+        .collect();
     let requests: u64 = customers.iter().map(|t| t.requests).sum();
     let per_tenant = requests as f64 / customers.len() as f64;
     // Token requests are made once per tenant (cached for the hour): count them too.
-    let bound = (requests + customers.len() as u64) as f64 * latency.as_secs_f64() / parallelism as f64;
+    let bound =
+        (requests + customers.len() as u64) as f64 * latency.as_secs_f64() / parallelism as f64;
     println!(
         "no-op plan of {} tenants at {latency_ms} ms, parallelism {parallelism}: {:.1} s wall; {per_tenant:.2} Graph requests per tenant (+1 token request); bound requests x latency / parallelism = {bound:.1} s ({:.2}x); peak RSS {:.0} MB",
         customers.len(),

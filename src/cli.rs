@@ -37,7 +37,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Check manifests offline and report every problem at once.
     #[command(
-        after_help = "Examples:\n  mssp validate examples/\n  mssp validate --explain contoso examples/"
+        after_help = "Examples:\n  mssp validate examples/\n  mssp validate --explain contoso examples/\n  mssp validate --skip-foreign examples/customers/contoso.yaml"
     )]
     Validate(ValidateArgs),
     /// Show what would change in each tenant (same as `mssp-plan`).
@@ -51,17 +51,36 @@ pub enum Command {
     )]
     Apply(ApplyArgs),
     /// Run the local stand-in for Entra ID, Microsoft Graph and the Defender API.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mssp sandbox serve --seed examples/ --state .mssp-sandbox/state.json"
+    )]
     Sandbox(SandboxCommand),
     /// Fetch alerts as the SIEM app (NDJSON) and deliver the notification rules.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  mssp alerts fetch --sandbox examples/\n  mssp alerts notify --dry-run --sandbox examples/"
+    )]
     Alerts(crate::commands::alerts::AlertsCommand),
     /// SIEM connector configuration.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mssp siem config --format sentinel --client-id 11111111-2222-3333-4444-555555555555 examples/"
+    )]
     Siem(crate::commands::siem::SiemCommand),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  mssp completions bash > ~/.local/share/bash-completion/completions/mssp\n  mssp completions zsh > \"${fpath[1]}/_mssp\"\n  mssp completions fish > ~/.config/fish/completions/mssp.fish"
+    )]
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  mssp man | man -l -\n  mssp man --out-dir /usr/local/share/man/man1"
+    )]
+    Man(crate::commands::completions::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +94,15 @@ pub struct ValidateArgs {
     /// Output format of `--explain`.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+    /// The Provider manifest to check customer files against. Without it, and when the given
+    /// paths hold customers but no provider, one is looked for in the files' folders and their
+    /// parents up to the repository root (pre-commit passes only the changed files).
+    #[arg(long, value_name = "FILE")]
+    pub provider: Option<PathBuf>,
+    /// Skip YAML documents that are not mssp manifests even in files named explicitly (a
+    /// pre-commit hook passes every changed `.yaml` file, CI workflows included).
+    #[arg(long)]
+    pub skip_foreign: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -183,7 +211,32 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     init_logging(&cli);
-    ExitCode::from(run(cli.command))
+    // One line at the start and end of every run, so a pipeline's JSON logs say which
+    // version ran what and how it ended (the arguments are not logged: paths only, but
+    // they are not ours to publish).
+    let name = command_name(&cli.command);
+    tracing::info!(
+        command = name,
+        version = env!("CARGO_PKG_VERSION"),
+        "mssp starting"
+    );
+    let code = run(cli.command);
+    tracing::info!(command = name, exit_code = code, "mssp finished");
+    ExitCode::from(code)
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Validate(_) => "validate",
+        Command::Plan(_) => "plan",
+        Command::Apply(_) => "apply",
+        Command::Sandbox(_) => "sandbox",
+        Command::Alerts(_) => "alerts",
+        Command::Siem(_) => "siem",
+        Command::Schema(_) => "schema",
+        Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
+    }
 }
 
 /// Runs a `mssp-<sub>` alias binary: `mssp-plan ARGS` is `mssp plan ARGS`.
@@ -205,6 +258,8 @@ fn run(command: Command) -> u8 {
         Command::Apply(a) => commands::apply::run(&a),
         Command::Alerts(a) => commands::alerts::run(&a),
         Command::Siem(a) => commands::siem::run(&a),
+        Command::Completions(a) => commands::completions::completions(&a),
+        Command::Man(a) => commands::completions::man(&a),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod apply;
+pub mod completions;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;

@@ -1,12 +1,31 @@
 //! `mssp validate`: offline checks, and `--explain` to show what a manifest expands to.
+//!
+//! Also the pre-commit entry point: given only changed customer files, it finds the Provider
+//! manifest they refer to (`--provider`, or by looking upwards from the files), and with
+//! `--skip-foreign` it ignores the other YAML a hook passes along.
+
+use std::path::{Path, PathBuf};
 
 use crate::cli::{OutputFormat, ValidateArgs};
+use crate::diagnostics::Diagnostics;
 use crate::exit;
 use crate::expand;
+use crate::manifest;
 use crate::render;
+use crate::validate::{self as validation, Validated};
 
 pub fn run(args: &ValidateArgs) -> u8 {
-    let (validated, diags, files) = super::load_and_validate(&args.paths);
+    let (validated, diags, files) = match load(args) {
+        Ok(Loaded::Manifests(v, d, f)) => (v.map(|b| *b), d, f),
+        Ok(Loaded::NothingOurs) => {
+            println!("ok: no mssp manifests among the given files; nothing to validate");
+            return exit::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
     eprint!("{}", diags.render());
     let Some(v) = validated else {
         eprintln!(
@@ -56,6 +75,168 @@ pub fn run(args: &ValidateArgs) -> u8 {
         }
     );
     exit::SUCCESS
+}
+
+enum Loaded {
+    Manifests(Option<Box<Validated>>, Diagnostics, usize),
+    /// `--skip-foreign` left no mssp document at all (a hook run on unrelated YAML).
+    NothingOurs,
+}
+
+/// Loads the given paths, adding the Provider manifest when they hold only customers.
+fn load(args: &ValidateArgs) -> Result<Loaded, String> {
+    let mut loaded = manifest::load_paths_with(&args.paths, args.skip_foreign);
+    let provider_file = match &args.provider {
+        Some(p) if !p.is_file() => {
+            return Err(format!(
+                "--provider {}: not a file (name the Provider manifest itself)",
+                p.display()
+            ));
+        }
+        Some(p) if !already_loaded(p, &args.paths) => Some(p.clone()),
+        Some(_) => None,
+        None if loaded.set.providers.is_empty() && !loaded.set.customers.is_empty() => {
+            let start: Vec<&Path> = loaded
+                .set
+                .customers
+                .iter()
+                .map(|c| c.file.path.as_path())
+                .collect();
+            match discover_provider(&start) {
+                Found::One(f) => {
+                    eprintln!(
+                        "note: checking against the Provider manifest {} (found above the given \
+                         files; --provider names another)",
+                        f.display()
+                    );
+                    Some(f)
+                }
+                Found::Many(dir, files) => {
+                    eprintln!(
+                        "note: {} files in {} hold a Provider manifest ({}); name one with --provider",
+                        files.len(),
+                        dir.display(),
+                        files
+                            .iter()
+                            .filter_map(|f| f.file_name())
+                            .map(|n| n.to_string_lossy())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    None
+                }
+                Found::Nothing => {
+                    eprintln!(
+                        "note: no Provider manifest among the given files or in their folders up \
+                         to the repository root; name one with --provider"
+                    );
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(file) = provider_file {
+        let extra = manifest::load_paths_with(std::slice::from_ref(&file), true);
+        loaded.set.providers.extend(extra.set.providers);
+        loaded.set.customers.extend(extra.set.customers);
+        loaded.set.files += extra.set.files;
+        loaded.diagnostics.extend(extra.diagnostics);
+    }
+    if args.skip_foreign
+        && loaded.set.providers.is_empty()
+        && loaded.set.customers.is_empty()
+        && !loaded.diagnostics.has_errors()
+    {
+        return Ok(Loaded::NothingOurs);
+    }
+    let today = jiff::ZonedDateTime::now().date();
+    let (validated, more) = validation::validate(&loaded.set, today);
+    let mut diags = loaded.diagnostics;
+    diags.extend(more);
+    let diags = diags.sorted();
+    let validated = if diags.has_errors() {
+        None
+    } else {
+        validated.map(Box::new)
+    };
+    Ok(Loaded::Manifests(validated, diags, loaded.set.files))
+}
+
+/// Whether `file` is among `paths` (or inside one of them), so it is not loaded twice.
+fn already_loaded(file: &Path, paths: &[PathBuf]) -> bool {
+    let Ok(file) = file.canonicalize() else {
+        return false;
+    };
+    paths
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .any(|p| file.starts_with(p))
+}
+
+enum Found {
+    One(PathBuf),
+    /// Several candidates in the nearest folder that has any: guessing would be arbitrary.
+    Many(PathBuf, Vec<PathBuf>),
+    Nothing,
+}
+
+/// The file holding a `kind: Provider` document in the folders of `files` or their parents,
+/// nearest first. The search stops at a repository root (a folder with `.git`), so a manifest
+/// outside the repository is never picked up by accident, and at the first folder with any
+/// candidate: two there (fixtures, variants) are ambiguous, not a choice to make silently.
+fn discover_provider(files: &[&Path]) -> Found {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| c.canonicalize().ok());
+    // Report paths relative to where the user is, as the other paths are.
+    let shown = |p: PathBuf| {
+        cwd.as_ref()
+            .and_then(|c| p.strip_prefix(c).ok().map(Path::to_path_buf))
+            .unwrap_or(p)
+    };
+    for file in files {
+        let Some(mut dir) = file
+            .canonicalize()
+            .ok()
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+        else {
+            continue;
+        };
+        loop {
+            let mut found = providers_in(&dir);
+            if found.len() == 1 {
+                return Found::One(shown(found.remove(0)));
+            }
+            if found.len() > 1 {
+                return Found::Many(shown(dir), found.into_iter().map(shown).collect());
+            }
+            if dir.join(".git").exists() || !dir.pop() {
+                break;
+            }
+        }
+    }
+    Found::Nothing
+}
+
+/// The `*.yaml` / `*.yml` files directly in `dir` (not below it) with a Provider document.
+fn providers_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut candidates: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter(|p| {
+            !manifest::load_paths_with(std::slice::from_ref(p), true)
+                .set
+                .providers
+                .is_empty()
+        })
+        .collect();
+    candidates.sort();
+    candidates
 }
 
 fn plural(n: usize) -> &'static str {

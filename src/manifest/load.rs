@@ -25,9 +25,15 @@ pub struct LoadOutcome {
 
 /// Loads every manifest under `paths` (files or directories).
 pub fn load_paths(paths: &[PathBuf]) -> LoadOutcome {
+    load_paths_with(paths, false)
+}
+
+/// [`load_paths`], optionally skipping foreign YAML even in files named explicitly (a
+/// pre-commit hook names every changed `.yaml` file, CI workflows included).
+pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
     let mut out = LoadOutcome::default();
     for path in paths {
-        let explicit = !path.is_dir();
+        let explicit = !path.is_dir() && !skip_foreign;
         let files = match discover(path) {
             Ok(files) => files,
             Err(d) => {
@@ -41,7 +47,13 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadOutcome {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(text) => {
                         let src = SourceFile::new(file, text);
+                        let before = documents(&out);
                         parse_source(&src, explicit, &mut out);
+                        // A file whose every document was skipped as foreign (a CI workflow
+                        // next to the manifests) is not a manifest file: don't count it.
+                        if documents(&out) == before {
+                            out.set.files -= 1;
+                        }
                     }
                     Err(_) => out.diagnostics.push(
                         Diagnostic::error("file is not valid UTF-8")
@@ -56,6 +68,11 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadOutcome {
         }
     }
     out
+}
+
+/// Documents loaded or rejected so far.
+fn documents(out: &LoadOutcome) -> usize {
+    out.set.providers.len() + out.set.customers.len() + out.diagnostics.iter().count()
 }
 
 /// Manifest files under `path`, sorted so runs are deterministic.

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use customer::*;
-pub use load::{LoadOutcome, load_paths, parse_source};
+pub use load::{LoadOutcome, load_paths, load_paths_with, parse_source};
 pub use located::Loc;
 pub use provider::*;
 

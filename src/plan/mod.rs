@@ -17,8 +17,8 @@ use crate::cloud::CloudProfile;
 use crate::expand;
 use crate::graph::Graph;
 use crate::manifest::{CustomerManifest, LifecycleState};
-use crate::providers::graph_map::Ids;
 use crate::providers::DesiredTenant;
+use crate::providers::graph_map::Ids;
 use crate::validate::Validated;
 use diff::{DiffInput, ExceptionRule};
 

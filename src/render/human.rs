@@ -16,9 +16,18 @@ pub struct Style {
 impl Style {
     pub fn detect() -> Self {
         use std::io::IsTerminal;
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self::decide(
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::io::stdout().is_terminal(),
+        )
+    }
+
+    /// <https://no-color.org>: a `NO_COLOR` that is set and not empty turns colour off, even
+    /// on a terminal; colour is never written to a pipe or file.
+    pub fn decide(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> Self {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
         Self {
-            color: !no_color && std::io::stdout().is_terminal(),
+            color: !no_color && terminal,
         }
     }
 
@@ -219,5 +228,30 @@ pub fn summary_line(t: &TenantPlan) -> String {
     match t.status {
         TenantStatus::Blocked => format!("{}: BLOCKED (not planned)", t.name),
         TenantStatus::Complete => format!("{}: {}", t.name, counts_text(&t.counts, false)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    #[test]
+    fn no_color_wins_over_a_terminal() {
+        assert!(Style::decide(None, true).color);
+        assert!(!Style::decide(Some(OsStr::new("1")), true).color);
+        // The spec: an empty NO_COLOR does not count as set.
+        assert!(Style::decide(Some(OsStr::new("")), true).color);
+        assert!(!Style::decide(None, false).color);
+    }
+
+    #[test]
+    fn without_colour_there_are_no_escape_codes() {
+        let plain = Style { color: false };
+        assert_eq!(plain.op(Op::Create, "+"), "+");
+        assert_eq!(plain.bold("Summary"), "Summary");
+        let coloured = Style { color: true };
+        assert_eq!(coloured.op(Op::Create, "+"), "\x1b[32m+\x1b[0m");
     }
 }

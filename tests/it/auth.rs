@@ -21,10 +21,18 @@ async fn certificate_credentials_get_tokens_and_plan() {
         .unwrap();
     // Upload the public key to the tool's own application (in the MSSP tenant).
     let apps = w
-        .graph(PROVIDER, Method::GET, &format!("applications?$filter=appId eq '{}'", w.sb.client_id), None)
+        .graph(
+            PROVIDER,
+            Method::GET,
+            &format!("applications?$filter=appId eq '{}'", w.sb.client_id),
+            None,
+        )
         .await
         .unwrap();
-    let app_id = apps["value"][0]["id"].as_str().expect("the tool's app").to_string();
+    let app_id = apps["value"][0]["id"]
+        .as_str()
+        .expect("the tool's app")
+        .to_string();
     let der = base64::engine::general_purpose::STANDARD.encode(cert.der());
     w.graph(PROVIDER, Method::PATCH, &format!("applications/{app_id}"), Some(json!({
         "keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": der, "displayName": "CN=mssp-provisioning"}]
@@ -35,7 +43,11 @@ async fn certificate_credentials_get_tokens_and_plan() {
     std::fs::write(&pem_path, format!("{}{}", key.serialize_pem(), cert.pem())).unwrap();
 
     let session = Session::with_config(
-        Endpoints { login: Some(w.sb.url.clone()), graph: Some(w.sb.url.clone()), defender: Some(w.sb.url.clone()) },
+        Endpoints {
+            login: Some(w.sb.url.clone()),
+            graph: Some(w.sb.url.clone()),
+            defender: Some(w.sb.url.clone()),
+        },
         AuthConfig {
             method: AuthMethod::Certificate,
             client_id: Some(w.sb.client_id.clone()),
@@ -62,15 +74,32 @@ async fn certificate_credentials_get_tokens_and_plan() {
     )
     .await;
     for t in &p.tenants {
-        assert_eq!(t.status, TenantStatus::Complete, "{}: {:?}", t.name, t.blocked_reason);
+        assert_eq!(
+            t.status,
+            TenantStatus::Complete,
+            "{}: {:?}",
+            t.name,
+            t.blocked_reason
+        );
     }
 
     // A different key is refused by the token endpoint, and the plan says so per tenant.
     let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
-    let other_cert = rcgen::CertificateParams::new(vec!["impostor".into()]).unwrap().self_signed(&other).unwrap();
-    std::fs::write(&pem_path, format!("{}{}", other.serialize_pem(), other_cert.pem())).unwrap();
+    let other_cert = rcgen::CertificateParams::new(vec!["impostor".into()])
+        .unwrap()
+        .self_signed(&other)
+        .unwrap();
+    std::fs::write(
+        &pem_path,
+        format!("{}{}", other.serialize_pem(), other_cert.pem()),
+    )
+    .unwrap();
     let session = Session::with_config(
-        Endpoints { login: Some(w.sb.url.clone()), graph: Some(w.sb.url.clone()), defender: Some(w.sb.url.clone()) },
+        Endpoints {
+            login: Some(w.sb.url.clone()),
+            graph: Some(w.sb.url.clone()),
+            defender: Some(w.sb.url.clone()),
+        },
         AuthConfig {
             method: AuthMethod::Certificate,
             client_id: Some(w.sb.client_id.clone()),
@@ -82,6 +111,8 @@ async fn certificate_credentials_get_tokens_and_plan() {
     )
     .unwrap();
     let tenants = mssp::expand::expand_all(&v);
-    let err = mssp::permissions::preflight(&session, &tenants).await.unwrap_err();
+    let err = mssp::permissions::preflight(&session, &tenants)
+        .await
+        .unwrap_err();
     assert!(err.contains("AADSTS"), "{err}");
 }

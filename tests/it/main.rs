@@ -3,9 +3,11 @@
 mod alerts;
 mod apply;
 mod auth;
+mod ci_workflow;
 mod cli;
 mod loader_props;
 mod plan;
+mod precommit;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
