@@ -1,5 +1,6 @@
 //! The tool's credential paths against the sandbox's token endpoint.
 
+use aws_lc_rs::encoding::AsDer;
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::json;
@@ -14,7 +15,7 @@ use mssp::session::Session;
 #[tokio::test]
 async fn certificate_credentials_get_tokens_and_plan() {
     let w = World::new("world", |_| {}).await;
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key");
+    let key = rsa_key();
     let cert = rcgen::CertificateParams::new(vec!["mssp-provisioning".into()])
         .unwrap()
         .self_signed(&key)
@@ -84,7 +85,7 @@ async fn certificate_credentials_get_tokens_and_plan() {
     }
 
     // A different key is refused by the token endpoint, and the plan says so per tenant.
-    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let other = rsa_key();
     let other_cert = rcgen::CertificateParams::new(vec!["impostor".into()])
         .unwrap()
         .self_signed(&other)
@@ -115,4 +116,12 @@ async fn certificate_credentials_get_tokens_and_plan() {
         .await
         .unwrap_err();
     assert!(err.contains("AADSTS"), "{err}");
+}
+
+/// An RSA key for rcgen (its ring backend cannot generate RSA keys; aws-lc-rs can).
+fn rsa_key() -> rcgen::KeyPair {
+    let key = aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let der = key.as_der().unwrap();
+    let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_ref().to_vec());
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256).unwrap()
 }
