@@ -113,7 +113,7 @@ pub fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
 
 pub async fn create(
@@ -154,17 +154,14 @@ pub async fn update(
     at: &super::Address,
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
-    w.call(
+    super::patch_path(
+        w,
         at,
-        Service::Graph(Version::V1),
-        reqwest::Method::PATCH,
+        Version::V1,
         &format!("{ENTITLEMENT}/accessPackages/{id}"),
-        Some(&view(spec)),
-        &[],
+        &view(spec),
     )
     .await
-    .map_err(graph_err(at))?;
-    Ok(())
 }
 
 pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {

@@ -485,17 +485,14 @@ pub async fn fic_update(
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
     let app = w.id_of(at, &spec.application)?;
-    w.call(
+    super::patch_path(
+        w,
         at,
-        Service::Graph(Version::V1),
-        Method::PATCH,
+        Version::V1,
         &format!("applications/{app}/federatedIdentityCredentials/{id}"),
-        Some(&fic_view(spec)),
-        &[],
+        &fic_view(spec),
     )
     .await
-    .map_err(graph_err(at))?;
-    Ok(())
 }
 
 /// Uploads a certificate's public key: `keyCredentials` is replaced as a whole, so the

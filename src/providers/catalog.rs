@@ -72,7 +72,7 @@ pub fn create_body(spec: &CatalogSpec) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
 
 pub async fn create(
@@ -107,17 +107,14 @@ pub async fn update(
     at: &super::Address,
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
-    w.call(
+    super::patch_path(
+        w,
         at,
-        Service::Graph(Version::V1),
-        reqwest::Method::PATCH,
+        Version::V1,
         &format!("{ENTITLEMENT}/catalogs/{id}"),
-        Some(&view(spec)),
-        &[],
+        &view(spec),
     )
     .await
-    .map_err(graph_err(at))?;
-    Ok(())
 }
 
 pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {

@@ -77,9 +77,8 @@ pub fn create_body(spec: &ConnectedOrganizationSpec) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
-use reqwest::Method;
 
 pub async fn create(
     spec: &ConnectedOrganizationSpec,
@@ -108,17 +107,14 @@ pub async fn update(
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
     // Documented to answer 202 Accepted with a body.
-    w.call(
+    super::patch_path(
+        w,
         at,
-        Service::Graph(Version::V1),
-        Method::PATCH,
+        Version::V1,
         &format!("{ENTITLEMENT}/connectedOrganizations/{id}"),
-        Some(&view(spec)),
-        &[],
+        &view(spec),
     )
     .await
-    .map_err(graph_err(at))?;
-    Ok(())
 }
 
 pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {

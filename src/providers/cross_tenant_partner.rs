@@ -103,17 +103,14 @@ pub async fn update(
     at: &super::Address,
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
-    w.call(
+    super::patch_path(
+        w,
         at,
-        Service::Graph(Version::V1),
-        Method::PATCH,
+        Version::V1,
         &format!("{PARTNERS}/{}", spec.tenant_id),
-        Some(&view(spec)),
-        &[],
+        &view(spec),
     )
     .await
-    .map_err(graph_err(at))?;
-    Ok(())
 }
 
 pub async fn delete(

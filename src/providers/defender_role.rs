@@ -95,7 +95,7 @@ pub fn normalise_actions(actions: &[String]) -> Vec<String> {
     out
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
 
 const ROLES: &str = "roleManagement/defender/roleDefinitions";
@@ -123,17 +123,7 @@ pub async fn update(
     at: &super::Address,
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
-    w.call(
-        at,
-        Service::Graph(Version::Beta),
-        reqwest::Method::PATCH,
-        &format!("{ROLES}/{id}"),
-        Some(&body(spec)),
-        &[],
-    )
-    .await
-    .map_err(graph_err(at))?;
-    Ok(())
+    super::patch_path(w, at, Version::Beta, &format!("{ROLES}/{id}"), &body(spec)).await
 }
 
 pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {

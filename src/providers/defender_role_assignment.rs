@@ -123,15 +123,5 @@ pub async fn update(
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
     let body = body(spec, &w.ids());
-    w.call(
-        at,
-        Service::Graph(Version::Beta),
-        reqwest::Method::PATCH,
-        &format!("{ASSIGNMENTS}/{id}"),
-        Some(&body),
-        &[],
-    )
-    .await
-    .map_err(crate::apply::writer::graph_err(at))?;
-    Ok(())
+    super::patch_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}"), &body).await
 }

@@ -434,6 +434,27 @@ where
     ))
 }
 
+/// A PATCH update of one object (Graph answers 204, or 202 for connected organizations).
+pub async fn patch_path(
+    w: &Writer<'_>,
+    at: &Address,
+    version: Version,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<(), ApplyError> {
+    w.call(
+        at,
+        Service::Graph(version),
+        reqwest::Method::PATCH,
+        path,
+        Some(body),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
 /// DELETE that treats "already gone" as done.
 pub async fn delete_path(
     w: &Writer<'_>,
