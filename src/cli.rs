@@ -68,6 +68,9 @@ pub enum Command {
         after_help = "Example:\n  mssp siem config --format sentinel --client-id 11111111-2222-3333-4444-555555555555 examples/"
     )]
     Siem(crate::commands::siem::SiemCommand),
+    /// Print each customer's tenant-specific Defender portal and My Access links.
+    #[command(after_help = "Examples:\n  mssp portal contoso\n  mssp portal --open contoso")]
+    Portal(PortalArgs),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -155,6 +158,19 @@ pub enum SandboxCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct PortalArgs {
+    /// Customers to show (all when none is named).
+    #[arg(value_name = "CUSTOMER")]
+    pub customers: Vec<String>,
+    /// Manifest files or directories.
+    #[arg(long = "manifests", value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also open the Defender portal in a browser.
+    #[arg(long)]
+    pub open: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// A saved plan (`plan.json`), or manifest files or directories.
     #[arg(default_value = ".")]
@@ -233,6 +249,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Sandbox(_) => "sandbox",
         Command::Alerts(_) => "alerts",
         Command::Siem(_) => "siem",
+        Command::Portal(_) => "portal",
         Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
@@ -256,6 +273,7 @@ fn run(command: Command) -> u8 {
         Command::Plan(a) => commands::plan::run(&a),
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
+        Command::Portal(a) => commands::portal::run(&a),
         Command::Alerts(a) => commands::alerts::run(&a),
         Command::Siem(a) => commands::siem::run(&a),
         Command::Completions(a) => commands::completions::completions(&a),

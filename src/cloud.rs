@@ -51,28 +51,29 @@ impl Cloud {
                 "https://graph.microsoft.com",
                 Some("https://api.securitycenter.microsoft.com"),
                 Some("https://security.microsoft.com"),
-                "https://myaccess.microsoft.com",
+                Some("https://myaccess.microsoft.com"),
             ),
             Cloud::Gcc => (
                 "https://login.microsoftonline.com",
                 "https://graph.microsoft.com",
                 Some("https://api-gcc.securitycenter.microsoft.us"),
                 Some("https://security.microsoft.com"),
-                "https://myaccess.microsoft.com",
+                Some("https://myaccess.microsoft.com"),
             ),
             Cloud::GccHigh => (
                 "https://login.microsoftonline.us",
                 "https://graph.microsoft.us",
                 Some("https://api-gov.securitycenter.microsoft.us"),
                 Some("https://security.microsoft.us"),
-                "https://myaccess.microsoft.us",
+                // api-contract documents My Access for the commercial host only.
+                None,
             ),
             Cloud::Dod => (
                 "https://login.microsoftonline.us",
                 "https://dod-graph.microsoft.us",
                 Some("https://api-gov.securitycenter.microsoft.us"),
                 Some("https://security.apps.mil"),
-                "https://myaccess.microsoft.us",
+                None,
             ),
             // api-contract §4.3: no documented Defender API or portal host for 21Vianet.
             Cloud::China => (
@@ -80,7 +81,7 @@ impl Cloud {
                 "https://microsoftgraph.chinacloudapi.cn",
                 None,
                 None,
-                "https://myaccess.microsoft.cn",
+                None,
             ),
         };
         CloudProfile {
@@ -91,7 +92,7 @@ impl Cloud {
             defender: defender.map(str::to_string),
             defender_audience: defender.map(str::to_string),
             portal: portal.map(str::to_string),
-            myaccess: myaccess.to_string(),
+            myaccess: myaccess.map(str::to_string),
         }
     }
 }
@@ -113,7 +114,8 @@ pub struct CloudProfile {
     pub defender: Option<String>,
     pub defender_audience: Option<String>,
     pub portal: Option<String>,
-    pub myaccess: String,
+    /// My Access host, where documented for the cloud.
+    pub myaccess: Option<String>,
 }
 
 impl CloudProfile {
@@ -153,8 +155,8 @@ impl CloudProfile {
     }
 
     /// The My Access link analysts use to request a customer's access packages.
-    pub fn myaccess_link(&self, domain: &str) -> String {
-        format!("{}/@{domain}", self.myaccess)
+    pub fn myaccess_link(&self, domain: &str) -> Option<String> {
+        self.myaccess.as_ref().map(|m| format!("{m}/@{domain}"))
     }
 
     /// The admin-consent URL for an application in a tenant.

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod apply;
 pub mod completions;
 pub mod plan;
+pub mod portal;
 pub mod sandbox;
 pub mod schema;
 pub mod siem;

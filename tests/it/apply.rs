@@ -217,6 +217,20 @@ async fn faults_at_scale_converge_without_duplicates() {
     )
     .await;
     let p = w.plan().await;
+    if std::env::var_os("MSSP_DEBUG_FAULTS").is_some() {
+        for t in p.tenants.iter().filter(|t| t.has_changes()) {
+            eprintln!("NOT CONVERGED {} {:?}", t.name, changes(&p, &t.name));
+            for sp in w.objects(&t.tenant_id, "servicePrincipals").await {
+                eprintln!("  sp {} {}", sp["appId"], sp["id"]);
+            }
+            for a in w.objects(&t.tenant_id, "appRoleAssignments").await {
+                eprintln!(
+                    "  grant {} {} {}",
+                    a["principalId"], a["resourceId"], a["appRoleId"]
+                );
+            }
+        }
+    }
     assert_eq!(p.tenants.len(), TENANTS + 1);
     for t in &p.tenants {
         assert_eq!(

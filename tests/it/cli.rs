@@ -260,3 +260,33 @@ fn no_color_turns_colour_off_on_a_terminal() {
     assert_eq!(plain, 0, "colour despite NO_COLOR:\n{text}");
     assert!(text.contains("Plan: 5 tenants"), "{text}");
 }
+
+#[test]
+fn portal_prints_tenant_specific_links_per_cloud() {
+    let out = Command::cargo_bin("mssp")
+        .expect("binary")
+        .args([
+            "portal",
+            "--manifests",
+            "examples/",
+            "northwind-gov",
+            "contoso",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(
+        "Defender portal: https://security.microsoft.us/?tid=3e8a1c2d-4f5b-4a6c-8d7e-9f0a1b2c3d4e"
+    ));
+    assert!(text.contains("My Access: no host documented for the gccHigh cloud"));
+    assert!(text.contains(
+        "My Access (request access packages): https://myaccess.microsoft.com/@contoso.onmicrosoft.com"
+    ));
+    let out = Command::cargo_bin("mssp")
+        .expect("binary")
+        .args(["portal", "--manifests", "examples/", "nobody"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+}
