@@ -94,7 +94,7 @@ pub fn body(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
+use crate::apply::writer::{ApplyError, Writer, graph_err};
 use crate::graph::Service;
 
 /// Grants the role (admin consent). The resource service principal and role id are resolved
@@ -153,26 +153,7 @@ pub async fn create(
                 .map(|a| str_of(a, "id").to_string()),
         )
     };
-    let id = match w
-        .call(
-            at,
-            Service::Graph(Version::V1),
-            reqwest::Method::POST,
-            &path,
-            Some(&body),
-            &[],
-        )
-        .await
-    {
-        Ok(a) => crate::apply::writer::created_id(at, &a)?,
-        Err(e) if outcome_unknown(&e) || matches!(e.status(), Some(400 | 409)) => {
-            match find().await.map_err(graph_err(at))? {
-                Some(id) => id,
-                None => return Err(graph_err(at)(e)),
-            }
-        }
-        Err(e) => return Err(graph_err(at)(e)),
-    };
+    let id = super::create_recovering(w, at, Version::V1, &path, &body, find).await?;
     w.set_id(at, &id);
     Ok(())
 }

@@ -408,10 +408,11 @@ where
             .await
         {
             Ok(a) => return created_id(at, &a),
-            Err(e) if outcome_unknown(&e) => {
-                tracing::info!(address = %at, "create answer lost; re-reading before retrying");
-                // The object may exist but not be visible yet: look for it for as long as
-                // replication can take, and only then create again.
+            // A lost answer (the create may have happened), or a conflict (it exists, perhaps
+            // from a run whose answer was lost, but list queries may not show it yet): look for
+            // it for as long as replication can take before deciding.
+            Err(e) if outcome_unknown(&e) || is_conflict(&e) => {
+                tracing::info!(address = %at, error = %e, "create not confirmed; re-reading the natural key");
                 let started = std::time::Instant::now();
                 let mut delay = std::time::Duration::from_millis(100);
                 loop {
@@ -423,6 +424,9 @@ where
                     }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+                if is_conflict(&e) {
+                    return Err(graph_err(at)(e));
                 }
             }
             Err(e) => return Err(graph_err(at)(e)),
@@ -453,6 +457,18 @@ pub async fn patch_path(
     .await
     .map_err(graph_err(at))?;
     Ok(())
+}
+
+/// Graph's ways of saying "an object with this key already exists".
+fn is_conflict(e: &crate::graph::GraphError) -> bool {
+    e.status() == Some(409)
+        || (e.status() == Some(400)
+            && match &e.kind {
+                crate::graph::GraphErrorKind::Status { message, .. } => {
+                    message.contains("already exist")
+                }
+                _ => false,
+            })
 }
 
 /// DELETE that treats "already gone" as done.
