@@ -68,6 +68,11 @@ pub enum Command {
         after_help = "Example:\n  mssp siem config --format sentinel --client-id 11111111-2222-3333-4444-555555555555 examples/"
     )]
     Siem(crate::commands::siem::SiemCommand),
+    /// List the application permissions the tool needs in each tenant, with consent links.
+    #[command(
+        after_help = "Example:\n  mssp permissions --client-id 11111111-2222-3333-4444-555555555555 manifests/"
+    )]
+    Permissions(PermissionsArgs),
     /// Print each customer's tenant-specific Defender portal and My Access links.
     #[command(after_help = "Examples:\n  mssp portal contoso\n  mssp portal --open contoso")]
     Portal(PortalArgs),
@@ -155,6 +160,16 @@ pub enum SandboxCommand {
         after_help = "Example:\n  mssp sandbox serve --seed examples/ --state .mssp-sandbox/state.json"
     )]
     Serve(crate::sandbox::ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsArgs {
+    /// Manifest files or directories.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// The tool's application (client) id, for the consent links; defaults to AZURE_CLIENT_ID.
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +265,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Alerts(_) => "alerts",
         Command::Siem(_) => "siem",
         Command::Portal(_) => "portal",
+        Command::Permissions(_) => "permissions",
         Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
@@ -274,6 +290,7 @@ fn run(command: Command) -> u8 {
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
         Command::Portal(a) => commands::portal::run(&a),
+        Command::Permissions(a) => commands::permissions::run(&a),
         Command::Alerts(a) => commands::alerts::run(&a),
         Command::Siem(a) => commands::siem::run(&a),
         Command::Completions(a) => commands::completions::completions(&a),

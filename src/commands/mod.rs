@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod apply;
 pub mod completions;
+pub mod permissions;
 pub mod plan;
 pub mod portal;
 pub mod sandbox;

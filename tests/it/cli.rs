@@ -290,3 +290,34 @@ fn portal_prints_tenant_specific_links_per_cloud() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn permissions_lists_what_each_tenant_needs_with_a_consent_link() {
+    let out = Command::cargo_bin("mssp")
+        .expect("binary")
+        .args([
+            "permissions",
+            "--client-id",
+            "11111111-2222-4333-8444-555555555555",
+            "examples/",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("fabrikam-soc (MSSP tenant, 9b1f2a4e-5c6d-4e7f-8a9b-0c1d2e3f4a5b, public cloud)\n  Microsoft Graph application permission: Application.ReadWrite.All\n"), "{text}");
+    let contoso = text
+        .split("contoso (customer")
+        .nth(1)
+        .expect("contoso listed");
+    for p in [
+        "Group.ReadWrite.All",
+        "EntitlementManagement.ReadWrite.All",
+        "Policy.ReadWrite.CrossTenantAccess",
+        "RoleManagement.ReadWrite.Defender",
+        "AppRoleAssignment.ReadWrite.All",
+    ] {
+        assert!(contoso.contains(p), "{p} missing:\n{text}");
+    }
+    assert!(text.contains("admin consent: https://login.microsoftonline.us/3e8a1c2d-4f5b-4a6c-8d7e-9f0a1b2c3d4e/adminconsent?client_id=11111111-2222-4333-8444-555555555555"), "{text}");
+}

@@ -137,13 +137,17 @@ impl World {
                 stale.is_empty(),
                 "plan still stale after {tries} tries: {stale:?}"
             );
+            // MSSP_DEBUG_JOURNAL=FILE keeps a journal of every write, for diagnosing tests.
+            let journal = std::env::var_os("MSSP_DEBUG_JOURNAL").and_then(|p| {
+                mssp::apply::journal::Journal::open(std::path::Path::new(&p), "test").ok()
+            });
             return apply::apply(
                 &v,
                 &self.session,
                 &p,
                 states,
                 &opts,
-                None,
+                journal.as_ref(),
                 &indicatif::ProgressBar::hidden(),
             )
             .await;
