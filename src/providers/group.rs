@@ -65,7 +65,6 @@ pub fn upsert_body(spec: &GroupSpec) -> Value {
 }
 
 use crate::apply::writer::{ApplyError, Writer, graph_err};
-use crate::graph::Service;
 
 /// Create and update are the same idempotent upsert: a lost answer is simply retried.
 pub async fn upsert(
@@ -74,44 +73,9 @@ pub async fn upsert(
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
     let path = format!("groups(uniqueName='{}')", spec.unique_name);
-    let body = upsert_body(spec);
-    let mut tries = 0;
-    let answer = loop {
-        tries += 1;
-        match w
-            .call(
-                at,
-                Service::Graph(Version::V1),
-                reqwest::Method::PATCH,
-                &path,
-                Some(&body),
-                &[("Prefer", "create-if-missing")],
-            )
-            .await
-        {
-            Err(e) if crate::apply::writer::outcome_unknown(&e) && tries < 3 => continue,
-            other => break other.map_err(graph_err(at))?,
-        }
-    };
-    let id = match answer
-        .body
-        .as_ref()
-        .and_then(|b| b.get("id"))
-        .and_then(Value::as_str)
-    {
-        Some(id) => id.to_string(),
-        None => {
-            let v = w
-                .get(
-                    at,
-                    Service::Graph(Version::V1),
-                    &format!("{path}?$select=id"),
-                )
-                .await
-                .map_err(graph_err(at))?;
-            str_of(&v, "id").to_string()
-        }
-    };
+    let id = super::upsert_keyed(w, at, &path, &upsert_body(spec))
+        .await
+        .map_err(graph_err(at))?;
     w.set_id(at, &id);
     Ok(())
 }

@@ -438,6 +438,52 @@ where
     ))
 }
 
+/// Upserts by an alternate key (`groups(uniqueName=…)`, `servicePrincipals(appId=…)`,
+/// `applications(uniqueName=…)`) with `Prefer: create-if-missing`. Idempotent, so a lost
+/// answer is simply sent again. Returns the object's id: from the 201 body, or read back after
+/// a 204.
+pub async fn upsert_keyed(
+    w: &Writer<'_>,
+    at: &Address,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<String, crate::graph::GraphError> {
+    let mut tries = 0;
+    let answer = loop {
+        tries += 1;
+        match w
+            .call(
+                at,
+                Service::Graph(Version::V1),
+                reqwest::Method::PATCH,
+                path,
+                Some(body),
+                &[("Prefer", "create-if-missing")],
+            )
+            .await
+        {
+            Err(e) if outcome_unknown(&e) && tries < 3 => continue,
+            other => break other?,
+        }
+    };
+    if let Some(id) = answer
+        .body
+        .as_ref()
+        .and_then(|b| b.get("id"))
+        .and_then(serde_json::Value::as_str)
+    {
+        return Ok(id.to_string());
+    }
+    let v = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!("{path}?$select=id"),
+        )
+        .await?;
+    Ok(graph_map::str_of(&v, "id").to_string())
+}
+
 /// A PATCH update of one object (Graph answers 204, or 202 for connected organizations).
 pub async fn patch_path(
     w: &Writer<'_>,

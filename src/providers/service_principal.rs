@@ -73,7 +73,6 @@ pub fn view(_spec: &ServicePrincipalSpec) -> Value {
 }
 
 use crate::apply::writer::{ApplyError, Writer, graph_err};
-use crate::graph::Service;
 
 /// Upsert by appId. Right after the application is created, Graph answers
 /// `NoBackingApplicationObject` for a while; the writer waits that out.
@@ -90,8 +89,7 @@ pub async fn upsert(
         )
     })?;
     let path = format!("servicePrincipals(appId='{app}')");
-    let answer = w
-        .call(at, Service::Graph(Version::V1), reqwest::Method::PATCH, &path, Some(&json!({})), &[("Prefer", "create-if-missing")])
+    let id = super::upsert_keyed(w, at, &path, &json!({}))
         .await
         .map_err(|e| match (&spec.app, e.status()) {
             (AppRef::FirstParty { name, .. }, Some(400)) => ApplyError::new(
@@ -100,25 +98,6 @@ pub async fn upsert(
             ),
             _ => graph_err(at)(e),
         })?;
-    let id = match answer
-        .body
-        .as_ref()
-        .and_then(|b| b.get("id"))
-        .and_then(Value::as_str)
-    {
-        Some(id) => id.to_string(),
-        None => {
-            let v = w
-                .get(
-                    at,
-                    Service::Graph(Version::V1),
-                    &format!("{path}?$select=id"),
-                )
-                .await
-                .map_err(graph_err(at))?;
-            str_of(&v, "id").to_string()
-        }
-    };
     w.set_id(at, &id);
     Ok(())
 }
