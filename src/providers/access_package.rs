@@ -66,18 +66,9 @@ pub fn observe(
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let in_catalog = |p: &&Value| {
-        p.get("catalog")
-            .is_some_and(|c| str_of(c, "id").eq_ignore_ascii_case(cat))
-    };
+    let in_catalog = |p: &&Value| in_catalog(p, cat);
     let what = format!("access package \"{}\"", spec.display_name);
-    let mut found = single(
-        what.clone(),
-        items
-            .iter()
-            .filter(in_catalog)
-            .filter(|p| str_of(p, "displayName") == spec.display_name),
-    )?;
+    let mut found = single(what.clone(), items.iter().filter(|p| is_key(p, spec, cat)))?;
     // Renamed (e.g. the tier's group got a new display name): the package that grants the
     // tier's group in our catalog is the same package, to be updated, not replaced.
     if found.is_none()
@@ -98,6 +89,16 @@ pub fn observe(
             view: project(v, COMPARED),
         },
     })
+}
+
+fn in_catalog(p: &Value, catalog_id: &str) -> bool {
+    p.get("catalog")
+        .is_some_and(|c| str_of(c, "id").eq_ignore_ascii_case(catalog_id))
+}
+
+/// The natural key: this display name in our catalog.
+fn is_key(p: &Value, spec: &AccessPackageSpec, catalog_id: &str) -> bool {
+    str_of(p, "displayName") == spec.display_name && in_catalog(p, catalog_id)
 }
 
 pub fn view(spec: &AccessPackageSpec) -> Value {
@@ -135,11 +136,7 @@ pub async fn create(
                 .await?;
             Ok(items
                 .iter()
-                .find(|p| {
-                    str_of(p, "displayName") == spec.display_name
-                        && p.get("catalog")
-                            .is_some_and(|c| str_of(c, "id").eq_ignore_ascii_case(&cat))
-                })
+                .find(|p| is_key(p, spec, &cat))
                 .map(|p| str_of(p, "id").to_string()))
         },
     )

@@ -89,11 +89,7 @@ pub fn observe(
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items.iter().filter(|p| {
-        str_of(p, "displayName") == spec.display_name
-            && p.get("accessPackage")
-                .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(pkg))
-    });
+    let matching = items.iter().filter(|p| is_key(p, spec, pkg));
     let what = format!("assignment policy \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None => Observed::Absent,
@@ -102,6 +98,13 @@ pub fn observe(
             view: normalise(v),
         },
     })
+}
+
+/// The natural key: this display name on our access package.
+fn is_key(p: &Value, spec: &AssignmentPolicySpec, package_id: &str) -> bool {
+    str_of(p, "displayName") == spec.display_name
+        && p.get("accessPackage")
+            .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(package_id))
 }
 
 pub fn view(spec: &AssignmentPolicySpec, ids: &Ids) -> Value {
@@ -340,11 +343,7 @@ pub async fn create(
                 .await?;
             Ok(items
                 .iter()
-                .find(|p| {
-                    str_of(p, "displayName") == spec.display_name
-                        && p.get("accessPackage")
-                            .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(&pkg))
-                })
+                .find(|p| is_key(p, spec, &pkg))
                 .map(|p| str_of(p, "id").to_string()))
         },
     )
