@@ -74,8 +74,15 @@ pub enum Command {
     )]
     Permissions(PermissionsArgs),
     /// Print each customer's tenant-specific Defender portal and My Access links.
-    #[command(after_help = "Examples:\n  mssp portal contoso\n  mssp portal --open contoso")]
+    #[command(
+        after_help = "Examples:\n  mssp portal contoso\n  mssp portal --open contoso\n  mssp portal --live contoso   # one My Access link per access package"
+    )]
     Portal(PortalArgs),
+    /// Read a hand-configured customer tenant and write its Customer manifest (adoption).
+    #[command(
+        after_help = "Examples:\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --out customers/tailspin.yaml manifests/\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --owner soc-lead@fabrikam.example manifests/"
+    )]
+    Export(crate::commands::export::ExportArgs),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -183,6 +190,12 @@ pub struct PortalArgs {
     /// Also open the Defender portal in a browser.
     #[arg(long)]
     pub open: bool,
+    /// Read the tenants (or the sandbox, with --sandbox) for each access package's own My
+    /// Access request link.
+    #[arg(long)]
+    pub live: bool,
+    #[command(flatten)]
+    pub connection: crate::commands::ConnectionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +278,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Alerts(_) => "alerts",
         Command::Siem(_) => "siem",
         Command::Portal(_) => "portal",
+        Command::Export(_) => "export",
         Command::Permissions(_) => "permissions",
         Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
@@ -290,6 +304,7 @@ fn run(command: Command) -> u8 {
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
         Command::Portal(a) => commands::portal::run(&a),
+        Command::Export(a) => commands::export::run(&a),
         Command::Permissions(a) => commands::permissions::run(&a),
         Command::Alerts(a) => commands::alerts::run(&a),
         Command::Siem(a) => commands::siem::run(&a),

@@ -243,6 +243,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
             group.clone(),
             vec![],
             Spec::Group(GroupSpec {
+                adopt_id: adopted(c, &group),
                 mail_nickname: unique.clone(),
                 unique_name: unique,
                 display_name: tier.group.display_name.value.clone(),
@@ -466,6 +467,7 @@ fn push_defender_role(b: &mut Builder, tier: &Tier, c: &CustomerManifest, cx: &R
                 Address::new(Kind::DefenderRoleAssignment, t),
                 vec![role_addr.clone(), group.clone()],
                 Spec::DefenderRoleAssignment(DefenderRoleAssignmentSpec {
+                    adopt_id: adopted(c, &Address::new(Kind::DefenderRoleAssignment, t)),
                     display_name: cx.group_unique_name.to_string(),
                     role: role_addr,
                     principals: vec![group.clone()],
@@ -609,6 +611,16 @@ fn subjects(list: &[Loc<Subject>]) -> Vec<SubjectRef> {
             Subject::ExternalSponsors => SubjectRef::ExternalSponsors,
         })
         .collect()
+}
+
+/// The id `spec.adopt` pins for a resource.
+fn adopted(c: &CustomerManifest, address: &Address) -> Option<String> {
+    let printed = address.to_string();
+    c.spec
+        .adopt
+        .iter()
+        .find(|a| a.resource.value == printed)
+        .map(|a| a.id.value.to_ascii_lowercase())
 }
 
 /// A description carrying the ownership marker exactly once.

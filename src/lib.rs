@@ -17,6 +17,7 @@ pub mod commands;
 pub mod diagnostics;
 pub mod exit;
 pub mod expand;
+pub mod export;
 pub mod graph;
 pub mod manifest;
 pub mod permissions;

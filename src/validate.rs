@@ -667,6 +667,7 @@ fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
                 }
             }
         }
+        check_adoptions(&mut cx, &c.doc, &tenant);
         for a in &c.doc.spec.attestations {
             match tenant.find(&a.item.value) {
                 Some(r) if r.spec.is_manual() => {}
@@ -699,6 +700,69 @@ fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
             }
         }
     }
+}
+
+/// `spec.adopt`: groups of this customer, by GUID, each resource and id once.
+fn check_adoptions(
+    cx: &mut Ctx<'_>,
+    c: &CustomerManifest,
+    tenant: &crate::providers::DesiredTenant,
+) {
+    let mut resources = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for a in &c.spec.adopt {
+        cx.guid(&a.id, "adopted object id");
+        if !ids.insert(a.id.value.to_ascii_lowercase()) {
+            cx.error(&a.id, format!("object `{}` is adopted twice", a.id.value));
+        }
+        if !resources.insert(a.resource.value.as_str()) {
+            cx.error(
+                &a.resource,
+                format!("`{}` is adopted twice", a.resource.value),
+            );
+        }
+        match tenant.find(&a.resource.value) {
+            Some(r) if adoptable(r.address.kind) => {}
+            Some(_) => {
+                cx.error(
+                    &a.resource,
+                    format!(
+                        "`{}` cannot be adopted; only groups and Defender role assignments are",
+                        a.resource.value
+                    ),
+                )
+                .set_help("other kinds are found by keys Graph already holds (display name in the catalog, tenant id, app id)");
+            }
+            None => {
+                let groups: Vec<String> = tenant
+                    .resources
+                    .iter()
+                    .filter(|r| adoptable(r.address.kind))
+                    .map(|r| r.address.to_string())
+                    .collect();
+                cx.error(
+                    &a.resource,
+                    format!("adoption names unknown resource `{}`", a.resource.value),
+                )
+                .set_help(if groups.is_empty() {
+                    "this customer has nothing to adopt (no tiers)".to_string()
+                } else {
+                    format!(
+                        "adoptable resources of this customer: {}",
+                        groups.join(", ")
+                    )
+                });
+            }
+        }
+    }
+}
+
+/// Kinds whose natural key a hand-made object may lack.
+fn adoptable(kind: crate::providers::Kind) -> bool {
+    matches!(
+        kind,
+        crate::providers::Kind::Group | crate::providers::Kind::DefenderRoleAssignment
+    )
 }
 
 fn where_<T>(doc: &Sourced<T>, at: &Loc<String>) -> String {

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod apply;
 pub mod completions;
+pub mod export;
 pub mod permissions;
 pub mod plan;
 pub mod portal;

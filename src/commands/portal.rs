@@ -1,5 +1,7 @@
 //! `mssp portal [CUSTOMER]...`: the tenant-specific links analysts need, from the manifests
 //! alone (no sign-in): the Defender portal with `?tid=`, and My Access for the customer's domain.
+//! With `--live` (or `--sandbox`) the tenants are read for each access package's own request
+//! link, `…/@<domain>#/access-packages/<id>`, since package ids exist only in the tenant.
 
 use crate::cli::PortalArgs;
 use crate::exit;
@@ -25,6 +27,17 @@ pub fn run(args: &PortalArgs) -> u8 {
         selected = v.customers.iter().map(|c| &c.doc).collect();
         selected.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     }
+    let packages = if args.live || args.connection.sandbox {
+        match package_ids(&v, &selected, &args.connection) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::ERROR;
+            }
+        }
+    } else {
+        Default::default()
+    };
     let mut code = exit::SUCCESS;
     for c in selected {
         let cloud = c
@@ -45,7 +58,15 @@ pub fn run(args: &PortalArgs) -> u8 {
             None => println!("  Defender portal: none documented for the {cloud} cloud"),
         }
         match &myaccess {
-            Some(link) => println!("  My Access (request access packages): {link}"),
+            Some(link) => {
+                println!("  My Access (request access packages): {link}");
+                for (name, id) in packages.get(&c.metadata.name.value).into_iter().flatten() {
+                    match id {
+                        Some(id) => println!("    {name}: {link}#/access-packages/{id}"),
+                        None => println!("    {name}: not created yet (run mssp apply)"),
+                    }
+                }
+            }
             None => println!("  My Access: no host documented for the {cloud} cloud"),
         }
         if args.open
@@ -57,6 +78,52 @@ pub fn run(args: &PortalArgs) -> u8 {
         }
     }
     code
+}
+
+/// Access packages per customer: (display name, id when it exists), read from the tenants.
+type PackageIds = std::collections::BTreeMap<String, Vec<(String, Option<String>)>>;
+
+fn package_ids(
+    v: &crate::validate::Validated,
+    customers: &[&CustomerManifest],
+    connection: &super::ConnectionArgs,
+) -> Result<PackageIds, String> {
+    use crate::providers::{Kind, Spec};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let (session, sandbox) = super::connect(connection, v).await?;
+        let base = std::path::Path::new(".");
+        let mut out = PackageIds::new();
+        for c in customers {
+            let desired = crate::expand::expand_customer(&v.provider.doc, c);
+            let tg = session
+                .graph
+                .tenant(&desired.tenant_id, session.endpoints.profile(desired.cloud));
+            let state = crate::plan::read::read_tenant(&tg, &desired, Default::default(), base)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", c.metadata.name.value))?;
+            let list = desired
+                .resources
+                .iter()
+                .filter(|r| r.address.kind == Kind::AccessPackage)
+                .filter_map(|r| match &r.spec {
+                    Spec::AccessPackage(p) => Some((
+                        p.display_name.clone(),
+                        state.ids.of(&r.address).map(str::to_string),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            out.insert(c.metadata.name.value.clone(), list);
+        }
+        if let Some(sb) = sandbox {
+            let _ = sb.shutdown().await;
+        }
+        Ok(out)
+    })
 }
 
 /// Opens a URL with the desktop's handler.

@@ -53,6 +53,25 @@ pub struct CustomerSpec {
     /// Onboarding state and what deletions this customer allows.
     #[serde(default)]
     pub lifecycle: Lifecycle,
+    /// Existing objects to take over by id, once, because they lack the natural key the tool
+    /// finds them by (a group made in the portal has no `uniqueName`). `mssp export` writes
+    /// these; the plan shows the adoption as an update that sets the key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopt: Vec<Adoption>,
+}
+
+/// An existing object the tool takes over (see `spec.adopt`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Adoption {
+    /// The resource address, e.g. `group/tier1`. Only groups (no `uniqueName` when made by
+    /// hand) and Defender role assignments (named differently when made by hand) need
+    /// adopting: every other kind is found by a key Graph already holds (display name in its
+    /// catalog, tenant id, app id).
+    pub resource: Loc<String>,
+    /// The existing object's id (GUID).
+    #[schemars(regex(pattern = super::GUID_PATTERN))]
+    pub id: Loc<String>,
 }
 
 /// Access granted to the MSSP in this tenant.

@@ -165,6 +165,10 @@ fn action_for(r: &DesiredResource, input: &DiffInput<'_>) -> Result<Action, Unde
                 None => {
                     action.op = Op::Create;
                     action.changes = changes;
+                    if let Spec::Group(g) = &r.spec {
+                        action.note =
+                            providers::group::adoption_hint(g, &address, &input.state.snapshot);
+                    }
                 }
             }
         }

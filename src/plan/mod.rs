@@ -164,6 +164,7 @@ pub async fn plan(
         manifests_digest: manifests_digest(v),
         manifest_paths: opts.manifest_paths.clone(),
         prune: opts.prune,
+        drift: model::drift(&tenants),
         tenants,
         summary,
     }
@@ -179,13 +180,13 @@ fn siem_window(v: &Validated) -> Option<std::time::Duration> {
 }
 
 pub(crate) struct TenantJob<'a> {
-    desired: &'a DesiredTenant,
-    universe: &'a DesiredTenant,
-    exceptions: Vec<ExceptionRule>,
-    allow_protected: bool,
-    ids: Ids,
+    pub desired: &'a DesiredTenant,
+    pub universe: &'a DesiredTenant,
+    pub exceptions: Vec<ExceptionRule>,
+    pub allow_protected: bool,
+    pub ids: Ids,
     /// Warn about SIEM credentials (of applications in this tenant) ending within this span.
-    expiry_window: Option<std::time::Duration>,
+    pub expiry_window: Option<std::time::Duration>,
 }
 
 pub(crate) async fn plan_tenant(
@@ -279,7 +280,10 @@ fn expiring_credentials(
         .collect()
 }
 
-fn exception_rules(c: &CustomerManifest, today: jiff::civil::Date) -> Vec<ExceptionRule> {
+pub(crate) fn exception_rules(
+    c: &CustomerManifest,
+    today: jiff::civil::Date,
+) -> Vec<ExceptionRule> {
     c.spec
         .exceptions
         .iter()

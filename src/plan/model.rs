@@ -31,6 +31,78 @@ pub struct Plan {
     pub prune: bool,
     pub tenants: Vec<TenantPlan>,
     pub summary: Counts,
+    /// The changes grouped by kind, across tenants: the overview of a nightly drift run.
+    #[serde(default)]
+    pub drift: Vec<DriftGroup>,
+}
+
+/// One kind of change (an operation on a resource kind, for updates the fields changed) and
+/// the tenants it occurs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftGroup {
+    /// `create`, `update`, …; `blocked` for tenants that could not be read, `expiredException`
+    /// for drift exceptions past their date.
+    pub change: String,
+    /// The resource kind (`access-package`), empty for tenant-level groups.
+    pub kind: String,
+    /// Fields changed (updates and replaces), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// Tenants (by manifest name), sorted.
+    pub tenants: Vec<String>,
+    /// Actions (or exceptions) in the group, over all its tenants.
+    pub count: usize,
+}
+
+/// (change, kind, fields) of a drift group.
+type GroupKey = (String, String, Vec<String>);
+
+/// Groups every change of `tenants` by kind of change. Blocked tenants and expired drift
+/// exceptions are groups of their own, so the overview can never hide them.
+pub fn drift(tenants: &[TenantPlan]) -> Vec<DriftGroup> {
+    let mut groups: BTreeMap<GroupKey, (std::collections::BTreeSet<String>, usize)> =
+        BTreeMap::new();
+    let mut add = |change: &str, kind: &str, fields: Vec<String>, tenant: &str| {
+        let e = groups
+            .entry((change.to_string(), kind.to_string(), fields))
+            .or_default();
+        e.0.insert(tenant.to_string());
+        e.1 += 1;
+    };
+    for t in tenants {
+        if t.status == TenantStatus::Blocked {
+            add("blocked", "", vec![], &t.name);
+        }
+        for w in t.warnings.iter().filter(|w| w.starts_with("exception on ")) {
+            let kind = w
+                .trim_start_matches("exception on ")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            add("expiredException", kind, vec![], &t.name);
+        }
+        for a in t.actions.iter().filter(|a| a.op.is_change()) {
+            let kind = a.address.split('/').next().unwrap_or("");
+            let mut fields: Vec<String> = match a.op {
+                Op::Update | Op::Replace => a.changes.iter().map(|c| c.field.clone()).collect(),
+                _ => vec![],
+            };
+            fields.sort();
+            fields.dedup();
+            add(a.op.verb(), kind, fields, &t.name);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((change, kind, fields), (tenants, count))| DriftGroup {
+            change,
+            kind,
+            fields,
+            tenants: tenants.into_iter().collect(),
+            count,
+        })
+        .collect()
 }
 
 impl Plan {

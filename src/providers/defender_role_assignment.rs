@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use super::Address;
 
-/// Natural key: `displayName`, owned by the tool.
+/// Natural key: `displayName`, owned by the tool. One made by hand under another name is
+/// adopted by id (`spec.adopt`), like a hand-made group.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DefenderRoleAssignmentSpec {
@@ -12,6 +13,8 @@ pub struct DefenderRoleAssignmentSpec {
     pub role: Address,
     pub principals: Vec<Address>,
     pub directory_scope_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopt_id: Option<String>,
 }
 
 impl DefenderRoleAssignmentSpec {
@@ -50,9 +53,13 @@ pub fn observe(spec: &DefenderRoleAssignmentSpec, snap: &Snapshot) -> Result<Obs
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items
-        .iter()
-        .filter(|r| str_of(r, "displayName") == spec.display_name);
+    let matching = items.iter().filter(|r| {
+        str_of(r, "displayName") == spec.display_name
+            || spec
+                .adopt_id
+                .as_deref()
+                .is_some_and(|id| str_of(r, "id").eq_ignore_ascii_case(id))
+    });
     let what = format!("Defender role assignment \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None => Observed::Absent,
@@ -65,6 +72,18 @@ pub fn observe(spec: &DefenderRoleAssignmentSpec, snap: &Snapshot) -> Result<Obs
             }),
         },
     })
+}
+
+/// Assignments of `role_id` to `group_id`, whatever their name: what a hand-made one is.
+pub fn assigning<'a>(snap: &'a Snapshot, role_id: &str, group_id: &str) -> Vec<&'a Value> {
+    snap.items(KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| {
+            str_of(a, "roleDefinitionId").eq_ignore_ascii_case(role_id)
+                && sorted(a.get("principalIds")).contains(&group_id.to_ascii_lowercase())
+        })
+        .collect()
 }
 
 pub fn view(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {

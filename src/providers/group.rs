@@ -1,4 +1,11 @@
 //! Security groups, one per tier (`/groups`, upsert by `uniqueName`).
+//!
+//! A group made by hand has no `uniqueName`, and Graph documents `uniqueName` as immutable and
+//! read-only outside the create-if-missing upsert, so such a group can never get the key. It
+//! is *adopted* instead: the customer manifest pins its id (`spec.adopt`, reviewed in Git like
+//! any change) and the plan reads it by id. When a group would be created while a same-named
+//! group without `uniqueName` exists, the plan says so and offers that adoption step rather
+//! than silently binding to a display name.
 
 use serde::Serialize;
 
@@ -10,6 +17,9 @@ pub struct GroupSpec {
     pub display_name: String,
     pub description: String,
     pub mail_nickname: String,
+    /// The id of an existing group without `uniqueName` to take over (`spec.adopt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopt_id: Option<String>,
 }
 
 impl GroupSpec {
@@ -18,34 +28,111 @@ impl GroupSpec {
 
 use serde_json::{Value, json};
 
-use super::graph_map::{Observed, Read, Snapshot, project, str_of};
+use super::ObserveError;
+use super::graph_map::{Observed, Read, Snapshot, enc, odata_str, project, str_of};
 use crate::graph::Version;
 
 const COMPARED: &[&str] = &["displayName", "description"];
+const SELECT: &str = "$select=id,displayName,description,uniqueName";
 
 fn key(spec: &GroupSpec) -> String {
     format!("group:{}", spec.unique_name)
 }
 
-pub fn reads(spec: &GroupSpec) -> Vec<Read> {
-    vec![Read::keyed(
-        key(spec),
-        Version::V1,
-        format!(
-            "/groups(uniqueName='{}')?$select=id,displayName,description,uniqueName",
-            spec.unique_name
-        ),
-    )]
+fn adopt_key(id: &str) -> String {
+    format!("group-id:{id}")
 }
 
-pub fn observe(spec: &GroupSpec, snap: &Snapshot) -> Observed {
+fn named_key(spec: &GroupSpec) -> String {
+    format!("groups-named:{}", spec.display_name)
+}
+
+pub fn reads(spec: &GroupSpec) -> Vec<Read> {
+    let mut out = vec![Read::keyed(
+        key(spec),
+        Version::V1,
+        format!("/groups(uniqueName='{}')?{SELECT}", spec.unique_name),
+    )];
+    match &spec.adopt_id {
+        Some(id) => out.push(Read::keyed(
+            adopt_key(id),
+            Version::V1,
+            format!("/groups/{id}?{SELECT}"),
+        )),
+        // Same-named groups: only to offer adoption when the keyed read finds nothing. It
+        // rides in the same batch, so it costs no extra round trip.
+        None => out.push(Read::list(
+            named_key(spec),
+            Version::V1,
+            format!(
+                "/groups?$filter={}&{SELECT}",
+                enc(&format!("displayName eq {}", odata_str(&spec.display_name)))
+            ),
+        )),
+    }
+    out
+}
+
+/// Groups named like `spec` that have no `uniqueName`: what a hand-made tier group looks like.
+pub fn adoption_candidates<'a>(spec: &GroupSpec, snap: &'a Snapshot) -> Vec<&'a Value> {
+    snap.items(&named_key(spec))
+        .unwrap_or_default()
+        .iter()
+        .filter(|g| {
+            g.get("uniqueName")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        })
+        .collect()
+}
+
+/// The plan's note on a group it would create although a hand-made twin exists.
+pub fn adoption_hint(spec: &GroupSpec, address: &str, snap: &Snapshot) -> Option<String> {
+    let ids: Vec<&str> = adoption_candidates(spec, snap)
+        .into_iter()
+        .map(|g| str_of(g, "id"))
+        .collect();
+    match ids.as_slice() {
+        [] => None,
+        [id] => Some(format!(
+            "a group named \"{}\" without uniqueName exists ({id}); to adopt it instead of creating another, add `adopt: [{{resource: {address}, id: {id}}}]` to the customer's spec (`mssp export` writes this)",
+            spec.display_name
+        )),
+        many => Some(format!(
+            "{} groups named \"{}\" without uniqueName exist ({}); adopt the right one with `spec.adopt` or rename the others",
+            many.len(),
+            spec.display_name,
+            many.join(", ")
+        )),
+    }
+}
+
+pub fn observe(spec: &GroupSpec, snap: &Snapshot) -> Result<Observed, ObserveError> {
+    let present = |v: &Value| Observed::Present {
+        id: str_of(v, "id").to_string(),
+        view: project(v, COMPARED),
+    };
     match snap.object(&key(spec)) {
-        None => Observed::Unknown,
-        Some(None) => Observed::Absent,
-        Some(Some(v)) => Observed::Present {
-            id: str_of(v, "id").to_string(),
-            view: project(v, COMPARED),
-        },
+        None => Ok(Observed::Unknown),
+        Some(Some(v)) => Ok(present(v)),
+        Some(None) => {
+            let Some(id) = &spec.adopt_id else {
+                return Ok(Observed::Absent);
+            };
+            match snap.object(&adopt_key(id)) {
+                None => Ok(Observed::Unknown),
+                Some(None) => Err(ObserveError::Local(format!(
+                    "group {id} named in `spec.adopt` does not exist; remove the entry to create the group instead"
+                ))),
+                Some(Some(v)) => match v.get("uniqueName").and_then(Value::as_str) {
+                    None | Some("") => Ok(present(v)),
+                    Some(other) => Err(ObserveError::Local(format!(
+                        "group {id} named in `spec.adopt` has uniqueName \"{other}\", not \"{}\": it belongs to something else",
+                        spec.unique_name
+                    ))),
+                },
+            }
+        }
     }
 }
 
@@ -77,6 +164,23 @@ pub async fn upsert(
         .await
         .map_err(graph_err(at))?;
     w.set_id(at, &id);
+    Ok(())
+}
+
+/// An update: the upsert, except for an adopted group, which is not reachable by its key: it
+/// is patched by its pinned id (an upsert would create a twin).
+pub async fn update(
+    spec: &GroupSpec,
+    id: &str,
+    at: &super::Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    if spec.adopt_id.as_deref() != Some(id) {
+        return upsert(spec, at, w).await;
+    }
+    let body = json!({"displayName": spec.display_name, "description": spec.description});
+    super::patch_path(w, at, Version::V1, &format!("groups/{id}"), &body).await?;
+    w.set_id(at, id);
     Ok(())
 }
 

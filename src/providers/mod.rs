@@ -332,7 +332,7 @@ pub fn observe(
             application::key_observe(s, app_object(), base_dir).map_err(ObserveError::Local)?
         }
         Spec::PasswordCredential(s) => application::password_observe(s, app_object()),
-        Spec::Group(s) => group::observe(s, snap),
+        Spec::Group(s) => group::observe(s, snap)?,
         Spec::ConnectedOrganization(s) => connected_organization::observe(s, snap)?,
         Spec::Catalog(s) => catalog::observe(s, snap)?,
         Spec::CatalogResource(s) => catalog_resource::observe(s, snap, ids),
@@ -582,7 +582,7 @@ pub async fn update(r: &DesiredResource, id: &str, w: &Writer<'_>) -> Result<(),
     match &r.spec {
         Spec::Application(s) => application::upsert(s, at, w).await,
         Spec::FederatedCredential(s) => application::fic_update(s, id, at, w).await,
-        Spec::Group(s) => group::upsert(s, at, w).await,
+        Spec::Group(s) => group::update(s, id, at, w).await,
         Spec::ConnectedOrganization(s) => connected_organization::update(s, id, at, w).await,
         Spec::Catalog(s) => catalog::update(s, id, at, w).await,
         Spec::AccessPackage(s) => access_package::update(s, id, at, w).await,

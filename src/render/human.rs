@@ -66,6 +66,12 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for t in &plan.tenants {
         let _ = writeln!(out, "  {}", summary_line(t));
     }
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "{}", style.bold("Changes by kind"));
+        for g in &plan.drift {
+            let _ = writeln!(out, "  {}", drift_line(g));
+        }
+    }
     let _ = writeln!(
         out,
         "{}",
@@ -221,6 +227,33 @@ pub fn counts_text(c: &Counts, with_blocked: bool) -> String {
         let _ = write!(s, "; {} blocked", c.blocked);
     }
     s
+}
+
+/// One group of the drift overview: what changes, how often, where.
+pub fn drift_line(g: &crate::plan::DriftGroup) -> String {
+    const SHOWN: usize = 10;
+    let what = match (g.change.as_str(), g.kind.as_str()) {
+        ("blocked", _) => "blocked (not read)".to_string(),
+        ("expiredException", k) => format!("expired exception on {k}"),
+        (c, k) if g.fields.is_empty() => format!("{c} {k}"),
+        (c, k) => format!("{c} {k} ({})", g.fields.join(", ")),
+    };
+    let mut names = g
+        .tenants
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if g.tenants.len() > SHOWN {
+        names.push_str(&format!(" and {} more", g.tenants.len() - SHOWN));
+    }
+    let n = g.tenants.len();
+    format!(
+        "{what}: {} in {n} tenant{}: {names}",
+        g.count,
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 /// The summary line of one tenant; blocked tenants say so.

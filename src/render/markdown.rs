@@ -16,6 +16,7 @@ pub const MAX_COMMENT: usize = 60_000;
 #[derive(Serialize)]
 struct Doc {
     totals: String,
+    drift: Vec<String>,
     tenants: Vec<TenantDoc>,
     footer: String,
 }
@@ -58,6 +59,11 @@ fn render_with(plan: &Plan, details: bool) -> Result<String, String> {
             plan.tenants.len(),
             counts_text(&plan.summary, true)
         )),
+        drift: plan
+            .drift
+            .iter()
+            .map(|g| esc(&super::human::drift_line(g)))
+            .collect(),
         tenants: plan
             .tenants
             .iter()

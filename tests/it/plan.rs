@@ -359,3 +359,57 @@ fn markdown_escapes_what_comes_from_manifests() {
     assert!(esc("@everyone").starts_with("@\u{200d}"));
     assert_eq!(esc("a|b"), "a\\|b");
 }
+
+/// The nightly drift view: a tier changed in the provider manifest plus one out-of-band edit
+/// are grouped by kind of change across tenants, in JSON and in the pinned text outputs.
+#[tokio::test]
+async fn drift_is_summarised_by_kind_of_change() {
+    let w = World::new("world", |_| {}).await;
+    w.apply().await;
+    let provider = w.path().join("provider.yaml");
+    let text = std::fs::read_to_string(&provider).expect("read");
+    std::fs::write(&provider, text.replace("expiry: P365D", "expiry: P180D")).expect("write");
+    let group = w
+        .objects(ALPHA, "groups")
+        .await
+        .into_iter()
+        .find(|g| g["uniqueName"] == "tsoc-tier1")
+        .expect("group");
+    w.graph(
+        ALPHA,
+        Method::PATCH,
+        &format!("groups/{}", group["id"].as_str().expect("id")),
+        Some(json!({"description": "edited in the portal"})),
+    )
+    .await
+    .expect("patch");
+
+    let p = w.plan().await;
+    let drift = serde_json::to_value(&p.drift).expect("json");
+    assert!(
+        drift.as_array().expect("array").contains(&json!({
+            "change": "update", "kind": "assignment-policy", "fields": ["expiration"],
+            "tenants": ["alpha", "beta"], "count": 2
+        })),
+        "{drift:#}"
+    );
+
+    let settings = {
+        let mut s = insta::Settings::clone_current();
+        s.add_filter(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[id]",
+        );
+        s.add_filter(r"\d{4}-\d{2}-\d{2}T[0-9:.]+Z", "[time]");
+        s
+    };
+    let human = mssp::render::human::render(&p, mssp::render::human::Style { color: false });
+    let overview = human
+        .split_once("Summary\n")
+        .map(|(_, rest)| rest)
+        .expect("summary section");
+    settings.bind(|| insta::assert_snapshot!("drift_human_summary", overview));
+    let md = mssp::render::markdown::render(&p).expect("markdown");
+    let table = md.split("<details").next().expect("table");
+    settings.bind(|| insta::assert_snapshot!("drift_markdown_overview", table));
+}

@@ -1,0 +1,176 @@
+//! `mssp export`: read a hand-configured customer tenant and write its Customer manifest.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cloud::Cloud;
+use crate::exit;
+use crate::export::{self, Export, ExportOptions};
+use crate::validate::{self, Validated};
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The Provider manifest (and existing customers), files or directories.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: super::ConnectionArgs,
+    /// The customer's tenant id.
+    #[arg(long, value_name = "TENANT_ID")]
+    pub customer_tenant: String,
+    /// The manifest's name (default: from the organization's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The customer's primary domain (default: looked up in the tenant).
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// The customer's organization name (default: looked up in the tenant).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// The customer's cloud, when it is not the provider's: public, gcc, gccHigh, dod, china.
+    #[arg(long, value_parser = parse_cloud)]
+    pub cloud: Option<Cloud>,
+    /// Keep live values that differ from the provider's standard as drift exceptions owned by
+    /// this e-mail address (without it they are listed, and the first apply converges them).
+    #[arg(long, value_name = "EMAIL")]
+    pub owner: Option<String>,
+    /// How many days those exceptions last.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=3650))]
+    pub keep_days: u16,
+    /// Write the manifest here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite `--out` if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_cloud(s: &str) -> Result<Cloud, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| "expected one of: public, gcc, gccHigh, dod, china".to_string())
+}
+
+pub fn run(args: &ExportArgs) -> u8 {
+    if let Some(owner) = &args.owner
+        && !validate::is_email(owner)
+    {
+        eprintln!("error: --owner `{owner}` is not an e-mail address");
+        return exit::USAGE;
+    }
+    if let Some(out) = &args.out
+        && out.exists()
+        && !args.force
+    {
+        eprintln!(
+            "error: {} exists; pass --force to overwrite it",
+            out.display()
+        );
+        return exit::ERROR;
+    }
+    let (validated, diags, _) = super::load_and_validate(&args.paths);
+    eprint!("{}", diags.render());
+    let Some(v) = validated else {
+        eprintln!("error: the manifests are invalid; nothing was exported");
+        return exit::ERROR;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(run_async(args, &v))
+}
+
+async fn run_async(args: &ExportArgs, v: &Validated) -> u8 {
+    let (session, sandbox) = match super::connect(&args.connection, v).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let opts = ExportOptions {
+        tenant_id: args.customer_tenant.clone(),
+        name: args.name.clone(),
+        domain: args.domain.clone(),
+        display_name: args.display_name.clone(),
+        cloud: args.cloud,
+        owner: args.owner.clone(),
+        keep_days: i64::from(args.keep_days),
+        today: jiff::ZonedDateTime::now().date(),
+    };
+    let result = export::export(v, Arc::clone(&session.graph), &session.endpoints, &opts).await;
+    if let Some(sb) = sandbox
+        && let Err(e) = sb.shutdown().await
+    {
+        eprintln!("warning: the sandbox did not shut down cleanly: {e}");
+    }
+    match result {
+        Ok(e) => write(args, &e),
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+fn write(args: &ExportArgs, e: &Export) -> u8 {
+    let written = match &args.out {
+        Some(path) => {
+            std::fs::write(path, &e.manifest).map_err(|err| format!("{}: {err}", path.display()))
+        }
+        None => std::io::stdout()
+            .write_all(e.manifest.as_bytes())
+            .map_err(|err| format!("stdout: {err}")),
+    };
+    if let Err(err) = written {
+        eprintln!("error: cannot write the manifest: {err}");
+        return exit::ERROR;
+    }
+    eprint!("{}", summary(e, args.out.as_deref()));
+    exit::SUCCESS
+}
+
+/// What was found and what is left, for the person adopting the customer.
+pub fn summary(e: &Export, out: Option<&std::path::Path>) -> String {
+    let mut s = String::new();
+    let target = out.map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    s.push_str(&format!(
+        "exported customer `{}` to {target}: tiers [{}]\n",
+        e.name,
+        e.tiers.join(", ")
+    ));
+    for a in &e.adopted {
+        s.push_str(&format!(
+            "  adopted {} = {} \"{}\" (made by hand; pinned by id)\n",
+            a.resource, a.id, a.display_name
+        ));
+    }
+    for x in &e.excepted {
+        s.push_str(&format!("  kept as drift exception: {x}\n"));
+    }
+    if e.remaining.is_empty() {
+        s.push_str("the plan for this manifest is empty\n");
+    } else {
+        s.push_str("the plan for this manifest still has changes:\n");
+        for r in &e.remaining {
+            s.push_str(&format!("  {r}\n"));
+        }
+    }
+    if !e.unplaceable.is_empty() {
+        s.push_str("not placed in the manifest:\n");
+        for u in &e.unplaceable {
+            s.push_str(&format!("  {u}\n"));
+        }
+    }
+    for n in &e.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
+}

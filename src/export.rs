@@ -1,0 +1,746 @@
+//! Export: an existing, hand-configured customer tenant → a Customer manifest whose plan is
+//! empty, so an MSSP can adopt a customer without re-creating anything.
+//!
+//! The tenant is read as if the customer used every tier of the provider (the same reads a
+//! plan makes); what is found decides the tiers, MFA trust, Defender permission model and SIEM
+//! grant. Groups made by hand lack the `uniqueName` key and are pinned by id (`spec.adopt`).
+//! The draft is then validated and planned like any manifest: live values that differ from the
+//! provider's standard become drift exceptions (with an owner and an expiry, so they are
+//! reviewed, not forgotten) when `--owner` is given, and are listed otherwise. Objects the
+//! manifest cannot express are listed, never dropped silently.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cloud::Cloud;
+use crate::diagnostics::SourceFile;
+use crate::expand;
+use crate::graph::{Graph, GraphError, Service, Version};
+use crate::manifest::{
+    self, Access, CustomerManifest, CustomerSiem, DefenderRbac, Lifecycle, Loc, Metadata,
+};
+use crate::plan::{self, Endpoints, Op, PlanOptions, TenantJob, TenantPlan, read};
+use crate::providers::graph_map::{Ids, Observed, Snapshot, str_of};
+use crate::providers::{self, Address, DesiredTenant, Kind, Spec};
+use crate::validate::{self, Validated};
+
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub tenant_id: String,
+    /// The manifest's `metadata.name`; derived from the tenant's name when absent.
+    pub name: Option<String>,
+    /// Domain and display name; looked up in the tenant when absent.
+    pub domain: Option<String>,
+    pub display_name: Option<String>,
+    /// The customer's cloud, when it differs from the provider's.
+    pub cloud: Option<Cloud>,
+    /// Who owns the drift exceptions written for live values that differ from the standard.
+    /// Without it, differences are listed and the first apply converges them.
+    pub owner: Option<String>,
+    /// How long those exceptions last.
+    pub keep_days: i64,
+    pub today: jiff::civil::Date,
+}
+
+/// What `export` found and wrote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Export {
+    pub name: String,
+    /// The Customer manifest (YAML).
+    pub manifest: String,
+    pub tiers: Vec<String>,
+    /// Groups pinned by id because they have no `uniqueName`.
+    pub adopted: Vec<Adopted>,
+    /// Live values kept as drift exceptions.
+    pub excepted: Vec<String>,
+    /// What the first plan of the exported manifest still contains (empty: adoption complete).
+    pub remaining: Vec<String>,
+    /// Objects found in the tenant that the manifest cannot express.
+    pub unplaceable: Vec<String>,
+    /// Things export cannot read at all (no API).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Adopted {
+    pub resource: String,
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("tenant {0} is the provider's own tenant")]
+    ProviderTenant(String),
+    #[error("tenant {tenant} is already managed by customer `{name}` ({path})")]
+    AlreadyManaged {
+        tenant: String,
+        name: String,
+        path: String,
+    },
+    #[error("`{0}` is not a tenant id (GUID)")]
+    BadTenant(String),
+    #[error(
+        "cannot look up the name and domain of tenant {tenant}: {source}\n  help: pass --domain and --display-name, or grant CrossTenantInformation.ReadBasic.All"
+    )]
+    TenantInfo { tenant: String, source: GraphError },
+    #[error("cannot read the provider tenant: {0}")]
+    Provider(String),
+    #[error("cannot read tenant {tenant}: {reason}")]
+    Read { tenant: String, reason: String },
+    #[error("the exported manifest does not validate (a defect in mssp, please report it):\n{0}")]
+    Invalid(String),
+}
+
+/// Reads the tenant and writes its manifest.
+pub async fn export(
+    v: &Validated,
+    graph: Arc<Graph>,
+    endpoints: &Endpoints,
+    opts: &ExportOptions,
+) -> Result<Export, ExportError> {
+    let tenant_id = opts.tenant_id.to_ascii_lowercase();
+    check_new_tenant(v, &tenant_id)?;
+    let p = &v.provider.doc;
+    let base_dir = v
+        .provider
+        .file
+        .path
+        .parent()
+        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+    let cloud = opts.cloud.unwrap_or(p.spec.cloud);
+    let tg = graph.tenant(&tenant_id, endpoints.profile(cloud));
+
+    let (domain, display_name) = match (&opts.domain, &opts.display_name) {
+        (Some(d), Some(n)) => (d.clone(), n.clone()),
+        _ => {
+            let info = tg
+                .get(
+                    Service::Graph(Version::V1),
+                    &format!(
+                        "/tenantRelationships/findTenantInformationByTenantId(tenantId='{tenant_id}')"
+                    ),
+                )
+                .await
+                .map_err(|source| ExportError::TenantInfo {
+                    tenant: tenant_id.clone(),
+                    source,
+                })?;
+            (
+                opts.domain
+                    .clone()
+                    .unwrap_or_else(|| str_of(&info, "defaultDomainName").to_string()),
+                opts.display_name
+                    .clone()
+                    .unwrap_or_else(|| str_of(&info, "displayName").to_string()),
+            )
+        }
+    };
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| name_from(&display_name, &domain));
+
+    // The SIEM app's id: its service principal is how the SIEM grant is found.
+    let provider = expand::expand_provider(p);
+    let provider_tg = graph.tenant(&provider.tenant_id, endpoints.profile(provider.cloud));
+    let provider_state = read::read_tenant(&provider_tg, &provider, Ids::default(), &base_dir)
+        .await
+        .map_err(|e| ExportError::Provider(e.to_string()))?;
+
+    let mut draft = Draft {
+        name,
+        tenant_id: tenant_id.clone(),
+        domain,
+        display_name,
+        cloud: opts.cloud.filter(|c| *c != p.spec.cloud),
+        tiers: p.spec.tiers.iter().map(|t| t.name.value.clone()).collect(),
+        trust_mfa: true,
+        trust_compliant_devices: false,
+        defender_rbac: DefenderRbac::Unified,
+        siem: p.spec.siem.is_some(),
+        adopt: vec![],
+        exceptions: vec![],
+        owner: opts.owner.clone(),
+        expires: opts
+            .today
+            .checked_add(jiff::Span::new().days(opts.keep_days))
+            .unwrap_or(opts.today),
+        today: opts.today,
+    };
+    let universe = expand::universe_customer(p, &draft.manifest());
+    let ids = Ids {
+        siem_app_id: provider_state.ids.siem_app_id.clone(),
+        ..Ids::default()
+    };
+    let state = read::read_tenant(&tg, &universe, ids.clone(), &base_dir)
+        .await
+        .map_err(|e| ExportError::Read {
+            tenant: tenant_id.clone(),
+            reason: e.to_string(),
+        })?;
+    let mut unplaceable = Vec::new();
+    let adopted = decide(&mut draft, p, &universe, &state, &mut unplaceable);
+    unplaceable.extend(foreign_objects(p, &universe, &state));
+
+    // Plan the draft like any manifest; keep differing live values as exceptions if asked.
+    let plan_opts = PlanOptions {
+        prune: false,
+        parallelism: 1,
+        customers: vec![],
+        today: opts.today,
+        manifest_paths: vec![],
+    };
+    let mut tp = plan_draft(v, &draft, &graph, endpoints, &ids, &plan_opts, &base_dir).await?;
+    let mut excepted = Vec::new();
+    if draft.owner.is_some() {
+        for a in tp
+            .actions
+            .iter()
+            .filter(|a| matches!(a.op, Op::Update | Op::Replace))
+        {
+            for c in &a.changes {
+                excepted.push(format!("{} {}: keeps {}", a.address, c.field, c.before));
+                draft.exceptions.push(DraftException {
+                    resource: a.address.clone(),
+                    field: c.field.clone(),
+                    live: c.before.clone(),
+                });
+            }
+        }
+        if !draft.exceptions.is_empty() {
+            tp = plan_draft(v, &draft, &graph, endpoints, &ids, &plan_opts, &base_dir).await?;
+        }
+    }
+    let remaining = tp
+        .actions
+        .iter()
+        .filter(|a| a.op.is_change())
+        .map(|a| match a.op {
+            Op::Update | Op::Replace => format!(
+                "{} {}: {} (pass --owner to keep the live values as accepted drift)",
+                a.op.verb(),
+                a.address,
+                a.changes
+                    .iter()
+                    .map(|c| format!("{} {} → {}", c.field, c.before, c.after))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Op::Manual => format!(
+                "manual {}: do it, then attest it in the manifest",
+                a.address
+            ),
+            _ => format!("{} {}", a.op.verb(), a.address),
+        })
+        .collect();
+    let mut notes = vec![
+        "Defender e-mail notification rules have no API and were not read: declare them under spec.notifications and attest them".to_string(),
+    ];
+    if draft.tiers.is_empty() {
+        notes.push("no tier of the provider was found in this tenant".to_string());
+    }
+    Ok(Export {
+        manifest: draft.yaml(),
+        name: draft.name.clone(),
+        tiers: draft.tiers.clone(),
+        adopted,
+        excepted,
+        remaining,
+        unplaceable,
+        notes,
+    })
+}
+
+fn check_new_tenant(v: &Validated, tenant_id: &str) -> Result<(), ExportError> {
+    if !validate::is_guid(tenant_id) {
+        return Err(ExportError::BadTenant(tenant_id.to_string()));
+    }
+    if v.provider
+        .doc
+        .spec
+        .tenant_id
+        .value
+        .eq_ignore_ascii_case(tenant_id)
+    {
+        return Err(ExportError::ProviderTenant(tenant_id.to_string()));
+    }
+    if let Some(c) = v
+        .customers
+        .iter()
+        .find(|c| c.doc.spec.tenant_id.value.eq_ignore_ascii_case(tenant_id))
+    {
+        return Err(ExportError::AlreadyManaged {
+            tenant: tenant_id.to_string(),
+            name: c.doc.metadata.name.value.clone(),
+            path: c.file.path.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// A manifest name from the organization's name (or its domain's first label).
+fn name_from(display_name: &str, domain: &str) -> String {
+    let mut s = expand::slug(display_name);
+    if s.is_empty() {
+        s = expand::slug(domain.split('.').next().unwrap_or(""));
+    }
+    if s.is_empty() {
+        s = "customer".into();
+    }
+    s.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
+}
+
+/// Chooses tiers, trust, permission model and SIEM from what exists; pins hand-made groups.
+fn decide(
+    d: &mut Draft,
+    p: &manifest::ProviderManifest,
+    universe: &DesiredTenant,
+    state: &read::TenantState,
+    unplaceable: &mut Vec<String>,
+) -> Vec<Adopted> {
+    let present = |kind: Kind, name: &str| {
+        matches!(
+            state.observed.get(&Address::new(kind, name)),
+            Some(Observed::Present { .. })
+        )
+    };
+    let mut adopted = Vec::new();
+    let mut tiers = Vec::new();
+    let mut unified = false;
+    for tier in &p.spec.tiers {
+        let t = tier.name.value.as_str();
+        let mut group = present(Kind::Group, t);
+        if !group && let Some(a) = adoptable_group(universe, state, t, unplaceable) {
+            adopted.push(a);
+            group = true;
+        }
+        let found = group
+            || present(Kind::AccessPackage, t)
+            || present(Kind::AssignmentPolicy, t)
+            || present(Kind::DefenderRole, t);
+        if found {
+            tiers.push(t.to_string());
+            unified |= present(Kind::DefenderRole, t);
+            if let Some(a) = adoptable_assignment(state, t, &adopted, unplaceable) {
+                adopted.push(a);
+            }
+        }
+    }
+    let included: Vec<String> = tiers.clone();
+    let legacy_only = !unified
+        && p.spec.tiers.iter().any(|t| {
+            included.contains(&t.name.value)
+                && t.defender.legacy_role.is_some()
+                && t.defender.unified_role.is_none()
+        });
+    d.defender_rbac = if legacy_only {
+        DefenderRbac::Legacy
+    } else {
+        DefenderRbac::Unified
+    };
+    d.tiers = tiers;
+    d.adopt = adopted
+        .iter()
+        .map(|a| (a.resource.clone(), a.id.clone()))
+        .collect();
+    let partner = universe
+        .resources
+        .iter()
+        .find(|r| r.address.kind == Kind::CrossTenantPartner)
+        .and_then(|r| state.observed.get(&r.address));
+    (d.trust_mfa, d.trust_compliant_devices) = match partner {
+        Some(Observed::Present { view, .. }) => {
+            let flag = |k: &str| view["inboundTrust"][k].as_bool().unwrap_or(false);
+            (flag("isMfaAccepted"), flag("isCompliantDeviceAccepted"))
+        }
+        _ => (false, false),
+    };
+    d.siem = d.siem && present(Kind::ServicePrincipal, "siem");
+    adopted
+}
+
+/// A tier group made by hand: the one group its access package grants, else the only
+/// same-named group without `uniqueName`. Several candidates are listed, not guessed.
+fn adoptable_group(
+    universe: &DesiredTenant,
+    state: &read::TenantState,
+    tier: &str,
+    unplaceable: &mut Vec<String>,
+) -> Option<Adopted> {
+    let address = Address::new(Kind::Group, tier);
+    let Spec::Group(g) = &universe
+        .resources
+        .iter()
+        .find(|r| r.address == address)?
+        .spec
+    else {
+        return None;
+    };
+    let candidates = providers::group::adoption_candidates(g, &state.snapshot);
+    let package = state.observed.get(&Address::new(Kind::AccessPackage, tier));
+    let granted: Vec<&Value> = match package {
+        Some(Observed::Present { id, .. }) => candidates
+            .iter()
+            .filter(|c| package_grants(&state.snapshot, id, str_of(c, "id")))
+            .copied()
+            .collect(),
+        _ => vec![],
+    };
+    let pick = match (granted.as_slice(), candidates.as_slice()) {
+        ([one], _) | ([], [one]) => Some(*one),
+        (_, []) => None,
+        _ => {
+            unplaceable.push(format!(
+                "{address}: {} groups named \"{}\" without uniqueName ({}); adopt the right one with spec.adopt",
+                candidates.len(),
+                g.display_name,
+                candidates
+                    .iter()
+                    .map(|c| str_of(c, "id"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            None
+        }
+    }?;
+    Some(Adopted {
+        resource: address.to_string(),
+        id: str_of(pick, "id").to_string(),
+        display_name: g.display_name.clone(),
+    })
+}
+
+/// A hand-made assignment of the tier's Defender role to the tier's group, under another
+/// name than the tool's.
+fn adoptable_assignment(
+    state: &read::TenantState,
+    tier: &str,
+    adopted: &[Adopted],
+    unplaceable: &mut Vec<String>,
+) -> Option<Adopted> {
+    let address = Address::new(Kind::DefenderRoleAssignment, tier);
+    if !matches!(state.observed.get(&address), Some(Observed::Absent)) {
+        return None;
+    }
+    let group = Address::new(Kind::Group, tier);
+    let group_id = state.ids.of(&group).map(str::to_string).or_else(|| {
+        adopted
+            .iter()
+            .find(|a| a.resource == group.to_string())
+            .map(|a| a.id.clone())
+    })?;
+    let role_id = state.ids.of(&Address::new(Kind::DefenderRole, tier))?;
+    let found = providers::defender_role_assignment::assigning(&state.snapshot, role_id, &group_id);
+    match found.as_slice() {
+        [one] => Some(Adopted {
+            resource: address.to_string(),
+            id: str_of(one, "id").to_string(),
+            display_name: str_of(one, "displayName").to_string(),
+        }),
+        [] => None,
+        many => {
+            unplaceable.push(format!(
+                "{address}: {} assignments of the tier role to the tier group ({}); adopt one with spec.adopt",
+                many.len(),
+                many.iter().map(|a| str_of(a, "id")).collect::<Vec<_>>().join(", ")
+            ));
+            None
+        }
+    }
+}
+
+fn package_grants(snap: &Snapshot, package_id: &str, group_id: &str) -> bool {
+    snap.items(providers::access_package::KEY)
+        .unwrap_or_default()
+        .iter()
+        .find(|p| str_of(p, "id") == package_id)
+        .is_some_and(|p| providers::access_package::grants_group(p, group_id))
+}
+
+/// MSSP-related objects with no place in the manifest: other packages in the MSSP's catalog,
+/// and app roles granted to the SIEM app beyond the provider's `siem.permissions`.
+fn foreign_objects(
+    p: &manifest::ProviderManifest,
+    universe: &DesiredTenant,
+    state: &read::TenantState,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let catalog = Address::new(Kind::Catalog, p.spec.naming.prefix.value.clone());
+    if let Some(cat) = state.ids.of(&catalog) {
+        let known: Vec<&str> = universe
+            .resources
+            .iter()
+            .filter_map(|r| match &r.spec {
+                Spec::AccessPackage(a) => Some(a.display_name.as_str()),
+                _ => None,
+            })
+            .collect();
+        for pkg in state
+            .snapshot
+            .items(providers::access_package::KEY)
+            .unwrap_or_default()
+        {
+            let in_catalog = pkg.get("catalog").is_some_and(|c| str_of(c, "id") == cat);
+            if in_catalog && !known.contains(&str_of(pkg, "displayName")) {
+                out.push(format!(
+                    "access package \"{}\" ({}) in catalog \"{}\" is not a tier of the provider; left out",
+                    str_of(pkg, "displayName"),
+                    str_of(pkg, "id"),
+                    p.spec.catalog.display_name.value
+                ));
+            }
+        }
+    }
+    let sp = Address::new(Kind::ServicePrincipal, "siem");
+    if let Some(sp_id) = state.ids.of(&sp) {
+        let declared: Vec<(String, String)> = universe
+            .resources
+            .iter()
+            .filter_map(|r| match &r.spec {
+                Spec::AppRoleGrant(g) => {
+                    let (res, role) = providers::app_role_grant::resolve(g, &state.snapshot);
+                    Some((res?, role?))
+                }
+                _ => None,
+            })
+            .collect();
+        for grant in state
+            .snapshot
+            .items(&format!("app-role-assignments:{sp_id}"))
+            .unwrap_or_default()
+        {
+            let key = (
+                str_of(grant, "resourceId").to_string(),
+                str_of(grant, "appRoleId").to_string(),
+            );
+            if !declared.contains(&key) {
+                out.push(format!(
+                    "app role {} of {} granted to the SIEM app is not in the provider's siem.permissions; left out",
+                    role_value(&state.snapshot, &key.0, &key.1).unwrap_or(&key.1),
+                    grant
+                        .get("resourceDisplayName")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&key.0)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// An app role's value (`SecurityAlert.Read.All`) from the resource service principal read.
+fn role_value<'a>(snap: &'a Snapshot, resource_id: &str, role_id: &str) -> Option<&'a str> {
+    [expand::GRAPH_APP_ID, expand::DEFENDER_APP_ID]
+        .iter()
+        .filter_map(|app| {
+            snap.object(&providers::service_principal::key(app))
+                .flatten()
+        })
+        .find(|sp| str_of(sp, "id") == resource_id)?
+        .get("appRoles")?
+        .as_array()?
+        .iter()
+        .find(|r| str_of(r, "id") == role_id)
+        .and_then(|r| r.get("value"))
+        .and_then(Value::as_str)
+}
+
+/// Validates the draft with the provider and plans it against the tenant.
+async fn plan_draft(
+    v: &Validated,
+    d: &Draft,
+    graph: &Arc<Graph>,
+    endpoints: &Endpoints,
+    ids: &Ids,
+    opts: &PlanOptions,
+    base_dir: &Path,
+) -> Result<TenantPlan, ExportError> {
+    let checked = d.validate(v)?;
+    let c = &checked.customers[0].doc;
+    let p = &checked.provider.doc;
+    let desired = expand::expand_customer(p, c);
+    let universe = expand::universe_customer(p, c);
+    let (tp, _) = plan::plan_tenant(
+        graph,
+        endpoints,
+        TenantJob {
+            desired: &desired,
+            universe: &universe,
+            exceptions: plan::exception_rules(c, opts.today),
+            allow_protected: false,
+            ids: ids.clone(),
+            expiry_window: None,
+        },
+        opts,
+        base_dir,
+    )
+    .await;
+    if let Some(reason) = &tp.blocked_reason {
+        return Err(ExportError::Read {
+            tenant: d.tenant_id.clone(),
+            reason: reason.clone(),
+        });
+    }
+    Ok(tp)
+}
+
+/// The manifest being written.
+struct Draft {
+    name: String,
+    tenant_id: String,
+    domain: String,
+    display_name: String,
+    cloud: Option<Cloud>,
+    tiers: Vec<String>,
+    trust_mfa: bool,
+    trust_compliant_devices: bool,
+    defender_rbac: DefenderRbac,
+    siem: bool,
+    adopt: Vec<(String, String)>,
+    exceptions: Vec<DraftException>,
+    owner: Option<String>,
+    expires: jiff::civil::Date,
+    today: jiff::civil::Date,
+}
+
+struct DraftException {
+    resource: String,
+    field: String,
+    live: Value,
+}
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+impl Draft {
+    /// The draft as a manifest value, for expansion before any YAML exists.
+    fn manifest(&self) -> CustomerManifest {
+        let s = |v: &str| Loc::synthetic(v.to_string());
+        CustomerManifest {
+            api_version: s("mssp.io/v1"),
+            kind: s("Customer"),
+            metadata: Metadata {
+                name: s(&self.name),
+                labels: Default::default(),
+            },
+            spec: manifest::CustomerSpec {
+                tenant_id: s(&self.tenant_id),
+                domain: s(&self.domain),
+                display_name: self.display_name.clone(),
+                cloud: self.cloud.map(Loc::synthetic),
+                access: Access {
+                    tiers: self.tiers.iter().map(|t| s(t)).collect(),
+                    trust_mfa: self.trust_mfa,
+                    trust_compliant_devices: self.trust_compliant_devices,
+                    defender_rbac: self.defender_rbac,
+                },
+                notifications: vec![],
+                siem: CustomerSiem { enabled: self.siem },
+                exceptions: vec![],
+                attestations: vec![],
+                lifecycle: Lifecycle::default(),
+                adopt: vec![],
+            },
+        }
+    }
+
+    fn yaml(&self) -> String {
+        let mut y = String::new();
+        y.push_str(&format!(
+            "# Exported by `mssp export` on {} from tenant {}.\n# Review it, commit it, then run `mssp plan`: it should show no changes.\n",
+            self.today, self.tenant_id
+        ));
+        y.push_str("apiVersion: mssp.io/v1\nkind: Customer\nmetadata:\n");
+        y.push_str(&format!("  name: {}\n", q(&self.name)));
+        y.push_str("spec:\n");
+        y.push_str(&format!("  tenantId: {}\n", q(&self.tenant_id)));
+        y.push_str(&format!("  domain: {}\n", q(&self.domain)));
+        y.push_str(&format!("  displayName: {}\n", q(&self.display_name)));
+        if let Some(c) = self.cloud
+            && let Ok(Value::String(c)) = serde_json::to_value(c)
+        {
+            y.push_str(&format!("  cloud: {c}\n"));
+        }
+        y.push_str("  access:\n");
+        let tiers: Vec<String> = self.tiers.iter().map(|t| q(t)).collect();
+        y.push_str(&format!("    tiers: [{}]\n", tiers.join(", ")));
+        y.push_str(&format!("    trustMfa: {}\n", self.trust_mfa));
+        y.push_str(&format!(
+            "    trustCompliantDevices: {}\n",
+            self.trust_compliant_devices
+        ));
+        y.push_str(&format!(
+            "    defenderRbac: {}\n",
+            match self.defender_rbac {
+                DefenderRbac::Unified => "unified",
+                DefenderRbac::Legacy => "legacy",
+            }
+        ));
+        y.push_str(&format!("  siem:\n    enabled: {}\n", self.siem));
+        if !self.adopt.is_empty() {
+            y.push_str("  # Made by hand, these lack the key the tool finds its objects by: pinned by id.\n  adopt:\n");
+            for (resource, id) in &self.adopt {
+                y.push_str(&format!(
+                    "    - resource: {resource}\n      id: {}\n",
+                    q(id)
+                ));
+            }
+        }
+        if let Some(owner) = &self.owner
+            && !self.exceptions.is_empty()
+        {
+            y.push_str("  # Live values that differ from the provider's standard, kept as found.\n  # Remove an entry to converge it on the next apply.\n  exceptions:\n");
+            for e in &self.exceptions {
+                y.push_str(&format!(
+                    "    - resource: {}\n      field: {}\n      reason: {}\n      owner: {}\n      expires: {}\n",
+                    e.resource,
+                    e.field,
+                    q(&format!(
+                        "kept as found by mssp export on {}: {}",
+                        self.today,
+                        truncate(&e.live.to_string(), 200)
+                    )),
+                    q(owner),
+                    self.expires
+                ));
+            }
+        }
+        y
+    }
+
+    /// Parses the YAML back and validates it with the provider: the export is only ever
+    /// written if it is a valid manifest.
+    fn validate(&self, v: &Validated) -> Result<Validated, ExportError> {
+        let file = SourceFile::new(format!("{}.yaml", self.name), self.yaml());
+        let mut out = manifest::LoadOutcome::default();
+        manifest::parse_source(&file, true, &mut out);
+        let mut set = out.set;
+        set.providers.push(v.provider.clone());
+        let (checked, diags) = validate::validate(&set, self.today);
+        let mut diags_all = out.diagnostics;
+        diags_all.extend(diags);
+        match checked {
+            Some(c) if !diags_all.has_errors() && c.customers.len() == 1 => Ok(c),
+            _ => Err(ExportError::Invalid(diags_all.render())),
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
