@@ -24,7 +24,12 @@ pub struct ExceptionRule {
     pub expires: String,
     /// False once the expiry date has passed.
     pub active: bool,
+    /// Still active, but ending within [`EXPIRY_NOTICE_DAYS`]: the plan says so in advance.
+    pub ending_soon: bool,
 }
+
+/// How many days before its end an exception is announced in every plan.
+pub const EXPIRY_NOTICE_DAYS: i32 = 14;
 
 impl ExceptionRule {
     fn covers(&self, address: &str, field: &str) -> bool {
@@ -58,6 +63,21 @@ pub fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
     for e in input.exceptions.iter().filter(|e| !e.active) {
         warnings.push(format!(
             "exception on {}{} expired on {}; its drift is planned again",
+            e.address,
+            e.field
+                .as_deref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default(),
+            e.expires
+        ));
+    }
+    for e in input
+        .exceptions
+        .iter()
+        .filter(|e| e.active && e.ending_soon)
+    {
+        warnings.push(format!(
+            "exception on {}{} expires on {}; renew or remove it",
             e.address,
             e.field
                 .as_deref()

@@ -294,6 +294,11 @@ pub(crate) fn exception_rules(
             owner: e.owner.value.clone(),
             expires: e.expires.value.clone(),
             active: crate::validate::parse_date(&e.expires.value).is_some_and(|d| d >= today),
+            ending_soon: crate::validate::parse_date(&e.expires.value).is_some_and(|d| {
+                today
+                    .checked_add(jiff::Span::new().days(diff::EXPIRY_NOTICE_DAYS))
+                    .is_ok_and(|limit| d <= limit)
+            }),
         })
         .collect()
 }

@@ -42,7 +42,7 @@ pub struct Plan {
 #[serde(rename_all = "camelCase")]
 pub struct DriftGroup {
     /// `create`, `update`, …; `blocked` for tenants that could not be read, `expiredException`
-    /// for drift exceptions past their date.
+    /// for drift exceptions past their date, `expiringException` for ones ending within 14 days.
     pub change: String,
     /// The resource kind (`access-package`), empty for tenant-level groups.
     pub kind: String,
@@ -80,7 +80,12 @@ pub fn drift(tenants: &[TenantPlan]) -> Vec<DriftGroup> {
                 .split('/')
                 .next()
                 .unwrap_or("");
-            add("expiredException", kind, vec![], &t.name);
+            let change = if w.contains(" expired on ") {
+                "expiredException"
+            } else {
+                "expiringException"
+            };
+            add(change, kind, vec![], &t.name);
         }
         for a in t.actions.iter().filter(|a| a.op.is_change()) {
             let kind = a.address.split('/').next().unwrap_or("");

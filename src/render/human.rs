@@ -235,6 +235,7 @@ pub fn drift_line(g: &crate::plan::DriftGroup) -> String {
     let what = match (g.change.as_str(), g.kind.as_str()) {
         ("blocked", _) => "blocked (not read)".to_string(),
         ("expiredException", k) => format!("expired exception on {k}"),
+        ("expiringException", k) => format!("exception ending soon on {k}"),
         (c, k) if g.fields.is_empty() => format!("{c} {k}"),
         (c, k) => format!("{c} {k} ({})", g.fields.join(", ")),
     };

@@ -354,6 +354,17 @@ async fn without_an_owner_differences_are_listed_and_groups_offered_for_adoption
     .await
     .expect("export");
     assert!(e.excepted.is_empty());
+    // Why adoption pins ids: Graph's uniqueName cannot be added to an existing group.
+    let err = w
+        .graph(
+            WOODGROVE,
+            Method::PATCH,
+            &format!("groups/{}", hand["tier1"].as_str().expect("id")),
+            Some(json!({"uniqueName": "tsoc-tier1"})),
+        )
+        .await
+        .expect_err("uniqueName is read-only");
+    assert!(err.to_string().contains("read-only"), "{err}");
     assert!(
         e.remaining
             .iter()

@@ -369,6 +369,15 @@ async fn drift_is_summarised_by_kind_of_change() {
     let provider = w.path().join("provider.yaml");
     let text = std::fs::read_to_string(&provider).expect("read");
     std::fs::write(&provider, text.replace("expiry: P365D", "expiry: P180D")).expect("write");
+    // One exception past its date, one ending within the notice period (today is 2026-11-23).
+    let customers = w.path().join("customers.yaml");
+    let text = std::fs::read_to_string(&customers).expect("read");
+    let exceptions = "  exceptions:\n    - resource: catalog/tsoc\n      field: description\n      reason: old wording\n      owner: a@testsoc.example\n      expires: 2026-11-01\n    - resource: access-package/tier2\n      reason: being reworked\n      owner: a@testsoc.example\n      expires: 2026-11-30\n  attestations:\n";
+    std::fs::write(
+        &customers,
+        text.replacen("  attestations:\n", exceptions, 1),
+    )
+    .expect("write");
     let group = w
         .objects(ALPHA, "groups")
         .await
@@ -394,6 +403,17 @@ async fn drift_is_summarised_by_kind_of_change() {
         "{drift:#}"
     );
 
+    for (change, kind) in [
+        ("expiredException", "catalog"),
+        ("expiringException", "access-package"),
+    ] {
+        assert!(
+            p.drift
+                .iter()
+                .any(|g| g.change == change && g.kind == kind && g.tenants == ["alpha"]),
+            "{drift:#}"
+        );
+    }
     let settings = {
         let mut s = insta::Settings::clone_current();
         s.add_filter(

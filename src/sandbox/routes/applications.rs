@@ -138,10 +138,12 @@ fn update(t: &mut Tenant, id: &str, body: &Value, now: i64) -> Result<()> {
     csdl::validate(TYPE, body, Mode::Update)?;
     check_unique(t, body, Some(id))?;
     let e = super::visible_mut(t, APPLICATIONS, id, now)?;
-    if let (Some(old), Some(new)) = (
-        e.str("uniqueName"),
-        body.get("uniqueName").and_then(Value::as_str),
-    ) && !old.eq_ignore_ascii_case(new)
+    // "Immutable. Read-only." (application resource): an update may repeat the current
+    // value, never set one.
+    if let Some(new) = body.get("uniqueName").and_then(Value::as_str)
+        && !e
+            .str("uniqueName")
+            .is_some_and(|old| old.eq_ignore_ascii_case(new))
     {
         return Err(GraphError::bad_request(
             "Property 'uniqueName' is read-only and cannot be set.",

@@ -93,10 +93,10 @@ pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Resu
 
 fn update(ctx: &Ctx, e: &mut Entry, body: &Value) -> Result<()> {
     csdl::validate(TYPE, body, Mode::Update)?;
-    if let (Some(old), Some(new)) = (
-        e.str("uniqueName"),
-        body.get("uniqueName").and_then(Value::as_str),
-    ) && old != new
+    // Graph documents uniqueName as "Immutable. Read-only.": only the create (or the
+    // create-if-missing upsert) sets it; an update may repeat the current value, no more.
+    if let Some(new) = body.get("uniqueName").and_then(Value::as_str)
+        && e.str("uniqueName") != Some(new)
     {
         return Err(GraphError::bad_request(
             "Property 'uniqueName' is read-only and cannot be set.",
