@@ -145,12 +145,22 @@ pub struct PlanArgs {
     /// Plan only this customer (repeatable). The MSSP tenant is always read.
     #[arg(long, value_name = "NAME")]
     pub customer: Vec<String>,
+    /// Plan only customers whose `metadata.labels` have this value (repeatable; all must match).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub label: Vec<(String, String)>,
     /// Tenants read at the same time.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     /// Plan deletions of owned objects the manifests no longer declare.
     #[arg(long)]
     pub prune: bool,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err("expected KEY=VALUE, e.g. region=emea".to_string()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

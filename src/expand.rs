@@ -85,6 +85,7 @@ pub fn expand_provider(p: &ProviderManifest) -> DesiredTenant {
             .cloud
             .profile()
             .portal_link(&s.tenant_id.value.to_ascii_lowercase()),
+        labels: p.metadata.labels.clone(),
         resources,
     }
 }
@@ -434,6 +435,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
         display_name: cs.display_name.clone(),
         cloud,
         portal_link,
+        labels: c.metadata.labels.clone(),
         resources: b.resources,
     }
 }

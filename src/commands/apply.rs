@@ -148,10 +148,11 @@ async fn apply_with(
                 out: None,
                 detailed_exitcode: false,
                 customer: args.customer.clone(),
+                label: vec![],
                 parallelism: args.parallelism,
                 prune: args.allow_delete,
             };
-            let p = super::plan::make_plan(&pa, v, session).await;
+            let p = super::plan::make_plan(&pa, v, session, &args.customer).await;
             eprint!(
                 "{}",
                 render::human::render(&p, render::human::Style { color: false })
@@ -238,10 +239,11 @@ async fn apply_with(
                 .filter(|n| v.customer(n).is_some())
                 .cloned()
                 .collect(),
+            label: vec![],
             parallelism: args.parallelism,
             prune: false,
         };
-        let verify = super::plan::make_plan(&pa, v, session).await;
+        let verify = super::plan::make_plan(&pa, v, session, &pa.customer).await;
         let mut left = Vec::new();
         for t in verify.blocked().filter(|t| touched.contains(&t.name)) {
             left.push(format!(

@@ -23,6 +23,13 @@ pub fn run(args: &PlanArgs) -> u8 {
             return exit::ERROR;
         }
     }
+    let selected = match selected_customers(args, &v) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,10 +40,34 @@ pub fn run(args: &PlanArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    runtime.block_on(run_async(args, &v))
+    runtime.block_on(run_async(args, &v, &selected))
 }
 
-async fn run_async(args: &PlanArgs, v: &Validated) -> u8 {
+/// `--customer` names, narrowed by `--label`: an empty list means every customer.
+fn selected_customers(args: &PlanArgs, v: &Validated) -> Result<Vec<String>, String> {
+    if args.label.is_empty() {
+        return Ok(args.customer.clone());
+    }
+    let matching: Vec<String> = v
+        .customers
+        .iter()
+        .map(|c| &c.doc.metadata)
+        .filter(|m| args.customer.is_empty() || args.customer.contains(&m.name.value))
+        .filter(|m| {
+            args.label
+                .iter()
+                .all(|(k, val)| m.labels.get(k).is_some_and(|x| x == val))
+        })
+        .map(|m| m.name.value.clone())
+        .collect();
+    if matching.is_empty() {
+        let wanted: Vec<String> = args.label.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        return Err(format!("no customer has the labels {}", wanted.join(", ")));
+    }
+    Ok(matching)
+}
+
+async fn run_async(args: &PlanArgs, v: &Validated, selected: &[String]) -> u8 {
     let connected = super::connect(&args.connection, v).await;
     let (session, sandbox) = match connected {
         Ok(s) => s,
@@ -45,7 +76,7 @@ async fn run_async(args: &PlanArgs, v: &Validated) -> u8 {
             return exit::ERROR;
         }
     };
-    let plan = make_plan(args, v, &session).await;
+    let plan = make_plan(args, v, &session, selected).await;
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {
@@ -54,11 +85,16 @@ async fn run_async(args: &PlanArgs, v: &Validated) -> u8 {
     report(args, &plan)
 }
 
-pub async fn make_plan(args: &PlanArgs, v: &Validated, session: &Session) -> Plan {
-    let selected = if args.customer.is_empty() {
+pub async fn make_plan(
+    args: &PlanArgs,
+    v: &Validated,
+    session: &Session,
+    customers: &[String],
+) -> Plan {
+    let selected = if customers.is_empty() {
         v.customers.len()
     } else {
-        args.customer.len()
+        customers.len()
     };
     let progress = indicatif::ProgressBar::new(u64::try_from(selected + 1).unwrap_or(u64::MAX));
     progress.set_style(
@@ -68,7 +104,7 @@ pub async fn make_plan(args: &PlanArgs, v: &Validated, session: &Session) -> Pla
     let opts = PlanOptions {
         prune: args.prune,
         parallelism: usize::from(args.parallelism),
-        customers: args.customer.clone(),
+        customers: customers.to_vec(),
         today: jiff::ZonedDateTime::now().date(),
         manifest_paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
     };

@@ -205,6 +205,7 @@ pub(crate) async fn plan_tenant(
         display_name: t.display_name.clone(),
         cloud: t.cloud,
         portal_link: t.portal_link.clone(),
+        labels: t.labels.clone(),
         status: TenantStatus::Complete,
         blocked_reason: None,
         actions: vec![],

@@ -142,6 +142,9 @@ pub struct TenantPlan {
     pub cloud: Cloud,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portal_link: Option<String>,
+    /// The manifest's `metadata.labels`, for grouping and filtering plans downstream.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub status: TenantStatus,
     /// Why the tenant is blocked (the failed read, with Graph's code and request id).
     #[serde(default, skip_serializing_if = "Option::is_none")]

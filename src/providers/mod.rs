@@ -267,6 +267,9 @@ pub struct DesiredTenant {
     /// `https://security.microsoft.com/?tid=…` for this tenant's cloud.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub portal_link: Option<String>,
+    /// The manifest's `metadata.labels` (region, contract, …), carried into plans.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     pub resources: Vec<DesiredResource>,
 }
 

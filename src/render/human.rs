@@ -101,6 +101,10 @@ fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
     if let Some(link) = &t.portal_link {
         let _ = writeln!(out, "  portal: {link}");
     }
+    if !t.labels.is_empty() {
+        let labels: Vec<String> = t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  labels: {}", labels.join(", "));
+    }
     if t.status == TenantStatus::Blocked {
         let _ = writeln!(
             out,

@@ -321,3 +321,45 @@ fn permissions_lists_what_each_tenant_needs_with_a_consent_link() {
     }
     assert!(text.contains("admin consent: https://login.microsoftonline.us/3e8a1c2d-4f5b-4a6c-8d7e-9f0a1b2c3d4e/adminconsent?client_id=11111111-2222-4333-8444-555555555555"), "{text}");
 }
+
+/// `--label` narrows a plan to the customers carrying those labels, and the labels show.
+#[test]
+fn plans_select_customers_by_label() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sandbox = dir.path().display().to_string();
+    let run = |label: &str| {
+        Command::cargo_bin("mssp")
+            .expect("binary")
+            .args([
+                "plan",
+                "--sandbox",
+                "--sandbox-dir",
+                &sandbox,
+                "--label",
+                label,
+                "examples/",
+            ])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("runs")
+    };
+    let out = run("region=emea");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Customer contoso"), "{text}");
+    assert!(
+        text.contains("labels: contract=gold, region=emea"),
+        "{text}"
+    );
+    assert!(!text.contains("northwind-gov"), "{text}");
+    let out = run("region=mars");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no customer has the labels region=mars")
+    );
+}
