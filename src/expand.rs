@@ -207,6 +207,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
             catalog.clone(),
             vec![],
             Spec::Catalog(CatalogSpec {
+                adopt_id: adopted(c, &catalog),
                 display_name: ps.catalog.display_name.value.clone(),
                 description: owned(&ps.catalog.description),
                 is_externally_visible: true,
@@ -320,6 +321,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
             Address::new(Kind::AssignmentPolicy, t),
             deps,
             Spec::AssignmentPolicy(AssignmentPolicySpec {
+                adopt_id: adopted(c, &Address::new(Kind::AssignmentPolicy, t)),
                 package,
                 // Derived from the tier's key, not a display name, so renames keep the key.
                 display_name: format!("{t} access requests"),
@@ -460,6 +462,7 @@ fn push_defender_role(b: &mut Builder, tier: &Tier, c: &CustomerManifest, cx: &R
                 role_addr.clone(),
                 vec![],
                 Spec::DefenderRole(DefenderRoleSpec {
+                    adopt_id: adopted(c, &role_addr),
                     display_name: role.display_name.value.clone(),
                     description: owned(role.description.as_deref().unwrap_or("")),
                     actions: values(&role.actions),

@@ -172,19 +172,39 @@ pub async fn export(
             .unwrap_or(opts.today),
         today: opts.today,
     };
-    let universe = expand::universe_customer(p, &draft.manifest());
     let ids = Ids {
         siem_app_id: provider_state.ids.siem_app_id.clone(),
         ..Ids::default()
     };
-    let state = read::read_tenant(&tg, &universe, ids.clone(), &base_dir)
-        .await
-        .map_err(|e| ExportError::Read {
-            tenant: tenant_id.clone(),
-            reason: e.to_string(),
-        })?;
-    let mut unplaceable = Vec::new();
-    let adopted = decide(&mut draft, p, &universe, &state, &mut unplaceable);
+    // Hand-made objects are found step by step (a group, then the catalog of the package
+    // that grants it, then that package's policy, …): adopt what is found, read again with
+    // it, until nothing new turns up.
+    let mut adopted: Vec<Adopted> = Vec::new();
+    let mut rounds = 0;
+    let (universe, state, unplaceable) = loop {
+        rounds += 1;
+        draft.adopt = adopted
+            .iter()
+            .map(|a| (a.resource.clone(), a.id.clone()))
+            .collect();
+        let universe = expand::universe_customer(p, &draft.manifest());
+        let state = read::read_tenant(&tg, &universe, ids.clone(), &base_dir)
+            .await
+            .map_err(|e| ExportError::Read {
+                tenant: tenant_id.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut unplaceable = Vec::new();
+        let found = discover(p, &universe, &state, &adopted, &mut unplaceable);
+        // Each round adopts at least one more object of a bounded set, so this ends; the
+        // bound only guards against a defect.
+        if found.is_empty() || rounds > 8 {
+            break (universe, state, unplaceable);
+        }
+        adopted.extend(found);
+    };
+    let mut unplaceable = unplaceable;
+    decide(&mut draft, p, &universe, &state);
     unplaceable.extend(foreign_objects(p, &universe, &state));
 
     // Plan the draft like any manifest; keep differing live values as exceptions if asked.
@@ -299,46 +319,36 @@ fn name_from(display_name: &str, domain: &str) -> String {
         .to_string()
 }
 
-/// Chooses tiers, trust, permission model and SIEM from what exists; pins hand-made groups.
+/// Chooses tiers, trust, permission model and SIEM from what exists (adopted objects
+/// included: the last read was made with them pinned).
 fn decide(
     d: &mut Draft,
     p: &manifest::ProviderManifest,
     universe: &DesiredTenant,
     state: &read::TenantState,
-    unplaceable: &mut Vec<String>,
-) -> Vec<Adopted> {
+) {
     let present = |kind: Kind, name: &str| {
         matches!(
             state.observed.get(&Address::new(kind, name)),
             Some(Observed::Present { .. })
         )
     };
-    let mut adopted = Vec::new();
     let mut tiers = Vec::new();
     let mut unified = false;
     for tier in &p.spec.tiers {
         let t = tier.name.value.as_str();
-        let mut group = present(Kind::Group, t);
-        if !group && let Some(a) = adoptable_group(universe, state, t, unplaceable) {
-            adopted.push(a);
-            group = true;
-        }
-        let found = group
+        let found = present(Kind::Group, t)
             || present(Kind::AccessPackage, t)
             || present(Kind::AssignmentPolicy, t)
             || present(Kind::DefenderRole, t);
         if found {
             tiers.push(t.to_string());
             unified |= present(Kind::DefenderRole, t);
-            if let Some(a) = adoptable_assignment(state, t, &adopted, unplaceable) {
-                adopted.push(a);
-            }
         }
     }
-    let included: Vec<String> = tiers.clone();
     let legacy_only = !unified
         && p.spec.tiers.iter().any(|t| {
-            included.contains(&t.name.value)
+            tiers.contains(&t.name.value)
                 && t.defender.legacy_role.is_some()
                 && t.defender.unified_role.is_none()
         });
@@ -348,10 +358,6 @@ fn decide(
         DefenderRbac::Unified
     };
     d.tiers = tiers;
-    d.adopt = adopted
-        .iter()
-        .map(|a| (a.resource.clone(), a.id.clone()))
-        .collect();
     let partner = universe
         .resources
         .iter()
@@ -365,7 +371,131 @@ fn decide(
         _ => (false, false),
     };
     d.siem = d.siem && present(Kind::ServicePrincipal, "siem");
-    adopted
+}
+
+/// Hand-made objects not found by the tool's keys that can be tied to a tier by what they
+/// are: a same-named group without `uniqueName`, the catalog holding the package that grants
+/// a tier group, the one policy of a tier package, the role and role assignment given to a
+/// tier group. Only what is not adopted yet is returned; ambiguity is listed, never guessed.
+fn discover(
+    p: &manifest::ProviderManifest,
+    universe: &DesiredTenant,
+    state: &read::TenantState,
+    known: &[Adopted],
+    unplaceable: &mut Vec<String>,
+) -> Vec<Adopted> {
+    let absent = |a: &Address| matches!(state.observed.get(a), Some(Observed::Absent));
+    let is_known = |a: &Address| known.iter().any(|k| k.resource == a.to_string());
+    let mut out: Vec<Adopted> = Vec::new();
+    let catalog = Address::new(Kind::Catalog, p.spec.naming.prefix.value.clone());
+    let org_id = universe
+        .resources
+        .iter()
+        .find(|r| r.address.kind == Kind::ConnectedOrganization)
+        .and_then(|r| state.ids.of(&r.address));
+    let mut catalogs: Vec<(String, String)> = Vec::new();
+    for tier in &p.spec.tiers {
+        let t = tier.name.value.as_str();
+        let group = Address::new(Kind::Group, t);
+        if absent(&group)
+            && !is_known(&group)
+            && let Some(a) = adoptable_group(universe, state, t, unplaceable)
+        {
+            out.push(a);
+        }
+        let group_id = state.ids.of(&group).map(str::to_string).or_else(|| {
+            known
+                .iter()
+                .chain(&out)
+                .find(|a| a.resource == group.to_string())
+                .map(|a| a.id.clone())
+        });
+        let Some(group_id) = group_id else { continue };
+        if absent(&catalog) && !is_known(&catalog) {
+            for pkg in packages_granting(&state.snapshot, &group_id) {
+                if let Some(c) = pkg.get("catalog") {
+                    let entry = (
+                        str_of(c, "id").to_string(),
+                        str_of(c, "displayName").to_string(),
+                    );
+                    if !catalogs.contains(&entry) {
+                        catalogs.push(entry);
+                    }
+                }
+            }
+        }
+        let policy = Address::new(Kind::AssignmentPolicy, t);
+        if let Some(pkg) = state.ids.of(&Address::new(Kind::AccessPackage, t))
+            && absent(&policy)
+            && !is_known(&policy)
+        {
+            let policies = providers::assignment_policy::on_package(&state.snapshot, pkg, org_id);
+            match policies.as_slice() {
+                [one] => out.push(adoption(&policy, one)),
+                [] => {}
+                many => {
+                    unplaceable.push(ambiguous(&policy, "policies on the tier's package", many))
+                }
+            }
+        }
+        let role = Address::new(Kind::DefenderRole, t);
+        if tier.defender.unified_role.is_some() && absent(&role) && !is_known(&role) {
+            let roles = providers::defender_role::assigned_to(&state.snapshot, &group_id);
+            match roles.as_slice() {
+                [one] => out.push(adoption(&role, one)),
+                [] => {}
+                many => {
+                    unplaceable.push(ambiguous(&role, "roles assigned to the tier group", many))
+                }
+            }
+        }
+        if let Some(a) = adoptable_assignment(state, t, &group_id, unplaceable) {
+            out.push(a);
+        }
+    }
+    match catalogs.as_slice() {
+        [(id, name)] => out.push(Adopted {
+            resource: catalog.to_string(),
+            id: id.clone(),
+            display_name: name.clone(),
+        }),
+        [] => {}
+        many => unplaceable.push(format!(
+            "{catalog}: the tier packages are in {} catalogs ({}); adopt the right one with spec.adopt",
+            many.len(),
+            many.iter().map(|(id, n)| format!("{id} \"{n}\"")).collect::<Vec<_>>().join(", ")
+        )),
+    }
+    out.retain(|a| !known.iter().any(|k| k.resource == a.resource));
+    out
+}
+
+fn adoption(address: &Address, v: &Value) -> Adopted {
+    Adopted {
+        resource: address.to_string(),
+        id: str_of(v, "id").to_string(),
+        display_name: str_of(v, "displayName").to_string(),
+    }
+}
+
+fn ambiguous(address: &Address, what: &str, many: &[&Value]) -> String {
+    format!(
+        "{address}: {} {what} ({}); adopt the right one with spec.adopt",
+        many.len(),
+        many.iter()
+            .map(|v| format!("{} \"{}\"", str_of(v, "id"), str_of(v, "displayName")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Every access package (in any catalog) that grants membership of the group.
+fn packages_granting<'a>(snap: &'a Snapshot, group_id: &str) -> Vec<&'a Value> {
+    snap.items(providers::access_package::KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| providers::access_package::grants_group(p, group_id))
+        .collect()
 }
 
 /// A tier group made by hand: the one group its access package grants, else the only
@@ -424,34 +554,23 @@ fn adoptable_group(
 fn adoptable_assignment(
     state: &read::TenantState,
     tier: &str,
-    adopted: &[Adopted],
+    group_id: &str,
     unplaceable: &mut Vec<String>,
 ) -> Option<Adopted> {
     let address = Address::new(Kind::DefenderRoleAssignment, tier);
     if !matches!(state.observed.get(&address), Some(Observed::Absent)) {
         return None;
     }
-    let group = Address::new(Kind::Group, tier);
-    let group_id = state.ids.of(&group).map(str::to_string).or_else(|| {
-        adopted
-            .iter()
-            .find(|a| a.resource == group.to_string())
-            .map(|a| a.id.clone())
-    })?;
     let role_id = state.ids.of(&Address::new(Kind::DefenderRole, tier))?;
-    let found = providers::defender_role_assignment::assigning(&state.snapshot, role_id, &group_id);
+    let found = providers::defender_role_assignment::assigning(&state.snapshot, role_id, group_id);
     match found.as_slice() {
-        [one] => Some(Adopted {
-            resource: address.to_string(),
-            id: str_of(one, "id").to_string(),
-            display_name: str_of(one, "displayName").to_string(),
-        }),
+        [one] => Some(adoption(&address, one)),
         [] => None,
         many => {
-            unplaceable.push(format!(
-                "{address}: {} assignments of the tier role to the tier group ({}); adopt one with spec.adopt",
-                many.len(),
-                many.iter().map(|a| str_of(a, "id")).collect::<Vec<_>>().join(", ")
+            unplaceable.push(ambiguous(
+                &address,
+                "assignments of the tier role to the tier group",
+                many,
             ));
             None
         }
@@ -476,13 +595,12 @@ fn foreign_objects(
     let mut out = Vec::new();
     let catalog = Address::new(Kind::Catalog, p.spec.naming.prefix.value.clone());
     if let Some(cat) = state.ids.of(&catalog) {
+        // Tier packages are known by id: a renamed one was found through the group it grants.
         let known: Vec<&str> = universe
             .resources
             .iter()
-            .filter_map(|r| match &r.spec {
-                Spec::AccessPackage(a) => Some(a.display_name.as_str()),
-                _ => None,
-            })
+            .filter(|r| r.address.kind == Kind::AccessPackage)
+            .filter_map(|r| state.ids.of(&r.address))
             .collect();
         for pkg in state
             .snapshot
@@ -490,12 +608,13 @@ fn foreign_objects(
             .unwrap_or_default()
         {
             let in_catalog = pkg.get("catalog").is_some_and(|c| str_of(c, "id") == cat);
-            if in_catalog && !known.contains(&str_of(pkg, "displayName")) {
+            if in_catalog && !known.contains(&str_of(pkg, "id")) {
                 out.push(format!(
                     "access package \"{}\" ({}) in catalog \"{}\" is not a tier of the provider; left out",
                     str_of(pkg, "displayName"),
                     str_of(pkg, "id"),
-                    p.spec.catalog.display_name.value
+                    pkg.get("catalog")
+                        .map_or("", |c| str_of(c, "displayName"))
                 ));
             }
         }
@@ -650,7 +769,14 @@ impl Draft {
                 exceptions: vec![],
                 attestations: vec![],
                 lifecycle: Lifecycle::default(),
-                adopt: vec![],
+                adopt: self
+                    .adopt
+                    .iter()
+                    .map(|(resource, id)| manifest::Adoption {
+                        resource: s(resource),
+                        id: s(id),
+                    })
+                    .collect(),
             },
         }
     }

@@ -727,11 +727,11 @@ fn check_adoptions(
                 cx.error(
                     &a.resource,
                     format!(
-                        "`{}` cannot be adopted; only groups and Defender role assignments are",
+                        "`{}` cannot be adopted; only groups, the catalog, assignment policies, Defender roles and their assignments are",
                         a.resource.value
                     ),
                 )
-                .set_help("other kinds are found by keys Graph already holds (display name in the catalog, tenant id, app id)");
+                .set_help("other kinds are found by keys Graph already holds (tenant id, app id) or through adopted objects (a package by the group it grants)");
             }
             None => {
                 let groups: Vec<String> = tenant
@@ -759,9 +759,14 @@ fn check_adoptions(
 
 /// Kinds whose natural key a hand-made object may lack.
 fn adoptable(kind: crate::providers::Kind) -> bool {
+    use crate::providers::Kind;
     matches!(
         kind,
-        crate::providers::Kind::Group | crate::providers::Kind::DefenderRoleAssignment
+        Kind::Group
+            | Kind::Catalog
+            | Kind::AssignmentPolicy
+            | Kind::DefenderRole
+            | Kind::DefenderRoleAssignment
     )
 }
 

@@ -64,10 +64,10 @@ pub struct CustomerSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Adoption {
-    /// The resource address, e.g. `group/tier1`. Only groups (no `uniqueName` when made by
-    /// hand) and Defender role assignments (named differently when made by hand) need
-    /// adopting: every other kind is found by a key Graph already holds (display name in its
-    /// catalog, tenant id, app id).
+    /// The resource address, e.g. `group/tier1`: a group, the catalog, an assignment
+    /// policy, a Defender role or role assignment. Every other kind is found by a key Graph
+    /// already holds (tenant id, app id) or through an adopted object (a package by the group
+    /// it grants).
     pub resource: Loc<String>,
     /// The existing object's id (GUID).
     #[schemars(regex(pattern = super::GUID_PATTERN))]

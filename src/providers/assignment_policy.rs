@@ -18,6 +18,9 @@ pub struct AssignmentPolicySpec {
     pub approval: ApprovalSpec,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewSpec>,
+    /// The id of a hand-made object under another name to take over (`spec.adopt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopt_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,7 +68,7 @@ impl AssignmentPolicySpec {
 
 use serde_json::{Value, json};
 
-use super::graph_map::{Ambiguous, ENTITLEMENT, Ids, Observed, Read, Snapshot, single, str_of};
+use super::graph_map::{ENTITLEMENT, Ids, Observed, Read, Snapshot, single, str_of};
 use crate::graph::Version;
 
 const KEY: &str = "assignment-policies";
@@ -82,22 +85,59 @@ pub fn observe(
     spec: &AssignmentPolicySpec,
     snap: &Snapshot,
     ids: &Ids,
-) -> Result<Observed, Ambiguous> {
+) -> Result<Observed, super::ObserveError> {
     let Some(pkg) = ids.of(&spec.package) else {
         return Ok(Observed::Absent);
     };
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items.iter().filter(|p| is_key(p, spec, pkg));
+    let pinned = |p: &Value| {
+        spec.adopt_id
+            .as_deref()
+            .is_some_and(|id| str_of(p, "id").eq_ignore_ascii_case(id))
+    };
+    let matching = items.iter().filter(|p| is_key(p, spec, pkg) || pinned(p));
     let what = format!("assignment policy \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
+        None if spec.adopt_id.is_some() => {
+            return Err(super::adopted_missing(
+                "assignment policy",
+                spec.adopt_id.as_deref().unwrap_or_default(),
+            ));
+        }
         None => Observed::Absent,
         Some(v) => Observed::Present {
             id: str_of(v, "id").to_string(),
             view: normalise(v),
         },
     })
+}
+
+/// Policies of an access package (for adopting a hand-made one). With the MSSP's connected
+/// organization known, only policies that let its users request count.
+pub fn on_package<'a>(
+    snap: &'a Snapshot,
+    package_id: &str,
+    org_id: Option<&str>,
+) -> Vec<&'a Value> {
+    snap.items(KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| {
+            p.get("accessPackage")
+                .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(package_id))
+        })
+        .filter(|p| {
+            org_id.is_none_or(|org| {
+                p.get("specificAllowedTargets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|t| str_of(t, "connectedOrganizationId").eq_ignore_ascii_case(org))
+            })
+        })
+        .collect()
 }
 
 /// The natural key: this display name on our access package.

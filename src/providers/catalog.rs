@@ -10,6 +10,9 @@ pub struct CatalogSpec {
     pub description: String,
     pub is_externally_visible: bool,
     pub state: String,
+    /// The id of a hand-made object under another name to take over (`spec.adopt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopt_id: Option<String>,
 }
 
 impl CatalogSpec {
@@ -19,7 +22,7 @@ impl CatalogSpec {
 use serde_json::{Value, json};
 
 use super::graph_map::{
-    Ambiguous, ENTITLEMENT, Observed, Read, Snapshot, enc, odata_str, project, single, str_of,
+    ENTITLEMENT, Observed, Read, Snapshot, enc, odata_str, project, single, str_of,
 };
 use crate::graph::Version;
 
@@ -31,22 +34,40 @@ fn key(spec: &CatalogSpec) -> String {
 
 pub fn reads(spec: &CatalogSpec) -> Vec<Read> {
     let filter = format!("displayName eq {}", odata_str(&spec.display_name));
-    vec![Read::list(
+    let mut out = vec![Read::list(
         key(spec),
         Version::V1,
         format!("{ENTITLEMENT}/catalogs?$filter={}", enc(&filter)),
-    )]
+    )];
+    if let Some(id) = &spec.adopt_id {
+        out.push(Read::keyed(
+            format!("catalog-id:{id}"),
+            Version::V1,
+            format!("{ENTITLEMENT}/catalogs/{id}"),
+        ));
+    }
+    out
 }
 
-pub fn observe(spec: &CatalogSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+pub fn observe(spec: &CatalogSpec, snap: &Snapshot) -> Result<Observed, super::ObserveError> {
     let Some(items) = snap.items(&key(spec)) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items
+    let by_name = items
         .iter()
         .filter(|v| str_of(v, "displayName") == spec.display_name);
+    // A hand-made catalog under another name, pinned by `spec.adopt`.
     let what = format!("catalog \"{}\"", spec.display_name);
-    Ok(match single(what, matching)? {
+    let found = single(what, by_name)?;
+    let pinned = match &spec.adopt_id {
+        Some(id) if found.is_none() => match snap.object(&format!("catalog-id:{id}")) {
+            None => return Ok(Observed::Unknown),
+            Some(None) => return Err(super::adopted_missing("catalog", id)),
+            Some(Some(v)) => Some(v),
+        },
+        _ => None,
+    };
+    Ok(match found.or(pinned) {
         None => Observed::Absent,
         Some(v) => Observed::Present {
             id: str_of(v, "id").to_string(),

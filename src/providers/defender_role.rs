@@ -9,6 +9,9 @@ pub struct DefenderRoleSpec {
     pub display_name: String,
     pub description: String,
     pub actions: Vec<String>,
+    /// The id of a hand-made object under another name to take over (`spec.adopt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopt_id: Option<String>,
 }
 
 impl DefenderRoleSpec {
@@ -17,7 +20,7 @@ impl DefenderRoleSpec {
 
 use serde_json::{Value, json};
 
-use super::graph_map::{Ambiguous, Observed, Read, Snapshot, single, str_of};
+use super::graph_map::{Observed, Read, Snapshot, single, str_of};
 use crate::graph::Version;
 use crate::validate::action_covers;
 
@@ -31,15 +34,25 @@ pub fn reads(_spec: &DefenderRoleSpec) -> Vec<Read> {
     )]
 }
 
-pub fn observe(spec: &DefenderRoleSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+pub fn observe(spec: &DefenderRoleSpec, snap: &Snapshot) -> Result<Observed, super::ObserveError> {
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
-    let matching = items
-        .iter()
-        .filter(|r| str_of(r, "displayName") == spec.display_name);
+    let matching = items.iter().filter(|r| {
+        str_of(r, "displayName") == spec.display_name
+            || spec
+                .adopt_id
+                .as_deref()
+                .is_some_and(|id| str_of(r, "id").eq_ignore_ascii_case(id))
+    });
     let what = format!("Defender role \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
+        None if spec.adopt_id.is_some() => {
+            return Err(super::adopted_missing(
+                "Defender role",
+                spec.adopt_id.as_deref().unwrap_or_default(),
+            ));
+        }
         None => Observed::Absent,
         Some(v) => {
             let actions: Vec<String> = v
@@ -61,6 +74,21 @@ pub fn observe(spec: &DefenderRoleSpec, snap: &Snapshot) -> Result<Observed, Amb
             }
         }
     })
+}
+
+/// Custom role definitions assigned to a group (for adopting a hand-made tier role).
+pub fn assigned_to<'a>(snap: &'a Snapshot, group_id: &str) -> Vec<&'a Value> {
+    let role_ids: Vec<String> = super::defender_role_assignment::of_principal(snap, group_id);
+    snap.items(KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| !r.get("isBuiltIn").and_then(Value::as_bool).unwrap_or(false))
+        .filter(|r| {
+            role_ids
+                .iter()
+                .any(|id| id.eq_ignore_ascii_case(str_of(r, "id")))
+        })
+        .collect()
 }
 
 pub fn view(spec: &DefenderRoleSpec) -> Value {

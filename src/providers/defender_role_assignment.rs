@@ -24,7 +24,7 @@ impl DefenderRoleAssignmentSpec {
 
 use serde_json::{Value, json};
 
-use super::graph_map::{Ambiguous, Ids, Observed, Read, Snapshot, single, str_of};
+use super::graph_map::{Ids, Observed, Read, Snapshot, single, str_of};
 use crate::graph::Version;
 
 const KEY: &str = "defender-role-assignments";
@@ -49,7 +49,10 @@ fn sorted(v: Option<&Value>) -> Vec<String> {
     out
 }
 
-pub fn observe(spec: &DefenderRoleAssignmentSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+pub fn observe(
+    spec: &DefenderRoleAssignmentSpec,
+    snap: &Snapshot,
+) -> Result<Observed, super::ObserveError> {
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
@@ -62,6 +65,12 @@ pub fn observe(spec: &DefenderRoleAssignmentSpec, snap: &Snapshot) -> Result<Obs
     });
     let what = format!("Defender role assignment \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
+        None if spec.adopt_id.is_some() => {
+            return Err(super::adopted_missing(
+                "Defender role assignment",
+                spec.adopt_id.as_deref().unwrap_or_default(),
+            ));
+        }
         None => Observed::Absent,
         Some(v) => Observed::Present {
             id: str_of(v, "id").to_string(),
@@ -72,6 +81,21 @@ pub fn observe(spec: &DefenderRoleAssignmentSpec, snap: &Snapshot) -> Result<Obs
             }),
         },
     })
+}
+
+/// The role definition ids assigned to a principal.
+pub fn of_principal(snap: &Snapshot, principal_id: &str) -> Vec<String> {
+    let principal = principal_id.to_ascii_lowercase();
+    let mut out: Vec<String> = snap
+        .items(KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| sorted(a.get("principalIds")).contains(&principal))
+        .map(|a| str_of(a, "roleDefinitionId").to_ascii_lowercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Assignments of `role_id` to `group_id`, whatever their name: what a hand-made one is.

@@ -121,9 +121,7 @@ pub fn observe(spec: &GroupSpec, snap: &Snapshot) -> Result<Observed, ObserveErr
             };
             match snap.object(&adopt_key(id)) {
                 None => Ok(Observed::Unknown),
-                Some(None) => Err(ObserveError::Local(format!(
-                    "group {id} named in `spec.adopt` does not exist; remove the entry to create the group instead"
-                ))),
+                Some(None) => Err(super::adopted_missing("group", id)),
                 Some(Some(v)) => match v.get("uniqueName").and_then(Value::as_str) {
                     None | Some("") => Ok(present(v)),
                     Some(other) => Err(ObserveError::Local(format!(

@@ -292,6 +292,14 @@ pub enum ObserveError {
     Local(String),
 }
 
+/// An object pinned by `spec.adopt` that does not exist (any more): never silently created
+/// again, the user removes the entry.
+pub fn adopted_missing(what: &str, id: &str) -> ObserveError {
+    ObserveError::Local(format!(
+        "{what} {id} named in `spec.adopt` does not exist; remove the entry to create it instead"
+    ))
+}
+
 /// The reads a desired resource needs, given the ids known so far.
 pub fn reads(r: &DesiredResource, ids: &Ids) -> Vec<Read> {
     match &r.spec {

@@ -78,12 +78,15 @@ async fn configure_by_hand(w: &World) -> Value {
         w,
         Method::POST,
         &format!("{EM}/catalogs"),
-        json!({"displayName": "MSSP Accesses", "description": "MSSP analysts",
+        json!({"displayName": "SOC access", "description": "MSSP analysts",
                "isExternallyVisible": true, "state": "published"}),
     )
     .await);
     let mut packages = Vec::new();
-    for (group_id, name) in [(&approvers, "Test Approvers"), (&tier1, "Test Tier 1")] {
+    for (group_id, name, package) in [
+        (&approvers, "Test Approvers", "Test Approvers"),
+        (&tier1, "Test Tier 1", "SOC Tier 1"),
+    ] {
         call(
             w,
             Method::POST,
@@ -97,7 +100,7 @@ async fn configure_by_hand(w: &World) -> Value {
             w,
             Method::POST,
             &format!("{EM}/accessPackages"),
-            json!({"displayName": name, "description": format!("{name} for the SOC"),
+            json!({"displayName": package, "description": format!("{name} for the SOC"),
                    "isHidden": false, "catalog": {"id": catalog}}),
         )
         .await);
@@ -119,15 +122,15 @@ async fn configure_by_hand(w: &World) -> Value {
         .await;
         packages.push(pkg);
     }
-    for (pkg, tier, approver) in [
+    for (pkg, name, approver) in [
         (
             &packages[0],
-            "approvers",
+            "Approvers from the MSSP",
             json!({"@odata.type": "#microsoft.graph.externalSponsors"}),
         ),
         (
             &packages[1],
-            "tier1",
+            "Initial policy",
             json!({"@odata.type": "#microsoft.graph.groupMembers", "groupId": approvers}),
         ),
     ] {
@@ -136,7 +139,7 @@ async fn configure_by_hand(w: &World) -> Value {
             Method::POST,
             &format!("{EM}/assignmentPolicies"),
             json!({
-                "displayName": format!("{tier} access requests"),
+                "displayName": name,
                 "description": "Requests from the MSSP",
                 "allowedTargetScope": "specificConnectedOrganizationUsers",
                 "specificAllowedTargets": [{"@odata.type": "#microsoft.graph.connectedOrganizationMembers",
@@ -177,7 +180,7 @@ async fn configure_by_hand(w: &World) -> Value {
         w,
         Method::POST,
         "beta/roleManagement/defender/roleDefinitions",
-        json!({"displayName": "Test Tier 1 role", "description": "SOC tier 1 analysts",
+        json!({"displayName": "SOC L1", "description": "SOC tier 1 analysts",
                "rolePermissions": [{"allowedResourceActions": ["microsoft.xdr/secops/securitydata/read"]}]}),
     )
     .await);
@@ -315,6 +318,14 @@ async fn a_hand_configured_tenant_round_trips_with_an_empty_plan() {
     // What the manifest cannot hold is listed.
     let unplaceable = e.unplaceable.join("\n");
     assert!(unplaceable.contains("\"Break glass\""), "{unplaceable}");
+    assert!(!unplaceable.contains("\"SOC Tier 1\""), "{unplaceable}");
+    assert!(
+        e.excepted
+            .iter()
+            .any(|x| x.starts_with("access-package/tier1 displayName")),
+        "{:#?}",
+        e.excepted
+    );
     assert!(
         unplaceable.contains("SecurityEvents.Read.All"),
         "{unplaceable}"
@@ -528,4 +539,26 @@ fn the_cli_exports_a_customer_whose_manifest_was_lost() {
     let out = mssp(&export);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --force"));
+}
+
+/// `spec.adopt` names an adoptable resource of this customer, by GUID, each once.
+#[test]
+fn bad_adoptions_are_reported_where_they_are_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::support::copy_dir(std::path::Path::new("tests/fixtures/world"), dir.path());
+    let customers = dir.path().join("customers.yaml");
+    let text = std::fs::read_to_string(&customers).expect("read");
+    let adopt = "  adopt:\n    - resource: group/tier9\n      id: 11111111-2222-3333-4444-555555555555\n    - resource: access-package/tier1\n      id: not-a-guid\n  attestations:\n";
+    std::fs::write(&customers, text.replacen("  attestations:\n", adopt, 1)).expect("write");
+    let (v, diags, _) = mssp::commands::load_and_validate(&[dir.path().to_path_buf()]);
+    assert!(v.is_none());
+    let out = diags.render();
+    let file = customers.display().to_string();
+    for expected in [
+        format!("{file}:16:17: error: adoption names unknown resource `group/tier9`"),
+        format!("{file}:18:17: error: `access-package/tier1` cannot be adopted"),
+        format!("{file}:19:11: error: adopted object id `not-a-guid` is not a GUID"),
+    ] {
+        assert!(out.contains(&expected), "missing {expected} in:\n{out}");
+    }
 }
