@@ -102,7 +102,18 @@ pub struct Sandbox {
     pub tenants: Vec<Uuid>,
     shared: Arc<api::Shared>,
     handle: axum_server::Handle<SocketAddr>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    flusher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Sandbox {
+    /// A command that returns early without [`Sandbox::shutdown`] still keeps its writes.
+    fn drop(&mut self) {
+        if let Some(f) = self.flusher.take() {
+            f.abort();
+        }
+        self.shared.flush();
+    }
 }
 
 fn load_or_create(opts: &SandboxOptions, seed: &Seed) -> Result<State, SandboxError> {
@@ -215,6 +226,21 @@ impl Sandbox {
             signer,
             base: url.clone(),
             state_file: opts.state_file.clone(),
+            dirty: std::sync::atomic::AtomicBool::new(false),
+        });
+        let flusher = opts.state_file.is_some().then(|| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                // Writing holds the state lock: keep that under a tenth of the time, however
+                // large the world grows.
+                let mut every = api::FLUSH_EVERY;
+                loop {
+                    tokio::time::sleep(every).await;
+                    let started = std::time::Instant::now();
+                    shared.flush();
+                    every = api::FLUSH_EVERY.max(started.elapsed() * 10);
+                }
+            })
         });
         let handle = axum_server::Handle::new();
         let app = router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -231,7 +257,8 @@ impl Sandbox {
             tenants,
             shared,
             handle,
-            server,
+            server: Some(server),
+            flusher,
         })
     }
 
@@ -245,14 +272,22 @@ impl Sandbox {
     }
 
     /// Stops serving and flushes the state file.
-    pub async fn shutdown(self) -> Result<(), SandboxError> {
+    pub async fn shutdown(mut self) -> Result<(), SandboxError> {
         self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
-        match self.server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(SandboxError::Serve(e)),
-            Err(e) => return Err(SandboxError::Serve(std::io::Error::other(e.to_string()))),
+        if let Some(f) = self.flusher.take() {
+            f.abort();
+        }
+        if let Some(server) = self.server.take() {
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(SandboxError::Serve(e)),
+                Err(e) => return Err(SandboxError::Serve(std::io::Error::other(e.to_string()))),
+            }
         }
         if let Some(p) = &self.shared.state_file {
+            self.shared
+                .dirty
+                .store(false, std::sync::atomic::Ordering::Release);
             api::lock(&self.shared.state).save(p)?;
         }
         Ok(())
@@ -295,7 +330,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
-    /// State file: loaded when it exists (seeds then only add missing tenants), written after each write.
+    /// State file: loaded when it exists (seeds then only add missing tenants), written within half a second of a change and on shutdown.
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// Manifest files or directories to seed tenants from.
