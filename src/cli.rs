@@ -83,6 +83,12 @@ pub enum Command {
         after_help = "Examples:\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --out customers/tailspin.yaml manifests/\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --owner soc-lead@fabrikam.example manifests/"
     )]
     Export(crate::commands::export::ExportArgs),
+    /// Report, per customer, what access the MSSP holds: groups, packages, who holds access
+    /// until when, Defender roles, SIEM grants and credential expiry, manual items.
+    #[command(
+        after_help = "Examples:\n  mssp report --customer contoso manifests/\n  mssp report --format html --out access.html manifests/\n  mssp report --format json --out report-$(date +%F).json manifests/"
+    )]
+    Report(crate::commands::report::ReportArgs),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -289,6 +295,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Siem(_) => "siem",
         Command::Portal(_) => "portal",
         Command::Export(_) => "export",
+        Command::Report(_) => "report",
         Command::Permissions(_) => "permissions",
         Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
@@ -315,6 +322,7 @@ fn run(command: Command) -> u8 {
         Command::Apply(a) => commands::apply::run(&a),
         Command::Portal(a) => commands::portal::run(&a),
         Command::Export(a) => commands::export::run(&a),
+        Command::Report(a) => commands::report::run(&a),
         Command::Permissions(a) => commands::permissions::run(&a),
         Command::Alerts(a) => commands::alerts::run(&a),
         Command::Siem(a) => commands::siem::run(&a),

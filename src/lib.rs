@@ -24,6 +24,7 @@ pub mod permissions;
 pub mod plan;
 pub mod providers;
 pub mod render;
+pub mod report;
 pub mod sandbox;
 pub mod schema;
 pub mod session;

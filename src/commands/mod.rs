@@ -8,6 +8,7 @@ pub mod export;
 pub mod permissions;
 pub mod plan;
 pub mod portal;
+pub mod report;
 pub mod sandbox;
 pub mod schema;
 pub mod siem;

@@ -264,6 +264,10 @@ pub fn fic_body(spec: &FederatedCredentialSpec) -> Value {
 pub struct CertificateFile {
     pub key_base64: String,
     pub thumbprint_base64: String,
+    /// The certificate's validity (RFC 3339), sent as the key credential's start and end as
+    /// Graph's "add a certificate" examples do, so expiry can be reported and warned about.
+    pub not_before: String,
+    pub not_after: String,
 }
 
 impl CertificateFile {
@@ -281,10 +285,20 @@ impl CertificateFile {
             bytes
         };
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+        let (_, parsed) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| format!("{}: not an X.509 certificate: {e}", path.display()))?;
+        let validity = parsed.validity();
+        let rfc3339 = |t: &x509_parser::time::ASN1Time| {
+            jiff::Timestamp::from_second(t.timestamp())
+                .map(|ts| ts.to_string())
+                .map_err(|e| format!("{}: certificate validity: {e}", path.display()))
+        };
         let b64 = base64::engine::general_purpose::STANDARD;
         Ok(Self {
             key_base64: b64.encode(&der),
             thumbprint_base64: b64.encode(digest.as_ref()),
+            not_before: rfc3339(&validity.not_before)?,
+            not_after: rfc3339(&validity.not_after)?,
         })
     }
 }
@@ -524,6 +538,8 @@ pub async fn key_create(
         "key": cert.key_base64,
         "displayName": spec.display_name,
         "customKeyIdentifier": cert.thumbprint_base64,
+        "startDateTime": cert.not_before,
+        "endDateTime": cert.not_after,
     }));
     w.call(
         at,

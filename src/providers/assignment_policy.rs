@@ -71,7 +71,7 @@ use serde_json::{Value, json};
 use super::graph_map::{ENTITLEMENT, Ids, Observed, Read, Snapshot, single, str_of};
 use crate::graph::Version;
 
-const KEY: &str = "assignment-policies";
+pub const KEY: &str = "assignment-policies";
 
 pub fn reads(_spec: &AssignmentPolicySpec) -> Vec<Read> {
     vec![Read::list(

@@ -83,6 +83,20 @@ pub fn observe(
     })
 }
 
+/// The principals a role definition is assigned to (all its assignments).
+pub fn principals_of(snap: &Snapshot, role_id: &str) -> Vec<String> {
+    let mut out: Vec<String> = snap
+        .items(KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| str_of(a, "roleDefinitionId").eq_ignore_ascii_case(role_id))
+        .flat_map(|a| sorted(a.get("principalIds")))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The role definition ids assigned to a principal.
 pub fn of_principal(snap: &Snapshot, principal_id: &str) -> Vec<String> {
     let principal = principal_id.to_ascii_lowercase();

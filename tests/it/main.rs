@@ -9,6 +9,7 @@ mod export;
 mod loader_props;
 mod plan;
 mod precommit;
+mod report;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
