@@ -132,6 +132,36 @@ pub async fn preflight(
     Ok(out)
 }
 
+/// The preflight as plan warnings: a plan made with a token that could not apply it says so in
+/// each tenant concerned, with the permission and the consent link, before anyone tries.
+/// Tokens are the ones the plan's reads fetched, so this costs no request.
+pub async fn annotate(
+    plan: &mut crate::plan::Plan,
+    session: &crate::session::Session,
+    tenants: &[crate::providers::DesiredTenant],
+) {
+    let planned: Vec<crate::providers::DesiredTenant> = tenants
+        .iter()
+        .filter(|t| plan.tenants.iter().any(|p| p.name == t.name))
+        .cloned()
+        .collect();
+    match preflight(session, &planned).await {
+        Ok(short) => {
+            for s in short {
+                if let Some(t) = plan.tenants.iter_mut().find(|t| t.name == s.tenant) {
+                    t.warnings.push(format!(
+                        "the tool's application lacks {} here, so apply would stop before writing; grant admin consent: {}",
+                        s.missing.join(", "),
+                        s.consent_url
+                    ));
+                }
+            }
+        }
+        // No token for a tenant: its reads failed too, and the plan already says why.
+        Err(e) => tracing::debug!(error = %e, "permission preflight skipped"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

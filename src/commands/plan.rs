@@ -76,7 +76,8 @@ async fn run_async(args: &PlanArgs, v: &Validated, selected: &[String]) -> u8 {
             return exit::ERROR;
         }
     };
-    let plan = make_plan(args, v, &session, selected).await;
+    let mut plan = make_plan(args, v, &session, selected).await;
+    crate::permissions::annotate(&mut plan, &session, &crate::expand::expand_all(v)).await;
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {

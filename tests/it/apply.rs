@@ -9,7 +9,7 @@ use mssp::apply::{ApplyOptions, Outcome};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ALPHA, BETA, World, changes, copy_dir};
+use crate::support::{ALPHA, BETA, PROVIDER, World, changes, copy_dir};
 
 fn mssp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mssp"))
@@ -625,4 +625,75 @@ async fn protected_deletes_need_the_customer_manifest_to_allow_them() {
     );
     let packages = w.objects(ALPHA, "accessPackages").await;
     assert!(packages.iter().any(|p| p["displayName"] == "Test Tier 2"));
+}
+
+/// The real binaries against a sandbox whose app lacks one permission: `mssp apply` stops
+/// before the first write (in any tenant) naming the permission and the tenant's consent link,
+/// and `mssp plan` already warns about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_stops_before_writing_when_a_permission_is_missing() {
+    let w = World::with_seed(
+        "world",
+        |_| {},
+        |s| s.provisioning_roles.retain(|r| r != "AppRoleAssignment.ReadWrite.All"),
+    )
+    .await;
+    let env: Vec<(&str, String)> = vec![
+        ("AZURE_AUTHORITY_HOST", w.sb.url.clone()),
+        ("MSSP_GRAPH_URL", w.sb.url.clone()),
+        ("MSSP_DEFENDER_URL", w.sb.url.clone()),
+        ("AZURE_CLIENT_ID", w.sb.client_id.clone()),
+        ("AZURE_CLIENT_SECRET", w.sb.client_secret.clone()),
+        ("MSSP_CA_BUNDLE", w.sb.ca_cert_path.display().to_string()),
+    ];
+    let dir = w.path().display().to_string();
+    let run = |args: Vec<String>| {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || {
+            assert_cmd::Command::cargo_bin("mssp")
+                .expect("binary")
+                .args(args)
+                .envs(env)
+                .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+                .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("runs")
+        })
+    };
+    let out = run(vec!["apply".into(), "--auto-approve".into(), dir.clone()])
+        .await
+        .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let consent = format!(
+        "grant admin consent: {}/{ALPHA}/adminconsent?client_id={}",
+        w.sb.url, w.sb.client_id
+    );
+    assert!(stderr.contains("missing AppRoleAssignment.ReadWrite.All"), "{stderr}");
+    assert!(stderr.contains(&consent), "{stderr}");
+    assert!(
+        w.objects(ALPHA, "groups").await.is_empty(),
+        "a write happened"
+    );
+    assert!(
+        !w.objects(PROVIDER, "applications")
+            .await
+            .iter()
+            .any(|a| a["uniqueName"] == "tsoc-siem"),
+        "a write happened in the MSSP tenant"
+    );
+
+    let out = run(vec!["plan".into(), dir]).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("lacks AppRoleAssignment.ReadWrite.All here, so apply would stop before writing"),
+        "{stdout}"
+    );
 }
