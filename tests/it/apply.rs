@@ -635,7 +635,10 @@ async fn the_cli_stops_before_writing_when_a_permission_is_missing() {
     let w = World::with_seed(
         "world",
         |_| {},
-        |s| s.provisioning_roles.retain(|r| r != "AppRoleAssignment.ReadWrite.All"),
+        |s| {
+            s.provisioning_roles
+                .retain(|r| r != "AppRoleAssignment.ReadWrite.All")
+        },
     )
     .await;
     let env: Vec<(&str, String)> = vec![
@@ -670,7 +673,10 @@ async fn the_cli_stops_before_writing_when_a_permission_is_missing() {
         "grant admin consent: {}/{ALPHA}/adminconsent?client_id={}",
         w.sb.url, w.sb.client_id
     );
-    assert!(stderr.contains("missing AppRoleAssignment.ReadWrite.All"), "{stderr}");
+    assert!(
+        stderr.contains("missing AppRoleAssignment.ReadWrite.All"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&consent), "{stderr}");
     assert!(
         w.objects(ALPHA, "groups").await.is_empty(),
@@ -693,7 +699,9 @@ async fn the_cli_stops_before_writing_when_a_permission_is_missing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("lacks AppRoleAssignment.ReadWrite.All here, so apply would stop before writing"),
+        stdout.contains(
+            "lacks AppRoleAssignment.ReadWrite.All here, so apply would stop before writing"
+        ),
         "{stdout}"
     );
 }

@@ -218,7 +218,9 @@ async fn a_failed_read_blocks_only_that_tenant() {
     w.control(
         Method::PUT,
         "faults",
-        Some(json!({"one_shot": {"path_prefix": "/v1.0/$batch", "tenant": BETA, "status": 500, "count": 1000}})),
+        // A lasting outage: every retry fails too. 503 with this sandbox's `Retry-After: 0`
+        // exhausts the retries at once instead of backing off for a minute.
+        Some(json!({"one_shot": {"path_prefix": "/v1.0/$batch", "tenant": BETA, "status": 503, "count": 1000}})),
     )
     .await;
     let p = w.plan().await;
@@ -226,7 +228,7 @@ async fn a_failed_read_blocks_only_that_tenant() {
     assert_eq!(beta.status, TenantStatus::Blocked);
     assert!(beta.actions.is_empty(), "a blocked tenant gets no actions");
     assert!(
-        beta.blocked_reason.as_deref().unwrap().contains("500"),
+        beta.blocked_reason.as_deref().unwrap().contains("503"),
         "{:?}",
         beta.blocked_reason
     );
