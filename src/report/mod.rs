@@ -421,8 +421,7 @@ fn fill(
                     });
                 }
             }
-            Spec::ServicePrincipal(sp) if x.address.name == "siem" => {
-                let _ = sp;
+            Spec::ServicePrincipal(_) if x.address.name == "siem" => {
                 r.siem.service_principal = id_of(&x.address);
             }
             Spec::Manual(m) => r.manual_items.push(ManualEntry {
@@ -567,8 +566,8 @@ fn credentials(
     now: jiff::Timestamp,
     window: Option<std::time::Duration>,
 ) -> Vec<CredentialEntry> {
-    let Some((spec, app)) = t.resources.iter().find_map(|r| match &r.spec {
-        Spec::Application(a) => providers::application::object(a, &state.snapshot).map(|o| (a, o)),
+    let Some(app) = t.resources.iter().find_map(|r| match &r.spec {
+        Spec::Application(a) => providers::application::object(a, &state.snapshot),
         _ => None,
     }) else {
         return vec![];
@@ -628,7 +627,6 @@ fn credentials(
             });
         }
     }
-    let _ = spec;
     out.sort_by(|a, b| (&a.kind, &a.name, &a.ends).cmp(&(&b.kind, &b.name, &b.ends)));
     out
 }
