@@ -138,6 +138,9 @@ async fn apply_with(
             return exit::ERROR;
         }
     }
+    // A plan made here and applied without a pause needs no second read; one that waited for
+    // a person's confirmation (or was saved) is re-read and compared first.
+    let mut just_read = None;
     let plan = match plan {
         Some(p) => p,
         None => {
@@ -152,11 +155,15 @@ async fn apply_with(
                 parallelism: args.parallelism,
                 prune: args.allow_delete,
             };
-            let p = super::plan::make_plan(&pa, v, session, &args.customer).await;
+            let (p, states) =
+                super::plan::make_plan_with_states(&pa, v, session, &args.customer).await;
             eprint!(
                 "{}",
                 render::human::render(&p, render::human::Style { color: false })
             );
+            if args.auto_approve {
+                just_read = Some(states);
+            }
             p
         }
     };
@@ -181,7 +188,10 @@ async fn apply_with(
         return exit::ERROR;
     }
     let parallelism = usize::from(args.parallelism);
-    let (states, stale) = apply::check_fresh(v, session, &plan, parallelism).await;
+    let (states, stale) = match just_read {
+        Some(states) => (states, vec![]),
+        None => apply::check_fresh(v, session, &plan, parallelism).await,
+    };
     if !stale.is_empty() {
         eprintln!("error: the plan is stale; nothing was applied:");
         for s in &stale {

@@ -92,6 +92,16 @@ pub async fn make_plan(
     session: &Session,
     customers: &[String],
 ) -> Plan {
+    make_plan_with_states(args, v, session, customers).await.0
+}
+
+/// The plan and what each tenant was read as (for an apply that follows at once).
+pub async fn make_plan_with_states(
+    args: &PlanArgs,
+    v: &Validated,
+    session: &Session,
+    customers: &[String],
+) -> (Plan, plan::TenantStates) {
     let selected = if customers.is_empty() {
         v.customers.len()
     } else {
@@ -109,7 +119,7 @@ pub async fn make_plan(
         today: jiff::ZonedDateTime::now().date(),
         manifest_paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
     };
-    let plan = plan::plan(
+    let planned = plan::plan_with_states(
         v,
         Arc::clone(&session.graph),
         &session.endpoints,
@@ -118,7 +128,7 @@ pub async fn make_plan(
     )
     .await;
     progress.finish_and_clear();
-    plan
+    planned
 }
 
 fn report(args: &PlanArgs, plan: &Plan) -> u8 {

@@ -61,6 +61,9 @@ pub struct PlanOptions {
     pub manifest_paths: Vec<String>,
 }
 
+/// What each tenant was read as, by tenant name (an error for blocked tenants).
+pub type TenantStates = std::collections::BTreeMap<String, Result<read::TenantState, String>>;
+
 /// Plans every selected tenant. Never fails as a whole: a tenant that cannot be read is
 /// listed as blocked with the reason.
 pub async fn plan(
@@ -70,6 +73,20 @@ pub async fn plan(
     opts: &PlanOptions,
     progress: &indicatif::ProgressBar,
 ) -> Plan {
+    plan_with_states(v, graph, endpoints, opts, progress)
+        .await
+        .0
+}
+
+/// [`plan`], also returning what was read, so an apply that follows at once needs no second
+/// read (a saved plan is different: it is re-read and compared, see `apply::check_fresh`).
+pub async fn plan_with_states(
+    v: &Validated,
+    graph: Arc<Graph>,
+    endpoints: &Endpoints,
+    opts: &PlanOptions,
+    progress: &indicatif::ProgressBar,
+) -> (Plan, TenantStates) {
     let base_dir = v
         .provider
         .file
@@ -77,7 +94,7 @@ pub async fn plan(
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let provider_desired = expand::expand_provider(&v.provider.doc);
-    let (provider_plan, provider_ids) = plan_tenant(
+    let (provider_plan, provider_state) = plan_tenant(
         &graph,
         endpoints,
         TenantJob {
@@ -93,7 +110,12 @@ pub async fn plan(
     )
     .await;
     progress.inc(1);
-    let siem_app_id = provider_ids.siem_app_id;
+    let siem_app_id = provider_state
+        .as_ref()
+        .ok()
+        .and_then(|s| s.ids.siem_app_id.clone());
+    let mut states = TenantStates::new();
+    states.insert(provider_plan.name.clone(), provider_state);
 
     let mut customers: Vec<&CustomerManifest> = v
         .customers
@@ -117,7 +139,7 @@ pub async fn plan(
         })
         .collect();
     let window = siem_window(v);
-    let mut results: Vec<TenantPlan> =
+    let results: Vec<(TenantPlan, Result<read::TenantState, String>)> =
         futures::stream::iter(jobs.iter().map(|(desired, universe, exceptions, allow)| {
             let graph = Arc::clone(&graph);
             let ids = Ids {
@@ -126,7 +148,7 @@ pub async fn plan(
             };
             let base_dir = base_dir.clone();
             async move {
-                let (p, _) = plan_tenant(
+                let (p, state) = plan_tenant(
                     &graph,
                     endpoints,
                     TenantJob {
@@ -143,12 +165,19 @@ pub async fn plan(
                 )
                 .await;
                 progress.inc(1);
-                p
+                (p, state)
             }
         }))
         .buffer_unordered(opts.parallelism.max(1))
         .collect()
         .await;
+    let mut results: Vec<TenantPlan> = results
+        .into_iter()
+        .map(|(p, state)| {
+            states.insert(p.name.clone(), state);
+            p
+        })
+        .collect();
     results.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut tenants = vec![provider_plan];
@@ -157,7 +186,7 @@ pub async fn plan(
     for t in &tenants {
         summary.add(&t.counts);
     }
-    Plan {
+    let plan = Plan {
         format_version: FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: jiff::Timestamp::now().to_string(),
@@ -167,7 +196,8 @@ pub async fn plan(
         drift: model::drift(&tenants),
         tenants,
         summary,
-    }
+    };
+    (plan, states)
 }
 
 fn siem_window(v: &Validated) -> Option<std::time::Duration> {
@@ -195,7 +225,7 @@ pub(crate) async fn plan_tenant(
     job: TenantJob<'_>,
     opts: &PlanOptions,
     base_dir: &Path,
-) -> (TenantPlan, Ids) {
+) -> (TenantPlan, Result<read::TenantState, String>) {
     let t = job.desired;
     let tg = graph.tenant(&t.tenant_id, endpoints.profile(t.cloud));
     let mut plan = TenantPlan {
@@ -229,7 +259,7 @@ pub(crate) async fn plan_tenant(
             plan.status = TenantStatus::Blocked;
             plan.blocked_reason = Some(e.to_string());
             plan.counts.blocked = 1;
-            return (plan, Ids::default());
+            return (plan, Err(e.to_string()));
         }
     };
     let out = diff::diff(&DiffInput {
@@ -250,7 +280,8 @@ pub(crate) async fn plan_tenant(
             plan.status = TenantStatus::Blocked;
             plan.blocked_reason = Some(e.to_string());
             plan.counts.blocked = 1;
-            return (plan, state.ids);
+            // What was read is still true (the SIEM app id of the MSSP tenant, for one).
+            return (plan, Ok(state));
         }
     }
     if let Some(window) = job.expiry_window {
@@ -259,7 +290,7 @@ pub(crate) async fn plan_tenant(
     }
     plan.fingerprints = diff::fingerprints(&state);
     plan.counts = Counts::of(&plan.actions);
-    (plan, state.ids)
+    (plan, Ok(state))
 }
 
 fn expiring_credentials(
