@@ -60,6 +60,8 @@ async fn world(
             ca_dir: dir.join(".sb"),
             latency,
             retry_after_secs: 0,
+            // The benchmark measures the tool's speed, not replication waits.
+            replication_delay: std::time::Duration::ZERO,
             ..Default::default()
         },
         mssp::commands::sandbox::seed_from(&v),
@@ -87,6 +89,8 @@ fn plan_opts(dir: &Path, parallelism: usize, customers: Vec<String>) -> PlanOpti
         customers,
         today: jiff::civil::date(2026, 11, 23),
         manifest_paths: vec![dir.display().to_string()],
+        recent: None,
+        visibility_wait: std::time::Duration::ZERO,
     }
 }
 

@@ -214,6 +214,8 @@ pub async fn export(
         customers: vec![],
         today: opts.today,
         manifest_paths: vec![],
+        recent: None,
+        visibility_wait: std::time::Duration::ZERO,
     };
     let mut tp = plan_draft(v, &draft, &graph, endpoints, &ids, &plan_opts, &base_dir).await?;
     let mut excepted = Vec::new();

@@ -1,8 +1,19 @@
-//! The application permissions the tool itself needs, per tenant role. This is the documented
-//! set (docs/permissions.md); the sandbox grants exactly this set to the tool's app, so the
-//! tests prove it is sufficient.
+//! The application permissions the tool itself needs, per tenant: to **write** what the
+//! manifests declare there and to **read** everything the plan looks at (which is more: a
+//! customer without SIEM is still read for a SIEM service principal to prune, one without MFA
+//! trust for a partner policy). This is the documented set (docs/permissions.md); the sandbox
+//! grants exactly this set per tenant to the tool's app, so the tests prove it is sufficient.
 
-/// Microsoft Graph application permissions of the provisioning app in customer tenants.
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+
+use crate::cloud::Cloud;
+use crate::providers::{DesiredTenant, Kind, TenantRole};
+use crate::validate::Validated;
+
+/// Microsoft Graph application permissions of the provisioning app in customer tenants that
+/// use every feature (SIEM, MFA trust, Defender roles).
 pub const CUSTOMER_GRAPH_ROLES: &[&str] = &[
     "Group.ReadWrite.All",
     "EntitlementManagement.ReadWrite.All",
@@ -15,23 +26,70 @@ pub const CUSTOMER_GRAPH_ROLES: &[&str] = &[
 /// Microsoft Graph application permissions of the provisioning app in the MSSP tenant.
 pub const PROVIDER_GRAPH_ROLES: &[&str] = &["Application.ReadWrite.All"];
 
-/// Every Graph role the app needs somewhere (what the sandbox grants it in every tenant).
+/// Every Graph role the app may need somewhere: the least privileged permission of every
+/// read and write requirement (what the sandbox offers for consent).
 pub fn all_graph_roles() -> Vec<String> {
     let mut v: Vec<String> = CUSTOMER_GRAPH_ROLES
         .iter()
         .chain(PROVIDER_GRAPH_ROLES)
-        .map(|s| s.to_string())
+        .copied()
+        .chain(
+            Kind::ALL
+                .iter()
+                .flat_map(|k| for_reading(*k).iter().chain(for_writing(*k)))
+                .filter_map(|any_of| any_of.first().copied()),
+        )
+        .map(str::to_string)
         .collect();
     v.sort();
     v.dedup();
     v
 }
 
-use std::collections::BTreeSet;
+const APP_READ: &[&str] = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 
-use base64::Engine as _;
-
-use crate::providers::Kind;
+/// Application permissions that allow reading one kind the way the plan reads it; the first
+/// is the least privileged (Microsoft Graph permissions reference, per API page). Each inner
+/// list is "any of"; every list must be satisfied.
+pub fn for_reading(kind: Kind) -> &'static [&'static [&'static str]] {
+    match kind {
+        Kind::Group => &[&[
+            "Group.Read.All",
+            "Group.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ]],
+        Kind::ConnectedOrganization
+        | Kind::Catalog
+        | Kind::CatalogResource
+        | Kind::AccessPackage
+        | Kind::RoleScope
+        | Kind::AssignmentPolicy => &[&[
+            "EntitlementManagement.Read.All",
+            "EntitlementManagement.ReadWrite.All",
+        ]],
+        // GET policies/crossTenantAccessPolicy/partners/{id}: Policy.Read.All.
+        Kind::CrossTenantPartner => &[&["Policy.Read.All", "Policy.ReadWrite.CrossTenantAccess"]],
+        Kind::DefenderRole | Kind::DefenderRoleAssignment => &[&[
+            "RoleManagement.Read.Defender",
+            "RoleManagement.ReadWrite.Defender",
+        ]],
+        // Applications, service principals (`servicePrincipals(appId=…)` for Graph,
+        // WindowsDefenderATP and the SIEM app) and their appRoleAssignments.
+        Kind::Application
+        | Kind::FederatedCredential
+        | Kind::KeyCredential
+        | Kind::PasswordCredential
+        | Kind::ServicePrincipal
+        | Kind::AppRoleGrant => &[APP_READ],
+        Kind::Manual => &[],
+    }
+}
 
 /// Application permissions that allow writing one kind; the first is the least privileged.
 /// Each inner list is "any of"; every list must be satisfied.
@@ -62,14 +120,95 @@ pub fn for_writing(kind: Kind) -> &'static [&'static [&'static str]] {
     }
 }
 
-/// The permissions missing from `granted` to write `kinds`, least privileged names first.
-pub fn missing(kinds: &BTreeSet<Kind>, granted: &BTreeSet<String>) -> BTreeSet<&'static str> {
-    kinds
+/// What one tenant needs: the kinds the manifests write there and the kinds a plan reads.
+#[derive(Debug, Clone)]
+pub struct TenantNeeds {
+    pub name: String,
+    pub tenant_id: String,
+    pub cloud: Cloud,
+    pub role: TenantRole,
+    pub writes: BTreeSet<Kind>,
+    pub reads: BTreeSet<Kind>,
+}
+
+impl TenantNeeds {
+    /// `desired` is what the manifests declare; `universe` everything a plan reads there.
+    pub fn of(desired: &DesiredTenant, universe: &DesiredTenant) -> Self {
+        Self {
+            name: desired.name.clone(),
+            tenant_id: desired.tenant_id.clone(),
+            cloud: desired.cloud,
+            role: desired.role,
+            writes: desired.resources.iter().map(|r| r.address.kind).collect(),
+            reads: universe
+                .resources
+                .iter()
+                .chain(&desired.resources)
+                .map(|r| r.address.kind)
+                .collect(),
+        }
+    }
+
+    /// Every "any of" requirement: writes first, then reads.
+    fn requirements(&self) -> impl Iterator<Item = &'static [&'static str]> + '_ {
+        self.writes
+            .iter()
+            .flat_map(|k| for_writing(*k).iter().copied())
+            .chain(
+                self.reads
+                    .iter()
+                    .flat_map(|k| for_reading(*k).iter().copied()),
+            )
+    }
+
+    /// The least privileged set that satisfies every requirement: a write permission that
+    /// also covers a read makes the read permission unnecessary.
+    pub fn needed(&self) -> BTreeSet<&'static str> {
+        let mut set = BTreeSet::new();
+        for any_of in self.requirements() {
+            if !any_of.iter().any(|r| set.contains(r))
+                && let Some(first) = any_of.first()
+            {
+                set.insert(*first);
+            }
+        }
+        set
+    }
+
+    /// The permissions from [`TenantNeeds::needed`] whose requirement `granted` leaves unmet.
+    pub fn missing(&self, granted: &BTreeSet<String>) -> BTreeSet<&'static str> {
+        let needed = self.needed();
+        self.requirements()
+            .filter(|any_of| !any_of.iter().any(|r| granted.contains(*r)))
+            .filter_map(|any_of| {
+                any_of
+                    .iter()
+                    .find(|r| needed.contains(*r))
+                    .or(any_of.first())
+                    .copied()
+            })
+            .collect()
+    }
+}
+
+/// What every tenant of the manifests needs (the provider first), limited to `customers`
+/// when not empty.
+pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
+    let provider = crate::expand::expand_provider(&v.provider.doc);
+    let mut out = vec![TenantNeeds::of(&provider, &provider)];
+    let mut cs: Vec<&crate::manifest::CustomerManifest> = v
+        .customers
         .iter()
-        .flat_map(|k| for_writing(*k).iter())
-        .filter(|any_of| !any_of.iter().any(|r| granted.contains(*r)))
-        .filter_map(|any_of| any_of.first().copied())
-        .collect()
+        .map(|c| &c.doc)
+        .filter(|c| customers.is_empty() || customers.contains(&c.metadata.name.value))
+        .collect();
+    cs.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    for c in cs {
+        let desired = crate::expand::expand_customer(&v.provider.doc, c);
+        let universe = crate::expand::universe_customer(&v.provider.doc, c);
+        out.push(TenantNeeds::of(&desired, &universe));
+    }
+    out
 }
 
 /// The `roles` claim of an access token (application permissions granted in its tenant).
@@ -98,16 +237,15 @@ pub struct Shortfall {
     pub consent_url: String,
 }
 
-/// Checks, before anything is read or written, that the token in every tenant carries the
-/// application permissions needed to manage what the manifests declare there.
+/// Checks that the token in every tenant carries the application permissions needed to read
+/// what a plan reads there and to write what the manifests declare.
 pub async fn preflight(
     session: &crate::session::Session,
-    tenants: &[crate::providers::DesiredTenant],
+    tenants: &[TenantNeeds],
 ) -> Result<Vec<Shortfall>, String> {
     let mut out = Vec::new();
     for t in tenants {
-        let kinds: BTreeSet<Kind> = t.resources.iter().map(|r| r.address.kind).collect();
-        if kinds.iter().all(|k| for_writing(*k).is_empty()) {
+        if t.needed().is_empty() {
             continue;
         }
         let profile = session.endpoints.profile(t.cloud);
@@ -116,7 +254,7 @@ pub async fn preflight(
             .token(&profile.login, &t.tenant_id, &profile.graph_audience)
             .await
             .map_err(|e| format!("tenant {} ({}): {e}", t.name, t.tenant_id))?;
-        let missing = missing(&kinds, &token_roles(token.secret()));
+        let missing = t.missing(&token_roles(token.secret()));
         if !missing.is_empty() {
             out.push(Shortfall {
                 tenant: t.name.clone(),
@@ -132,15 +270,15 @@ pub async fn preflight(
     Ok(out)
 }
 
-/// The preflight as plan warnings: a plan made with a token that could not apply it says so in
-/// each tenant concerned, with the permission and the consent link, before anyone tries.
-/// Tokens are the ones the plan's reads fetched, so this costs no request.
+/// The preflight as plan warnings: a plan made with a token that could not read or apply it
+/// says so in each tenant concerned, with the permission and the consent link, before anyone
+/// tries. Tokens are the ones the plan's reads fetched, so this costs no request.
 pub async fn annotate(
     plan: &mut crate::plan::Plan,
     session: &crate::session::Session,
-    tenants: &[crate::providers::DesiredTenant],
+    tenants: &[TenantNeeds],
 ) {
-    let planned: Vec<crate::providers::DesiredTenant> = tenants
+    let planned: Vec<TenantNeeds> = tenants
         .iter()
         .filter(|t| plan.tenants.iter().any(|p| p.name == t.name))
         .cloned()
@@ -149,11 +287,17 @@ pub async fn annotate(
         Ok(short) => {
             for s in short {
                 if let Some(t) = plan.tenants.iter_mut().find(|t| t.name == s.tenant) {
-                    t.warnings.push(format!(
+                    let text = format!(
                         "the tool's application lacks {} here, so apply would stop before writing; grant admin consent: {}",
                         s.missing.join(", "),
                         s.consent_url
-                    ));
+                    );
+                    // A blocked tenant shows only its reason: the likely cause belongs there.
+                    if let Some(reason) = t.blocked_reason.as_mut() {
+                        reason.push_str("; ");
+                        reason.push_str(&text);
+                    }
+                    t.warnings.push(text);
                 }
             }
         }
@@ -166,19 +310,64 @@ pub async fn annotate(
 mod tests {
     use super::*;
 
+    fn needs(writes: &[Kind], reads: &[Kind]) -> TenantNeeds {
+        TenantNeeds {
+            name: "t".into(),
+            tenant_id: "t".into(),
+            cloud: Cloud::Public,
+            role: TenantRole::Customer,
+            writes: writes.iter().copied().collect(),
+            reads: reads.iter().chain(writes).copied().collect(),
+        }
+    }
+
+    fn granted(roles: &[&str]) -> BTreeSet<String> {
+        roles.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn higher_privileges_satisfy_lower_ones() {
-        let kinds: BTreeSet<Kind> = [Kind::Group, Kind::CatalogResource].into_iter().collect();
-        let granted: BTreeSet<String> = [
+        let t = needs(&[Kind::Group, Kind::CatalogResource], &[]);
+        let all = granted(&[
             "EntitlementManagement.ReadWrite.All",
             "Directory.ReadWrite.All",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert!(missing(&kinds, &granted).is_empty());
-        let granted: BTreeSet<String> = ["EntitlementManagement.ReadWrite.All".to_string()].into();
-        assert_eq!(missing(&kinds, &granted), ["Group.ReadWrite.All"].into());
+        ]);
+        assert!(t.missing(&all).is_empty());
+        let em = granted(&["EntitlementManagement.ReadWrite.All"]);
+        assert_eq!(t.missing(&em), ["Group.ReadWrite.All"].into());
+    }
+
+    #[test]
+    fn what_is_only_read_needs_the_read_permission() {
+        // A customer without SIEM and without MFA trust is still read for both.
+        let t = needs(
+            &[Kind::Group],
+            &[
+                Kind::ServicePrincipal,
+                Kind::AppRoleGrant,
+                Kind::CrossTenantPartner,
+            ],
+        );
+        assert_eq!(
+            t.needed(),
+            [
+                "Application.Read.All",
+                "Group.ReadWrite.All",
+                "Policy.Read.All"
+            ]
+            .into()
+        );
+        assert_eq!(
+            t.missing(&granted(&["Group.ReadWrite.All"])),
+            ["Application.Read.All", "Policy.Read.All"].into()
+        );
+        // A write permission covers the read of the same kind: listed once.
+        let t = needs(&[Kind::CrossTenantPartner], &[Kind::CrossTenantPartner]);
+        assert_eq!(t.needed(), ["Policy.ReadWrite.CrossTenantAccess"].into());
+        assert_eq!(
+            t.missing(&BTreeSet::new()),
+            ["Policy.ReadWrite.CrossTenantAccess"].into()
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::{AuthConfig, AuthMethod, Tokens};
 use crate::graph::{self, Graph, RetryPolicy};
 use crate::plan::Endpoints;
+use crate::plan::recent::RecentCreates;
 
 /// Everything a command needs to talk to Graph.
 pub struct Session {
@@ -13,6 +14,8 @@ pub struct Session {
     pub endpoints: Endpoints,
     pub http: reqwest::Client,
     pub tokens: Arc<Tokens>,
+    /// Objects applies created moments ago (lists lag behind writes): see `plan::recent`.
+    pub recent: Arc<RecentCreates>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +45,11 @@ impl Session {
         {
             return Err(SessionError::NoCredentials);
         }
-        Ok(Self::new(http, config, Endpoints::from_env()))
+        let mut s = Self::new(http, config, Endpoints::from_env());
+        if let Some(path) = RecentCreates::default_path() {
+            s.recent = Arc::new(RecentCreates::open(&path));
+        }
+        Ok(s)
     }
 
     /// Explicit endpoints and a client secret (the sandbox, tests).
@@ -86,6 +93,7 @@ impl Session {
             endpoints,
             http,
             tokens,
+            recent: Arc::new(RecentCreates::in_memory()),
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct ApplyOptions {
     /// again. List queries lag behind writes by seconds; longer than that, the create
     /// most likely did not happen.
     pub recovery_window: Duration,
+    /// Where creates and deletes are noted, so plans made moments later still see them.
+    pub recent: Option<Arc<crate::plan::recent::RecentCreates>>,
 }
 
 impl Default for ApplyOptions {
@@ -47,6 +49,7 @@ impl Default for ApplyOptions {
             per_tenant: 4,
             replication_deadline: Duration::from_secs(120),
             recovery_window: Duration::from_secs(15),
+            recent: None,
         }
     }
 }
@@ -405,6 +408,13 @@ async fn run_actions(
                 {
                     f.insert(r.address.clone());
                 }
+                if result.is_ok()
+                    && (a.op != Op::Update || a.id.is_none())
+                    && let Some(recent) = &opts.recent
+                    && let Some(id) = w.ids().of(&r.address)
+                {
+                    recent.created(&w.tg.profile.graph, &w.tg.tenant, &a.address, id);
+                }
                 if let Ok(mut res) = results.lock() {
                     res.push((a.address.clone(), result));
                 }
@@ -438,6 +448,11 @@ async fn run_actions(
                 None => Ok(()),
             }
         };
+        if result.is_ok()
+            && let Some(recent) = &opts.recent
+        {
+            recent.deleted(&w.tg.profile.graph, &w.tg.tenant, &a.address);
+        }
         if let Ok(mut res) = results.lock() {
             res.push((a.address.clone(), result));
         }

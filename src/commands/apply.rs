@@ -110,14 +110,7 @@ async fn apply_with(
     from_file: bool,
 ) -> u8 {
     // Before anything is read or written: does the tool hold the permissions it needs?
-    let tenants: Vec<crate::providers::DesiredTenant> = crate::expand::expand_all(v)
-        .into_iter()
-        .filter(|t| {
-            args.customer.is_empty()
-                || args.customer.contains(&t.name)
-                || t.role == crate::providers::TenantRole::Provider
-        })
-        .collect();
+    let tenants = crate::permissions::needs(v, &args.customer);
     match crate::permissions::preflight(session, &tenants).await {
         Ok(short) if short.is_empty() => {}
         Ok(short) => {
@@ -155,8 +148,14 @@ async fn apply_with(
                 parallelism: args.parallelism,
                 prune: args.allow_delete,
             };
-            let (p, states) =
-                super::plan::make_plan_with_states(&pa, v, session, &args.customer).await;
+            let (p, states) = super::plan::make_plan_with_states(
+                &pa,
+                v,
+                session,
+                &args.customer,
+                crate::plan::VISIBILITY_WAIT,
+            )
+            .await;
             eprint!(
                 "{}",
                 render::human::render(&p, render::human::Style { color: false })
@@ -216,6 +215,7 @@ async fn apply_with(
         allow_delete: args.allow_delete,
         parallelism,
         replication_deadline: std::time::Duration::from_secs(args.replication_timeout),
+        recent: Some(std::sync::Arc::clone(&session.recent)),
         ..ApplyOptions::default()
     };
     let progress = indicatif::ProgressBar::new(u64::try_from(plan.tenants.len()).unwrap_or(0));
@@ -253,7 +253,15 @@ async fn apply_with(
             parallelism: args.parallelism,
             prune: false,
         };
-        let verify = super::plan::make_plan(&pa, v, session, &pa.customer).await;
+        // Objects just created may take a while to show up in lists: the plan waits for the
+        // ones this apply created (it knows their ids), up to the replication deadline.
+        let verify =
+            super::plan::make_plan(&pa, v, session, &pa.customer, opts.replication_deadline).await;
+        for t in verify.tenants.iter().filter(|t| touched.contains(&t.name)) {
+            for w in t.warnings.iter().filter(|w| w.starts_with("waited ")) {
+                eprintln!("  {}: {w}", t.name);
+            }
+        }
         let mut left = Vec::new();
         for t in verify.blocked().filter(|t| touched.contains(&t.name)) {
             left.push(format!(

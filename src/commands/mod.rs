@@ -75,13 +75,17 @@ pub async fn connect(
         graph: Some(sandbox.url.clone()),
         defender: Some(sandbox.url.clone()),
     };
-    let session = Session::with_secret(
+    let mut session = Session::with_secret(
         endpoints,
         &sandbox.client_id,
         &sandbox.client_secret,
         Some(sandbox.ca_pem.as_bytes()),
     )
     .map_err(|e| e.to_string())?;
+    session.recent = std::sync::Arc::new(crate::plan::recent::RecentCreates::open_scoped(
+        &args.sandbox_dir.join("recent-creates.jsonl"),
+        Some("sandbox"),
+    ));
     eprintln!(
         "using the sandbox at {} (state in {})",
         sandbox.url,

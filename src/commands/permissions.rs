@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::cli::PermissionsArgs;
 use crate::exit;
 use crate::plan::Endpoints;
-use crate::providers::{Kind, TenantRole};
+use crate::providers::TenantRole;
 
 pub fn run(args: &PermissionsArgs) -> u8 {
     let (validated, diags, _) = super::load_and_validate(&args.paths);
@@ -16,16 +16,16 @@ pub fn run(args: &PermissionsArgs) -> u8 {
         return exit::ERROR;
     };
     let client_id = args.client_id.as_deref().unwrap_or("<client id>");
-    for t in crate::expand::expand_all(&v) {
-        let kinds: BTreeSet<Kind> = t.resources.iter().map(|r| r.address.kind).collect();
-        let needed: BTreeSet<&str> = crate::permissions::missing(&kinds, &BTreeSet::new());
+    for t in crate::permissions::needs(&v, &[]) {
+        // Reads included: a plan reads more than the manifests write (what it could prune).
+        let needed: BTreeSet<&str> = t.needed();
         let role = match t.role {
             TenantRole::Provider => "MSSP tenant",
             TenantRole::Customer => "customer",
         };
         println!("{} ({role}, {}, {} cloud)", t.name, t.tenant_id, t.cloud);
         if needed.is_empty() {
-            println!("  nothing to grant: the manifests manage nothing here");
+            println!("  nothing to grant: the manifests manage and read nothing here");
             continue;
         }
         for p in &needed {

@@ -76,8 +76,8 @@ async fn run_async(args: &PlanArgs, v: &Validated, selected: &[String]) -> u8 {
             return exit::ERROR;
         }
     };
-    let mut plan = make_plan(args, v, &session, selected).await;
-    crate::permissions::annotate(&mut plan, &session, &crate::expand::expand_all(v)).await;
+    let mut plan = make_plan(args, v, &session, selected, plan::VISIBILITY_WAIT).await;
+    crate::permissions::annotate(&mut plan, &session, &crate::permissions::needs(v, &[])).await;
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {
@@ -91,8 +91,11 @@ pub async fn make_plan(
     v: &Validated,
     session: &Session,
     customers: &[String],
+    visibility_wait: std::time::Duration,
 ) -> Plan {
-    make_plan_with_states(args, v, session, customers).await.0
+    make_plan_with_states(args, v, session, customers, visibility_wait)
+        .await
+        .0
 }
 
 /// The plan and what each tenant was read as (for an apply that follows at once).
@@ -101,6 +104,7 @@ pub async fn make_plan_with_states(
     v: &Validated,
     session: &Session,
     customers: &[String],
+    visibility_wait: std::time::Duration,
 ) -> (Plan, plan::TenantStates) {
     let selected = if customers.is_empty() {
         v.customers.len()
@@ -118,6 +122,8 @@ pub async fn make_plan_with_states(
         customers: customers.to_vec(),
         today: jiff::ZonedDateTime::now().date(),
         manifest_paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        recent: Some(Arc::clone(&session.recent)),
+        visibility_wait,
     };
     let planned = plan::plan_with_states(
         v,

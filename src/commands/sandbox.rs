@@ -41,6 +41,15 @@ pub fn seed_from(v: &Validated) -> Seed {
             })
             .collect(),
         provisioning_roles: permissions::all_graph_roles(),
+        // Least privilege per tenant, as `mssp permissions` lists it: the tests prove that
+        // list sufficient, and a request the list forgot fails here as it would for real.
+        tenant_roles: permissions::needs(v, &[])
+            .into_iter()
+            .filter_map(|t| {
+                let id = t.tenant_id.parse().ok()?;
+                Some((id, t.needed().into_iter().map(str::to_string).collect()))
+            })
+            .collect(),
         defender_roles: vec![],
     }
 }
@@ -92,6 +101,7 @@ fn empty_seed() -> Seed {
         provider: t(0x1111, "mssp.onmicrosoft.com", "Sandbox MSSP"),
         customers: vec![t(0x2222, "customer.onmicrosoft.com", "Sandbox customer")],
         provisioning_roles: permissions::all_graph_roles(),
+        tenant_roles: Default::default(),
         defender_roles: vec![],
     }
 }

@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod model;
 pub mod read;
+pub mod recent;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::expand;
 use crate::graph::Graph;
 use crate::manifest::{CustomerManifest, LifecycleState};
 use crate::providers::DesiredTenant;
-use crate::providers::graph_map::Ids;
+use crate::providers::graph_map::{Ids, Observed};
 use crate::validate::Validated;
 use diff::{DiffInput, ExceptionRule};
 
@@ -59,7 +60,14 @@ pub struct PlanOptions {
     pub today: jiff::civil::Date,
     /// Recorded in the plan so `apply PLAN` can load the same manifests.
     pub manifest_paths: Vec<String>,
+    /// Objects created moments ago that lists may not show yet.
+    pub recent: Option<Arc<recent::RecentCreates>>,
+    /// How long to wait for such objects to become visible before blocking their tenant.
+    pub visibility_wait: std::time::Duration,
 }
+
+/// Default of [`PlanOptions::visibility_wait`]: Graph's lists usually catch up within seconds.
+pub const VISIBILITY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What each tenant was read as, by tenant name (an error for blocked tenants).
 pub type TenantStates = std::collections::BTreeMap<String, Result<read::TenantState, String>>;
@@ -247,9 +255,13 @@ pub(crate) async fn plan_tenant(
     };
     let needs_reading = !job.universe.resources.iter().all(|r| r.spec.is_manual());
     let state = if needs_reading {
-        read::read_tenant(&tg, job.universe, job.ids, base_dir).await
+        read::read_tenant(&tg, job.universe, job.ids.clone(), base_dir).await
     } else {
         Ok(read::TenantState::default())
+    };
+    let state = match state {
+        Ok(s) => await_recent(&tg, &job, opts, base_dir, s, &mut plan).await,
+        Err(e) => Err(e),
     };
     plan.requests = tg.request_count();
     let state = match state {
@@ -274,7 +286,7 @@ pub(crate) async fn plan_tenant(
         Ok(out) => {
             plan.actions = out.actions;
             plan.not_pruned = out.not_pruned;
-            plan.warnings = out.warnings;
+            plan.warnings.extend(out.warnings);
         }
         Err(e) => {
             plan.status = TenantStatus::Blocked;
@@ -291,6 +303,76 @@ pub(crate) async fn plan_tenant(
     plan.fingerprints = diff::fingerprints(&state);
     plan.counts = Counts::of(&plan.actions);
     (plan, Ok(state))
+}
+
+/// Objects this machine created moments ago that the read did not find: lists lag behind
+/// writes, so wait (bounded, with backoff) for them to appear instead of planning twins. If
+/// they stay invisible the tenant is blocked with the reason.
+async fn await_recent(
+    tg: &crate::graph::TenantGraph,
+    job: &TenantJob<'_>,
+    opts: &PlanOptions,
+    base_dir: &Path,
+    mut state: read::TenantState,
+    plan: &mut TenantPlan,
+) -> Result<read::TenantState, read::ReadError> {
+    let Some(recent) = &opts.recent else {
+        return Ok(state);
+    };
+    let created = recent.in_tenant(&tg.profile.graph, &job.desired.tenant_id);
+    if created.is_empty() {
+        return Ok(state);
+    }
+    let unseen = |state: &read::TenantState| -> Vec<recent::Created> {
+        created
+            .iter()
+            .filter(|c| {
+                state
+                    .observed
+                    .iter()
+                    .any(|(a, o)| a.to_string() == c.address && *o == Observed::Absent)
+            })
+            .cloned()
+            .collect()
+    };
+    let mut missing = unseen(&state);
+    if missing.is_empty() {
+        return Ok(state);
+    }
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(250);
+    while !missing.is_empty() && started.elapsed() < opts.visibility_wait {
+        let left = opts.visibility_wait.saturating_sub(started.elapsed());
+        tokio::time::sleep(delay.min(left)).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(4));
+        state = read::read_tenant(tg, job.universe, job.ids.clone(), base_dir).await?;
+        missing = unseen(&state);
+    }
+    let waited = started.elapsed().as_secs_f64();
+    if missing.is_empty() {
+        plan.warnings.push(format!(
+            "waited {waited:.1} s for objects created moments ago to show up in Graph's lists"
+        ));
+        return Ok(state);
+    }
+    let now = jiff::Timestamp::now();
+    let list: Vec<String> = missing
+        .iter()
+        .map(|c| {
+            let age = (now.as_millisecond() - c.at.as_millisecond()) / 1000;
+            format!("{} (id {}, created {age} s ago)", c.address, c.id)
+        })
+        .collect();
+    let hint = recent.path().map_or_else(String::new, |p| {
+        format!(
+            " (if one was deleted by hand since, remove its line from {})",
+            p.display()
+        )
+    });
+    Err(read::ReadError::NotVisibleYet(format!(
+        "objects an apply created moments ago are not in Graph's lists yet after waiting {waited:.1} s: {}; planning now could create twins, so plan again in a minute{hint}",
+        list.join(", ")
+    )))
 }
 
 fn expiring_credentials(

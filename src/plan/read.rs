@@ -23,6 +23,9 @@ pub enum ReadError {
         address: Address,
         source: ObserveError,
     },
+    /// Objects created moments ago are still missing from lists (see `plan::recent`).
+    #[error("{0}")]
+    NotVisibleYet(String),
 }
 
 /// What was read from a tenant, and what each resource of `universe` turned out to be.

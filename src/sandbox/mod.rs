@@ -37,6 +37,11 @@ pub struct FaultSettings {
     pub rate_lost: f64,
 }
 
+/// Default lag before a new object shows up in reads, lists and as a reference target.
+/// Microsoft documents replication delays of seconds (api-contract §5.5); strict by default,
+/// `--replication-delay-ms 0` relaxes it.
+pub const DEFAULT_REPLICATION_DELAY_MS: u64 = 1500;
+
 /// How a sandbox runs.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -61,7 +66,7 @@ impl Default for SandboxOptions {
             ca_dir: PathBuf::from(".mssp-sandbox"),
             faults: FaultSettings::default(),
             page_size: 100,
-            replication_delay: Duration::ZERO,
+            replication_delay: Duration::from_millis(DEFAULT_REPLICATION_DELAY_MS),
             latency: Duration::ZERO,
             fault_seed: 0,
             retry_after_secs: 1,
@@ -88,6 +93,9 @@ pub struct Seed {
     pub customers: Vec<TenantSeed>,
     /// Graph app-role values granted to the provisioning app in every tenant.
     pub provisioning_roles: Vec<String>,
+    /// Tenants whose administrator consented to less: only these of `provisioning_roles`
+    /// are granted there (what `mssp permissions` lists for that tenant).
+    pub tenant_roles: std::collections::BTreeMap<Uuid, Vec<String>>,
     /// WindowsDefenderATP app-role values granted to it (where Defender is licensed).
     pub defender_roles: Vec<String>,
 }
@@ -349,7 +357,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0.0)]
     pub rate_lost: f64,
     /// Milliseconds before a new object is visible to reads and references.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_REPLICATION_DELAY_MS)]
     pub replication_delay_ms: u64,
     /// Default page size of collections.
     #[arg(long, default_value_t = 100)]

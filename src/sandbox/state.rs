@@ -393,7 +393,16 @@ impl State {
             self.create_provisioning_app();
         }
         for tid in added {
-            self.consent_provisioning_app(tid, &seed.provisioning_roles, &seed.defender_roles);
+            let roles: Vec<String> = match seed.tenant_roles.get(&tid) {
+                Some(only) => seed
+                    .provisioning_roles
+                    .iter()
+                    .filter(|r| only.contains(r))
+                    .cloned()
+                    .collect(),
+                None => seed.provisioning_roles.clone(),
+            };
+            self.consent_provisioning_app(tid, &roles, &seed.defender_roles);
         }
     }
 

@@ -352,7 +352,7 @@ async fn with_one_permission_missing_apply_stops_before_any_write_and_names_it()
         )
         .await;
         let v = w.manifests();
-        let tenants = mssp::expand::expand_all(&v);
+        let tenants = mssp::permissions::needs(&v, &[]);
         let short = mssp::permissions::preflight(&w.session, &tenants)
             .await
             .unwrap();
@@ -376,7 +376,7 @@ async fn with_one_permission_missing_apply_stops_before_any_write_and_names_it()
     }
     // With the documented set, the preflight passes.
     let w = World::new("world", |_| {}).await;
-    let tenants = mssp::expand::expand_all(&w.manifests());
+    let tenants = mssp::permissions::needs(&w.manifests(), &[]);
     assert!(
         mssp::permissions::preflight(&w.session, &tenants)
             .await

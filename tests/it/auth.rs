@@ -70,6 +70,8 @@ async fn certificate_credentials_get_tokens_and_plan() {
             customers: vec![],
             today: jiff::civil::date(2026, 11, 23),
             manifest_paths: vec![],
+            recent: None,
+            visibility_wait: std::time::Duration::ZERO,
         },
         &indicatif::ProgressBar::hidden(),
     )
@@ -111,7 +113,7 @@ async fn certificate_credentials_get_tokens_and_plan() {
         Some(w.sb.ca_pem.as_bytes()),
     )
     .unwrap();
-    let tenants = mssp::expand::expand_all(&v);
+    let tenants = mssp::permissions::needs(&v, &[]);
     let err = mssp::permissions::preflight(&session, &tenants)
         .await
         .unwrap_err();

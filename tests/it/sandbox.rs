@@ -51,6 +51,7 @@ pub fn seed() -> Seed {
         ]
         .map(String::from)
         .to_vec(),
+        tenant_roles: Default::default(),
         defender_roles: vec!["Alert.Read.All".into()],
     }
 }

@@ -58,15 +58,20 @@ impl World {
         Self::start(dir, tweak, |_| {}).await
     }
 
-    async fn start(
+    /// A world of the manifests in `dir` with an adjusted sandbox and seed.
+    pub async fn start(
         dir: tempfile::TempDir,
         tweak: impl FnOnce(&mut SandboxOptions),
         adjust: impl FnOnce(&mut mssp::sandbox::Seed),
     ) -> World {
         let v = load(dir.path());
+        // Strict like the sandbox's defaults (lag, small pages, least privilege per tenant),
+        // with a shorter lag so the suite stays quick.
         let mut opts = SandboxOptions {
             ca_dir: dir.path().join(".sandbox"),
             retry_after_secs: 0,
+            replication_delay: std::time::Duration::from_millis(TEST_REPLICATION_DELAY_MS),
+            page_size: 4,
             ..Default::default()
         };
         tweak(&mut opts);
@@ -104,6 +109,8 @@ impl World {
             customers: customers.iter().map(|s| s.to_string()).collect(),
             today: jiff::civil::date(2026, 11, 23),
             manifest_paths: vec![self.path().display().to_string()],
+            recent: Some(std::sync::Arc::clone(&self.session.recent)),
+            visibility_wait: plan::VISIBILITY_WAIT,
         };
         plan::plan(
             &v,
@@ -122,8 +129,11 @@ impl World {
     /// Plans and applies everything (like `mssp apply --auto-approve`). Under replication
     /// delay a plan made right after an apply can see objects appear between its read and
     /// the apply's re-read (a stale plan); like a user, plan again.
-    pub async fn apply_with(&self, opts: ApplyOptions, prune: bool) -> Vec<TenantOutcome> {
+    pub async fn apply_with(&self, mut opts: ApplyOptions, prune: bool) -> Vec<TenantOutcome> {
         let v = self.manifests();
+        if opts.recent.is_none() {
+            opts.recent = Some(std::sync::Arc::clone(&self.session.recent));
+        }
         let mut tries = 0;
         loop {
             tries += 1;
@@ -234,6 +244,9 @@ impl World {
             .unwrap_or_default()
     }
 }
+
+/// The lag of every test world unless a test sets its own.
+pub const TEST_REPLICATION_DELAY_MS: u64 = 150;
 
 pub const ALPHA: &str = "0a000000-0000-4000-8000-0000000000a1";
 pub const BETA: &str = "0a000000-0000-4000-8000-0000000000b2";
