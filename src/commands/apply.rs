@@ -257,10 +257,10 @@ async fn apply_with(
         // ones this apply created (it knows their ids), up to the replication deadline.
         let verify =
             super::plan::make_plan(&pa, v, session, &pa.customer, opts.replication_deadline).await;
-        for t in verify.tenants.iter().filter(|t| touched.contains(&t.name)) {
-            for w in t.warnings.iter().filter(|w| w.starts_with("waited ")) {
-                eprintln!("  {}: {w}", t.name);
-            }
+        for (tenant, secs) in session.recent.take_waits() {
+            eprintln!(
+                "  {tenant}: waited {secs:.1} s for the objects this apply created to show up in Graph's lists"
+            );
         }
         let mut left = Vec::new();
         for t in verify.blocked().filter(|t| touched.contains(&t.name)) {

@@ -49,6 +49,8 @@ pub struct RecentCreates {
     /// but its world (and its record) persists in one folder.
     scope: Option<String>,
     latest: Mutex<HashMap<(String, String, String), Line>>,
+    /// Waits plans made for objects to appear: tenant name, seconds.
+    waits: Mutex<Vec<(String, f64)>>,
 }
 
 impl RecentCreates {
@@ -82,6 +84,7 @@ impl RecentCreates {
             path: Some(path.to_path_buf()),
             scope: scope.map(str::to_string),
             latest: Mutex::new(latest),
+            waits: Mutex::default(),
         };
         rc.compact();
         rc
@@ -159,6 +162,21 @@ impl RecentCreates {
         self.scope
             .clone()
             .unwrap_or_else(|| endpoint.trim_end_matches('/').to_string())
+    }
+
+    /// Notes that a plan of `tenant` waited `secs` for created objects to show up.
+    pub fn note_wait(&self, tenant: &str, secs: f64) {
+        if let Ok(mut w) = self.waits.lock() {
+            w.push((tenant.to_string(), secs));
+        }
+    }
+
+    /// The waits noted so far (and forgets them).
+    pub fn take_waits(&self) -> Vec<(String, f64)> {
+        self.waits
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
     }
 
     /// Where the record lives, for messages.

@@ -183,6 +183,30 @@ pub fn fault_error(status: u16) -> GraphError {
     }
 }
 
+/// `Retry-After` in both forms RFC 9110 §10.2.3 allows (delay-seconds and HTTP-date), taking
+/// turns, so clients must read both (Graph's throttling guidance only promises "a value").
+pub fn retry_after_value(secs: u64) -> String {
+    static TURN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dated = TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1;
+    let at = i64::try_from(secs).ok().and_then(|s| {
+        jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(s))
+            .ok()
+    });
+    match at {
+        // HTTP-dates have whole seconds: round up so the client never comes back early.
+        Some(at) if dated && secs > 0 => {
+            let at = at
+                .checked_add(jiff::SignedDuration::from_secs(1))
+                .unwrap_or(at);
+            jiff::fmt::rfc2822::DateTimePrinter::new()
+                .timestamp_to_rfc9110_string(&at)
+                .unwrap_or_else(|_| secs.to_string())
+        }
+        _ => secs.to_string(),
+    }
+}
+
 enum Service {
     Graph(String),
     Mde,
@@ -205,7 +229,7 @@ fn graph_error_response(e: &GraphError, ids: &Ids, mde: bool) -> Response {
         ("client-request-id".to_string(), ids.client.clone()),
     ];
     if let Some(ra) = e.retry_after {
-        headers.push(("retry-after".into(), ra.to_string()));
+        headers.push(("retry-after".into(), retry_after_value(ra)));
     }
     json_response(e.status, &body, &headers)
 }

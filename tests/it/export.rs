@@ -17,7 +17,8 @@ const EM: &str = "identityGovernance/entitlementManagement";
 async fn world() -> World {
     let w = World::with_seed(
         "world",
-        |_| {},
+        // The by-hand set-up below chains raw calls the way a person clicks: no lag.
+        |o| o.replication_delay = std::time::Duration::ZERO,
         |seed| {
             seed.customers.push(mssp::sandbox::TenantSeed {
                 tenant_id: WOODGROVE.parse().expect("uuid"),

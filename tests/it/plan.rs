@@ -170,6 +170,11 @@ async fn an_ambiguous_natural_key_blocks_the_tenant_and_lists_the_candidates() {
         )
         .await
         .unwrap();
+    // Lists show the twin once it has replicated.
+    tokio::time::sleep(std::time::Duration::from_millis(
+        3 * crate::support::TEST_REPLICATION_DELAY_MS,
+    ))
+    .await;
     let original = alpha_catalog_ids(&w).await;
     let p = w.plan().await;
     let alpha = p.tenants.iter().find(|t| t.name == "alpha").unwrap();

@@ -124,6 +124,9 @@ pub fn run(
         }
         responses.push(r);
     }
+    // "The order of responses in the batch response might not match the order of requests"
+    // (Graph JSON batching docs): answer in reverse, so clients must match by id.
+    responses.reverse();
     super::ok(json!({"responses": responses}))
 }
 
@@ -159,7 +162,7 @@ fn execute(
         Err(e) => {
             let mut headers = json!({"Content-Type": "application/json"});
             if let Some(ra) = e.retry_after {
-                headers["Retry-After"] = json!(ra.to_string());
+                headers["Retry-After"] = json!(crate::sandbox::api::retry_after_value(ra));
             }
             (e.status, headers, Some(e.body(ids.0, ids.1, ids.2)))
         }
