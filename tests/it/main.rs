@@ -1,6 +1,7 @@
 //! The single integration-test binary: one module per topic.
 
 mod alerts;
+mod alerts_paging;
 mod apply;
 mod auth;
 mod ci_workflow;
