@@ -6,6 +6,7 @@ mod apply;
 mod auth;
 mod ci_workflow;
 mod cli;
+mod defender_rbac;
 mod export;
 mod loader_props;
 mod plan;
