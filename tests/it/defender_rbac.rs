@@ -155,3 +155,117 @@ async fn the_sandbox_refuses_assignments_to_objects_still_replicating() {
     let (s, ok) = post(to_fresh).await;
     assert_eq!(s, 201, "{ok}");
 }
+
+/// `(line, column)` (1-based) of the first occurrence of `needle` in `text`.
+fn position(text: &str, needle: &str) -> (usize, usize) {
+    let at = text.find(needle).expect("needle present");
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+#[test]
+fn undocumented_actions_are_refused_at_their_location_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    super::support::copy_dir(std::path::Path::new("examples"), dir.path());
+    let provider = dir.path().join("provider.yaml");
+    let text = std::fs::read_to_string(&provider)
+        .unwrap()
+        // Tier 2: live response, which Microsoft publishes no action string for.
+        .replacen(
+            "- microsoft.xdr/secops/*/read",
+            "- microsoft.xdr/secops/securitydata/liveresponse/manage",
+            1,
+        )
+        // Tier 1: a typo.
+        .replacen(
+            "- microsoft.xdr/secops/securitydata/alerts/manage",
+            "- microsoft.xdr/secops/securitydata/alerts/mange",
+            1,
+        )
+        // A wildcard that covers nothing Microsoft documents.
+        .replacen(
+            "- microsoft.xdr/secops/securitydata/read",
+            "- microsoft.xdr/dataops/*/manage",
+            1,
+        );
+    std::fs::write(&provider, &text).unwrap();
+    let out = assert_cmd::Command::cargo_bin("mssp")
+        .unwrap()
+        .arg("validate")
+        .arg(&provider)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let at = |needle: &str| {
+        let (l, c) = position(&text, needle);
+        format!("{}:{l}:{c}: error: ", provider.display())
+    };
+    let live = "microsoft.xdr/secops/securitydata/liveresponse/manage";
+    assert!(
+        stderr.contains(&format!(
+            "{}`{live}` is not a Defender XDR action Microsoft documents",
+            at(live)
+        )),
+        "{stderr}"
+    );
+    let typo = "microsoft.xdr/secops/securitydata/alerts/mange";
+    assert!(
+        stderr.contains(&format!(
+            "{}`{typo}` is not a Defender XDR action Microsoft documents",
+            at(typo)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `microsoft.xdr/secops/securitydata/alerts/manage`?"),
+        "{stderr}"
+    );
+    let wild = "microsoft.xdr/dataops/*/manage";
+    assert!(
+        stderr.contains(&format!(
+            "{}wildcard `{wild}` covers no Defender XDR action Microsoft documents",
+            at(wild)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("https://learn.microsoft.com/defender-xdr/compare-rbac-roles"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_roles_with_actions_the_tenant_does_not_offer() {
+    use super::sandbox::{GRAPH, start};
+    use reqwest::Method;
+    use serde_json::json;
+
+    let env = start().await;
+    let tok = env.token(env.customer, GRAPH).await;
+    let role = |actions: serde_json::Value| json!({"displayName": "L2", "rolePermissions": [{"allowedResourceActions": actions}]});
+    let path = "/beta/roleManagement/defender/roleDefinitions";
+    let live = "microsoft.xdr/secops/securitydata/liveresponse/manage";
+    let (s, e) = env
+        .call(&tok, Method::POST, path, Some(role(json!([live]))))
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        format!("The resource action '{live}' is not supported by the Defender provider.")
+    );
+    let (s, created) = env
+        .call(
+            &tok,
+            Method::POST,
+            path,
+            Some(role(json!(["microsoft.xdr/secops/*/read"]))),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let one = format!("{path}/{}", created["id"].as_str().unwrap());
+    let patch = json!({"rolePermissions": [{"allowedResourceActions": [live]}]});
+    let (s, e) = env.call(&tok, Method::PATCH, &one, Some(patch)).await;
+    assert_eq!(s, 400, "{e}");
+}

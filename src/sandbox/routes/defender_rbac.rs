@@ -178,6 +178,29 @@ fn check_assignment(st: &State, ctx: &Ctx, body: &Value, create: bool) -> Result
     Ok(())
 }
 
+/// A role may only allow actions the tenant offers: the tool's documented list
+/// (`providers::defender_role::DOCUMENTED_ACTIONS`), or wildcards covering some of them.
+fn check_role_actions(body: &Value) -> Result<()> {
+    let actions = body
+        .get("rolePermissions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array))
+        .flatten();
+    for a in actions {
+        let a = a.as_str().unwrap_or_default();
+        if crate::providers::defender_role::check_action(a).is_err() {
+            return Err(GraphError::new(
+                400,
+                "BadRequest",
+                format!("The resource action '{a}' is not supported by the Defender provider."),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let (coll, ty, set) = kind(&args[0])?;
     let body = req.body();
@@ -188,6 +211,7 @@ pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> R
             &["displayName", "rolePermissions"],
             "UnifiedRoleDefinition",
         )?;
+        check_role_actions(&body)?;
         json!({"id": new_id(), "description": null, "isBuiltIn": false, "isEnabled": true, "templateId": null, "version": null, "rolePermissions": []})
     } else {
         check_assignment(st, ctx, &body, true)?;
@@ -214,6 +238,8 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
     csdl::validate(ty, &body, Mode::Update)?;
     if coll == DEFENDER_ASSIGNMENTS {
         check_assignment(st, ctx, &body, false)?;
+    } else {
+        check_role_actions(&body)?;
     }
     let t = super::tenant_mut(st, ctx)?;
     let e = super::visible_mut(t, coll, &args[1], ctx.now)?;
