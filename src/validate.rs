@@ -339,6 +339,9 @@ fn check_actions(cx: &mut Ctx<'_>, role: &Loc<String>, actions: &[Loc<String>]) 
                 .set_help("actions look like `microsoft.xdr/secops/securitydata/read`");
             continue;
         }
+        if !check_documented_action(cx, a) {
+            continue;
+        }
         if let Some(w) = actions
             .iter()
             .find(|w| w.value != a.value && w.value.contains('*') && action_covers(&w.value, v))
@@ -352,6 +355,29 @@ fn check_actions(cx: &mut Ctx<'_>, role: &Loc<String>, actions: &[Loc<String>]) 
             );
         }
     }
+}
+
+/// Refuses an action Microsoft does not document before anything is written: the service would
+/// answer the role's write with 400 after the tenant's other objects were created.
+fn check_documented_action(cx: &mut Ctx<'_>, a: &Loc<String>) -> bool {
+    use crate::providers::defender_role::{
+        ACTIONS_SOURCE, DOCUMENTED_ACTIONS, UnknownAction, check_action,
+    };
+    let Err(e) = check_action(&a.value) else {
+        return true;
+    };
+    let help = match &e {
+        UnknownAction::Undocumented {
+            suggestion: Some(s),
+            ..
+        } => format!("did you mean `{s}`? (documented actions: {ACTIONS_SOURCE})"),
+        _ => format!(
+            "documented actions: {} ({ACTIONS_SOURCE})",
+            DOCUMENTED_ACTIONS.join(", ")
+        ),
+    };
+    cx.error(a, e.to_string()).set_help(help);
+    false
 }
 
 /// Whether wildcard action `pattern` (segments may be `*`) covers `action`.

@@ -17,6 +17,7 @@ use super::AlertsError;
 use super::output::Output;
 use super::siem::{self, SiemSignIn, Target};
 use super::state::{AlertState, item_key};
+use crate::cloud::CloudProfile;
 use crate::graph::{Service, TenantGraph, Version};
 
 /// What is read in each customer tenant.
@@ -80,6 +81,19 @@ impl Stream {
         }
     }
 
+    /// The largest `$top` the endpoint accepts; see [`TOP_LIMITS`].
+    pub fn max_top(self) -> u32 {
+        TOP_LIMITS
+            .iter()
+            .find(|l| l.stream == self)
+            .map_or(1, |l| l.max_top)
+    }
+
+    /// The Defender for Endpoint API returns no `@odata.nextLink`: the client pages with `$skip`.
+    fn pages_by_skip(self) -> bool {
+        self == Stream::DefenderAlerts
+    }
+
     /// Documented quotas (api-contract §4.1/§4.2): calls per minute and per hour.
     fn quota(self) -> (usize, usize) {
         match self {
@@ -88,6 +102,48 @@ impl Stream {
         }
     }
 }
+
+/// The `$top` limit of one endpoint and where it comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct TopLimit {
+    pub stream: Stream,
+    pub path: &'static str,
+    pub max_top: u32,
+    pub source: &'static str,
+}
+
+/// `$top` maxima per endpoint: the tool never asks for more, and the sandbox refuses more
+/// with the 400 Graph sends. docs/siem.md lists them for users.
+pub const TOP_LIMITS: [TopLimit; 3] = [
+    TopLimit {
+        stream: Stream::Alerts,
+        path: "/v1.0/security/alerts_v2",
+        // The List alerts_v2 page documents `$top` without a maximum; 2,000 is the largest
+        // page known to be served (Microsoft's own Defender connectors ask for it).
+        max_top: 2000,
+        source: "https://learn.microsoft.com/graph/api/security-list-alerts_v2",
+    },
+    TopLimit {
+        stream: Stream::Incidents,
+        path: "/v1.0/security/incidents",
+        // Not on the List incidents page either, but Graph enforces it: `$top=100` answers
+        // 400 "The limit of '50' for Top query has been exceeded".
+        max_top: 50,
+        source: "https://learn.microsoft.com/graph/api/security-list-incidents",
+    },
+    TopLimit {
+        stream: Stream::DefenderAlerts,
+        path: "/api/alerts",
+        // "$top with max value of 10,000" (List alerts API, Defender for Endpoint).
+        max_top: 10_000,
+        source: "https://learn.microsoft.com/defender-endpoint/api/get-alerts",
+    },
+];
+
+/// A run never reads more pages than this from one stream; past it the run stops without
+/// moving the watermark (the next run resumes), rather than looping on a server that keeps
+/// returning full pages.
+const MAX_PAGES: usize = 100_000;
 
 /// Keeps a tenant's calls to one API under its documented quota, so throttling is the
 /// exception rather than the steady state. Retry-After is honoured by the Graph client.
@@ -208,14 +264,33 @@ pub async fn run_stream<C: Consumer>(
         .watermark
         .clone()
         .or_else(|| opts.since.map(|t| t.to_string()));
-    let mut url = format!("{}?$top={}", stream.path(), opts.top.max(1));
-    if let Some(s) = since {
-        url.push_str(&format!("&$filter={} ge {s}", stream.updated_field()));
+    let top = opts.top.clamp(1, stream.max_top());
+    if top < opts.top {
+        tracing::info!(
+            stream = stream.name(),
+            requested = opts.top,
+            top,
+            "page size lowered to the endpoint's $top limit"
+        );
     }
+    let mut query = format!("$top={top}");
+    if let Some(s) = since {
+        query.push_str(&format!("&$filter={} ge {s}", stream.updated_field()));
+    }
+    let first = format!("{}?{query}", stream.path());
+    let mut url = first.clone();
+    let mut skip: usize = 0;
     let (per_minute, per_hour) = stream.quota();
     let mut pacer = Pacer::new(per_minute, per_hour);
     let mut report = StreamReport::default();
     loop {
+        if report.pages >= MAX_PAGES {
+            return Err(AlertsError::TooManyPages {
+                customer: target.name.clone(),
+                stream: stream.name(),
+                pages: MAX_PAGES,
+            });
+        }
         pacer.wait().await;
         let page = tg
             .get(stream.service(), &url)
@@ -227,6 +302,7 @@ pub async fn run_stream<C: Consumer>(
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        let served = items.len();
         let cursor = state.cursor(&key, &target.tenant_id);
         let mut keys = Vec::new();
         let mut fresh = Vec::new();
@@ -256,8 +332,25 @@ pub async fn run_stream<C: Consumer>(
             }
             state.save(state_path)?;
         }
+        if stream.pages_by_skip() {
+            // No nextLink here (api-contract §4.2): a full page means more may follow; only a
+            // short page ends the stream.
+            if served < top as usize {
+                break;
+            }
+            skip += served;
+            url = format!("{first}&$skip={skip}");
+            continue;
+        }
         match page.get("@odata.nextLink").and_then(Value::as_str) {
-            Some(next) => url = rebase(tg, stream, next),
+            Some(next) => {
+                url = follow(&tg.profile, stream.service(), next).map_err(|host| {
+                    AlertsError::ForeignLink {
+                        customer: target.name.clone(),
+                        host,
+                    }
+                })?
+            }
             None => break,
         }
     }
@@ -268,22 +361,45 @@ pub async fn run_stream<C: Consumer>(
     Ok(report)
 }
 
-/// nextLinks name the service's public host; with an overridden endpoint keep using ours.
-fn rebase(tg: &TenantGraph, stream: Stream, next: &str) -> String {
-    let p = &tg.profile;
-    let pairs: Vec<(&str, &str)> = match stream.service() {
-        Service::Defender => match (&p.defender_audience, &p.defender) {
-            (Some(a), Some(d)) => vec![(a.as_str(), d.as_str())],
-            _ => vec![],
-        },
-        Service::Graph(_) => vec![(p.graph_audience.as_str(), p.graph.as_str())],
+/// The URL to request for a nextLink, or the host it points to when that is not the service
+/// the request went to: the SIEM app's token must never travel anywhere else. nextLinks name
+/// the service's public host; with an overridden endpoint they are rebased onto ours.
+fn follow(p: &CloudProfile, service: Service, next: &str) -> Result<String, String> {
+    let (ours, public) = match service {
+        Service::Defender => (p.defender.as_deref(), p.defender_audience.as_deref()),
+        Service::Graph(_) => (Some(p.graph.as_str()), Some(p.graph_audience.as_str())),
     };
-    for (public, ours) in pairs {
-        if let Some(rest) = next.strip_prefix(public) {
-            return format!("{ours}{rest}");
-        }
+    let Some(ours) = ours else {
+        return Err(host_of(next));
+    };
+    if let Some(public) = public
+        && let Some(rest) = strip_origin(next, public)
+    {
+        return Ok(format!("{ours}{rest}"));
     }
-    next.to_string()
+    if strip_origin(next, ours).is_some() {
+        return Ok(next.to_string());
+    }
+    Err(host_of(next))
+}
+
+/// `url` without the origin of `base` (scheme, host and port compared as Url does), if it has it.
+fn strip_origin<'a>(url: &'a str, base: &str) -> Option<&'a str> {
+    let (u, b) = (url::Url::parse(url).ok()?, url::Url::parse(base).ok()?);
+    if u.origin() != b.origin() {
+        return None;
+    }
+    // The path and query, verbatim (the opaque $skiptoken must not be re-encoded).
+    let after_scheme = url.split_once("://").map(|(_, r)| r)?;
+    Some(after_scheme.find('/').map_or("", |i| &after_scheme[i..]))
+}
+
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        // Not a URL: show what came, without control characters and not at length.
+        .unwrap_or_else(|| url.chars().filter(|c| !c.is_control()).take(80).collect())
 }
 
 /// Writes each new item as one NDJSON line with `customer`, `tenantId` and `source` added.
@@ -388,4 +504,77 @@ pub fn parse_since(s: &str) -> Result<jiff::Timestamp, AlertsError> {
         value: s.to_string(),
         why: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::Cloud;
+
+    fn sandboxed() -> CloudProfile {
+        CloudProfile::with_overrides(Cloud::Public, |k| match k {
+            "MSSP_GRAPH_URL" | "MSSP_DEFENDER_URL" => Some("https://127.0.0.1:8443".into()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn paging_links_are_followed_only_on_the_service_the_request_went_to() {
+        let p = sandboxed();
+        let g = Service::Graph(Version::V1);
+        // The public host is rebased onto the overridden endpoint, the token stays home.
+        assert_eq!(
+            follow(
+                &p,
+                g,
+                "https://graph.microsoft.com/v1.0/security/alerts_v2?$top=5&$skip=5"
+            ),
+            Ok("https://127.0.0.1:8443/v1.0/security/alerts_v2?$top=5&$skip=5".into())
+        );
+        assert_eq!(
+            follow(
+                &p,
+                g,
+                "https://127.0.0.1:8443/v1.0/security/incidents?$skip=2"
+            ),
+            Ok("https://127.0.0.1:8443/v1.0/security/incidents?$skip=2".into())
+        );
+        // Anything else is refused, naming the host.
+        for (link, host) in [
+            (
+                "https://attacker.example/v1.0/security/alerts_v2?$skip=5",
+                "attacker.example",
+            ),
+            (
+                "https://graph.microsoft.com.attacker.example/v1.0/x",
+                "graph.microsoft.com.attacker.example",
+            ),
+            ("http://127.0.0.1:8443/v1.0/security/alerts_v2", "127.0.0.1"),
+            (
+                "https://127.0.0.1:9999/v1.0/security/alerts_v2",
+                "127.0.0.1",
+            ),
+        ] {
+            assert_eq!(follow(&p, g, link), Err(host.to_string()), "{link}");
+        }
+        // A Graph link is not good for the Defender API and vice versa.
+        let public = CloudProfile::with_overrides(Cloud::Public, |_| None);
+        assert!(
+            follow(
+                &public,
+                Service::Defender,
+                "https://graph.microsoft.com/v1.0/x"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn every_stream_has_a_top_limit_and_incidents_is_fifty() {
+        for s in [Stream::Alerts, Stream::Incidents, Stream::DefenderAlerts] {
+            assert!(TOP_LIMITS.iter().any(|l| l.stream == s));
+        }
+        assert_eq!(Stream::Incidents.max_top(), 50);
+        assert_eq!(Stream::DefenderAlerts.max_top(), 10_000);
+    }
 }

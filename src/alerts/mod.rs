@@ -76,6 +76,18 @@ pub enum AlertsError {
     Delivery(String),
     #[error("--since {value:?} is not an RFC 3339 timestamp: {why}")]
     Since { value: String, why: String },
+    #[error(
+        "{customer}: the service sent a paging link to {host:?}, not to the host the request went to; it was not followed (the SIEM app's token only goes to the service it was issued for)"
+    )]
+    ForeignLink { customer: String, host: String },
+    #[error(
+        "{customer}: {stream}: still full pages after {pages} requests; stopped without moving the position (the next run resumes)"
+    )]
+    TooManyPages {
+        customer: String,
+        stream: &'static str,
+        pages: usize,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -26,8 +26,8 @@ pub struct CommonArgs {
     /// Where to start for customers the state file has no watermark for (RFC 3339).
     #[arg(long, value_name = "RFC3339")]
     pub since: Option<String>,
-    /// `$top` of each request (page size).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=999))]
+    /// `$top` of each request (page size); lowered to each endpoint's limit (incidents: 50).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub top: u32,
 }
 

@@ -75,6 +75,11 @@ impl GraphError {
                         && (code == "NoBackingApplicationObject"
                             || message.contains("does not reference a valid application object")))
                     || (*status == 404 && code == "ResourceNotFound")
+                    // Defender role assignments naming a group or role definition just created
+                    // (api-contract §5.5).
+                    || (*status == 400
+                        && (code == "PrincipalNotFound"
+                            || message.contains("does not reference an existing role definition")))
             }
             _ => false,
         }

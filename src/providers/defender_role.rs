@@ -18,6 +18,77 @@ impl DefenderRoleSpec {
     pub const FIELDS: &'static [&'static str] = &["description", "allowedResourceActions"];
 }
 
+/// The Defender XDR unified RBAC action strings Microsoft documents. `mssp validate` refuses any
+/// other (a role with an action the tenant does not offer fails its write with 400 after other
+/// objects were created), and the sandbox answers them the same way. Sources:
+/// - <https://learn.microsoft.com/defender-xdr/compare-rbac-roles> (Entra roles → unified RBAC
+///   permissions: `secops/securitydata/{basics/read,alerts/manage,response/manage}`,
+///   `configuration/{authorization,security,system}/{read,manage}`);
+/// - <https://learn.microsoft.com/defender-for-identity/role-groups> (`secops/securitydata/read`);
+/// - <https://learn.microsoft.com/graph/api/rbacapplication-post-roledefinitions?view=graph-rest-beta>,
+///   example 3, the Defender provider (`securityposture/read`).
+///
+/// The Defender portal offers more permissions (live response, file collection, email
+/// quarantine, …: <https://learn.microsoft.com/defender-xdr/custom-permissions-details>), but
+/// Microsoft publishes no action string for them; the tenant lists its own under
+/// `GET /beta/roleManagement/defender/resourceNamespaces`, whose `resourceActions` Microsoft does
+/// not document for this provider.
+pub const DOCUMENTED_ACTIONS: &[&str] = &[
+    "microsoft.xdr/secops/securitydata/read",
+    "microsoft.xdr/secops/securitydata/basics/read",
+    "microsoft.xdr/secops/securitydata/alerts/manage",
+    "microsoft.xdr/secops/securitydata/response/manage",
+    "microsoft.xdr/securityposture/read",
+    "microsoft.xdr/configuration/authorization/read",
+    "microsoft.xdr/configuration/authorization/manage",
+    "microsoft.xdr/configuration/security/read",
+    "microsoft.xdr/configuration/security/manage",
+    "microsoft.xdr/configuration/system/read",
+    "microsoft.xdr/configuration/system/manage",
+];
+
+/// Where [`DOCUMENTED_ACTIONS`] come from, for messages.
+pub const ACTIONS_SOURCE: &str = "https://learn.microsoft.com/defender-xdr/compare-rbac-roles";
+
+/// Why an action string is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownAction {
+    #[error("`{action}` is not a Defender XDR action Microsoft documents")]
+    Undocumented {
+        action: String,
+        /// The documented action it most likely misspells.
+        suggestion: Option<&'static str>,
+    },
+    #[error("wildcard `{action}` covers no Defender XDR action Microsoft documents")]
+    EmptyWildcard { action: String },
+}
+
+/// Accepts a documented action, or a wildcard that covers at least one.
+pub fn check_action(action: &str) -> Result<(), UnknownAction> {
+    let a = action.to_ascii_lowercase();
+    if a.contains('*') {
+        if DOCUMENTED_ACTIONS.iter().any(|d| action_covers(&a, d)) {
+            return Ok(());
+        }
+        return Err(UnknownAction::EmptyWildcard {
+            action: action.to_string(),
+        });
+    }
+    if DOCUMENTED_ACTIONS.contains(&a.as_str()) {
+        return Ok(());
+    }
+    let suggestion = DOCUMENTED_ACTIONS
+        .iter()
+        .map(|d| (strsim::damerau_levenshtein(&a, d), *d))
+        .filter(|(dist, d)| *dist <= 2.max(d.len() / 16))
+        .min_by_key(|(dist, _)| *dist)
+        .map(|(_, d)| d);
+    Err(UnknownAction::Undocumented {
+        action: action.to_string(),
+        suggestion,
+    })
+}
+
 use serde_json::{Value, json};
 
 use super::graph_map::{Observed, Read, Snapshot, single, str_of};

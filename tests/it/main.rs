@@ -1,10 +1,12 @@
 //! The single integration-test binary: one module per topic.
 
 mod alerts;
+mod alerts_paging;
 mod apply;
 mod auth;
 mod ci_workflow;
 mod cli;
+mod defender_rbac;
 mod export;
 mod first_contact;
 mod loader_props;

@@ -1,13 +1,17 @@
 //! Beta `/roleManagement/defender/{roleDefinitions,roleAssignments}` (Defender XDR unified RBAC).
 //! The service normalises role permissions: an action covered by a wildcard action of the same role
-//! is dropped, so what is read back can differ from what was written.
+//! is dropped, so what is read back can differ from what was written. An assignment that names a
+//! group or role definition created within the replication delay is refused with the 400s real
+//! tenants send then (`PrincipalNotFound`, "does not reference an existing role definition").
 
 use serde_json::{Value, json};
 
 use super::{ApiRequest, Ctx, Resp, Result};
 use crate::sandbox::csdl::{self, Mode};
 use crate::sandbox::errors::GraphError;
-use crate::sandbox::state::{DEFENDER_ASSIGNMENTS, DEFENDER_ROLES, Entry, State, new_id};
+use crate::sandbox::state::{
+    DEFENDER_ASSIGNMENTS, DEFENDER_ROLES, Entry, GROUPS, SERVICE_PRINCIPALS, State, new_id,
+};
 
 fn kind(k: &str) -> Result<(&'static str, &'static str, &'static str)> {
     match k {
@@ -139,15 +143,59 @@ fn check_assignment(st: &State, ctx: &Ctx, body: &Value, create: bool) -> Result
             ));
         }
     }
-    if let Some(rd) = body.get("roleDefinitionId").and_then(Value::as_str) {
-        let t = super::tenant(st, ctx)?;
-        if t.find(DEFENDER_ROLES, rd)
+    // References to objects still replicating answer like references to nothing: the service
+    // cannot tell them apart, and clients wait both out (api-contract §5.5).
+    let t = super::tenant(st, ctx)?;
+    if let Some(rd) = body.get("roleDefinitionId").and_then(Value::as_str)
+        && t.find(DEFENDER_ROLES, rd)
             .filter(|e| e.visible(ctx.now))
             .is_none()
-        {
-            return Err(GraphError::bad_request(format!(
-                "The role definition '{rd}' does not exist."
-            )));
+    {
+        return Err(GraphError::new(
+            400,
+            "BadRequest",
+            format!("roleDefinitionId '{rd}' does not reference an existing role definition."),
+        ));
+    }
+    for p in body
+        .get("principalIds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = p.as_str().unwrap_or_default();
+        let found = [GROUPS, SERVICE_PRINCIPALS]
+            .iter()
+            .any(|c| t.find(c, id).is_some_and(|e| e.visible(ctx.now)));
+        if !found {
+            return Err(GraphError::new(
+                400,
+                "PrincipalNotFound",
+                format!("Principal '{id}' was not found in the directory."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A role may only allow actions the tenant offers: the tool's documented list
+/// (`providers::defender_role::DOCUMENTED_ACTIONS`), or wildcards covering some of them.
+fn check_role_actions(body: &Value) -> Result<()> {
+    let actions = body
+        .get("rolePermissions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array))
+        .flatten();
+    for a in actions {
+        let a = a.as_str().unwrap_or_default();
+        if crate::providers::defender_role::check_action(a).is_err() {
+            return Err(GraphError::new(
+                400,
+                "BadRequest",
+                format!("The resource action '{a}' is not supported by the Defender provider."),
+            ));
         }
     }
     Ok(())
@@ -163,6 +211,7 @@ pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> R
             &["displayName", "rolePermissions"],
             "UnifiedRoleDefinition",
         )?;
+        check_role_actions(&body)?;
         json!({"id": new_id(), "description": null, "isBuiltIn": false, "isEnabled": true, "templateId": null, "version": null, "rolePermissions": []})
     } else {
         check_assignment(st, ctx, &body, true)?;
@@ -189,6 +238,8 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
     csdl::validate(ty, &body, Mode::Update)?;
     if coll == DEFENDER_ASSIGNMENTS {
         check_assignment(st, ctx, &body, false)?;
+    } else {
+        check_role_actions(&body)?;
     }
     let t = super::tenant_mut(st, ctx)?;
     let e = super::visible_mut(t, coll, &args[1], ctx.now)?;

@@ -68,22 +68,24 @@ fn mde_alerts(st: &State, ctx: &Ctx) -> Result<Vec<Value>> {
 /// `GET /api/alerts`.
 pub fn alerts(ctx: &Ctx, st: &State, req: &ApiRequest) -> Result<Resp> {
     let items = mde_alerts(st, ctx)?;
+    let max_top = crate::alerts::fetch::Stream::DefenderAlerts.max_top() as usize;
     let rules = CollectionRules {
         filterable: FILTERS,
         directory: false,
         skip_paging: true,
-        max_top: 10_000,
+        max_top,
         type_name: "Alert",
     };
     let q = &req.query;
-    if q.top.is_some_and(|t| t > 10_000) {
+    if q.top.is_some_and(|t| t == 0 || t > max_top) {
         return Err(GraphError::new(
             400,
             "InvalidInput",
-            "$top must be between 1 and 10000.",
+            format!("$top must be between 1 and {max_top}."),
         ));
     }
-    let page = odata::page(items, q, &rules, 10_000, false)
+    // Documented: no nextLink; a client pages with `$skip` until a short page.
+    let page = odata::page(items, q, &rules, max_top, false)
         .map_err(|e| GraphError::new(400, "ODataError", e.message))?;
     let value: Vec<Value> = page
         .items

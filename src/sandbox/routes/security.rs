@@ -1,12 +1,13 @@
 //! Graph `/security/alerts_v2` and `/security/incidents` over seeded alerts: most recent first,
 //! `$filter` on the documented properties, `$top`/`$skip` with `$skip` nextLinks, `$expand=alerts`
-//! on incidents. Tenants without Defender have no alerts (the lists are empty).
+//! on incidents, and each endpoint's `$top` limit (incidents: 50) refused with Graph's 400. Tenants without Defender have no alerts (the lists are empty).
 
 use serde_json::{Value, json};
 
 use super::{ApiRequest, Ctx, Resp, Result};
+use crate::alerts::fetch::Stream;
 use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::CollectionRules;
+use crate::sandbox::odata::{self, CollectionRules};
 use crate::sandbox::state::{ALERTS, Entry, INCIDENTS, State, Tenant, iso, now_ms};
 
 const ALERT_FILTERS: &[&str] = &[
@@ -20,14 +21,52 @@ const ALERT_FILTERS: &[&str] = &[
     "status",
 ];
 
-fn rules(type_name: &'static str) -> CollectionRules {
+fn rules(type_name: &'static str, stream: Stream) -> CollectionRules {
     CollectionRules {
         filterable: ALERT_FILTERS,
         directory: false,
         skip_paging: true,
-        max_top: 2000,
+        max_top: stream.max_top() as usize,
         type_name,
     }
+}
+
+/// Graph's answer to a `$top` above the endpoint's limit (the limits are the tool's own table,
+/// so both sides agree on one set of numbers).
+pub fn top_exceeded(max: usize, asked: usize) -> GraphError {
+    GraphError::new(
+        400,
+        "BadRequest",
+        format!(
+            "The query specified in the URI is not valid. The limit of '{max}' for Top query has been exceeded. The value from the incoming request is '{asked}'."
+        ),
+    )
+}
+
+/// A security collection paged like Graph: `$top` over the limit is refused, an absent `$top`
+/// gets the service's page size (never above the limit), more pages follow by nextLink.
+fn security_list(
+    ctx: &Ctx,
+    req: &ApiRequest,
+    items: Vec<Value>,
+    rules: &CollectionRules,
+    set: &str,
+) -> Result<Resp> {
+    if let Some(asked) = req.query.top
+        && asked > rules.max_top
+    {
+        return Err(top_exceeded(rules.max_top, asked));
+    }
+    super::check_select(&req.query, rules.type_name)?;
+    let default_page = ctx.page_size.clamp(1, rules.max_top);
+    let page = odata::page(items, &req.query, rules, default_page, req.eventual)?;
+    super::ok(odata::collection_body(
+        &ctx.context(set),
+        page,
+        &req.query,
+        rules,
+        &req.self_url(ctx),
+    ))
 }
 
 /// Seeds `n` alerts (one incident per two alerts), newest last in storage.
@@ -95,11 +134,11 @@ fn public(items: Vec<Value>) -> Vec<Value> {
 
 pub fn alerts(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
-    super::list(
+    security_list(
         ctx,
         req,
         public(newest_first(t, ALERTS)),
-        &rules("microsoft.graph.security.alert"),
+        &rules("microsoft.graph.security.alert", Stream::Alerts),
         "security/alerts_v2",
     )
 }
@@ -141,11 +180,11 @@ pub fn incidents(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> R
         .into_iter()
         .map(|i| with_alerts(t, i, &req.query.expand))
         .collect();
-    super::list(
+    security_list(
         ctx,
         req,
         items,
-        &rules("microsoft.graph.security.incident"),
+        &rules("microsoft.graph.security.incident", Stream::Incidents),
         "security/incidents",
     )
 }
