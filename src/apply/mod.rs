@@ -451,7 +451,7 @@ async fn run_actions(
         if result.is_ok()
             && let Some(recent) = &opts.recent
         {
-            recent.deleted(&w.tg.profile.graph, &w.tg.tenant, &a.address);
+            recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address);
         }
         if let Ok(mut res) = results.lock() {
             res.push((a.address.clone(), result));

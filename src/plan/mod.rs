@@ -322,6 +322,18 @@ async fn await_recent(
     if created.is_empty() {
         return Ok(state);
     }
+    // What a read found has replicated: forget it, so that a later absence (someone deleted
+    // it) is planned as usual instead of being waited for.
+    let settle = |state: &read::TenantState| {
+        for c in &created {
+            let found = state.observed.iter().any(|(a, o)| {
+                a.to_string() == c.address && matches!(o, Observed::Present { .. })
+            });
+            if found {
+                recent.settled(&tg.profile.graph, &job.desired.tenant_id, &c.address);
+            }
+        }
+    };
     let unseen = |state: &read::TenantState| -> Vec<recent::Created> {
         created
             .iter()
@@ -334,6 +346,7 @@ async fn await_recent(
             .cloned()
             .collect()
     };
+    settle(&state);
     let mut missing = unseen(&state);
     if missing.is_empty() {
         return Ok(state);
@@ -345,6 +358,7 @@ async fn await_recent(
         tokio::time::sleep(delay.min(left)).await;
         delay = (delay * 2).min(std::time::Duration::from_secs(4));
         state = read::read_tenant(tg, job.universe, job.ids.clone(), base_dir).await?;
+        settle(&state);
         missing = unseen(&state);
     }
     let waited = started.elapsed().as_secs_f64();

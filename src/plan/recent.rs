@@ -112,8 +112,9 @@ impl RecentCreates {
         });
     }
 
-    /// Notes that the tool deleted what was at `address` (its absence is then expected).
-    pub fn deleted(&self, endpoint: &str, tenant: &str, address: &str) {
+    /// Notes that the tool deleted what was at `address` (its absence is then expected), or
+    /// that a read found it (lists have caught up: a later absence is a deletion, not lag).
+    pub fn settled(&self, endpoint: &str, tenant: &str, address: &str) {
         let key = (
             self.key(endpoint),
             tenant.to_ascii_lowercase(),
@@ -122,7 +123,7 @@ impl RecentCreates {
         let known = self
             .latest
             .lock()
-            .map(|m| m.contains_key(&key))
+            .map(|m| m.get(&key).is_some_and(|l| l.id.is_some()))
             .unwrap_or(false);
         if known {
             self.push(Line {
@@ -263,7 +264,7 @@ mod tests {
         r.created("https://g", "T1", "group/a", "id-a");
         r.created("https://g", "t1", "catalog/c", "id-c");
         r.created("https://other", "t1", "group/b", "id-b");
-        r.deleted("https://g", "t1", "group/a");
+        r.settled("https://g", "t1", "group/a");
         // A run killed mid-write leaves half a line.
         std::fs::OpenOptions::new()
             .append(true)
