@@ -88,6 +88,13 @@ async fn run_async(args: &ApplyArgs) -> u8 {
     code
 }
 
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 fn load_plan(path: &PathBuf) -> Result<Plan, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let plan: Plan = serde_json::from_str(&text)
@@ -200,6 +207,17 @@ async fn apply_with(
         eprintln!("  = help: make a new plan and review it");
         return exit::STALE_PLAN;
     }
+    // What runs is derived again from the manifests and what was just read, never the file's.
+    let plan = match saved_plan(args).filter(|_| from_file) {
+        Some(f) => match apply::binding::bind(v, &plan, &states, parallelism, &file_name(f)) {
+            Ok(p) => p,
+            Err(e) => {
+                eprint!("{}", e.report());
+                return exit::STALE_PLAN;
+            }
+        },
+        None => plan,
+    };
     let journal = match &args.journal {
         Some(path) => {
             match Journal::open(path, session.tokens.client_id().unwrap_or("(unknown)")) {

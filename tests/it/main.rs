@@ -8,6 +8,7 @@ mod cli;
 mod export;
 mod loader_props;
 mod plan;
+mod plan_binding;
 mod precommit;
 mod report;
 mod sandbox;
