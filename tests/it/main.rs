@@ -15,6 +15,7 @@ mod sandbox;
 mod sandbox_csdl;
 mod sandbox_python;
 mod schema;
+mod secret_sink;
 mod siem_credentials;
 mod support;
 mod validate;
