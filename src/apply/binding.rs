@@ -39,8 +39,14 @@ pub fn bind(
     saved: &Plan,
     states: &TenantStates,
     parallelism: usize,
-    file: &str,
+    file: &std::path::Path,
 ) -> Result<Plan, Unbound> {
+    // Messages name the file as users call it ("plan.json says …").
+    let file = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let file = file.as_str();
     let mut differences = Vec::new();
     let provider = &v.provider.doc.metadata.name.value;
     let mut customers: Vec<String> = Vec::new();

@@ -190,3 +190,64 @@ pub fn write_private(path: &Path, value: &str) -> Result<(), String> {
     }
     written
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key_id: &str, application: &str) -> String {
+        serde_json::to_string(&SinkRecord {
+            key_id: key_id.into(),
+            display_name: "siem".into(),
+            application: application.into(),
+            tenant_id: "t".into(),
+            stored_at: "2026-11-29T00:00:00Z".into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_file_sink_holds_only_what_its_record_names_for_that_application() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = SecretSink::File("s/secret.txt".into());
+        assert_eq!(held(&sink, dir.path(), "app").unwrap(), Held::Nothing);
+        write_private(&dir.path().join("s/secret.txt"), "value").unwrap();
+        // A value without a record: nobody knows whose it is.
+        assert_eq!(held(&sink, dir.path(), "app").unwrap(), Held::Nothing);
+        let at = record_path(&dir.path().join("s/secret.txt"));
+        assert_eq!(at, dir.path().join("s/secret.txt.mssp.json"));
+        write_private(&at, &record("k1", "APP")).unwrap();
+        assert_eq!(
+            held(&sink, dir.path(), "app").unwrap(),
+            Held::KeyId("k1".into())
+        );
+        assert_eq!(held(&sink, dir.path(), "other").unwrap(), Held::Nothing);
+        write_private(&at, "{not json").unwrap();
+        assert_eq!(held(&sink, dir.path(), "app").unwrap(), Held::Nothing);
+        // An emptied value file holds nothing, whatever the record says.
+        write_private(&at, &record("k1", "app")).unwrap();
+        write_private(&dir.path().join("s/secret.txt"), "").unwrap();
+        assert_eq!(held(&sink, dir.path(), "app").unwrap(), Held::Nothing);
+        let kv = SecretSink::KeyVault(crate::manifest::KeyVaultSink {
+            vault_url: crate::manifest::Loc::synthetic("https://v.vault.azure.net".into()),
+            secret_name: "s".into(),
+        });
+        assert_eq!(held(&kv, dir.path(), "app").unwrap(), Held::Unchecked);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_replaced_whole_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret.txt");
+        std::fs::write(&p, "old and longer").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&p, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
+    }
+}

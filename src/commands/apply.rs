@@ -88,13 +88,6 @@ async fn run_async(args: &ApplyArgs) -> u8 {
     code
 }
 
-fn file_name(path: &std::path::Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 fn load_plan(path: &PathBuf) -> Result<Plan, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let plan: Plan = serde_json::from_str(&text)
@@ -209,7 +202,7 @@ async fn apply_with(
     }
     // What runs is derived again from the manifests and what was just read, never the file's.
     let plan = match saved_plan(args).filter(|_| from_file) {
-        Some(f) => match apply::binding::bind(v, &plan, &states, parallelism, &file_name(f)) {
+        Some(f) => match apply::binding::bind(v, &plan, &states, parallelism, f) {
             Ok(p) => p,
             Err(e) => {
                 eprint!("{}", e.report());
