@@ -4,6 +4,7 @@
 //!
 //! One tenant's failure never stops the others; a failed action skips only its dependents.
 
+pub mod binding;
 pub mod journal;
 pub mod secrets;
 pub mod writer;

@@ -199,6 +199,17 @@ async fn apply_with(
         eprintln!("  = help: make a new plan and review it");
         return exit::STALE_PLAN;
     }
+    // What runs is derived again from the manifests and what was just read, never the file's.
+    let plan = match saved_plan(args).filter(|_| from_file) {
+        Some(f) => match apply::binding::bind(v, &plan, &states, parallelism, f) {
+            Ok(p) => p,
+            Err(e) => {
+                eprint!("{}", e.report());
+                return exit::STALE_PLAN;
+            }
+        },
+        None => plan,
+    };
     let journal = match &args.journal {
         Some(path) => {
             match Journal::open(path, session.tokens.client_id().unwrap_or("(unknown)")) {

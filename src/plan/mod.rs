@@ -125,30 +125,10 @@ pub async fn plan_with_states(
     let mut states = TenantStates::new();
     states.insert(provider_plan.name.clone(), provider_state);
 
-    let mut customers: Vec<&CustomerManifest> = v
-        .customers
-        .iter()
-        .map(|c| &c.doc)
-        .filter(|c| opts.customers.is_empty() || opts.customers.contains(&c.metadata.name.value))
-        .collect();
-    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
-    let jobs: Vec<(DesiredTenant, DesiredTenant, Vec<ExceptionRule>, bool)> = customers
-        .iter()
-        .map(|c| {
-            let desired = expand::expand_customer(&v.provider.doc, c);
-            let universe = expand::universe_customer(&v.provider.doc, c);
-            (
-                desired,
-                universe,
-                exception_rules(c, opts.today),
-                c.spec.lifecycle.allow_protected_deletes
-                    || c.spec.lifecycle.state == LifecycleState::Offboarding,
-            )
-        })
-        .collect();
+    let jobs = customer_jobs(v, opts);
     let window = siem_window(v);
     let results: Vec<(TenantPlan, Result<read::TenantState, String>)> =
-        futures::stream::iter(jobs.iter().map(|(desired, universe, exceptions, allow)| {
+        futures::stream::iter(jobs.iter().map(|job| {
             let graph = Arc::clone(&graph);
             let ids = Ids {
                 siem_app_id: siem_app_id.clone(),
@@ -160,10 +140,10 @@ pub async fn plan_with_states(
                     &graph,
                     endpoints,
                     TenantJob {
-                        desired,
-                        universe,
-                        exceptions: exceptions.clone(),
-                        allow_protected: *allow,
+                        desired: &job.desired,
+                        universe: &job.universe,
+                        exceptions: job.exceptions.clone(),
+                        allow_protected: job.allow_protected,
                         ids,
                         // Per-customer SIEM apps live in customer tenants: warn there too.
                         expiry_window: window,
@@ -190,11 +170,44 @@ pub async fn plan_with_states(
 
     let mut tenants = vec![provider_plan];
     tenants.extend(results);
+    (assemble(v, opts, tenants), states)
+}
+
+/// A customer's share of a plan: what the manifests want there and what they allow.
+struct CustomerJob {
+    desired: DesiredTenant,
+    universe: DesiredTenant,
+    exceptions: Vec<ExceptionRule>,
+    allow_protected: bool,
+}
+
+/// The selected customers, by name.
+fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
+    let mut customers: Vec<&CustomerManifest> = v
+        .customers
+        .iter()
+        .map(|c| &c.doc)
+        .filter(|c| opts.customers.is_empty() || opts.customers.contains(&c.metadata.name.value))
+        .collect();
+    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    customers
+        .iter()
+        .map(|c| CustomerJob {
+            desired: expand::expand_customer(&v.provider.doc, c),
+            universe: expand::universe_customer(&v.provider.doc, c),
+            exceptions: exception_rules(c, opts.today),
+            allow_protected: c.spec.lifecycle.allow_protected_deletes
+                || c.spec.lifecycle.state == LifecycleState::Offboarding,
+        })
+        .collect()
+}
+
+fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan {
     let mut summary = Counts::default();
     for t in &tenants {
         summary.add(&t.counts);
     }
-    let plan = Plan {
+    Plan {
         format_version: FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: jiff::Timestamp::now().to_string(),
@@ -204,8 +217,47 @@ pub async fn plan_with_states(
         drift: model::drift(&tenants),
         tenants,
         summary,
+    }
+}
+
+/// The plan the manifests give for tenant states already read (`apply PLAN` re-reads the
+/// tenants, then derives its actions here instead of trusting the file's). Tenants missing
+/// from `states` are blocked. No I/O: the same diff as [`plan`], on the given states.
+pub fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
+    let state_of = |name: &str| match states.get(name) {
+        Some(Ok(s)) => Ok(s),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err("not read".to_string()),
     };
-    (plan, states)
+    let provider = expand::expand_provider(&v.provider.doc);
+    let window = siem_window(v);
+    let mut tenants = vec![tenant_plan(
+        &TenantJob {
+            desired: &provider,
+            universe: &provider,
+            exceptions: vec![],
+            allow_protected: false,
+            ids: Ids::default(),
+            expiry_window: window,
+        },
+        opts,
+        state_of(&provider.name),
+    )];
+    for job in customer_jobs(v, opts) {
+        tenants.push(tenant_plan(
+            &TenantJob {
+                desired: &job.desired,
+                universe: &job.universe,
+                exceptions: job.exceptions.clone(),
+                allow_protected: job.allow_protected,
+                ids: Ids::default(),
+                expiry_window: window,
+            },
+            opts,
+            state_of(&job.desired.name),
+        ));
+    }
+    assemble(v, opts, tenants)
 }
 
 fn siem_window(v: &Validated) -> Option<std::time::Duration> {
@@ -236,6 +288,32 @@ pub(crate) async fn plan_tenant(
 ) -> (TenantPlan, Result<read::TenantState, String>) {
     let t = job.desired;
     let tg = graph.tenant(&t.tenant_id, endpoints.profile(t.cloud));
+    let needs_reading = !job.universe.resources.iter().all(|r| r.spec.is_manual());
+    let state = if needs_reading {
+        read::read_tenant(&tg, job.universe, job.ids.clone(), base_dir).await
+    } else {
+        Ok(read::TenantState::default())
+    };
+    let state = match state {
+        Ok(s) => await_recent(&tg, &job, opts, base_dir, s).await,
+        Err(e) => Err(e),
+    };
+    let state = state.map_err(|e| {
+        tracing::debug!(tenant = %t.name, error = %e, "tenant blocked");
+        e.to_string()
+    });
+    let mut plan = tenant_plan(&job, opts, state.as_ref().map_err(String::clone));
+    plan.requests = tg.request_count();
+    (plan, state)
+}
+
+/// A tenant's plan from what was read of it (or why it could not be read).
+fn tenant_plan(
+    job: &TenantJob<'_>,
+    opts: &PlanOptions,
+    state: Result<&read::TenantState, String>,
+) -> TenantPlan {
+    let t = job.desired;
     let mut plan = TenantPlan {
         name: t.name.clone(),
         role: t.role,
@@ -253,31 +331,19 @@ pub(crate) async fn plan_tenant(
         requests: 0,
         counts: Counts::default(),
     };
-    let needs_reading = !job.universe.resources.iter().all(|r| r.spec.is_manual());
-    let state = if needs_reading {
-        read::read_tenant(&tg, job.universe, job.ids.clone(), base_dir).await
-    } else {
-        Ok(read::TenantState::default())
-    };
-    let state = match state {
-        Ok(s) => await_recent(&tg, &job, opts, base_dir, s).await,
-        Err(e) => Err(e),
-    };
-    plan.requests = tg.request_count();
     let state = match state {
         Ok(s) => s,
         Err(e) => {
-            tracing::debug!(tenant = %t.name, error = %e, "tenant blocked");
             plan.status = TenantStatus::Blocked;
-            plan.blocked_reason = Some(e.to_string());
+            plan.blocked_reason = Some(e);
             plan.counts.blocked = 1;
-            return (plan, Err(e.to_string()));
+            return plan;
         }
     };
     let out = diff::diff(&DiffInput {
         desired: t,
         universe: job.universe,
-        state: &state,
+        state,
         exceptions: &job.exceptions,
         prune: opts.prune,
         allow_protected_deletes: job.allow_protected,
@@ -292,17 +358,15 @@ pub(crate) async fn plan_tenant(
             plan.status = TenantStatus::Blocked;
             plan.blocked_reason = Some(e.to_string());
             plan.counts.blocked = 1;
-            // What was read is still true (the SIEM app id of the MSSP tenant, for one).
-            return (plan, Ok(state));
+            return plan;
         }
     }
     if let Some(window) = job.expiry_window {
-        plan.warnings
-            .extend(expiring_credentials(t, &state, window));
+        plan.warnings.extend(expiring_credentials(t, state, window));
     }
-    plan.fingerprints = diff::fingerprints(&state);
+    plan.fingerprints = diff::fingerprints(state);
     plan.counts = Counts::of(&plan.actions);
-    (plan, Ok(state))
+    plan
 }
 
 /// Objects this machine created moments ago that the read did not find: lists lag behind
@@ -326,9 +390,10 @@ async fn await_recent(
     // it) is planned as usual instead of being waited for.
     let settle = |state: &read::TenantState| {
         for c in &created {
-            let found = state.observed.iter().any(|(a, o)| {
-                a.to_string() == c.address && matches!(o, Observed::Present { .. })
-            });
+            let found = state
+                .observed
+                .iter()
+                .any(|(a, o)| a.to_string() == c.address && matches!(o, Observed::Present { .. }));
             if found {
                 recent.settled(&tg.profile.graph, &job.desired.tenant_id, &c.address);
             }

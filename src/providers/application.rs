@@ -77,6 +77,7 @@ use serde_json::{Value, json};
 
 use super::graph_map::{Ids, Observed, Read, Snapshot, str_of};
 use super::service_principal;
+use crate::apply::secrets::{Held, SinkRecord};
 use crate::graph::Version;
 
 fn key(spec: &ApplicationSpec) -> String {
@@ -327,7 +328,32 @@ pub fn key_observe(
     })
 }
 
-pub fn password_observe(spec: &PasswordCredentialSpec, app: Option<&Value>) -> Observed {
+/// The sink's side of a secret, as plans compare it (file sinks only; see `apply::secrets`).
+const SINK_HOLDS: &str = "holds the current secret";
+const SINK_LOST: &str =
+    "does not hold this credential's value (e.g. a run was interrupted); a new secret replaces it";
+
+/// What the secret's sink holds for `app` (an application object as read). Only the MSSP
+/// tenant's application is checked: the per-customer variant's apps share one sink.
+pub fn password_held(
+    spec: &PasswordCredentialSpec,
+    app: Option<&Value>,
+    role: super::TenantRole,
+    base_dir: &std::path::Path,
+) -> Result<Held, String> {
+    match app {
+        Some(app) if role == super::TenantRole::Provider => {
+            crate::apply::secrets::held(&spec.sink, base_dir, str_of(app, "id"))
+        }
+        _ => Ok(Held::Unchecked),
+    }
+}
+
+pub fn password_observe(
+    spec: &PasswordCredentialSpec,
+    app: Option<&Value>,
+    held: &Held,
+) -> Observed {
     let Some(app) = app else {
         return Observed::Absent;
     };
@@ -338,39 +364,57 @@ pub fn password_observe(spec: &PasswordCredentialSpec, app: Option<&Value>) -> O
         .flatten()
         .filter(|p| str_of(p, "displayName") == spec.display_name)
         .collect();
-    // The newest secret is the current one (a rotation that stopped half-way leaves two).
-    let Some(current) = mine
-        .iter()
-        .max_by_key(|p| str_of(p, "endDateTime").to_string())
-    else {
+    let in_sink = match held {
+        Held::KeyId(k) => mine
+            .iter()
+            .find(|p| str_of(p, "keyId").eq_ignore_ascii_case(k)),
+        Held::Nothing | Held::Unchecked => None,
+    };
+    // The one the sink holds is the current secret; without one, the newest (a rotation that
+    // stopped half-way leaves two).
+    let Some(current) = in_sink.or_else(|| {
+        mine.iter()
+            .max_by_key(|p| str_of(p, "endDateTime").to_string())
+    }) else {
         return Observed::Absent;
     };
-    let view = match &spec.rotate_before {
-        None => json!({}),
-        Some(window) => {
-            let due: Vec<String> = rotation_due(&mine, window, jiff::Timestamp::now())
-                .iter()
-                .map(|p| str_of(p, "endDateTime").to_string())
-                .collect();
-            if due.is_empty() {
-                json!({"rotation": "current"})
-            } else {
-                json!({"rotation": format!("due: ends {}", due.join(", "))})
-            }
+    let mut view = password_view(spec);
+    if let Some(window) = &spec.rotate_before {
+        let due: Vec<String> = rotation_due(&mine, window, jiff::Timestamp::now())
+            .iter()
+            .map(|p| str_of(p, "endDateTime").to_string())
+            .collect();
+        if !due.is_empty() {
+            view["rotation"] = json!(format!("due: ends {}", due.join(", ")));
         }
-    };
+    }
+    if view.get("sink").is_some() && *held != Held::Unchecked {
+        view["sink"] = json!(if in_sink.is_some() {
+            SINK_HOLDS
+        } else {
+            SINK_LOST
+        });
+        // Other secrets of this name are values nobody holds: strays of an interrupted run.
+        view["unheld"] = json!(mine.len() - 1);
+    }
     Observed::Present {
         id: str_of(current, "keyId").to_string(),
         view,
     }
 }
 
-/// The desired view of a secret: with rotation, "no secret of this name ends within the window".
+/// The desired view of a secret: with rotation, "no secret of this name ends within the
+/// window"; with a file sink, "the sink holds the current secret and no other is left".
 pub fn password_view(spec: &PasswordCredentialSpec) -> Value {
-    match spec.rotate_before {
-        Some(_) => json!({"rotation": "current"}),
-        None => json!({}),
+    let mut v = json!({});
+    if spec.rotate_before.is_some() {
+        v["rotation"] = json!("current");
     }
+    if matches!(spec.sink, crate::manifest::SecretSink::File(_)) {
+        v["sink"] = json!(SINK_HOLDS);
+        v["unheld"] = json!(0);
+    }
+    v
 }
 
 /// The secrets among `creds` ending within `window` of `now`.
@@ -556,6 +600,8 @@ pub async fn key_create(
 }
 
 /// Adds a client secret; its value goes only to the configured sink, never anywhere else.
+/// Once the sink holds it, every other secret of the same name is removed: the sink holds one
+/// value, so they are either due, replaced, or strays of an interrupted run.
 pub async fn password_create(
     spec: &PasswordCredentialSpec,
     at: &Address,
@@ -586,7 +632,18 @@ pub async fn password_create(
         .and_then(Value::as_str)
         .ok_or_else(|| ApplyError::new(at, "addPassword answered without a secret"))?;
     let key_id = str_of(&body, "keyId").to_string();
-    if let Err(e) = w.secrets.store(&spec.sink, w.base_dir, secret).await {
+    let record = SinkRecord {
+        key_id: key_id.clone(),
+        display_name: spec.display_name.clone(),
+        application: app.to_string(),
+        tenant_id: w.tg.tenant.clone(),
+        stored_at: jiff::Timestamp::now().to_string(),
+    };
+    if let Err(e) = w
+        .secrets
+        .store(&spec.sink, w.base_dir, secret, &record)
+        .await
+    {
         // Nobody will ever know this value: take the credential back rather than leave it.
         let _ = remove_password(app, &key_id, at, w).await;
         return Err(ApplyError::new(
@@ -595,7 +652,64 @@ pub async fn password_create(
         ));
     }
     w.set_id(at, &key_id);
+    remove_others(spec, app, &key_id, at, w).await?;
     Ok(key_id)
+}
+
+/// Removes, by `keyId`, every secret named like `spec` except `keep`.
+async fn remove_others(
+    spec: &PasswordCredentialSpec,
+    app: &str,
+    keep: &str,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<(), ApplyError> {
+    for key in password_key_ids(spec, app, at, w)
+        .await?
+        .iter()
+        .filter(|k| !k.eq_ignore_ascii_case(keep))
+    {
+        remove_password(app, key, at, w).await?;
+    }
+    Ok(())
+}
+
+/// The keyIds of the application's secrets named like `spec`, read now.
+async fn password_key_ids(
+    spec: &PasswordCredentialSpec,
+    app: &str,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<Vec<String>, ApplyError> {
+    Ok(password_credentials(spec, app, at, w)
+        .await?
+        .iter()
+        .map(|p| str_of(p, "keyId").to_string())
+        .collect())
+}
+
+async fn password_credentials(
+    spec: &PasswordCredentialSpec,
+    app: &str,
+    at: &Address,
+    w: &Writer<'_>,
+) -> Result<Vec<Value>, ApplyError> {
+    let current = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!("applications/{app}?$select=id,passwordCredentials"),
+        )
+        .await
+        .map_err(graph_err(at))?;
+    Ok(current
+        .get("passwordCredentials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|p| str_of(p, "displayName") == spec.display_name)
+        .cloned()
+        .collect())
 }
 
 async fn remove_password(
@@ -617,46 +731,43 @@ async fn remove_password(
     Ok(())
 }
 
-/// Rotation: a new secret (same display name) first, its value into the sink, and only then the
-/// removal, by `keyId`, of every secret of that name that is due — so the SIEM always has a
-/// working value. A run that stops between the two steps leaves both; the next plan still sees
-/// the old one due and finishes the job.
+/// An update of a secret: rotation and strays. When the sink holds a secret that is not due,
+/// only the others go (strays of an interrupted run, or the old secret of a rotation that
+/// stopped after the sink was written). Otherwise a new secret is made first, its value goes
+/// into the sink, and only then are the others removed, by `keyId` — so the SIEM always has a
+/// working value, and a run that stops in between leaves something the next plan sees.
 pub async fn password_rotate(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
 ) -> Result<(), ApplyError> {
-    let Some(window) = &spec.rotate_before else {
-        return Ok(());
-    };
     let app = w.id_of(at, &spec.application)?.to_string();
-    let current = w
-        .get(
-            at,
-            Service::Graph(Version::V1),
-            &format!("applications/{app}?$select=passwordCredentials"),
-        )
-        .await
-        .map_err(graph_err(at))?;
-    let mine: Vec<&Value> = current
-        .get("passwordCredentials")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|p| str_of(p, "displayName") == spec.display_name)
-        .collect();
-    let due: Vec<String> = rotation_due(&mine, window, jiff::Timestamp::now())
-        .iter()
-        .map(|p| str_of(p, "keyId").to_string())
-        .collect();
-    if due.is_empty() {
-        return Ok(());
+    let mine = password_credentials(spec, &app, at, w).await?;
+    let refs: Vec<&Value> = mine.iter().collect();
+    let due: Vec<String> = spec
+        .rotate_before
+        .as_ref()
+        .map(|window| {
+            rotation_due(&refs, window, jiff::Timestamp::now())
+                .iter()
+                .map(|p| str_of(p, "keyId").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let held = password_held(spec, Some(&json!({"id": app})), w.tenant.role, w.base_dir)
+        .map_err(|e| ApplyError::new(at, e))?;
+    match held {
+        Held::KeyId(k)
+            if refs
+                .iter()
+                .any(|p| str_of(p, "keyId").eq_ignore_ascii_case(&k))
+                && !due.iter().any(|d| d.eq_ignore_ascii_case(&k)) =>
+        {
+            remove_others(spec, &app, &k, at, w).await
+        }
+        Held::Unchecked if due.is_empty() => Ok(()),
+        _ => password_create(spec, at, w).await.map(|_| ()),
     }
-    let new_key = password_create(spec, at, w).await?;
-    for key in due.iter().filter(|k| **k != new_key) {
-        remove_password(&app, key, at, w).await?;
-    }
-    Ok(())
 }
 
 pub async fn delete(id: &str, at: &Address, w: &Writer<'_>) -> Result<(), ApplyError> {

@@ -342,7 +342,11 @@ pub fn observe(
         Spec::KeyCredential(s) => {
             application::key_observe(s, app_object(), base_dir).map_err(ObserveError::Local)?
         }
-        Spec::PasswordCredential(s) => application::password_observe(s, app_object()),
+        Spec::PasswordCredential(s) => {
+            let held = application::password_held(s, app_object(), tenant.role, base_dir)
+                .map_err(ObserveError::Local)?;
+            application::password_observe(s, app_object(), &held)
+        }
         Spec::Group(s) => group::observe(s, snap)?,
         Spec::ConnectedOrganization(s) => connected_organization::observe(s, snap)?,
         Spec::Catalog(s) => catalog::observe(s, snap)?,
@@ -385,6 +389,8 @@ pub fn view(r: &DesiredResource, ids: &Ids) -> serde_json::Value {
 pub fn immutable_fields(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::DefenderRoleAssignment => defender_role_assignment::IMMUTABLE,
+        // A secret whose value its sink lost cannot be repaired, only replaced.
+        Kind::PasswordCredential => &["sink"],
         _ => &[],
     }
 }

@@ -316,6 +316,36 @@ async fn json_output_follows_the_documented_schema_and_outputs_hold_no_secret() 
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // Beside it, the sink records which credential it holds: its keyId, never the value.
+    let record_path = w.path().join("secrets/siem.secret.mssp.json");
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    assert!(
+        !record.contains(secret.trim()),
+        "the record holds the secret"
+    );
+    let record: Value = serde_json::from_str(&record).unwrap();
+    let app = w
+        .graph(
+            PROVIDER,
+            Method::GET,
+            "applications(uniqueName='tsoc-siem')?$select=passwordCredentials",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app["passwordCredentials"][0]["keyId"], record["keyId"],
+        "{app}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&record_path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     // Drift so every renderer has something to say.
     w.graph(
         ALPHA,

@@ -87,6 +87,12 @@ async fn a_due_secret_is_rotated_new_first_old_removed_after_the_sink() {
     let now = secrets_named(&app, "siem-rotating");
     assert_eq!(now.len(), 1, "the old secret was removed: {now:#?}");
     assert_ne!(now[0]["keyId"], first[0]["keyId"]);
+    // The sink records the credential it now holds (the value file itself stays the bare secret).
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(w.manifests().join("siem-secret.txt.mssp.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["keyId"], now[0]["keyId"]);
     // The new value works for the SIEM app in a customer tenant; the old one no longer does.
     assert_eq!(siem_token_status(&w, CONTOSO, &client_id, &v2).await, 200);
     assert_eq!(siem_token_status(&w, CONTOSO, &client_id, &v1).await, 401);
