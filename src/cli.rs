@@ -244,6 +244,24 @@ pub struct ApplyArgs {
     /// alerts; a failure names the missing grant.
     #[arg(long)]
     pub verify_siem: bool,
+    /// How long to wait for another apply's lease before giving up (e.g. `10m`); 0 = stop at once.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lease_wait: std::time::Duration,
+    /// How long the apply lease lives without renewal (a killed run blocks others this long).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lease_ttl: std::time::Duration,
+}
+
+/// `30s`, `10m`, `1h 30m`, ISO 8601 `PT10M`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    if let Ok(secs) = s.trim().parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let d: jiff::SignedDuration = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("not a duration (e.g. 30s, 10m, PT1H): {e}"))?;
+    std::time::Duration::try_from(d).map_err(|_| "a duration cannot be negative".to_string())
 }
 
 #[derive(Debug, Args)]

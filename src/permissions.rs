@@ -13,7 +13,8 @@ pub const CUSTOMER_GRAPH_ROLES: &[&str] = &[
 ];
 
 /// Microsoft Graph application permissions of the provisioning app in the MSSP tenant.
-pub const PROVIDER_GRAPH_ROLES: &[&str] = &["Application.ReadWrite.All"];
+/// Group.ReadWrite.All: the apply lease (a security group, `<prefix>-apply-lease`).
+pub const PROVIDER_GRAPH_ROLES: &[&str] = &["Application.ReadWrite.All", "Group.ReadWrite.All"];
 
 /// Every Graph role the app needs somewhere (what the sandbox grants it in every tenant).
 pub fn all_graph_roles() -> Vec<String> {

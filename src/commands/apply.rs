@@ -138,6 +138,64 @@ async fn apply_with(
             return exit::ERROR;
         }
     }
+    // The apply lease is taken before reading what the writes rely on: an unattended apply
+    // takes it before planning (its reads then need no second pass); one that waits for a
+    // person or applies a saved plan takes it before its re-read. Plans never take it.
+    let mut lease = None;
+    if args.auto_approve
+        && plan.is_none()
+        && let Err(code) = take_lease(args, v, session, &mut lease).await
+    {
+        return code;
+    }
+    let code = apply_leased(args, v, session, plan, from_file, &mut lease).await;
+    if let Some(l) = lease
+        && let Err(e) = l.release().await
+    {
+        eprintln!("warning: the apply lease could not be released (it expires on its own): {e}");
+    }
+    code
+}
+
+/// Takes the apply lease in the MSSP tenant, or says who holds it.
+async fn take_lease(
+    args: &ApplyArgs,
+    v: &Validated,
+    session: &crate::session::Session,
+    lease: &mut Option<apply::lease::Lease>,
+) -> Result<(), u8> {
+    let p = &v.provider.doc.spec;
+    let tg = session
+        .graph
+        .tenant(&p.tenant_id.value, session.endpoints.profile(p.cloud));
+    match apply::lease::acquire(&tg, &p.naming.prefix.value, args.lease_ttl, args.lease_wait).await
+    {
+        Ok(l) => {
+            *lease = Some(l);
+            Ok(())
+        }
+        Err(e @ apply::lease::LeaseError::Held { .. }) => {
+            eprintln!("error: {e}; nothing was applied");
+            eprintln!(
+                "  = help: wait for it (--lease-wait 10m), or if that run was killed: mssp lease show / mssp lease break --yes"
+            );
+            Err(exit::LEASE_HELD)
+        }
+        Err(e) => {
+            eprintln!("error: {e}; nothing was applied");
+            Err(exit::ERROR)
+        }
+    }
+}
+
+async fn apply_leased(
+    args: &ApplyArgs,
+    v: &Validated,
+    session: &crate::session::Session,
+    plan: Option<Plan>,
+    from_file: bool,
+    lease: &mut Option<apply::lease::Lease>,
+) -> u8 {
     // A plan made here and applied without a pause needs no second read; one that waited for
     // a person's confirmation (or was saved) is re-read and compared first.
     let mut just_read = None;
@@ -187,6 +245,11 @@ async fn apply_with(
         eprintln!("Apply cancelled.");
         return exit::ERROR;
     }
+    if lease.is_none()
+        && let Err(code) = take_lease(args, v, session, lease).await
+    {
+        return code;
+    }
     let parallelism = usize::from(args.parallelism);
     let (states, stale) = match just_read {
         Some(states) => (states, vec![]),
@@ -216,6 +279,7 @@ async fn apply_with(
         allow_delete: args.allow_delete,
         parallelism,
         replication_deadline: std::time::Duration::from_secs(args.replication_timeout),
+        lease: lease.as_ref().map(apply::lease::Lease::check),
         ..ApplyOptions::default()
     };
     let progress = indicatif::ProgressBar::new(u64::try_from(plan.tenants.len()).unwrap_or(0));
@@ -253,7 +317,22 @@ async fn apply_with(
             parallelism: args.parallelism,
             prune: false,
         };
-        let verify = super::plan::make_plan(&pa, v, session, &pa.customer).await;
+        let mut verify = super::plan::make_plan(&pa, v, session, &pa.customer).await;
+        // List queries lag behind writes: a create not listed yet is waited for (bounded), so
+        // the apply lease is only released once the next apply's reads see this one's writes.
+        let settle = std::time::Instant::now()
+            + std::time::Duration::from_secs(args.replication_timeout.min(60));
+        while std::time::Instant::now() < settle
+            && verify
+                .tenants
+                .iter()
+                .filter(|t| touched.contains(&t.name))
+                .flat_map(|t| t.actions.iter())
+                .any(|a| a.op == crate::plan::Op::Create)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            verify = super::plan::make_plan(&pa, v, session, &pa.customer).await;
+        }
         let mut left = Vec::new();
         for t in verify.blocked().filter(|t| touched.contains(&t.name)) {
             left.push(format!(

@@ -75,6 +75,11 @@ impl GraphError {
                         && (code == "NoBackingApplicationObject"
                             || message.contains("does not reference a valid application object")))
                     || (*status == 404 && code == "ResourceNotFound")
+                    // A Defender role assignment naming a role definition created moments
+                    // ago (the sandbox's wording; the live service's is not documented).
+                    || (*status == 400
+                        && message.starts_with("The role definition '")
+                        && message.ends_with("' does not exist."))
             }
             _ => false,
         }

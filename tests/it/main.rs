@@ -5,6 +5,7 @@ mod apply;
 mod auth;
 mod ci_workflow;
 mod cli;
+mod concurrency;
 mod export;
 mod loader_props;
 mod plan;

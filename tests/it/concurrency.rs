@@ -1,0 +1,213 @@
+//! Concurrent applies of the same manifests (two CI runs, a laptop and CI): the real binary,
+//! several processes at once against one sandbox, then every natural key is counted in the
+//! sandbox's state. None may exist twice, and every run either applied or stopped on the lease.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::support::{World, copy_dir};
+
+const LEASE_HELD: i32 = 4;
+
+async fn examples_world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(Path::new("examples"), dir.path());
+    World::in_dir(dir, |o| o.replication_delay = Duration::from_millis(400)).await
+}
+
+fn env(w: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("AZURE_AUTHORITY_HOST", w.sb.url.clone()),
+        ("MSSP_GRAPH_URL", w.sb.url.clone()),
+        ("MSSP_DEFENDER_URL", w.sb.url.clone()),
+        ("AZURE_CLIENT_ID", w.sb.client_id.clone()),
+        ("AZURE_CLIENT_SECRET", w.sb.client_secret.clone()),
+        ("MSSP_CA_BUNDLE", w.sb.ca_cert_path.display().to_string()),
+    ]
+}
+
+/// Runs `mssp ARGS` against the world's sandbox, off the async runtime.
+async fn mssp(w: &World, args: Vec<String>) -> std::process::Output {
+    let env = env(w);
+    let cwd = w.path();
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("mssp")
+            .expect("binary")
+            .args(args)
+            .envs(env)
+            .current_dir(cwd)
+            .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join")
+}
+
+/// Every object's natural key (the keys the plan matches on), counted per tenant.
+pub async fn natural_keys(w: &World) -> BTreeMap<String, usize> {
+    let st = w.control(reqwest::Method::GET, "state", None).await;
+    let mut counts = BTreeMap::new();
+    let tenants = st
+        .get("tenants")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (tid, t) in tenants {
+        let collections = t
+            .get("collections")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (coll, entries) in collections {
+            for e in entries.as_array().into_iter().flatten() {
+                let v = &e["v"];
+                let parent = e.get("parent").and_then(Value::as_str).unwrap_or("");
+                let s = |k: &str| v.get(k).map(ToString::to_string).unwrap_or_default();
+                let key = match coll.as_str() {
+                    "groups" | "applications" if !v["uniqueName"].is_null() => s("uniqueName"),
+                    "servicePrincipals" => s("appId"),
+                    "connectedOrganizations"
+                    | "catalogs"
+                    | "defenderRoleDefinitions"
+                    | "defenderRoleAssignments" => s("displayName"),
+                    "accessPackages" => format!("{}/{}", s("catalogId"), s("displayName")),
+                    "assignmentPolicies" => {
+                        format!("{}/{}", s("accessPackageId"), s("displayName"))
+                    }
+                    "partners" => s("tenantId"),
+                    "appRoleAssignments" => {
+                        format!(
+                            "{}/{}/{}",
+                            s("principalId"),
+                            s("resourceId"),
+                            s("appRoleId")
+                        )
+                    }
+                    _ => continue,
+                };
+                *counts
+                    .entry(format!("{tid} {coll} {parent} {key}"))
+                    .or_insert(0) += 1;
+            }
+            if coll == "applications" {
+                // One SIEM client secret per application (a second apply must not add one).
+                for e in entries.as_array().into_iter().flatten() {
+                    let n = e["v"]["passwordCredentials"].as_array().map_or(0, Vec::len);
+                    if n > 0 {
+                        counts.insert(format!("{tid} secrets of {}", e["v"]["uniqueName"]), n);
+                    }
+                }
+            }
+        }
+    }
+    counts
+}
+
+pub fn twins(counts: &BTreeMap<String, usize>) -> Vec<String> {
+    counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect()
+}
+
+/// `n` applies at once; then no natural key is taken twice and a new plan creates nothing.
+async fn simultaneous_applies(n: usize) -> Vec<i32> {
+    let w = examples_world().await;
+    let dir = w.path().display().to_string();
+    let runs = (0..n).map(|_| {
+        mssp(
+            &w,
+            vec![
+                "apply".into(),
+                "--auto-approve".into(),
+                "--replication-timeout".into(),
+                "30".into(),
+                dir.clone(),
+            ],
+        )
+    });
+    let outs = futures::future::join_all(runs).await;
+    let mut codes = Vec::new();
+    for out in &outs {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code().unwrap_or(-1);
+        assert!(
+            code == 0
+                || (code == LEASE_HELD && stderr.contains("another apply holds the apply lease")),
+            "exit {code}:\n{stderr}"
+        );
+        codes.push(code);
+    }
+    assert!(codes.contains(&0), "no run applied: {codes:?}");
+    // Let the last writes replicate before counting and planning.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let dups = twins(&natural_keys(&w).await);
+    assert!(
+        dups.is_empty(),
+        "twins after {n} simultaneous applies: {dups:#?}"
+    );
+    assert!(
+        !w.objects(super::support::PROVIDER, "groups")
+            .await
+            .iter()
+            .any(|g| g["uniqueName"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("-apply-lease"))),
+        "a lease was left behind"
+    );
+    let out = mssp(
+        &w,
+        vec!["plan".into(), "--format".into(), "json".into(), dir],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("plan json");
+    let creates: Vec<String> = plan["tenants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["actions"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["op"] == "create")
+        .map(|a| a["address"].to_string())
+        .collect();
+    assert!(creates.is_empty(), "a final plan still creates {creates:?}");
+    codes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_simultaneous_applies_create_no_twins() {
+    simultaneous_applies(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_simultaneous_applies_create_no_twins() {
+    simultaneous_applies(4).await;
+}
+
+/// The 5-run figures: `cargo test --test it concurrency::five_rounds -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark-style: 5 rounds of 2 and of 4 simultaneous applies (about a minute)"]
+async fn five_rounds_of_two_and_four_simultaneous_applies() {
+    for n in [2, 4] {
+        for round in 1..=5 {
+            let started = std::time::Instant::now();
+            let codes = simultaneous_applies(n).await;
+            println!(
+                "{n} applies, round {round}: exit codes {codes:?}, 0 twins, {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
