@@ -89,6 +89,17 @@ pub enum Command {
         after_help = "Examples:\n  mssp report --customer contoso manifests/\n  mssp report --format html --out access.html manifests/\n  mssp report --format json --out report-$(date +%F).json manifests/"
     )]
     Report(crate::commands::report::ReportArgs),
+    /// The apply lease that keeps concurrent applies apart: who holds it, or break a dead one.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  mssp lease show manifests/\n  mssp lease break --yes manifests/"
+    )]
+    Lease(crate::commands::lease::LeaseCommand),
+    /// List objects the tool owns that match one natural key more than once; remove the newer.
+    #[command(
+        after_help = "Examples:\n  mssp twins manifests/\n  mssp twins --customer contoso --remove-newer --yes manifests/"
+    )]
+    Twins(crate::commands::twins::TwinsArgs),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -315,6 +326,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Export(_) => "export",
         Command::Report(_) => "report",
         Command::Permissions(_) => "permissions",
+        Command::Lease(_) => "lease",
+        Command::Twins(_) => "twins",
         Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
@@ -342,6 +355,8 @@ fn run(command: Command) -> u8 {
         Command::Export(a) => commands::export::run(&a),
         Command::Report(a) => commands::report::run(&a),
         Command::Permissions(a) => commands::permissions::run(&a),
+        Command::Lease(c) => commands::lease::run(&c),
+        Command::Twins(a) => commands::twins::run(&a),
         Command::Alerts(a) => commands::alerts::run(&a),
         Command::Siem(a) => commands::siem::run(&a),
         Command::Completions(a) => commands::completions::completions(&a),

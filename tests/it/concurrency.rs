@@ -30,7 +30,7 @@ fn env(w: &World) -> Vec<(&'static str, String)> {
 }
 
 /// Runs `mssp ARGS` against the world's sandbox, off the async runtime.
-async fn mssp(w: &World, args: Vec<String>) -> std::process::Output {
+pub async fn mssp(w: &World, args: Vec<String>) -> std::process::Output {
     let env = env(w);
     let cwd = w.path();
     tokio::task::spawn_blocking(move || {

@@ -17,4 +17,5 @@ mod sandbox_python;
 mod schema;
 mod siem_credentials;
 mod support;
+mod twins;
 mod validate;
