@@ -232,7 +232,11 @@ pub struct Lease {
     pub id: String,
     shared: Arc<Shared>,
     renewer: tokio::task::JoinHandle<()>,
+    created: Instant,
 }
+
+/// How long after its creation a lease's 404 may still be replication, not absence.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(30);
 
 impl Drop for Lease {
     fn drop(&mut self) {
@@ -245,10 +249,20 @@ impl Lease {
         LeaseCheck(Arc::clone(&self.shared))
     }
 
-    /// Stops renewing and deletes the lease group (only ours: by id).
+    /// Stops renewing and deletes the lease group (only ours: by id). A lease created moments
+    /// ago may not be visible to the DELETE yet (404 while it replicates): that is retried for
+    /// a while, or the lease would linger until it expires and block the next apply.
     pub async fn release(self) -> Result<(), GraphError> {
         self.renewer.abort();
-        delete(&self.tg, &self.id).await.map(|_| ())
+        loop {
+            if delete(&self.tg, &self.id).await? {
+                return Ok(());
+            }
+            if self.created.elapsed() >= RELEASE_PATIENCE {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 }
 
@@ -377,6 +391,7 @@ fn start(
         id,
         shared,
         renewer,
+        created: created_at,
     }
 }
 

@@ -119,19 +119,22 @@ pub fn twins(counts: &BTreeMap<String, usize>) -> Vec<String> {
 
 /// `n` applies at once; then no natural key is taken twice and a new plan creates nothing.
 async fn simultaneous_applies(n: usize) -> Vec<i32> {
+    simultaneous_applies_with(n, &[]).await
+}
+
+async fn simultaneous_applies_with(n: usize, extra: &[&str]) -> Vec<i32> {
     let w = examples_world().await;
     let dir = w.path().display().to_string();
     let runs = (0..n).map(|_| {
-        mssp(
-            &w,
-            vec![
-                "apply".into(),
-                "--auto-approve".into(),
-                "--replication-timeout".into(),
-                "30".into(),
-                dir.clone(),
-            ],
-        )
+        let mut args: Vec<String> = vec![
+            "apply".into(),
+            "--auto-approve".into(),
+            "--replication-timeout".into(),
+            "30".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(dir.clone());
+        mssp(&w, args)
     });
     let outs = futures::future::join_all(runs).await;
     let mut codes = Vec::new();
@@ -196,6 +199,15 @@ async fn four_simultaneous_applies_create_no_twins() {
     simultaneous_applies(4).await;
 }
 
+/// Queued with `--lease-wait`, every apply succeeds: the later ones read after the first
+/// released the lease, which it does only once its creates are listed, so they find nothing
+/// left to create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_applies_all_succeed_without_twins() {
+    let codes = simultaneous_applies_with(3, &["--lease-wait", "2m"]).await;
+    assert_eq!(codes, vec![0, 0, 0]);
+}
+
 /// The 5-run figures: `cargo test --test it concurrency::five_rounds -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "benchmark-style: 5 rounds of 2 and of 4 simultaneous applies (about a minute)"]
@@ -210,4 +222,106 @@ async fn five_rounds_of_two_and_four_simultaneous_applies() {
             );
         }
     }
+}
+
+/// Plants a lease group as another run would leave it.
+async fn plant_lease(w: &World, expires: &str) -> String {
+    let description = serde_json::json!({
+        "holder": "GitHub run 4242 on runner-7 by ci (pid 99)",
+        "acquiredAt": "2026-11-29T08:00:00Z",
+        "expiresAt": expires,
+        "nonce": "other",
+    })
+    .to_string();
+    let g = w
+        .graph(
+            super::support::PROVIDER,
+            reqwest::Method::POST,
+            "groups",
+            Some(serde_json::json!({
+                "displayName": "mssp apply lease (tsoc)", "description": description,
+                "mailEnabled": false, "mailNickname": "tsoc-apply-lease",
+                "securityEnabled": true, "uniqueName": "tsoc-apply-lease"
+            })),
+        )
+        .await
+        .expect("lease planted");
+    g["id"].as_str().expect("id").to_string()
+}
+
+/// A live lease: apply stops before any write naming the holder (exit 4); `lease show` names
+/// it, `lease break --yes` removes it, and the next apply goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lease_stops_apply_before_any_write_until_it_is_broken() {
+    let w = World::new("world", |_| {}).await;
+    plant_lease(&w, "2999-01-01T00:00:00Z").await;
+    let dir = w.path().display().to_string();
+    let apply = vec!["apply".to_string(), "--auto-approve".into(), dir.clone()];
+    let out = mssp(&w, apply.clone()).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(LEASE_HELD), "{stderr}");
+    assert!(
+        stderr.contains("another apply holds the apply lease: GitHub run 4242 on runner-7 by ci (pid 99) since 2026-11-29T08:00:00Z"),
+        "{stderr}"
+    );
+    assert!(
+        w.objects(super::support::ALPHA, "groups").await.is_empty(),
+        "a write happened"
+    );
+
+    let out = mssp(&w, vec!["lease".into(), "show".into(), dir.clone()]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("held by GitHub run 4242"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = mssp(&w, vec!["lease".into(), "break".into(), dir.clone()]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "break without --yes must refuse"
+    );
+    let out = mssp(
+        &w,
+        vec!["lease".into(), "break".into(), "--yes".into(), dir],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = mssp(&w, apply).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!w.objects(super::support::ALPHA, "groups").await.is_empty());
+}
+
+/// A lease left by a killed run is taken over once it has expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_is_taken_over() {
+    let w = World::new("world", |_| {}).await;
+    let dead = plant_lease(&w, "2026-01-01T00:00:00Z").await;
+    let out = mssp(
+        &w,
+        vec![
+            "apply".into(),
+            "--auto-approve".into(),
+            w.path().display().to_string(),
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("taking over an expired apply lease"),
+        "{stderr}"
+    );
+    let groups = w.objects(super::support::PROVIDER, "groups").await;
+    assert!(
+        !groups
+            .iter()
+            .any(|g| g["id"] == dead.as_str() || g["uniqueName"] == "tsoc-apply-lease")
+    );
 }
