@@ -9,8 +9,10 @@ use crate::exit;
 #[derive(Debug, clap::Subcommand)]
 pub enum LeaseCommand {
     /// Print who holds the apply lease, since when and until when.
+    #[command(after_help = "Example:\n  mssp lease show manifests/")]
     Show(LeaseArgs),
     /// Delete the apply lease (only when its holder is known to be gone).
+    #[command(after_help = "Example:\n  mssp lease break --yes manifests/")]
     Break(LeaseArgs),
 }
 
