@@ -325,3 +325,69 @@ async fn an_expired_lease_is_taken_over() {
             .any(|g| g["id"] == dead.as_str() || g["uniqueName"] == "tsoc-apply-lease")
     );
 }
+
+/// A run whose lease cannot be renewed stops writing before the lease could expire (another
+/// apply may take it over then): every renewal is refused, the TTL is short and requests are
+/// slow, so the lease runs out before the writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_stop_when_the_lease_cannot_be_renewed() {
+    let w = World::new("world", |o| o.latency = Duration::from_millis(150)).await;
+    w.control(
+        reqwest::Method::PUT,
+        "faults",
+        Some(serde_json::json!({"one_shot": {
+            "method": "PATCH", "path_prefix": "/v1.0/groups/",
+            "tenant": super::support::PROVIDER, "status": 403, "count": 1000
+        }})),
+    )
+    .await;
+    let out = mssp(
+        &w,
+        vec![
+            "apply".into(),
+            "--auto-approve".into(),
+            "--lease-ttl".into(),
+            "2s".into(),
+            w.path().display().to_string(),
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the apply lease could not be renewed and is about to expire; writes stopped"
+        ),
+        "{stderr}"
+    );
+    // Every successful write to a customer tenant was answered before the lease expired (its
+    // create's answer + TTL): a write may start up to the margin (a tenth of the TTL) before.
+    let log = w.control(reqwest::Method::GET, "requests", None).await;
+    let entries = log.as_array().cloned().unwrap_or_default();
+    let time = |e: &Value| -> jiff::Timestamp {
+        e["time"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("time")
+    };
+    let leased = entries
+        .iter()
+        .find(|e| e["method"] == "POST" && e["path"] == "/v1.0/groups" && e["status"] == 201)
+        .map(time)
+        .expect("the lease was created");
+    let until = leased + jiff::SignedDuration::from_millis(2000);
+    let late: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["tenant"] != super::support::PROVIDER && e["method"] != "GET")
+        .filter(|e| {
+            e["status"].as_u64().is_some_and(|s| s < 400)
+                && !e["path"].as_str().unwrap_or("").ends_with("$batch")
+        })
+        .filter(|e| time(e) > until)
+        .collect();
+    assert!(late.is_empty(), "writes after the lease ran out: {late:?}");
+    assert!(
+        stderr.contains("FAILED"),
+        "some writes should have been stopped: {stderr}"
+    );
+}
