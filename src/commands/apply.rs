@@ -188,6 +188,14 @@ async fn take_lease(
         }
         Err(e) => {
             eprintln!("error: {e}; nothing was applied");
+            if let apply::lease::LeaseError::Graph { source, .. } = &e
+                && source.status() == Some(403)
+            {
+                eprintln!(
+                    "  = help: the lease needs Group.ReadWrite.All in the MSSP tenant {}",
+                    p.tenant_id.value
+                );
+            }
             Err(exit::ERROR)
         }
     }
