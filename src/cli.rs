@@ -89,6 +89,17 @@ pub enum Command {
         after_help = "Examples:\n  mssp report --customer contoso manifests/\n  mssp report --format html --out access.html manifests/\n  mssp report --format json --out report-$(date +%F).json manifests/"
     )]
     Report(crate::commands::report::ReportArgs),
+    /// The apply lease that keeps concurrent applies apart: who holds it, or break a dead one.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  mssp lease show manifests/\n  mssp lease break --yes manifests/"
+    )]
+    Lease(crate::commands::lease::LeaseCommand),
+    /// List objects the tool owns that match one natural key more than once; remove the newer.
+    #[command(
+        after_help = "Examples:\n  mssp twins manifests/\n  mssp twins --customer contoso --remove-newer --yes manifests/"
+    )]
+    Twins(crate::commands::twins::TwinsArgs),
     /// Print the JSON Schema of a manifest kind.
     #[command(after_help = "Examples:\n  mssp schema customer\n  mssp schema --write schemas/")]
     Schema(SchemaArgs),
@@ -244,6 +255,24 @@ pub struct ApplyArgs {
     /// alerts; a failure names the missing grant.
     #[arg(long)]
     pub verify_siem: bool,
+    /// How long to wait for another apply's lease before giving up (e.g. `10m`); 0 = stop at once.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lease_wait: std::time::Duration,
+    /// How long the apply lease lives without renewal (a killed run blocks others this long).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lease_ttl: std::time::Duration,
+}
+
+/// `30s`, `10m`, `1h 30m`, ISO 8601 `PT10M`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    if let Ok(secs) = s.trim().parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let d: jiff::SignedDuration = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("not a duration (e.g. 30s, 10m, PT1H): {e}"))?;
+    std::time::Duration::try_from(d).map_err(|_| "a duration cannot be negative".to_string())
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +326,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Export(_) => "export",
         Command::Report(_) => "report",
         Command::Permissions(_) => "permissions",
+        Command::Lease(_) => "lease",
+        Command::Twins(_) => "twins",
         Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
@@ -324,6 +355,8 @@ fn run(command: Command) -> u8 {
         Command::Export(a) => commands::export::run(&a),
         Command::Report(a) => commands::report::run(&a),
         Command::Permissions(a) => commands::permissions::run(&a),
+        Command::Lease(c) => commands::lease::run(&c),
+        Command::Twins(a) => commands::twins::run(&a),
         Command::Alerts(a) => commands::alerts::run(&a),
         Command::Siem(a) => commands::siem::run(&a),
         Command::Completions(a) => commands::completions::completions(&a),

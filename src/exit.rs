@@ -9,5 +9,9 @@ pub const ERROR: u8 = 1;
 pub const CHANGES_PRESENT: u8 = 2;
 /// `apply PLAN`: the saved plan is stale (the tenants or the manifests changed since).
 pub const STALE_PLAN: u8 = 3;
+/// `apply`: another apply holds the apply lease (`--lease-wait` ran out); nothing was written.
+pub const LEASE_HELD: u8 = 4;
+/// `twins`: objects the tool owns match one natural key more than once (nothing removed).
+pub const TWINS_FOUND: u8 = 5;
 /// The command line itself was wrong (unknown flag, missing argument).
 pub const USAGE: u8 = 64;

@@ -24,7 +24,8 @@ pub const CUSTOMER_GRAPH_ROLES: &[&str] = &[
 ];
 
 /// Microsoft Graph application permissions of the provisioning app in the MSSP tenant.
-pub const PROVIDER_GRAPH_ROLES: &[&str] = &["Application.ReadWrite.All"];
+/// Group.ReadWrite.All: the apply lease (a security group, `<prefix>-apply-lease`).
+pub const PROVIDER_GRAPH_ROLES: &[&str] = &["Application.ReadWrite.All", "Group.ReadWrite.All"];
 
 /// Every Graph role the app may need somewhere: the least privileged permission of every
 /// read and write requirement (what the sandbox offers for consent).
@@ -195,7 +196,11 @@ impl TenantNeeds {
 /// when not empty.
 pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
     let provider = crate::expand::expand_provider(&v.provider.doc);
-    let mut out = vec![TenantNeeds::of(&provider, &provider)];
+    let mut mssp = TenantNeeds::of(&provider, &provider);
+    // The apply lease is a group in the MSSP tenant (`apply::lease`).
+    mssp.writes.insert(Kind::Group);
+    mssp.reads.insert(Kind::Group);
+    let mut out = vec![mssp];
     let mut cs: Vec<&crate::manifest::CustomerManifest> = v
         .customers
         .iter()

@@ -6,6 +6,7 @@
 
 pub mod binding;
 pub mod journal;
+pub mod lease;
 pub mod secrets;
 pub mod writer;
 
@@ -40,6 +41,8 @@ pub struct ApplyOptions {
     pub recovery_window: Duration,
     /// Where creates and deletes are noted, so plans made moments later still see them.
     pub recent: Option<Arc<crate::plan::recent::RecentCreates>>,
+    /// The apply lease this run holds: no write starts once it is lost or about to expire.
+    pub lease: Option<lease::LeaseCheck>,
 }
 
 impl Default for ApplyOptions {
@@ -51,6 +54,7 @@ impl Default for ApplyOptions {
             replication_deadline: Duration::from_secs(120),
             recovery_window: Duration::from_secs(15),
             recent: None,
+            lease: None,
         }
     }
 }
@@ -380,12 +384,14 @@ async fn run_actions(
                     .iter()
                     .find(|d| failed.lock().map(|f| f.contains(*d)).unwrap_or(false))
                     .cloned();
-                let result = match blocked_by {
-                    Some(dep) => Err(ApplyError::new(
+                let lease = opts.lease.as_ref().map_or(Ok(()), lease::LeaseCheck::check);
+                let result = match (blocked_by, lease) {
+                    (Some(dep), _) => Err(ApplyError::new(
                         &r.address,
                         format!("skipped: {dep} failed"),
                     )),
-                    None => match a.op {
+                    (None, Err(why)) => Err(ApplyError::new(&r.address, why)),
+                    (None, Ok(())) => match a.op {
                         Op::Create => providers::create(r, w).await,
                         Op::Update => match &a.id {
                             Some(id) => providers::update(r, id, w).await,
@@ -433,7 +439,10 @@ async fn run_actions(
         else {
             continue;
         };
-        let result = if !opts.allow_delete {
+        let lease = opts.lease.as_ref().map_or(Ok(()), lease::LeaseCheck::check);
+        let result = if let Err(why) = lease {
+            Err(ApplyError::new(&r.address, why))
+        } else if !opts.allow_delete {
             Err(ApplyError::new(
                 &r.address,
                 "not deleted: deletions need --allow-delete",

@@ -131,6 +131,77 @@ async fn apply_with(
             return exit::ERROR;
         }
     }
+    // The apply lease is taken before reading what the writes rely on: an unattended apply
+    // takes it before planning (its reads then need no second pass); one that waits for a
+    // person or applies a saved plan takes it before its re-read. Plans never take it.
+    let mut lease = None;
+    if args.auto_approve
+        && plan.is_none()
+        && let Err(code) = take_lease(args, v, session, &mut lease).await
+    {
+        return code;
+    }
+    let code = apply_leased(args, v, session, plan, from_file, &mut lease).await;
+    if let Some(l) = lease
+        && let Err(e) = l.release().await
+    {
+        eprintln!("warning: the apply lease could not be released (it expires on its own): {e}");
+    }
+    code
+}
+
+/// Takes the apply lease in the MSSP tenant, or says who holds it.
+async fn take_lease(
+    args: &ApplyArgs,
+    v: &Validated,
+    session: &crate::session::Session,
+    lease: &mut Option<apply::lease::Lease>,
+) -> Result<(), u8> {
+    // The in-process sandbox is a world of its own per process: no other apply can reach it,
+    // and a lease left in its state file by a killed run would only block the next try.
+    if args.connection.sandbox {
+        return Ok(());
+    }
+    let p = &v.provider.doc.spec;
+    let tg = session
+        .graph
+        .tenant(&p.tenant_id.value, session.endpoints.profile(p.cloud));
+    match apply::lease::acquire(&tg, &p.naming.prefix.value, args.lease_ttl, args.lease_wait).await
+    {
+        Ok(l) => {
+            *lease = Some(l);
+            Ok(())
+        }
+        Err(e @ apply::lease::LeaseError::Held { .. }) => {
+            eprintln!("error: {e}; nothing was applied");
+            eprintln!(
+                "  = help: wait for it (--lease-wait 10m), or if that run was killed: mssp lease show / mssp lease break --yes"
+            );
+            Err(exit::LEASE_HELD)
+        }
+        Err(e) => {
+            eprintln!("error: {e}; nothing was applied");
+            if let apply::lease::LeaseError::Graph { source, .. } = &e
+                && source.status() == Some(403)
+            {
+                eprintln!(
+                    "  = help: the lease needs Group.ReadWrite.All in the MSSP tenant {}",
+                    p.tenant_id.value
+                );
+            }
+            Err(exit::ERROR)
+        }
+    }
+}
+
+async fn apply_leased(
+    args: &ApplyArgs,
+    v: &Validated,
+    session: &crate::session::Session,
+    plan: Option<Plan>,
+    from_file: bool,
+    lease: &mut Option<apply::lease::Lease>,
+) -> u8 {
     // A plan made here and applied without a pause needs no second read; one that waited for
     // a person's confirmation (or was saved) is re-read and compared first.
     let mut just_read = None;
@@ -186,6 +257,11 @@ async fn apply_with(
         eprintln!("Apply cancelled.");
         return exit::ERROR;
     }
+    if lease.is_none()
+        && let Err(code) = take_lease(args, v, session, lease).await
+    {
+        return code;
+    }
     let parallelism = usize::from(args.parallelism);
     let (states, stale) = match just_read {
         Some(states) => (states, vec![]),
@@ -227,6 +303,7 @@ async fn apply_with(
         parallelism,
         replication_deadline: std::time::Duration::from_secs(args.replication_timeout),
         recent: Some(std::sync::Arc::clone(&session.recent)),
+        lease: lease.as_ref().map(apply::lease::Lease::check),
         ..ApplyOptions::default()
     };
     let progress = indicatif::ProgressBar::new(u64::try_from(plan.tenants.len()).unwrap_or(0));

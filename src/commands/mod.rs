@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod apply;
 pub mod completions;
 pub mod export;
+pub mod lease;
 pub mod permissions;
 pub mod plan;
 pub mod portal;
@@ -12,6 +13,7 @@ pub mod report;
 pub mod sandbox;
 pub mod schema;
 pub mod siem;
+pub mod twins;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -1,0 +1,388 @@
+//! `mssp twins`: finds objects the tool owns that match one natural key more than once (left by
+//! concurrent applies before the apply lease existed, or by hand), and removes all but the
+//! oldest of each with explicit consent, children first.
+//!
+//! Twins are exactly what makes a plan block a tenant (`graph_map::Ambiguous`): the keys are the
+//! plan's own, so only objects the manifests derive (owned by the tool) are ever considered. A
+//! parent's twins hide its children's (their reads need the parent's id), so removal repeats
+//! reading until the tenant reads cleanly.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::apply::lease;
+use crate::exit;
+use crate::graph::{GraphError, Service, TenantGraph, Version};
+use crate::plan::read::{self, ReadError};
+use crate::providers::graph_map::{ENTITLEMENT, Ids, str_of};
+use crate::providers::{DesiredTenant, Kind, ObserveError};
+
+#[derive(Debug, clap::Args)]
+pub struct TwinsArgs {
+    /// Manifest files or directories.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: super::ConnectionArgs,
+    /// Only this customer (repeatable). The MSSP tenant is always checked.
+    #[arg(long, value_name = "NAME")]
+    pub customer: Vec<String>,
+    /// Delete every twin but the oldest (with its packages, policies or role assignments).
+    #[arg(long)]
+    pub remove_newer: bool,
+    /// Consent to `--remove-newer` without asking.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// One natural key matched by several objects.
+#[derive(Debug)]
+struct Twins {
+    address: String,
+    what: String,
+    kind: Kind,
+    /// `(id, createdDateTime)`, oldest first; the first is kept.
+    objects: Vec<(String, Option<String>)>,
+}
+
+pub fn run(args: &TwinsArgs) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r.block_on(run_async(args)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+async fn run_async(args: &TwinsArgs) -> u8 {
+    let (validated, diags, _) = super::load_and_validate(&args.paths);
+    eprint!("{}", diags.render());
+    let Some(v) = validated else {
+        return exit::ERROR;
+    };
+    if args.remove_newer && !args.yes && !confirm() {
+        eprintln!("Nothing removed.");
+        return exit::ERROR;
+    }
+    let (session, sandbox) = match super::connect(&args.connection, &v).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let p = &v.provider.doc.spec;
+    let provider_tg = session
+        .graph
+        .tenant(&p.tenant_id.value, session.endpoints.profile(p.cloud));
+    // Removing twins while an apply writes would race it: hold the apply lease meanwhile.
+    let held = if args.remove_newer {
+        match lease::acquire(
+            &provider_tg,
+            &p.naming.prefix.value,
+            lease::DEFAULT_TTL,
+            std::time::Duration::ZERO,
+        )
+        .await
+        {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: {e}; nothing was removed");
+                return exit::LEASE_HELD;
+            }
+        }
+    } else {
+        None
+    };
+    let mut tenants: Vec<(String, DesiredTenant)> = vec![(
+        v.provider.doc.metadata.name.value.clone(),
+        crate::expand::expand_provider(&v.provider.doc),
+    )];
+    for c in &v.customers {
+        let name = &c.doc.metadata.name.value;
+        if args.customer.is_empty() || args.customer.contains(name) {
+            tenants.push((
+                name.clone(),
+                crate::expand::universe_customer(&v.provider.doc, &c.doc),
+            ));
+        }
+    }
+    let base = v
+        .provider
+        .file
+        .path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    let mut code = exit::SUCCESS;
+    let mut found_any = false;
+    let mut siem_app_id = None;
+    for (name, universe) in &tenants {
+        let tg = session.graph.tenant(
+            &universe.tenant_id,
+            session.endpoints.profile(universe.cloud),
+        );
+        // Each round removes one key's twins; a catalog's twins hide its packages' twins.
+        for _round in 0..50 {
+            let ids = Ids {
+                siem_app_id: siem_app_id.clone(),
+                ..Ids::default()
+            };
+            let twins = match read::read_tenant(&tg, universe, ids, &base).await {
+                Ok(state) => {
+                    if siem_app_id.is_none() {
+                        siem_app_id = state.ids.siem_app_id;
+                    }
+                    break;
+                }
+                Err(ReadError::Observe {
+                    address,
+                    source: ObserveError::Ambiguous(a),
+                }) => {
+                    let Some(r) = universe.resources.iter().find(|r| r.address == address) else {
+                        break;
+                    };
+                    // Defender roles carry no creation time: the one with role assignments
+                    // is the one in use, so it stays.
+                    let assigned = if r.spec.kind() == Kind::DefenderRole {
+                        tg.list(
+                            Service::Graph(Version::Beta),
+                            "roleManagement/defender/roleAssignments",
+                        )
+                        .await
+                        .unwrap_or_default()
+                    } else {
+                        vec![]
+                    };
+                    let mut ranked = Vec::new();
+                    for (index, c) in a.candidates.iter().enumerate() {
+                        let id = c.split(" (").next().unwrap_or_default().to_string();
+                        let created = created_at(&tg, r.spec.kind(), &id).await;
+                        let users = assigned
+                            .iter()
+                            .filter(|x| str_of(x, "roleDefinitionId") == id)
+                            .count();
+                        ranked.push((
+                            created.is_none(),
+                            created,
+                            std::cmp::Reverse(users),
+                            index,
+                            id,
+                        ));
+                    }
+                    // Oldest first; without creation times, the most used, then Graph's order.
+                    ranked.sort();
+                    let objects = ranked
+                        .into_iter()
+                        .map(|(_, created, _, _, id)| (id, created))
+                        .collect();
+                    Twins {
+                        address: address.to_string(),
+                        what: a.what.clone(),
+                        kind: r.spec.kind(),
+                        objects,
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {name}: {e}");
+                    code = exit::ERROR;
+                    break;
+                }
+            };
+            found_any = true;
+            print_twins(name, &twins);
+            if !args.remove_newer {
+                break;
+            }
+            if let Err(e) = remove_newer(&tg, &twins).await {
+                eprintln!("error: {name}: {}: {e}", twins.address);
+                code = exit::ERROR;
+                break;
+            }
+        }
+    }
+    if let Some(l) = held
+        && let Err(e) = l.release().await
+    {
+        eprintln!("warning: the apply lease could not be released (it expires on its own): {e}");
+    }
+    if let Some(sb) = sandbox {
+        let _ = sb.shutdown().await;
+    }
+    if code != exit::SUCCESS {
+        return code;
+    }
+    match (found_any, args.remove_newer) {
+        (false, _) => {
+            println!("No twins: every natural key matches at most one object.");
+            exit::SUCCESS
+        }
+        (true, true) => {
+            println!("Twins removed; the oldest of each was kept. Run `mssp plan` to review.");
+            exit::SUCCESS
+        }
+        (true, false) => {
+            eprintln!(
+                "Twins found (a plan blocks these tenants). Keep the oldest, remove the rest: mssp twins --remove-newer"
+            );
+            exit::TWINS_FOUND
+        }
+    }
+}
+
+fn print_twins(tenant: &str, t: &Twins) {
+    println!(
+        "{tenant}: {} — {} matches {} objects",
+        t.address,
+        t.what,
+        t.objects.len()
+    );
+    for (i, (id, created)) in t.objects.iter().enumerate() {
+        let when = created
+            .as_deref()
+            .unwrap_or("creation time not given by Graph");
+        let role = if i == 0 { "keep  " } else { "newer " };
+        println!("  {role} {id}  created {when}");
+    }
+}
+
+/// Where one object of a kind lives, and which API version serves it.
+fn object_path(kind: Kind, id: &str) -> Option<(Version, String)> {
+    Some(match kind {
+        Kind::Catalog => (Version::V1, format!("{ENTITLEMENT}/catalogs/{id}")),
+        Kind::AccessPackage => (Version::V1, format!("{ENTITLEMENT}/accessPackages/{id}")),
+        Kind::AssignmentPolicy => (
+            Version::V1,
+            format!("{ENTITLEMENT}/assignmentPolicies/{id}"),
+        ),
+        Kind::ConnectedOrganization => (
+            Version::V1,
+            format!("{ENTITLEMENT}/connectedOrganizations/{id}"),
+        ),
+        Kind::DefenderRole => (
+            Version::Beta,
+            format!("roleManagement/defender/roleDefinitions/{id}"),
+        ),
+        Kind::DefenderRoleAssignment => (
+            Version::Beta,
+            format!("roleManagement/defender/roleAssignments/{id}"),
+        ),
+        _ => return None,
+    })
+}
+
+async fn created_at(tg: &TenantGraph, kind: Kind, id: &str) -> Option<String> {
+    let (version, path) = object_path(kind, id)?;
+    let v = tg
+        .get_opt(Service::Graph(version), &path)
+        .await
+        .ok()
+        .flatten()?;
+    v.get("createdDateTime")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().filter(|c| !c.is_control()).collect())
+}
+
+async fn delete(tg: &TenantGraph, kind: Kind, id: &str) -> Result<(), GraphError> {
+    let Some((version, path)) = object_path(kind, id) else {
+        return Ok(());
+    };
+    match tg
+        .send(Service::Graph(version), Method::DELETE, &path, None, &[])
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// An access package goes after its assignment policies.
+async fn delete_package(tg: &TenantGraph, package: &str) -> Result<(), GraphError> {
+    let policies = tg
+        .list(
+            Service::Graph(Version::V1),
+            &format!("{ENTITLEMENT}/assignmentPolicies?$expand=accessPackage"),
+        )
+        .await?;
+    for p in policies
+        .iter()
+        .filter(|p| p.pointer("/accessPackage/id").and_then(Value::as_str) == Some(package))
+    {
+        delete(tg, Kind::AssignmentPolicy, str_of(p, "id")).await?;
+    }
+    delete(tg, Kind::AccessPackage, package).await
+}
+
+/// Deletes every twin but the first (the oldest), children first. Dependents of the kept twin
+/// are untouched: existing assignments point at the oldest objects, which is why it stays.
+async fn remove_newer(tg: &TenantGraph, t: &Twins) -> Result<(), String> {
+    if object_path(t.kind, "x").is_none() {
+        return Err(format!(
+            "{:?} objects are keyed by an immutable unique value in Graph and cannot be twins; remove them by hand",
+            t.kind
+        ));
+    }
+    for (id, _) in t.objects.iter().skip(1) {
+        let result = match t.kind {
+            Kind::Catalog => {
+                let packages = tg
+                    .list(
+                        Service::Graph(Version::V1),
+                        &format!("{ENTITLEMENT}/accessPackages?$expand=catalog"),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for p in packages.iter().filter(|p| {
+                    p.pointer("/catalog/id").and_then(Value::as_str) == Some(id.as_str())
+                }) {
+                    delete_package(tg, str_of(p, "id"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                delete(tg, Kind::Catalog, id).await
+            }
+            Kind::AccessPackage => delete_package(tg, id).await,
+            Kind::DefenderRole => {
+                let assignments = tg
+                    .list(
+                        Service::Graph(Version::Beta),
+                        "roleManagement/defender/roleAssignments",
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for a in assignments
+                    .iter()
+                    .filter(|a| str_of(a, "roleDefinitionId") == id)
+                {
+                    delete(tg, Kind::DefenderRoleAssignment, str_of(a, "id"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                delete(tg, Kind::DefenderRole, id).await
+            }
+            kind => delete(tg, kind, id).await,
+        };
+        result.map_err(|e| e.to_string())?;
+        println!("  removed {id}");
+    }
+    Ok(())
+}
+
+fn confirm() -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!("error: not a terminal: pass --yes to remove twins without confirmation");
+        return false;
+    }
+    eprint!("Delete every twin but the oldest? Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    line.trim() == "yes"
+}
