@@ -1,0 +1,292 @@
+//! Manifest folders are shared with other tools and people: nothing found in one may hang the
+//! tool, exhaust it, break it, or hide the manifests it holds.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use mssp::manifest::{LoadOutcome, load_paths};
+
+const PROVIDER: &str = "tests/fixtures/world/provider.yaml";
+
+fn customer(name: &str, tenant_suffix: usize) -> String {
+    format!(
+        "apiVersion: mssp.io/v1\nkind: Customer\nmetadata:\n  name: {name}\nspec:\n  tenantId: 0a000000-0000-4000-8000-{tenant_suffix:012x}\n  domain: {name}.onmicrosoft.com\n  displayName: {name}\n  access:\n    tiers: [tier1]\n"
+    )
+}
+
+/// A folder with the test provider and `extra` files (path, content).
+fn folder(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(PROVIDER, dir.path().join("provider.yaml")).unwrap();
+    for (path, text) in extra {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+/// Loads on another thread, so a loader that hangs fails the test instead of blocking it.
+fn load_within(paths: Vec<PathBuf>, limit: Duration) -> LoadOutcome {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_paths(&paths));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("loading took more than {limit:?} (hung?)"))
+}
+
+fn errors(out: &LoadOutcome) -> Vec<String> {
+    out.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.render())
+        .collect()
+}
+
+fn warnings(out: &LoadOutcome) -> Vec<String> {
+    out.diagnostics
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| d.render())
+        .collect()
+}
+
+/// 2,000 customers and 20,000 empty documents in one file (1 MB). Each document used to be
+/// padded with every earlier line (quadratic: ~25 s in a debug build here, and 100,000 `---`
+/// took 4 GB); now it is a few hundred milliseconds, and positions are still lines of the file.
+#[test]
+fn many_documents_in_one_file_load_in_linear_time() {
+    let mut text = String::new();
+    for i in 0..2_000 {
+        text.push_str("---\n");
+        text.push_str(&customer(&format!("c{i}"), 0x100 + i));
+    }
+    text.push_str(&"---\n".repeat(20_000));
+    let lines_before = text.lines().count();
+    // A typo in the very last document must point at its own line.
+    text.push_str("---\n");
+    text.push_str(&customer("last", 0x99999).replace("displayName:", "displayNmae:"));
+    let dir = folder(&[("customers.yaml", &text)]);
+
+    let started = Instant::now();
+    let out = load_within(vec![dir.path().to_path_buf()], Duration::from_secs(120));
+    let took = started.elapsed();
+    assert_eq!(out.set.customers.len(), 2_000);
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    // `---` is line lines_before + 1; `displayNmae` is the 8th line of the customer.
+    let at = format!(
+        "customers.yaml:{}:3: error: unknown field `displayNmae`",
+        lines_before + 9
+    );
+    assert!(errs[0].contains(&at), "{} does not contain {at}", errs[0]);
+    assert!(
+        took < Duration::from_secs(10),
+        "loading one 1 MB file took {took:?}"
+    );
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_naming_it() {
+    let dir = folder(&[]);
+    let big = dir.path().join("customers.yaml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(9 * 1024 * 1024).unwrap();
+    let out = load_within(vec![dir.path().to_path_buf()], Duration::from_secs(60));
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("customers.yaml"), "{}", errs[0]);
+    assert!(errs[0].contains("larger than 8 MiB"), "{}", errs[0]);
+    assert_eq!(out.set.providers.len(), 1);
+}
+
+#[test]
+fn too_many_documents_in_one_file_are_refused_naming_it() {
+    let dir = folder(&[("many.yaml", &"---\n".repeat(60_000))]);
+    let out = load_within(vec![dir.path().to_path_buf()], Duration::from_secs(60));
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("many.yaml"), "{}", errs[0]);
+    assert!(errs[0].contains("at most 50000"), "{}", errs[0]);
+}
+
+/// YAML that is a list or a scalar (an Ansible playbook, another tool's output) or not YAML
+/// at all (a Helm template) is someone else's: skipped in a folder, so every command works.
+#[test]
+fn foreign_yaml_that_is_not_a_mapping_is_skipped_in_folders() {
+    let playbook = "- hosts: all\n  tasks:\n    - name: ping\n      ping: {}\n";
+    let dir = folder(&[
+        ("customers/alpha.yaml", &customer("alpha", 0xa1)),
+        ("ansible/site.yml", playbook),
+        ("siem/list.yaml", "- a\n- b\n"),
+        ("notes.yaml", "just a sentence\n"),
+        ("multi.yaml", "kind: ConfigMap\n---\n- one\n---\n42\n"),
+        (
+            "chart/templates/deploy.yaml",
+            "metadata:\n  name: {{ .Release.Name }}\n  labels: {{- include \"x\" . | nindent 4 }}\n",
+        ),
+    ]);
+    let (v, diags, files) = mssp::commands::load_and_validate(&[dir.path().to_path_buf()]);
+    assert!(!diags.has_errors(), "{}", diags.render());
+    assert_eq!(v.expect("valid").customers.len(), 1);
+    assert_eq!(files, 2, "only the manifest files count");
+
+    // Named on the command line, a list is an error: the user said it is a manifest.
+    let out = load_paths(&[dir.path().join("ansible/site.yml")]);
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("site.yml:1:1: error: document is not a mapping"),
+        "{}",
+        errs[0]
+    );
+}
+
+/// What looks like ours stays an error even in a folder: a typo must never hide a customer.
+#[test]
+fn broken_documents_that_look_like_ours_are_still_errors() {
+    let dir = folder(&[
+        (
+            "customers/broken.yaml",
+            "apiVersion: mssp.io/v1\nkind: Customer\nmetadata: { name: broken\nspec: {}\n",
+        ),
+        (
+            "customers/list.yaml",
+            "- apiVersion: mssp.io/v1\n  kind: Customer\n",
+        ),
+        (
+            "customers/nokind.yaml",
+            "apiVersion: mssp.io/v1\nmetadata: { name: x }\n",
+        ),
+    ]);
+    let out = load_paths(&[dir.path().to_path_buf()]);
+    let errs = errors(&out);
+    assert!(errs.iter().any(|e| e.contains("broken.yaml:")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.contains("list.yaml:")),
+        "a list of our documents is not skipped: {errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("nokind.yaml:1:1: error: document has no `kind`")),
+        "{errs:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_named_yaml_are_skipped_not_read() {
+    let dir = folder(&[("customers/alpha.yaml", &customer("alpha", 0xa1))]);
+    let fifo = dir.path().join("customers/pipe.yaml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.yaml")).unwrap();
+    let out = load_within(vec![dir.path().to_path_buf()], Duration::from_secs(60));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    assert_eq!(out.set.providers.len(), 1);
+    assert_eq!(out.set.customers.len(), 1);
+    let warns = warnings(&out);
+    for name in ["pipe.yaml", "zero.yaml"] {
+        assert!(
+            warns
+                .iter()
+                .any(|w| w.contains(name) && w.contains("not a regular file")),
+            "{name}: {warns:?}"
+        );
+    }
+    // Named explicitly it is an error, still without reading it.
+    let out = load_within(vec![dir.path().join("zero.yaml")], Duration::from_secs(60));
+    assert!(
+        errors(&out)
+            .iter()
+            .any(|e| e.contains("zero.yaml") && e.contains("not a regular file")),
+        "{:?}",
+        errors(&out)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_are_searched_once() {
+    let dir = folder(&[("customers/alpha.yaml", &customer("alpha", 0xa1))]);
+    std::os::unix::fs::symlink("..", dir.path().join("customers/up")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("customers/self")).unwrap();
+    let out = load_within(vec![dir.path().to_path_buf()], Duration::from_secs(60));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    assert_eq!(out.set.providers.len(), 1, "loaded once");
+    assert_eq!(out.set.customers.len(), 1, "loaded once");
+    assert!(
+        warnings(&out)
+            .iter()
+            .any(|w| w.contains("customers/up") && w.contains("already searched")),
+        "{:?}",
+        warnings(&out)
+    );
+}
+
+/// Whether `p` can still be read after being made unreadable (root can read anything).
+fn still_readable(p: &Path) -> bool {
+    if p.is_dir() {
+        std::fs::read_dir(p).is_ok()
+    } else {
+        std::fs::read(p).is_ok()
+    }
+}
+
+/// An unreadable folder or file is an error naming it (permission denied), reported with the
+/// rest; the provider elsewhere is still found (it used to be "no Provider manifest found").
+#[cfg(unix)]
+#[test]
+fn unreadable_folders_and_files_are_errors_naming_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = folder(&[
+        ("customers/alpha.yaml", &customer("alpha", 0xa1)),
+        ("more/beta.yaml", &customer("beta", 0xb2)),
+    ]);
+    let customers = dir.path().join("customers");
+    let beta = dir.path().join("more/beta.yaml");
+    std::fs::set_permissions(&customers, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(&beta, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let check = |stderr: &str| {
+        assert!(
+            stderr.contains("customers: cannot read directory: Permission denied"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("beta.yaml: error: cannot read file: Permission denied"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("no Provider manifest found"), "{stderr}");
+    };
+    if !still_readable(&customers) && !still_readable(&beta) {
+        let out = load_paths(&[dir.path().to_path_buf()]);
+        check(&out.diagnostics.render());
+        assert_eq!(out.set.providers.len(), 1);
+    } else if Path::new("/usr/bin/setpriv").exists() {
+        // Running as root: run the real binary as `nobody`, for whom the modes hold.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("mssp"))
+            .arg("validate")
+            .arg(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("setpriv runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("Permission denied") || out.status.code() != Some(126) {
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            check(&stderr);
+        } else {
+            eprintln!("notice: cannot drop privileges here; permission checks not exercised");
+        }
+    } else {
+        eprintln!("notice: running as root without setpriv; permission checks not exercised");
+    }
+    std::fs::set_permissions(&customers, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
