@@ -49,6 +49,20 @@ pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
     let mut out = LoadOutcome::default();
     for path in paths {
         let explicit = !path.is_dir() && !skip_foreign;
+        let root = if path.is_dir() {
+            Some(path.as_path())
+        } else {
+            path.parent().map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+        };
+        if let Some(root) = root.and_then(|r| r.canonicalize().ok()) {
+            out.set.roots.push(root);
+        }
         for file in discover(path, &mut out.diagnostics) {
             out.set.files += 1;
             match read_manifest_file(&file) {

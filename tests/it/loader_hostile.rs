@@ -290,3 +290,146 @@ fn unreadable_folders_and_files_are_errors_naming_them() {
     }
     std::fs::set_permissions(&customers, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// The test provider with one certificate credential at `path`.
+fn provider_with_certificate(path: &str) -> String {
+    std::fs::read_to_string(PROVIDER).unwrap().replace(
+        "    credentials:\n",
+        &format!("    credentials:\n      - certificate:\n          path: {path}\n"),
+    )
+}
+
+fn cert_pem() -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    rcgen::CertificateParams::new(vec!["siem".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap()
+        .pem()
+}
+
+/// Validation errors of a manifest folder, rendered.
+fn validate_dir(dir: &Path) -> String {
+    let (_, diags, _) = mssp::commands::load_and_validate(&[dir.to_path_buf()]);
+    diags.render()
+}
+
+/// The certificate value's position in the provider written by `provider_with_certificate`.
+fn cert_value_at(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("provider.yaml")).unwrap();
+    let line = text.lines().position(|l| l.contains("path: ")).unwrap() + 1;
+    format!("provider.yaml:{line}:17")
+}
+
+/// A relative certificate path stays inside the manifests' folder, after `..` and symbolic
+/// links; the error names the manifest value's file:line:col.
+#[cfg(unix)]
+#[test]
+fn certificate_paths_stay_inside_the_manifests_folder() {
+    for path in ["../../../../../../etc/passwd", "certs/escape/passwd"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("certs")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("certs/escape")).unwrap();
+        std::fs::write(
+            dir.path().join("provider.yaml"),
+            provider_with_certificate(path),
+        )
+        .unwrap();
+        let out = validate_dir(dir.path());
+        let at = cert_value_at(dir.path());
+        assert!(
+            out.contains(&format!(
+                "{at}: error: certificate file `{path}` is outside the manifests' folder"
+            )),
+            "{path}: {out}"
+        );
+    }
+    // Inside the folder (even through `..` from a subfolder of it) is fine.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("mssp")).unwrap();
+    std::fs::create_dir_all(dir.path().join("certs")).unwrap();
+    std::fs::write(dir.path().join("certs/siem.crt"), cert_pem()).unwrap();
+    std::fs::write(
+        dir.path().join("mssp/provider.yaml"),
+        provider_with_certificate("../certs/siem.crt"),
+    )
+    .unwrap();
+    let out = validate_dir(dir.path());
+    assert!(!out.contains("error"), "{out}");
+    // ...but not when only the provider's own folder was given.
+    let out = validate_dir(&dir.path().join("mssp"));
+    assert!(out.contains("is outside the manifests' folder"), "{out}");
+}
+
+#[cfg(unix)]
+#[test]
+fn certificate_files_must_be_readable_certificates() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("provider.yaml"),
+        provider_with_certificate("siem.crt"),
+    )
+    .unwrap();
+    let at = cert_value_at(dir.path());
+    let cert = dir.path().join("siem.crt");
+
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    let out = validate_dir(dir.path());
+    assert!(
+        out.contains(&format!(
+            "{at}: error: certificate file `siem.crt` is not a PEM or DER certificate"
+        )),
+        "{out}"
+    );
+
+    std::fs::remove_file(&cert).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&cert)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let out = validate_dir(dir.path());
+    assert!(
+        out.contains("certificate file `siem.crt` is not a regular file"),
+        "{out}"
+    );
+
+    std::fs::remove_file(&cert).unwrap();
+    std::fs::write(&cert, cert_pem()).unwrap();
+    let out = validate_dir(dir.path());
+    assert!(!out.contains("error"), "{out}");
+
+    std::fs::set_permissions(&cert, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let expected =
+        format!("{at}: error: certificate file `siem.crt` cannot be read: Permission denied");
+    if !still_readable(&cert) {
+        let out = validate_dir(dir.path());
+        assert!(out.contains(&expected), "{out}");
+    } else if Path::new("/usr/bin/setpriv").exists() {
+        // Running as root: run the real binary as `nobody`, for whom the mode holds.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("provider.yaml"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let out = std::process::Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("mssp"))
+            .arg("validate")
+            .arg(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("setpriv runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(126) {
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains(&expected), "{stderr}");
+        } else {
+            eprintln!("notice: cannot drop privileges here; permission check not exercised");
+        }
+    } else {
+        eprintln!("notice: running as root without setpriv; permission check not exercised");
+    }
+}
