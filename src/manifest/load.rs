@@ -65,7 +65,7 @@ pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
         }
         for file in discover(path, &mut out.diagnostics) {
             out.set.files += 1;
-            match read_manifest_file(&file) {
+            match read_manifest_file(&file, explicit) {
                 Ok(text) => {
                     let src = SourceFile::new(file, text);
                     // A file whose every document was skipped as foreign (a CI workflow
@@ -74,34 +74,54 @@ pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
                         out.set.files -= 1;
                     }
                 }
-                Err(d) => out.diagnostics.push(d),
+                Err(d) => {
+                    // Skipped as someone else's (a warning), it is no manifest file either.
+                    if !d.is_error() {
+                        out.set.files -= 1;
+                    }
+                    out.diagnostics.push(d);
+                }
             }
         }
     }
     out
 }
 
+/// How much of an oversized file is looked at to tell whether it is ours.
+const PEEK_BYTES: usize = 64 * 1024;
+
 /// Reads one manifest file: at most [`MAX_FILE_BYTES`], UTF-8, and only a regular file (the
 /// check is repeated on the open handle, so a file swapped for something else after
-/// discovery is still refused).
-fn read_manifest_file(path: &Path) -> Result<String, Diagnostic> {
+/// discovery is still refused). An oversized file found by walking a folder whose start names
+/// no mssp `apiVersion` or kind (an OpenAPI document, a data dump) is someone else's: a
+/// warning, not an error.
+fn read_manifest_file(path: &Path, explicit: bool) -> Result<String, Diagnostic> {
     let fail =
         |message: String| Diagnostic::error(message).in_file(&SourceFile::new(path, String::new()));
-    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read file: {e}")))?;
+    let mut file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read file: {e}")))?;
     let meta = file
         .metadata()
         .map_err(|e| fail(format!("cannot read file: {e}")))?;
     if !meta.is_file() {
         return Err(fail("not a regular file".into()));
     }
-    let too_large = || {
+    let too_large = |start: &[u8]| {
+        let limit = MAX_FILE_BYTES / (1024 * 1024);
+        let start = &start[..start.len().min(PEEK_BYTES)];
+        if !explicit && !looks_ours(&String::from_utf8_lossy(start)) {
+            return Diagnostic::warning(format!(
+                "larger than {limit} MiB and names no mssp apiVersion or kind; skipped"
+            ))
+            .in_file(&SourceFile::new(path, String::new()));
+        }
         fail(format!(
-            "file is larger than {} MiB; manifest files are far smaller (is this the right file?)",
-            MAX_FILE_BYTES / (1024 * 1024)
+            "file is larger than {limit} MiB; manifest files are far smaller (is this the right file?)"
         ))
     };
     if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large());
+        let mut start = Vec::new();
+        let _ = (&mut file).take(PEEK_BYTES as u64).read_to_end(&mut start);
+        return Err(too_large(&start));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     // The size on disk can lie (a file still growing, /proc): the cap holds for what is read.
@@ -109,7 +129,7 @@ fn read_manifest_file(path: &Path) -> Result<String, Diagnostic> {
         .read_to_end(&mut bytes)
         .map_err(|e| fail(format!("cannot read file: {e}")))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
+        return Err(too_large(&bytes));
     }
     String::from_utf8(bytes).map_err(|_| fail("file is not valid UTF-8".into()))
 }
@@ -403,6 +423,16 @@ fn looks_ours(text: &str) -> bool {
 /// repository can keep CI workflows, playbooks or other YAML next to its manifests.
 pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome) -> usize {
     let docs = split_documents(&src.text);
+    if docs.len() > MAX_DOCUMENTS && !explicit && !looks_ours(&src.text) {
+        out.diagnostics.push(
+            Diagnostic::warning(format!(
+                "holds {} documents, more than {MAX_DOCUMENTS}, and names no mssp apiVersion or kind; skipped",
+                docs.len()
+            ))
+            .in_file(src),
+        );
+        return 0;
+    }
     if docs.len() > MAX_DOCUMENTS {
         out.diagnostics.push(
             Diagnostic::error(format!(

@@ -88,28 +88,56 @@ fn many_documents_in_one_file_load_in_linear_time() {
     );
 }
 
+/// A manifest file over 8 MiB is refused naming it; an oversized file that names nothing of
+/// ours (an OpenAPI document next to the manifests) is skipped with a warning naming it.
 #[test]
 fn a_file_over_the_size_limit_is_refused_naming_it() {
-    let dir = folder(&[]);
-    let big = dir.path().join("customers.yaml");
-    let f = std::fs::File::create(&big).unwrap();
-    f.set_len(9 * 1024 * 1024).unwrap();
+    let dir = folder(&[
+        ("customers.yaml", "apiVersion: mssp.io/v1\nkind: Customer\n"),
+        ("openapi.yaml", "openapi: 3.0.0\n"),
+    ]);
+    for name in ["customers.yaml", "openapi.yaml"] {
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(name))
+            .unwrap();
+        f.set_len(9 * 1024 * 1024).unwrap();
+    }
     let out = load_within(vec![dir.path().to_path_buf()], Duration::from_secs(60));
     let errs = errors(&out);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].contains("customers.yaml"), "{}", errs[0]);
     assert!(errs[0].contains("larger than 8 MiB"), "{}", errs[0]);
+    let warns = warnings(&out);
+    assert!(
+        warns
+            .iter()
+            .any(|w| w.contains("openapi.yaml") && w.contains("larger than 8 MiB")),
+        "{warns:?}"
+    );
     assert_eq!(out.set.providers.len(), 1);
+    // Named explicitly, any oversized file is an error.
+    let out = load_within(
+        vec![dir.path().join("openapi.yaml")],
+        Duration::from_secs(60),
+    );
+    assert_eq!(errors(&out).len(), 1, "{:?}", errors(&out));
 }
 
 #[test]
 fn too_many_documents_in_one_file_are_refused_naming_it() {
-    let dir = folder(&[("many.yaml", &"---\n".repeat(60_000))]);
+    let ours = format!("{}{}", customer("alpha", 0xa1), "---\n".repeat(60_000));
+    let dir = folder(&[("many.yaml", &ours), ("dump.yaml", &"---\n".repeat(60_000))]);
     let out = load_within(vec![dir.path().to_path_buf()], Duration::from_secs(60));
     let errs = errors(&out);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].contains("many.yaml"), "{}", errs[0]);
     assert!(errs[0].contains("at most 50000"), "{}", errs[0]);
+    assert!(
+        warnings(&out).iter().any(|w| w.contains("dump.yaml")),
+        "{:?}",
+        warnings(&out)
+    );
 }
 
 /// YAML that is a list or a scalar (an Ansible playbook, another tool's output) or not YAML
