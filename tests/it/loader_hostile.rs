@@ -461,3 +461,20 @@ fn certificate_files_must_be_readable_certificates() {
         eprintln!("notice: running as root without setpriv; permission check not exercised");
     }
 }
+
+/// Rendering a diagnostic fetches its line from the file: one per document of a large file
+/// must not re-scan the file each time (10,000 errors in one file took 47 s to print).
+#[test]
+fn source_lines_are_found_without_rescanning_the_file() {
+    let text: String = (0..50_000).map(|i| format!("line {i}\r\n")).collect();
+    let src = mssp::diagnostics::SourceFile::new("big.yaml", text);
+    let started = Instant::now();
+    for n in 1..=50_000u32 {
+        assert_eq!(src.line(n), Some(format!("line {}", n - 1).as_str()));
+    }
+    assert_eq!(src.line(50_001), Some(""));
+    assert_eq!(src.line(50_002), None);
+    assert_eq!(src.line(0), None);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "50,000 lines took {took:?}");
+}
