@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientMethodOptions, ClientOptions, Transport};
+use azure_core::http::{
+    AsyncRawResponse, ClientMethodOptions, ClientOptions, HttpClient, Request, Transport,
+};
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
@@ -150,7 +152,7 @@ impl Tokens {
         custom.authority_host = login.to_string();
         ClientOptions {
             cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
-            transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            transport: Some(Transport::new(Arc::new(EntraTransport(self.http.clone())))),
             ..Default::default()
         }
     }
@@ -231,8 +233,96 @@ impl Tokens {
     }
 }
 
+/// Our reqwest client as azure_identity's transport, with Entra's token errors made readable.
+///
+/// azure_identity 1.0.0 reads `error_description` into a borrowed `&str`, which fails on any
+/// JSON escape; Entra's descriptions always contain `\r\n` (before "Trace ID: …"), so every
+/// token error reached users as "expected a borrowed string". Error bodies are rewritten here,
+/// before azure_identity sees them, to carry a one-line description without escapes.
+#[derive(Debug)]
+struct EntraTransport(reqwest::Client);
+
+/// Error bodies larger than this are passed through untouched (Entra's are a few hundred bytes).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+#[async_trait::async_trait]
+impl HttpClient for EntraTransport {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        let response = self.0.execute_request(request).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let (status, mut headers, body) = response.deconstruct();
+        let bytes = body.collect().await?;
+        let rewritten = (bytes.len() <= MAX_ERROR_BODY)
+            .then(|| rewrite_entra_error(&bytes))
+            .flatten();
+        Ok(match rewritten {
+            Some(body) => {
+                headers.remove(azure_core::http::headers::CONTENT_LENGTH);
+                AsyncRawResponse::from_bytes(status, headers, body)
+            }
+            None => AsyncRawResponse::from_bytes(status, headers, bytes),
+        })
+    }
+}
+
+/// The message users see for an Entra token error body: the first line of
+/// `error_description` (`AADSTS7000215: Invalid client secret provided. …`) without the
+/// "Trace ID / Correlation ID / Timestamp" lines, control characters removed, followed by the
+/// trace and correlation ids support asks for. `None` when the body is not an Entra error.
+pub fn entra_error_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let description = v.get("error_description")?.as_str()?;
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let mut message = description
+        .split(['\r', '\n'])
+        .map(clean)
+        .find(|l| !l.is_empty())
+        .or_else(|| v.get("error").and_then(|e| e.as_str()).map(clean))
+        .unwrap_or_default();
+    // Ids are GUIDs; anything else in them is not worth showing.
+    let id = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+    };
+    match (id("trace_id"), id("correlation_id")) {
+        (Some(t), Some(c)) => message.push_str(&format!(" (trace ID {t}, correlation ID {c})")),
+        (Some(t), None) => message.push_str(&format!(" (trace ID {t})")),
+        (None, Some(c)) => message.push_str(&format!(" (correlation ID {c})")),
+        (None, None) => {}
+    }
+    Some(message)
+}
+
+/// The error body with `error_description` replaced by [`entra_error_message`], written so
+/// that it needs no JSON escape (azure_identity cannot read one): `"` becomes `'`, `\` `/`.
+fn rewrite_entra_error(body: &[u8]) -> Option<Vec<u8>> {
+    let message = entra_error_message(body)?
+        .replace('"', "'")
+        .replace('\\', "/");
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.as_object_mut()?.insert(
+        "error_description".into(),
+        serde_json::Value::String(message),
+    );
+    serde_json::to_vec(&v).ok()
+}
+
 /// Error texts from credentials may echo request bodies; never let a secret-looking value out.
+/// Control characters (a server's `\r\n`, terminal escapes) never reach the terminal either.
 fn redact(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     s.split_whitespace()
         .map(|w| {
             let lower = w.to_ascii_lowercase();

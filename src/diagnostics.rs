@@ -30,6 +30,9 @@ impl Pos {
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
+    /// Byte offset where each line starts, built on first use: rendering one diagnostic per
+    /// document of a 10,000-document file re-scanned the whole file each time (quadratic).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -37,16 +40,22 @@ impl SourceFile {
         Arc::new(Self {
             path: path.into(),
             text: text.into(),
+            line_starts: std::sync::OnceLock::new(),
         })
     }
 
     /// The text of 1-based line `n`, without its line terminator.
     pub fn line(&self, n: u32) -> Option<&str> {
         let idx = usize::try_from(n).ok()?.checked_sub(1)?;
-        self.text
-            .split('\n')
-            .nth(idx)
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let start = *starts.get(idx)?;
+        let end = starts.get(idx + 1).map_or(self.text.len(), |next| next - 1);
+        let l = self.text.get(start..end)?;
+        Some(l.strip_suffix('\r').unwrap_or(l))
     }
 }
 

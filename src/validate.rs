@@ -66,7 +66,7 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
         }
     };
     if let Some(p) = provider {
-        check_provider(p, &mut diags);
+        check_provider(p, &set.roots, &mut diags);
     }
     check_customers(set, provider, today, &mut diags);
     let ok = !diags.has_errors();
@@ -172,7 +172,11 @@ impl Ctx<'_> {
     }
 }
 
-fn check_provider(p: &Sourced<ProviderManifest>, diags: &mut Diagnostics) {
+fn check_provider(
+    p: &Sourced<ProviderManifest>,
+    roots: &[std::path::PathBuf],
+    diags: &mut Diagnostics,
+) {
     let mut cx = Ctx {
         file: &p.file,
         diags,
@@ -279,7 +283,7 @@ fn check_provider(p: &Sourced<ProviderManifest>, diags: &mut Diagnostics) {
     }
     check_prefix(&mut cx, &s.naming.prefix);
     if let Some(siem) = &s.siem {
-        check_siem(&mut cx, siem, &p.file);
+        check_siem(&mut cx, siem, &p.file, roots);
     }
     if let Some(delivery) = &s.delivery
         && let Some(smtp) = &delivery.smtp
@@ -396,7 +400,12 @@ pub fn action_covers(pattern: &str, action: &str) -> bool {
     p.iter().zip(&a).all(|(ps, as_)| *ps == "*" || ps == as_)
 }
 
-fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<SourceFile>) {
+fn check_siem(
+    cx: &mut Ctx<'_>,
+    siem: &crate::manifest::SiemApp,
+    file: &Arc<SourceFile>,
+    roots: &[std::path::PathBuf],
+) {
     let u = &siem.unique_name;
     if u.value.len() > MAX_UNIQUE_NAME
         || u.value.is_empty()
@@ -434,16 +443,7 @@ fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<Sour
     let mut secret_names = BTreeSet::new();
     for cred in &siem.credentials {
         match &cred.value {
-            Credential::Certificate(c) => {
-                let base = file.path.parent().unwrap_or(std::path::Path::new("."));
-                if !base.join(&c.path.value).is_file() {
-                    cx.error(
-                        &c.path,
-                        format!("certificate file `{}` not found", c.path.value),
-                    )
-                    .set_help(format!("paths are relative to {}", base.display()));
-                }
-            }
+            Credential::Certificate(c) => check_certificate(cx, &c.path, file, roots),
             Credential::Federated(f) => {
                 if f.name.value.is_empty() || f.name.value.chars().count() > 120 {
                     cx.error(
@@ -499,6 +499,118 @@ fn check_siem(cx: &mut Ctx<'_>, siem: &crate::manifest::SiemApp, file: &Arc<Sour
             }
         }
     }
+}
+
+/// Largest certificate file read (a PEM certificate is a few KiB).
+const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
+
+/// A certificate file named by a manifest. A relative path must stay inside the manifests'
+/// folder once `..` and symbolic links are resolved: a manifest from a pull request must not
+/// make the tool read (and upload to Entra) `../../../../etc/passwd` or another user's file.
+/// The file must be readable, a regular file, and a certificate: found at validation, not
+/// halfway through an apply.
+fn check_certificate(
+    cx: &mut Ctx<'_>,
+    at: &Loc<String>,
+    file: &Arc<SourceFile>,
+    roots: &[std::path::PathBuf],
+) {
+    use std::io::Read as _;
+    use std::path::Path;
+    let base = file
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let written = Path::new(&at.value);
+    let path = base.join(written);
+    let not_found = |cx: &mut Ctx<'_>| {
+        cx.error(at, format!("certificate file `{}` not found", at.value))
+            .set_help(format!("paths are relative to {}", base.display()));
+    };
+    if !written.is_absolute() {
+        let Ok(real_base) = base.canonicalize() else {
+            not_found(cx);
+            return;
+        };
+        // The outermost folder given that holds the manifest; its own folder otherwise.
+        let fence = roots
+            .iter()
+            .filter(|r| real_base.starts_with(r))
+            .min_by_key(|r| r.components().count())
+            .cloned()
+            .unwrap_or(real_base);
+        match path.canonicalize() {
+            Ok(real) if !real.starts_with(&fence) => {
+                cx.error(
+                    at,
+                    format!(
+                        "certificate file `{}` is outside the manifests' folder {}",
+                        at.value,
+                        fence.display()
+                    ),
+                )
+                .set_help(
+                    "a relative path must stay inside the manifests' folder (after `..` and \
+                     symbolic links); give an absolute path for a certificate kept elsewhere",
+                );
+                return;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                not_found(cx);
+                return;
+            }
+            Err(e) => {
+                cx.error(
+                    at,
+                    format!("certificate file `{}` cannot be read: {e}", at.value),
+                );
+                return;
+            }
+        }
+    }
+    let read = || -> Result<Vec<u8>, String> {
+        let io = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "not found".to_string()
+            } else {
+                format!("cannot be read: {e}")
+            }
+        };
+        // Before opening: opening a FIFO would wait for a writer forever.
+        if !std::fs::metadata(&path).map_err(io)?.is_file() {
+            return Err("is not a regular file".into());
+        }
+        let f = std::fs::File::open(&path).map_err(io)?;
+        let meta = f.metadata().map_err(|e| format!("cannot be read: {e}"))?;
+        if !meta.is_file() {
+            return Err("is not a regular file".into());
+        }
+        let mut bytes = Vec::new();
+        f.take(MAX_CERTIFICATE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot be read: {e}"))?;
+        if bytes.len() as u64 > MAX_CERTIFICATE_BYTES {
+            return Err(format!(
+                "is larger than {} KiB; a certificate is a few KiB",
+                MAX_CERTIFICATE_BYTES / 1024
+            ));
+        }
+        Ok(bytes)
+    };
+    let problem = match read() {
+        Ok(bytes) => match crate::providers::application::CertificateFile::parse(&bytes) {
+            Ok(_) => return,
+            Err(e) => format!("is not a PEM or DER certificate: {e}"),
+        },
+        Err(e) if e == "not found" => {
+            not_found(cx);
+            return;
+        }
+        Err(e) => e,
+    };
+    cx.error(at, format!("certificate file `{}` {problem}", at.value));
 }
 
 fn check_customers(

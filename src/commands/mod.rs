@@ -62,7 +62,7 @@ pub async fn connect(
             .map(|s| (s, None))
             .map_err(|e| e.to_string());
     }
-    std::fs::create_dir_all(&args.sandbox_dir)
+    crate::sandbox::state::create_private_dir(&args.sandbox_dir)
         .map_err(|e| format!("cannot create {}: {e}", args.sandbox_dir.display()))?;
     let opts = crate::sandbox::SandboxOptions {
         state_file: Some(args.sandbox_dir.join("state.json")),

@@ -5,16 +5,31 @@
 //! `kind`, then strictly (unknown fields rejected, only `true`/`false` as booleans) into the
 //! matching type. Parse errors become [`Diagnostic`]s with the exact line and column, and one
 //! bad document never stops the others from being checked.
+//!
+//! Manifest folders are shared with other tools and other people, so nothing in one may hang
+//! or exhaust the tool: only regular files are read (a FIFO or a link to `/dev/zero` is
+//! skipped), each at most [`MAX_FILE_BYTES`] and [`MAX_DOCUMENTS`] documents, symbolic-link
+//! loops are not followed, and work stays linear in the size of a file.
 
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_saphyr::MessageFormatter;
 
+use super::located::with_line_offset;
 use super::{API_VERSION, CustomerManifest, Loc, ManifestSet, ProviderManifest, Sourced};
 use crate::diagnostics::{Diagnostic, Diagnostics, Pos, SourceFile};
+
+/// Largest manifest file read (a thousand customers in one file is about 1 MiB).
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Most documents (`---` separated) in one manifest file.
+pub const MAX_DOCUMENTS: usize = 50_000;
 
 /// What loading produced: the documents that parsed, and every problem met on the way.
 #[derive(Debug, Default)]
@@ -34,65 +49,168 @@ pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
     let mut out = LoadOutcome::default();
     for path in paths {
         let explicit = !path.is_dir() && !skip_foreign;
-        let files = match discover(path) {
-            Ok(files) => files,
-            Err(d) => {
-                out.diagnostics.push(d);
-                continue;
-            }
+        let root = if path.is_dir() {
+            Some(path.as_path())
+        } else {
+            path.parent().map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
         };
-        for file in files {
+        if let Some(root) = root.and_then(|r| r.canonicalize().ok()) {
+            out.set.roots.push(root);
+        }
+        for file in discover(path, &mut out.diagnostics) {
             out.set.files += 1;
-            match std::fs::read(&file) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => {
-                        let src = SourceFile::new(file, text);
-                        let before = documents(&out);
-                        parse_source(&src, explicit, &mut out);
-                        // A file whose every document was skipped as foreign (a CI workflow
-                        // next to the manifests) is not a manifest file: don't count it.
-                        if documents(&out) == before {
-                            out.set.files -= 1;
-                        }
+            match read_manifest_file(&file, explicit) {
+                Ok(text) => {
+                    let src = SourceFile::new(file, text);
+                    // A file whose every document was skipped as foreign (a CI workflow
+                    // next to the manifests) is not a manifest file: don't count it.
+                    if parse_source(&src, explicit, &mut out) == 0 {
+                        out.set.files -= 1;
                     }
-                    Err(_) => out.diagnostics.push(
-                        Diagnostic::error("file is not valid UTF-8")
-                            .in_file(&SourceFile::new(file, String::new())),
-                    ),
-                },
-                Err(e) => out.diagnostics.push(
-                    Diagnostic::error(format!("cannot read file: {e}"))
-                        .in_file(&SourceFile::new(file, String::new())),
-                ),
+                }
+                Err(d) => {
+                    // Skipped as someone else's (a warning), it is no manifest file either.
+                    if !d.is_error() {
+                        out.set.files -= 1;
+                    }
+                    out.diagnostics.push(d);
+                }
             }
         }
     }
     out
 }
 
-/// Documents loaded or rejected so far.
-fn documents(out: &LoadOutcome) -> usize {
-    out.set.providers.len() + out.set.customers.len() + out.diagnostics.iter().count()
+/// How much of an oversized file is looked at to tell whether it is ours.
+const PEEK_BYTES: usize = 64 * 1024;
+
+/// Reads one manifest file: at most [`MAX_FILE_BYTES`], UTF-8, and only a regular file (the
+/// check is repeated on the open handle, so a file swapped for something else after
+/// discovery is still refused). An oversized file found by walking a folder whose start names
+/// no mssp `apiVersion` or kind (an OpenAPI document, a data dump) is someone else's: a
+/// warning, not an error.
+fn read_manifest_file(path: &Path, explicit: bool) -> Result<String, Diagnostic> {
+    let fail =
+        |message: String| Diagnostic::error(message).in_file(&SourceFile::new(path, String::new()));
+    let mut file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read file: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot read file: {e}")))?;
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    let too_large = |start: &[u8]| {
+        let limit = MAX_FILE_BYTES / (1024 * 1024);
+        let start = &start[..start.len().min(PEEK_BYTES)];
+        if !explicit && !looks_ours(&String::from_utf8_lossy(start)) {
+            return Diagnostic::warning(format!(
+                "larger than {limit} MiB and names no mssp apiVersion or kind; skipped"
+            ))
+            .in_file(&SourceFile::new(path, String::new()));
+        }
+        fail(format!(
+            "file is larger than {limit} MiB; manifest files are far smaller (is this the right file?)"
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        let mut start = Vec::new();
+        let _ = (&mut file).take(PEEK_BYTES as u64).read_to_end(&mut start);
+        return Err(too_large(&start));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The size on disk can lie (a file still growing, /proc): the cap holds for what is read.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(&bytes));
+    }
+    String::from_utf8(bytes).map_err(|_| fail("file is not valid UTF-8".into()))
 }
 
-/// Manifest files under `path`, sorted so runs are deterministic.
-fn discover(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+/// Manifest files under `path`, sorted so runs are deterministic. Problems (an unreadable
+/// folder, a FIFO named `*.yaml`, a link loop) go to `diags`; the search goes on, so a
+/// manifest elsewhere is still found and every problem is reported together.
+fn discover(path: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            diags.push(Diagnostic::error(format!(
+                "{}: no such file or directory",
+                path.display()
+            )));
+            return Vec::new();
+        }
+        Err(e) => {
+            diags.push(Diagnostic::error(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )));
+            return Vec::new();
+        }
+    };
+    if meta.is_file() {
+        return vec![path.to_path_buf()];
     }
-    if !path.is_dir() {
-        return Err(Diagnostic::error(format!(
-            "{}: no such file or directory",
+    if !meta.is_dir() {
+        diags.push(Diagnostic::error(format!(
+            "{}: not a regular file or directory",
             path.display()
         )));
+        return Vec::new();
     }
     let mut files = Vec::new();
+    // Canonical paths of the folders searched: a link back up the tree (or two links to one
+    // folder) is searched once, never forever.
+    let mut searched: HashSet<PathBuf> = HashSet::new();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
-            Diagnostic::error(format!("{}: cannot read directory: {e}", dir.display()))
-        })?;
-        for entry in entries.flatten() {
+        match dir.canonicalize() {
+            Ok(real) => {
+                if !searched.insert(real.clone()) {
+                    diags.push(Diagnostic::warning(format!(
+                        "{}: leads to {}, which is already searched (symbolic link); not searched again",
+                        dir.display(),
+                        real.display()
+                    )));
+                    continue;
+                }
+            }
+            Err(e) => {
+                diags.push(Diagnostic::error(format!(
+                    "{}: cannot read directory: {e}",
+                    dir.display()
+                )));
+                continue;
+            }
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                diags.push(Diagnostic::error(format!(
+                    "{}: cannot read directory: {e}",
+                    dir.display()
+                )));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    diags.push(Diagnostic::error(format!(
+                        "{}: cannot read directory: {e}",
+                        dir.display()
+                    )));
+                    continue;
+                }
+            };
             let p = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
@@ -100,52 +218,285 @@ fn discover(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
             if name.starts_with('.') || name == "target" {
                 continue;
             }
-            if p.is_dir() {
-                stack.push(p);
-            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-                files.push(p);
+            let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+            // Follows symbolic links: what matters is what would be read.
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() => stack.push(p),
+                Ok(m) if m.is_file() => {
+                    if yaml {
+                        files.push(p);
+                    }
+                }
+                Ok(_) if yaml => diags.push(Diagnostic::warning(format!(
+                    "{}: not a regular file (a FIFO, socket or device); skipped",
+                    p.display()
+                ))),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if yaml {
+                        diags.push(Diagnostic::warning(format!(
+                            "{}: broken symbolic link; skipped",
+                            p.display()
+                        )));
+                    }
+                }
+                Err(e) => diags.push(Diagnostic::error(format!(
+                    "{}: cannot read: {e}",
+                    p.display()
+                ))),
             }
         }
     }
     files.sort();
-    Ok(files)
+    files
 }
 
 /// The loose first pass: enough to route a document to its type.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Default)]
 struct Header {
-    #[serde(default)]
     api_version: Option<Loc<String>>,
-    #[serde(default)]
     kind: Option<Loc<String>>,
 }
 
-/// Parses every document of one file into `out`. When the file was found by walking a
-/// directory, documents that are clearly not ours (no mssp `apiVersion`, unknown kind) are
-/// skipped, so a repository can keep CI workflows or other YAML next to its manifests.
-pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome) {
-    for doc in split_documents(&src.text) {
-        if is_blank_document(&doc.text) {
+/// What the first pass found at the top of a document.
+enum Probe {
+    /// An empty document (`---` alone, or only comments).
+    Empty,
+    /// A mapping, with its `apiVersion` and `kind` when they are strings.
+    Mapping(Header),
+    /// A sequence or a scalar: an Ansible playbook, a list written by another tool. Never ours.
+    NotMapping,
+}
+
+impl<'de> Deserialize<'de> for Probe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ProbeVisitor)
+    }
+}
+
+struct ProbeVisitor;
+
+impl<'de> Visitor<'de> for ProbeVisitor {
+    type Value = Probe;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a YAML document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+        let mut header = Header::default();
+        while let Some(key) = map.next_key::<AnyString>()? {
+            match key.0.as_deref() {
+                Some("apiVersion") => header.api_version = map.next_value::<LocString>()?.0,
+                Some("kind") => header.kind = map.next_value::<LocString>()?.0,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Probe::Mapping(header))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probe, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Probe::NotMapping)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Probe, E> {
+        Ok(Probe::Empty)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Probe, E> {
+        Ok(Probe::Empty)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Probe, D::Error> {
+        d.deserialize_any(ProbeVisitor)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Probe, E> {
+        Ok(Probe::NotMapping)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Probe, E> {
+        Ok(Probe::NotMapping)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Probe, E> {
+        Ok(Probe::NotMapping)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Probe, E> {
+        Ok(Probe::NotMapping)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Probe, E> {
+        Ok(Probe::NotMapping)
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Probe, E> {
+        Ok(Probe::NotMapping)
+    }
+}
+
+/// Any YAML value, kept only when it is a string (a key such as `1` or `[a]` is no field of ours).
+struct AnyString(Option<String>);
+
+impl<'de> Deserialize<'de> for AnyString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AnyString;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AnyString, E> {
+                Ok(AnyString(Some(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<AnyString, E> {
+                Ok(AnyString(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<AnyString, E> {
+                Ok(AnyString(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<AnyString, E> {
+                Ok(AnyString(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<AnyString, E> {
+                Ok(AnyString(None))
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<AnyString, E> {
+                Ok(AnyString(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<AnyString, E> {
+                Ok(AnyString(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<AnyString, E> {
+                Ok(AnyString(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<AnyString, D::Error> {
+                AnyString::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyString, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AnyString(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyString, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AnyString(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A located value, kept only when it is a string.
+struct LocString(Option<Loc<String>>);
+
+impl<'de> Deserialize<'de> for LocString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Loc::<AnyString>::deserialize(d)?;
+        Ok(LocString(v.value.0.map(|s| Loc {
+            value: s,
+            pos: v.pos,
+        })))
+    }
+}
+
+/// Whether a document that does not parse was meant to be an mssp manifest: then its
+/// errors are the user's to fix; otherwise it is someone else's YAML (a Helm template).
+fn looks_ours(text: &str) -> bool {
+    text.lines().any(|l| {
+        // `- apiVersion: …`: a list of manifests is a mistake of ours to report, not foreign.
+        let l = l.trim().trim_start_matches(['-', ' ']);
+        let unquote = |v: &str| v.trim().trim_matches(['"', '\'']).to_string();
+        l.strip_prefix("apiVersion:")
+            .is_some_and(|v| unquote(v).starts_with("mssp.io/"))
+            || l.strip_prefix("kind:")
+                .is_some_and(|v| matches!(unquote(v).as_str(), "Provider" | "Customer"))
+    })
+}
+
+/// Parses every document of one file into `out`; returns how many were ours (parsed or
+/// reported). When the file was found by walking a directory, documents that are clearly
+/// not ours (not a mapping, no mssp `apiVersion` and no mssp kind) are skipped, so a
+/// repository can keep CI workflows, playbooks or other YAML next to its manifests.
+pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome) -> usize {
+    let docs = split_documents(&src.text);
+    if docs.len() > MAX_DOCUMENTS && !explicit && !looks_ours(&src.text) {
+        out.diagnostics.push(
+            Diagnostic::warning(format!(
+                "holds {} documents, more than {MAX_DOCUMENTS}, and names no mssp apiVersion or kind; skipped",
+                docs.len()
+            ))
+            .in_file(src),
+        );
+        return 0;
+    }
+    if docs.len() > MAX_DOCUMENTS {
+        out.diagnostics.push(
+            Diagnostic::error(format!(
+                "file holds {} documents; at most {MAX_DOCUMENTS} are read from one file",
+                docs.len()
+            ))
+            .in_file(src)
+            .help("split it into several files"),
+        );
+        return 1;
+    }
+    let mut ours = 0;
+    for doc in docs {
+        if is_blank_document(doc.text) {
             continue;
         }
-        let header = match from_yaml::<Header>(&doc.text, src) {
-            Ok(Some(h)) => h,
-            Ok(None) => continue,
+        let skip = |why: &str| {
+            tracing::debug!(
+                file = %src.path.display(),
+                line = doc.first_line,
+                "skipped a document that is not an mssp manifest: {why}"
+            );
+        };
+        let header = match from_yaml::<Probe>(&doc, src) {
+            Ok(Some(Probe::Mapping(h))) => h,
+            Ok(Some(Probe::Empty)) | Ok(None) => continue,
+            Ok(Some(Probe::NotMapping)) if !explicit && !looks_ours(doc.text) => {
+                skip("not a mapping");
+                continue;
+            }
+            Ok(Some(Probe::NotMapping)) => {
+                ours += 1;
+                out.diagnostics.push(
+                    Diagnostic::error("document is not a mapping")
+                        .at(src, Pos::new(doc.first_line, 1, 0))
+                        .help(format!(
+                            "an mssp manifest is a mapping with `apiVersion: {API_VERSION}`, `kind`, `metadata` and `spec`"
+                        )),
+                );
+                continue;
+            }
+            Err(_) if !explicit && !looks_ours(doc.text) => {
+                skip("not valid YAML, and nothing in it names mssp");
+                continue;
+            }
             Err(d) => {
+                ours += 1;
                 out.diagnostics.push(d);
                 continue;
             }
         };
-        let ours = header
+        let is_ours = header
             .api_version
             .as_ref()
             .is_some_and(|v| v.value.starts_with("mssp.io/"));
         let kind = header.kind.as_ref().map(|k| k.value.as_str());
         match kind {
             Some("Provider") | Some("Customer") => {}
-            _ if !ours && !explicit => continue,
+            _ if !is_ours && !explicit => {
+                skip("no mssp apiVersion or kind");
+                continue;
+            }
             Some(other) => {
+                ours += 1;
                 let pos = header.kind.as_ref().map(|k| k.pos).unwrap_or_default();
                 out.diagnostics.push(
                     Diagnostic::error(format!("unknown kind `{other}`"))
@@ -155,6 +506,7 @@ pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome
                 continue;
             }
             None => {
+                ours += 1;
                 out.diagnostics.push(
                     Diagnostic::error("document has no `kind`")
                         .at(src, Pos::new(doc.first_line, 1, 0))
@@ -163,6 +515,7 @@ pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome
                 continue;
             }
         }
+        ours += 1;
         match &header.api_version {
             Some(v) if v.value == API_VERSION => {}
             Some(v) => {
@@ -183,7 +536,7 @@ pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome
             }
         }
         match kind {
-            Some("Provider") => match from_yaml::<ProviderManifest>(&doc.text, src) {
+            Some("Provider") => match from_yaml::<ProviderManifest>(&doc, src) {
                 Ok(Some(m)) => out.set.providers.push(Sourced {
                     file: Arc::clone(src),
                     doc: m,
@@ -191,7 +544,7 @@ pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome
                 Ok(None) => {}
                 Err(d) => out.diagnostics.push(d),
             },
-            _ => match from_yaml::<CustomerManifest>(&doc.text, src) {
+            _ => match from_yaml::<CustomerManifest>(&doc, src) {
                 Ok(Some(m)) => out.set.customers.push(Sourced {
                     file: Arc::clone(src),
                     doc: m,
@@ -201,39 +554,36 @@ pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome
             },
         }
     }
+    ours
 }
 
-/// One document of a multi-document file. Its text keeps every other document's lines as
-/// empty lines, so positions reported by the parser are positions in the whole file.
-struct Document {
-    text: String,
+/// One document of a multi-document file: a slice of the file's text (no copy), and the
+/// file line it starts on, by which the parser's positions are shifted.
+struct Document<'a> {
+    text: &'a str,
     first_line: u32,
 }
 
-fn split_documents(text: &str) -> Vec<Document> {
-    let lines: Vec<&str> = text.split('\n').collect();
-    let mut starts = vec![0usize];
-    for (i, line) in lines.iter().enumerate() {
-        if i > 0 && is_document_marker(line) {
-            starts.push(i);
+/// Splits at `---` lines in one pass over the text.
+fn split_documents(text: &str) -> Vec<Document<'_>> {
+    let mut docs = Vec::new();
+    let (mut start, mut start_line) = (0usize, 1usize);
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i > 0 && is_document_marker(line.trim_end_matches('\n')) {
+            docs.push(Document {
+                text: &text[start..offset],
+                first_line: u32::try_from(start_line).unwrap_or(u32::MAX),
+            });
+            start = offset;
+            start_line = i + 1;
         }
+        offset += line.len();
     }
-    let mut docs = Vec::with_capacity(starts.len());
-    for (n, &start) in starts.iter().enumerate() {
-        let end = starts.get(n + 1).copied().unwrap_or(lines.len());
-        let mut doc = String::with_capacity(text.len() / starts.len() + start);
-        for _ in 0..start {
-            doc.push('\n');
-        }
-        for line in &lines[start..end] {
-            doc.push_str(line);
-            doc.push('\n');
-        }
-        docs.push(Document {
-            text: doc,
-            first_line: u32::try_from(start + 1).unwrap_or(u32::MAX),
-        });
-    }
+    docs.push(Document {
+        text: &text[start..],
+        first_line: u32::try_from(start_line).unwrap_or(u32::MAX),
+    });
     docs
 }
 
@@ -253,18 +603,20 @@ fn options() -> serde_saphyr::Options {
     serde_saphyr::options! { strict_booleans: true }
 }
 
-/// Parses one document strictly; `Ok(None)` for an empty document.
+/// Parses one document strictly; `Ok(None)` for an empty document. Positions, in values and
+/// in errors, are lines of the whole file.
 fn from_yaml<T: DeserializeOwned>(
-    text: &str,
+    doc: &Document<'_>,
     src: &Arc<SourceFile>,
 ) -> Result<Option<T>, Diagnostic> {
-    match serde_saphyr::from_str_with_options::<Option<T>>(text, options()) {
-        Ok(v) => Ok(v),
-        Err(e) => Err(yaml_diagnostic(&e, src)),
-    }
+    let before = doc.first_line.saturating_sub(1);
+    with_line_offset(before, || {
+        serde_saphyr::from_str_with_options::<Option<T>>(doc.text, options())
+    })
+    .map_err(|e| yaml_diagnostic(&e, src, before))
 }
 
-fn yaml_diagnostic(err: &serde_saphyr::Error, src: &Arc<SourceFile>) -> Diagnostic {
+fn yaml_diagnostic(err: &serde_saphyr::Error, src: &Arc<SourceFile>, before: u32) -> Diagnostic {
     let inner = err.without_snippet();
     let message = serde_saphyr::UserMessageFormatter
         .format_message(inner)
@@ -285,7 +637,9 @@ fn yaml_diagnostic(err: &serde_saphyr::Error, src: &Arc<SourceFile>) -> Diagnost
         Some(loc) if loc.line() > 0 => d.at(
             src,
             Pos::new(
-                u32::try_from(loc.line()).unwrap_or(0),
+                u32::try_from(loc.line())
+                    .unwrap_or(0)
+                    .saturating_add(before),
                 u32::try_from(loc.column()).unwrap_or(0),
                 u32::try_from(loc.span().len()).unwrap_or(0),
             ),
@@ -327,9 +681,22 @@ mod tests {
     fn documents_keep_file_line_numbers() {
         let docs = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n");
         assert_eq!(docs.len(), 3);
+        assert_eq!(docs[0].text, "a: 1\n");
         assert_eq!(docs[1].first_line, 2);
-        assert_eq!(docs[1].text, "\n---\nb: 2\n");
+        assert_eq!(docs[1].text, "---\nb: 2\n");
         assert_eq!(docs[2].first_line, 4);
-        assert!(docs[2].text.starts_with("\n\n\n--- # c\n"));
+        assert_eq!(docs[2].text, "--- # c\nc: 3\n");
+    }
+
+    /// Splitting is linear: the documents together are exactly the file, however many there
+    /// are (each used to carry every earlier document's lines as padding: 20,000 empty
+    /// documents made 800 MB of text).
+    #[test]
+    fn documents_together_are_the_file() {
+        let text = "---\n".repeat(20_000);
+        let docs = split_documents(&text);
+        assert_eq!(docs.len(), 20_000);
+        assert_eq!(docs.iter().map(|d| d.text.len()).sum::<usize>(), text.len());
+        assert_eq!(docs[19_999].first_line, 20_000);
     }
 }

@@ -6,12 +6,32 @@
 //! users see in their editor is not polluted with span bookkeeping.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::ops::Deref;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::diagnostics::Pos;
+
+thread_local! {
+    /// Lines before the document being parsed. Each document of a multi-document file is
+    /// parsed on its own (padding it with the earlier documents' lines made loading quadratic),
+    /// so positions the parser reports are shifted back to lines of the whole file here.
+    static LINE_OFFSET: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `parse` with every [`Loc`] it deserializes moved down by `lines`.
+pub(crate) fn with_line_offset<R>(lines: u32, parse: impl FnOnce() -> R) -> R {
+    struct Restore(u32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LINE_OFFSET.with(|o| o.set(self.0));
+        }
+    }
+    let _restore = Restore(LINE_OFFSET.with(|o| o.replace(lines)));
+    parse()
+}
 
 #[derive(Debug, Clone)]
 pub struct Loc<T> {
@@ -53,13 +73,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loc<T> {
         let spanned = serde_saphyr::Spanned::<T>::deserialize(d)?;
         let at = spanned.referenced;
         let len = u32::try_from(at.span().len()).unwrap_or(0);
+        let line = u32::try_from(at.line()).unwrap_or(0);
+        let line = match line {
+            0 => 0,
+            l => l.saturating_add(LINE_OFFSET.with(Cell::get)),
+        };
         Ok(Self {
             value: spanned.value,
-            pos: Pos::new(
-                u32::try_from(at.line()).unwrap_or(0),
-                u32::try_from(at.column()).unwrap_or(0),
-                len,
-            ),
+            pos: Pos::new(line, u32::try_from(at.column()).unwrap_or(0), len),
         })
     }
 }

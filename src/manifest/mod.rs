@@ -56,4 +56,7 @@ pub struct ManifestSet {
     pub customers: Vec<Sourced<CustomerManifest>>,
     /// Files read (including ones that failed to parse).
     pub files: usize,
+    /// The folders manifests were loaded from (a directory given, or the folder of a file
+    /// given), canonical. Relative certificate paths must stay inside them.
+    pub roots: Vec<std::path::PathBuf>,
 }

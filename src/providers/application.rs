@@ -273,26 +273,31 @@ pub struct CertificateFile {
 
 impl CertificateFile {
     pub fn read(path: &std::path::Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A PEM (first CERTIFICATE block) or DER X.509 certificate.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
         use rustls_pki_types::CertificateDer;
         use rustls_pki_types::pem::PemObject;
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let der: Vec<u8> = if bytes.starts_with(b"-----") {
-            CertificateDer::pem_slice_iter(&bytes)
+            CertificateDer::pem_slice_iter(bytes)
                 .next()
-                .ok_or_else(|| format!("{}: no CERTIFICATE block", path.display()))?
-                .map_err(|e| format!("{}: {e}", path.display()))?
+                .ok_or_else(|| "no CERTIFICATE block".to_string())?
+                .map_err(|e| e.to_string())?
                 .to_vec()
         } else {
-            bytes
+            bytes.to_vec()
         };
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
         let (_, parsed) = x509_parser::parse_x509_certificate(&der)
-            .map_err(|e| format!("{}: not an X.509 certificate: {e}", path.display()))?;
+            .map_err(|e| format!("not an X.509 certificate: {e}"))?;
         let validity = parsed.validity();
         let rfc3339 = |t: &x509_parser::time::ASN1Time| {
             jiff::Timestamp::from_second(t.timestamp())
                 .map(|ts| ts.to_string())
-                .map_err(|e| format!("{}: certificate validity: {e}", path.display()))
+                .map_err(|e| format!("certificate validity: {e}"))
         };
         let b64 = base64::engine::general_purpose::STANDARD;
         Ok(Self {

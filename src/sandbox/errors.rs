@@ -158,11 +158,14 @@ impl AadError {
         }
     }
 
+    /// The body exactly as Entra sends it: the description's first line is Microsoft's
+    /// message, then `\r\n`-separated Trace ID, Correlation ID and Timestamp lines (clients
+    /// must cope with those escapes; azure_identity 1.0 did not).
     pub fn body(&self, trace_id: &str, correlation_id: &str, timestamp: &str) -> Value {
         json!({
             "error": self.error,
             "error_description": format!(
-                "AADSTS{}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
+                "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
                 self.code, self.description
             ),
             "error_codes": [self.code],

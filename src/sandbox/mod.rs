@@ -169,8 +169,19 @@ impl Sandbox {
     pub async fn start(opts: SandboxOptions, seed: Seed) -> Result<Sandbox, SandboxError> {
         // rustls needs one process-wide crypto provider; another caller may have installed it already.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        if let Some(dir) = opts
+            .state_file
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            state::create_private_dir(dir).map_err(|source| SandboxError::WriteState {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
         let st = load_or_create(&opts, &seed)?;
-        std::fs::create_dir_all(&opts.ca_dir).map_err(|source| SandboxError::WriteCa {
+        state::create_private_dir(&opts.ca_dir).map_err(|source| SandboxError::WriteCa {
             path: opts.ca_dir.clone(),
             source,
         })?;

@@ -506,15 +506,34 @@ impl State {
         }
     }
 
-    /// Writes the state atomically: a crash mid-write leaves the previous file intact.
+    /// Writes the state atomically: a crash mid-write leaves the previous file intact. The
+    /// file holds the client secret and the CA's private key, so it is created readable by
+    /// its owner only (0600), temporary file included.
     pub fn save(&self, path: &Path) -> Result<(), SandboxError> {
+        use std::io::Write as _;
         let bytes = serde_json::to_vec_pretty(self).map_err(SandboxError::SerialiseState)?;
         let tmp = path.with_extension("tmp");
         let werr = |source| SandboxError::WriteState {
             path: path.to_path_buf(),
             source,
         };
-        std::fs::write(&tmp, bytes).map_err(werr)?;
+        // A mode only applies to a file being created: a leftover temporary file (or a link
+        // planted in its place) must not lend its own.
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(werr(e)),
+        }
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            open.mode(0o600);
+        }
+        let mut file = open.open(&tmp).map_err(werr)?;
+        file.write_all(&bytes).map_err(werr)?;
+        drop(file);
         std::fs::rename(&tmp, path).map_err(werr)
     }
 
@@ -555,4 +574,21 @@ pub fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
             (r.get("id")?.as_str()?.eq_ignore_ascii_case(id))
                 .then(|| r.get("value")?.as_str().map(str::to_string))?
         })
+}
+
+/// Creates `dir` and its missing parents readable by the owner only (0700): the sandbox's
+/// folder holds its state file (secrets) and CA. An existing folder is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
 }
