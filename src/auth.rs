@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientMethodOptions, ClientOptions, Transport};
+use azure_core::http::{
+    AsyncRawResponse, ClientMethodOptions, ClientOptions, HttpClient, Request, Transport,
+};
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
@@ -127,7 +129,7 @@ impl Tokens {
             .get_token(&[scope.as_str()], None)
             .await
             .map(|t| t.token)
-            .map_err(|e| AuthError::Credential(redact(&e.to_string())))
+            .map_err(|e| AuthError::Credential(redact(&with_causes(&e))))
     }
 
     async fn credential(
@@ -150,7 +152,7 @@ impl Tokens {
         custom.authority_host = login.to_string();
         ClientOptions {
             cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
-            transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            transport: Some(Transport::new(Arc::new(FailFast(self.http.clone())))),
             ..Default::default()
         }
     }
@@ -229,6 +231,47 @@ impl Tokens {
             .map_err(err)?,
         })
     }
+}
+
+/// The run's HTTP client as azure_identity's transport. azure_core retries every connection
+/// error for up to a minute; causes no retry can heal (TLS, DNS, refused, bad URL) are
+/// handed back as non-retryable errors naming the cause, so a token request fails at once.
+#[derive(Debug)]
+struct FailFast(reqwest::Client);
+
+#[async_trait::async_trait]
+impl HttpClient for FailFast {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        self.0
+            .execute_request(request)
+            .await
+            .map_err(|e| match crate::graph::permanent_cause(&e) {
+                Some(why) => azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Other,
+                    format!(
+                        "{why} (token endpoint {})",
+                        request.url().origin().ascii_serialization()
+                    ),
+                ),
+                None => e,
+            })
+    }
+}
+
+/// An azure_core error's message followed by its causes: its own Display names only the
+/// outermost context ("authentication failed"), not why.
+fn with_causes(e: &azure_core::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        src = cause.source();
+    }
+    out
 }
 
 /// Error texts from credentials may echo request bodies; never let a secret-looking value out.

@@ -6,6 +6,7 @@ mod auth;
 mod ci_workflow;
 mod cli;
 mod export;
+mod hostile;
 mod loader_props;
 mod plan;
 mod precommit;
