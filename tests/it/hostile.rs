@@ -977,3 +977,28 @@ async fn the_sandbox_sets_tcp_nodelay_on_accepted_connections() {
     assert_eq!(found, Some(true), "the accepted socket has Nagle on");
     drop(client);
 }
+
+/// Whatever carries server text into a plan (blocked reasons, warnings, notes), the human
+/// and Markdown renderings hold no control characters but the human colours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_plans_strip_control_characters_from_server_text() {
+    let w = World::new("world", |_| {}).await;
+    let mut p = w.plan().await;
+    let t = &mut p.tenants[0];
+    t.status = TenantStatus::Blocked;
+    t.blocked_reason = Some(EVIL.to_string());
+    let t = &mut p.tenants[1];
+    t.warnings.push(EVIL.to_string());
+    if let Some(a) = t.actions.first_mut() {
+        a.note = Some(EVIL.to_string());
+    }
+    let human = mssp::render::human::render(&p, mssp::render::human::Style { color: false });
+    let markdown = mssp::render::markdown::render(&p).expect("markdown");
+    for (name, text) in [("human", &human), ("markdown", &markdown)] {
+        assert!(text.contains("bad request"), "{name}: {text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{name} carries control characters"
+        );
+    }
+}
