@@ -123,6 +123,21 @@ impl Tokens {
         tenant: &str,
         audience: &str,
     ) -> Result<Secret, AuthError> {
+        // Client secrets and assertions go to this host: never in clear, never to a typo.
+        match url::Url::parse(login) {
+            Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+            Ok(u) => {
+                return Err(AuthError::Credential(format!(
+                    "the login endpoint {login:?} must use https, not {}",
+                    u.scheme()
+                )));
+            }
+            Err(e) => {
+                return Err(AuthError::Credential(format!(
+                    "the login endpoint {login:?} is not a valid URL ({e})"
+                )));
+            }
+        }
         let credential = self.credential(login.trim_end_matches('/'), tenant).await?;
         let scope = format!("{}/.default", audience.trim_end_matches('/'));
         credential

@@ -389,7 +389,6 @@ impl TenantGraph {
                 req = req.json(b);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let can_retry = attempt < retry.max_attempts && started.elapsed() < retry.deadline;
             // One exchange: headers, then the body read in full (within the size bound).
             let exchange = match req.send().await {
                 Err(e) => Err(classify(&e)),
@@ -403,11 +402,25 @@ impl TenantGraph {
                         .map_or(RetryAfter::Unusable, |v| {
                             retry_after::parse(v, jiff::Timestamp::now())
                         });
-                    read_body(resp, retry.max_body)
-                        .await
-                        .map(|text| (status, request_id, retry_after, text))
+                    match read_body(resp, retry.max_body).await {
+                        Ok(text) => Ok((status, request_id, retry_after, text)),
+                        // The server had the request: a write may have happened, whatever
+                        // stopped its answer.
+                        Err(Failure::Permanent(what) | Failure::Transient(what)) if !idempotent => {
+                            return Err(self.error(
+                                &m,
+                                &url,
+                                GraphErrorKind::OutcomeUnknown(format!(
+                                    "HTTP {}, then {what}",
+                                    status.as_u16()
+                                )),
+                            ));
+                        }
+                        Err(f) => Err(f),
+                    }
                 }
             };
+            let can_retry = attempt < retry.max_attempts && started.elapsed() < retry.deadline;
             let (status, request_id, retry_after, text) = match exchange {
                 Err(Failure::Permanent(what)) => {
                     return Err(self.error(&m, &url, GraphErrorKind::Transport(what)));
@@ -686,7 +699,8 @@ async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<String, Fa
             }
         }
     }
-    String::from_utf8(buf).map_err(|_| Failure::Permanent("the answer is not UTF-8 text".into()))
+    // Invalid UTF-8 then fails as JSON (successes) or still shows the status (errors).
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// Names the cause of a reqwest failure from its `source()` chain (reqwest's own message is

@@ -215,6 +215,11 @@ fn client(h: &Hostile) -> TenantGraph {
     tenant(&g, &h.url, &h.url)
 }
 
+fn client_with_login(h: &Hostile, login: &str) -> TenantGraph {
+    let g = graph(&h.ca_pem, short_limits(), fast_retry());
+    tenant(&g, login, &h.url)
+}
+
 /// Guards a call that misbehaved code would never finish.
 async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), f)
@@ -666,6 +671,59 @@ async fn refused_connections_and_bad_urls_fail_at_once() {
         started.elapsed()
     );
     assert!(e.to_string().contains("refused"), "{e}");
+}
+
+#[tokio::test]
+async fn a_plain_http_login_endpoint_never_gets_the_secret() {
+    let h = Hostile::start(reply(|_| json_reply(StatusCode::OK, json!({"value": []})))).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let login = format!("http://{}", listener.local_addr().expect("addr"));
+    let e = within(
+        30,
+        client_with_login(&h, &login).list(Service::Graph(Version::V1), "groups"),
+    )
+    .await
+    .expect_err("http login");
+    assert!(e.to_string().contains("must use https"), "{e}");
+    assert!(
+        listener.accept().is_err(),
+        "a connection was made to the plain-http login endpoint"
+    );
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_breaks_off_is_outcome_unknown() {
+    let h = Hostile::start(reply(|_| {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"{\"id\": \"new")),
+            Err(std::io::Error::other("connection lost")),
+        ];
+        (
+            StatusCode::CREATED,
+            Body::from_stream(futures::stream::iter(chunks)),
+        )
+            .into_response()
+    }))
+    .await;
+    let e = within(
+        20,
+        client(&h).send(
+            Service::Graph(Version::V1),
+            reqwest::Method::POST,
+            "groups",
+            Some(&json!({"displayName": "x"})),
+            &[],
+        ),
+    )
+    .await
+    .expect_err("a broken answer to a create is not a success");
+    assert!(matches!(e.kind, GraphErrorKind::OutcomeUnknown(_)), "{e:?}");
+    assert_eq!(
+        h.api_requests().len(),
+        1,
+        "a create is never repeated blindly"
+    );
 }
 
 #[tokio::test]
