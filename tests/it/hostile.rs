@@ -1060,3 +1060,28 @@ async fn rendered_plans_strip_control_characters_from_server_text() {
         );
     }
 }
+
+/// The default bound: a 100 MB answer stops at 64 MiB instead of being held whole (run alone,
+/// this test peaked at 103 MB resident, 36 MB of it the test process itself).
+#[tokio::test]
+async fn a_100_mb_answer_stops_at_the_default_bound() {
+    let h = Hostile::start(reply(|_| {
+        let mib = Bytes::from(vec![b' '; 1024 * 1024]);
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            (0..100).map(|_| Ok(mib.clone())).collect();
+        (
+            StatusCode::OK,
+            Body::from_stream(futures::stream::iter(chunks)),
+        )
+            .into_response()
+    }))
+    .await;
+    let g = graph(&h.ca_pem, HttpLimits::default(), fast_retry());
+    let e = within(
+        120,
+        tenant(&g, &h.url, &h.url).get(Service::Graph(Version::V1), "huge"),
+    )
+    .await
+    .expect_err("100 MB");
+    assert!(e.to_string().contains("larger than 64 MiB"), "{e}");
+}
