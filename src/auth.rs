@@ -123,13 +123,28 @@ impl Tokens {
         tenant: &str,
         audience: &str,
     ) -> Result<Secret, AuthError> {
+        // Client secrets and assertions go to this host: never in clear, never to a typo.
+        match url::Url::parse(login) {
+            Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+            Ok(u) => {
+                return Err(AuthError::Credential(format!(
+                    "the login endpoint {login:?} must use https, not {}",
+                    u.scheme()
+                )));
+            }
+            Err(e) => {
+                return Err(AuthError::Credential(format!(
+                    "the login endpoint {login:?} is not a valid URL ({e})"
+                )));
+            }
+        }
         let credential = self.credential(login.trim_end_matches('/'), tenant).await?;
         let scope = format!("{}/.default", audience.trim_end_matches('/'));
         credential
             .get_token(&[scope.as_str()], None)
             .await
             .map(|t| t.token)
-            .map_err(|e| AuthError::Credential(redact(&e.to_string())))
+            .map_err(|e| AuthError::Credential(redact(&with_causes(&e))))
     }
 
     async fn credential(
@@ -248,7 +263,11 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 #[async_trait::async_trait]
 impl HttpClient for EntraTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-        let response = self.0.execute_request(request).await?;
+        let response = self
+            .0
+            .execute_request(request)
+            .await
+            .map_err(|e| fail_fast(e, request))?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -314,6 +333,38 @@ fn rewrite_entra_error(body: &[u8]) -> Option<Vec<u8>> {
         serde_json::Value::String(message),
     );
     serde_json::to_vec(&v).ok()
+}
+
+/// azure_core retries every connection error for up to a minute; causes no retry can heal
+/// (TLS, DNS, refused, bad URL) are handed back as non-retryable errors naming the cause, so a
+/// token request fails at once.
+fn fail_fast(e: azure_core::Error, request: &Request) -> azure_core::Error {
+    match crate::graph::permanent_cause(&e) {
+        Some(why) => azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Other,
+            format!(
+                "{why} (token endpoint {})",
+                request.url().origin().ascii_serialization()
+            ),
+        ),
+        None => e,
+    }
+}
+
+/// An azure_core error's message followed by its causes: its own Display names only the
+/// outermost context ("authentication failed"), not why.
+fn with_causes(e: &azure_core::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        src = cause.source();
+    }
+    out
 }
 
 /// Error texts from credentials may echo request bodies; never let a secret-looking value out.

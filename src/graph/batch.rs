@@ -1,11 +1,13 @@
 //! JSON `$batch`: up to 20 requests in one round trip, with per-request retries of throttled
 //! entries (each entry in a batch is throttled on its own).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::retry_after::{self, RetryAfter};
 use super::{GraphError, GraphErrorKind, Service, TenantGraph, Version, parse_error};
 
 /// Graph's limit on requests per batch.
@@ -75,8 +77,17 @@ impl TenantGraph {
         version: Version,
         requests: &[BatchRequest],
     ) -> Result<Vec<BatchResponse>, GraphError> {
+        let retry = self.graph.retry.clone();
+        let path = format!("/{}/$batch", version.as_str());
+        let fail = |kind: GraphErrorKind| GraphError {
+            tenant: self.tenant.clone(),
+            method: "POST".into(),
+            path: path.clone(),
+            kind,
+        };
+        let started = Instant::now();
         let mut pending: Vec<BatchRequest> = requests.to_vec();
-        let mut done: Vec<BatchResponse> = Vec::with_capacity(requests.len());
+        let mut done: HashMap<String, BatchResponse> = HashMap::with_capacity(requests.len());
         let mut rounds = 0u32;
         while !pending.is_empty() {
             rounds += 1;
@@ -102,80 +113,132 @@ impl TenantGraph {
                     all_reads,
                 )
                 .await?;
-            let responses = answer
-                .body
-                .as_ref()
-                .and_then(|b| b.get("responses"))
-                .and_then(Value::as_array)
-                .cloned()
-                .ok_or_else(|| GraphError {
-                    tenant: self.tenant.clone(),
-                    method: "POST".into(),
-                    path: format!("/{}/$batch", version.as_str()),
-                    kind: GraphErrorKind::Decode("no `responses` array".into()),
-                })?;
-            let mut retry_after = Duration::ZERO;
+            let entries = decode_envelope(answer.body.as_ref()).map_err(&fail)?;
+            let now = jiff::Timestamp::now();
+            let mut asked: Option<Duration> = None;
+            let mut throttled = false;
+            let mut unanswered: Vec<&str> = Vec::new();
             let mut still = Vec::new();
             for r in pending {
-                let resp = responses
-                    .iter()
-                    .find(|x| x.get("id").and_then(Value::as_str) == Some(r.id.as_str()));
-                let Some(resp) = resp else {
+                // Graph answers in any order: entries are matched by id. An id answered
+                // twice is as unusable as one not answered at all.
+                let mine: Vec<&Entry> = entries.iter().filter(|e| e.id == r.id).collect();
+                let [entry] = mine.as_slice() else {
+                    unanswered.push(if mine.is_empty() {
+                        "not answered"
+                    } else {
+                        "answered more than once"
+                    });
                     still.push(r);
                     continue;
                 };
-                let status = resp
-                    .get("status")
-                    .and_then(Value::as_u64)
-                    .and_then(|s| u16::try_from(s).ok())
-                    .unwrap_or(0);
+                let status = entry.status;
                 if status == 429
                     || status == 503
                     || (r.method == Method::GET && matches!(status, 500 | 502 | 504))
                 {
-                    let secs = resp
-                        .get("headers")
-                        .and_then(|h| h.get("Retry-After").or_else(|| h.get("retry-after")))
-                        .and_then(|v| {
-                            v.as_str()
-                                .map(str::to_string)
-                                .or(v.as_u64().map(|n| n.to_string()))
-                        })
-                        .and_then(|s| s.parse::<f64>().ok())
-                        .unwrap_or(1.0);
-                    retry_after = retry_after.max(Duration::from_secs_f64(secs.max(0.0)));
+                    throttled = true;
+                    // The longest wait any throttled entry asks for; when none gives a
+                    // usable value our backoff is in charge.
+                    if let Some(d) =
+                        retry_after::from_batch_headers(entry.headers.as_ref(), now).duration()
+                    {
+                        asked = Some(asked.map_or(d, |a| a.max(d)));
+                    }
                     still.push(r);
                     continue;
                 }
-                done.push(BatchResponse {
-                    id: r.id.clone(),
-                    status,
-                    body: resp.get("body").cloned().unwrap_or(Value::Null),
-                });
+                done.insert(
+                    r.id.clone(),
+                    BatchResponse {
+                        id: r.id.clone(),
+                        status,
+                        body: entry.body.clone(),
+                    },
+                );
             }
             pending = still;
-            if !pending.is_empty() {
-                if rounds >= 10 {
-                    return Err(GraphError {
-                        tenant: self.tenant.clone(),
-                        method: "POST".into(),
-                        path: format!("/{}/$batch", version.as_str()),
-                        kind: GraphErrorKind::DeadlineExceeded {
-                            attempts: rounds,
-                            last: "batched requests still throttled".into(),
-                        },
-                    });
-                }
-                tokio::time::sleep(retry_after.min(Duration::from_secs(30))).await;
+            if pending.is_empty() {
+                break;
             }
+            let what = if let Some(why) = unanswered.first() {
+                format!(
+                    "{} batched request{} {why} (ids {})",
+                    unanswered.len(),
+                    if unanswered.len() == 1 { "" } else { "s" },
+                    pending
+                        .iter()
+                        .map(|r| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                "batched requests still throttled".to_string()
+            };
+            let out_of_tries = rounds >= retry.max_attempts || started.elapsed() >= retry.deadline;
+            if out_of_tries {
+                return Err(fail(if unanswered.is_empty() {
+                    GraphErrorKind::DeadlineExceeded {
+                        attempts: rounds,
+                        last: what,
+                    }
+                } else {
+                    GraphErrorKind::Decode(what)
+                }));
+            }
+            let wait = match asked {
+                Some(d) if throttled => RetryAfter::Wait(d),
+                _ => RetryAfter::Unusable,
+            };
+            let delay = retry.wait(rounds, started, wait).map_err(|why| {
+                fail(GraphErrorKind::DeadlineExceeded {
+                    attempts: rounds,
+                    last: format!("{what}: {why}"),
+                })
+            })?;
+            tokio::time::sleep(delay).await;
         }
         // Restore request order.
-        let mut ordered = Vec::with_capacity(done.len());
-        for r in requests {
-            if let Some(pos) = done.iter().position(|d| d.id == r.id) {
-                ordered.push(done.swap_remove(pos));
-            }
-        }
-        Ok(ordered)
+        Ok(requests.iter().filter_map(|r| done.remove(&r.id)).collect())
     }
+}
+
+/// One entry of a `$batch` answer.
+struct Entry {
+    id: String,
+    status: u16,
+    headers: Option<Value>,
+    body: Value,
+}
+
+/// The documented envelope: `{"responses": [{"id": "…", "status": 200, "headers": {…},
+/// "body": …}, …]}`. Anything else is an answer the tool cannot trust.
+fn decode_envelope(body: Option<&Value>) -> Result<Vec<Entry>, GraphErrorKind> {
+    let bad = |why: String| GraphErrorKind::Decode(format!("$batch answer: {why}"));
+    let responses = body
+        .and_then(|b| b.get("responses"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no `responses` array".into()))?;
+    responses
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let id = r
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(format!("entry {i} has no string `id`")))?;
+            let status = r
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .filter(|s| (100..600).contains(s))
+                .ok_or_else(|| bad(format!("entry {id:?} has no integer `status`")))?;
+            Ok(Entry {
+                id: id.to_string(),
+                status,
+                headers: r.get("headers").cloned(),
+                body: r.get("body").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect()
 }

@@ -32,6 +32,9 @@ pub enum GraphErrorKind {
     Auth(String),
     /// The answer was not the JSON the contract promises.
     Decode(String),
+    /// A link (a paging `@odata.nextLink`) pointed away from the endpoint's origin; it was
+    /// not followed, because the bearer token would have gone with it.
+    ForeignLink { host: String, origin: String },
 }
 
 impl GraphError {
@@ -88,6 +91,21 @@ impl GraphError {
 
 impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Messages carry server text (and paths from server links): whatever built this
+        // error, nothing that controls a terminal leaves through Display.
+        let text = self.render();
+        f.write_str(&super::sanitize::clean(&text))
+    }
+}
+
+impl GraphError {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_to(&mut out);
+        out
+    }
+
+    fn write_to(&self, f: &mut impl fmt::Write) -> fmt::Result {
         write!(f, "tenant {}: {} {}: ", self.tenant, self.method, self.path)?;
         match &self.kind {
             GraphErrorKind::Status {
@@ -114,6 +132,10 @@ impl fmt::Display for GraphError {
             }
             GraphErrorKind::Auth(e) => write!(f, "no token: {e}"),
             GraphErrorKind::Decode(e) => write!(f, "unexpected answer: {e}"),
+            GraphErrorKind::ForeignLink { host, origin } => write!(
+                f,
+                "refused to follow a link to {host}: the token is only sent to {origin}"
+            ),
         }
     }
 }

@@ -7,7 +7,10 @@
 
 mod batch;
 mod error;
+mod retry_after;
+pub mod sanitize;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -17,6 +20,7 @@ use serde_json::Value;
 
 pub use batch::{BatchRequest, BatchResponse};
 pub use error::{GraphError, GraphErrorKind};
+pub use retry_after::RetryAfter;
 
 use crate::auth::Tokens;
 use crate::cloud::CloudProfile;
@@ -37,14 +41,20 @@ impl Version {
     }
 }
 
-/// Retry behaviour for throttling and transient failures.
+/// Retry behaviour for throttling and transient failures, and the bounds of what one
+/// answer may cost.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// No retry starts after this much time has passed since the first attempt.
+    /// No retry starts after this much time has passed since the first attempt, and no
+    /// `Retry-After` that would end beyond it is waited for.
     pub deadline: Duration,
+    /// Pages of one collection followed at most (a server looping its nextLinks stops here).
+    pub max_pages: usize,
+    /// Largest response body read; a longer one is an error, not a memory spike.
+    pub max_body: usize,
 }
 
 impl Default for RetryPolicy {
@@ -54,17 +64,17 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
             deadline: Duration::from_secs(300),
+            // 1,000 pages of Graph's largest page size (999) is about a million objects:
+            // far beyond any tenant's groups, packages or policies the tool reads.
+            max_pages: 1_000,
+            max_body: 64 * 1024 * 1024,
         }
     }
 }
 
 impl RetryPolicy {
-    /// Delay before retry number `attempt` (1-based): the server's `Retry-After` when given,
-    /// else exponential backoff with full jitter.
-    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(d) = retry_after {
-            return d.min(self.max_delay);
-        }
+    /// Exponential backoff with full jitter before retry number `attempt` (1-based).
+    fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
@@ -72,15 +82,70 @@ impl RetryPolicy {
         let jitter: f64 = rand::random();
         cap.mul_f64(0.5 + jitter / 2.0)
     }
+
+    /// How long to wait before retry `attempt` of a sequence begun at `started`: the
+    /// server's `Retry-After` when usable, else backoff. `Err` carries the reason when the
+    /// wait would end beyond the deadline (the caller fails at once instead of sleeping).
+    pub(crate) fn wait(
+        &self,
+        attempt: u32,
+        started: Instant,
+        retry_after: RetryAfter,
+    ) -> Result<Duration, String> {
+        let left = self.deadline.saturating_sub(started.elapsed());
+        match retry_after.duration() {
+            Some(d) if d > left => Err(format!(
+                "the service asked to wait {} s, beyond the run's deadline ({} s left of {} s)",
+                d.as_secs(),
+                left.as_secs(),
+                self.deadline.as_secs()
+            )),
+            Some(d) => Ok(d),
+            None => Ok(self.backoff(attempt).min(left)),
+        }
+    }
+}
+
+/// Bounds of every HTTP exchange. They belong to the client, so token requests made through
+/// azure_identity (which uses the same client) get them too.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// TCP + TLS connection set-up.
+    pub connect: Duration,
+    /// Longest silence while waiting for response headers or the next piece of a body.
+    pub read: Duration,
+    /// One whole exchange, body included. 100 s is the Azure SDKs' per-try network timeout.
+    pub request: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(30),
+            request: Duration::from_secs(100),
+        }
+    }
 }
 
 /// Builds the HTTP client: rustls with the platform's roots plus the PEM bundle named by
-/// `MSSP_CA_BUNDLE` (TLS-inspecting proxies, private clouds, the sandbox).
+/// `MSSP_CA_BUNDLE` (TLS-inspecting proxies, private clouds, the sandbox), default limits.
 pub fn http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
+    http_client_with(extra_ca_pem, &HttpLimits::default())
+}
+
+/// [`http_client`] with explicit limits.
+pub fn http_client_with(
+    extra_ca_pem: Option<&[u8]>,
+    limits: &HttpLimits,
+) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("mssp/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(20))
-        .timeout(Duration::from_secs(120))
+        .connect_timeout(limits.connect)
+        .read_timeout(limits.read)
+        .timeout(limits.request)
+        // Small JSON requests on kept-alive connections: Nagle's algorithm would only delay them.
+        .tcp_nodelay(true)
         .pool_max_idle_per_host(32);
     if let Some(pem) = extra_ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -110,6 +175,8 @@ pub struct Graph {
     http: reqwest::Client,
     tokens: Arc<Tokens>,
     retry: RetryPolicy,
+    /// The limits `http` was built with (a retry's exchange is also cut at the deadline).
+    limits: HttpLimits,
 }
 
 impl Graph {
@@ -118,11 +185,22 @@ impl Graph {
             http,
             tokens,
             retry,
+            limits: HttpLimits::default(),
         }
+    }
+
+    /// Declares the limits `http` was built with ([`http_client_with`]).
+    pub fn with_limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// A client bound to one tenant and its cloud.
@@ -160,30 +238,72 @@ pub struct TenantGraph {
     requests: Arc<AtomicU64>,
 }
 
+/// Why no usable answer arrived, judged by whether trying again can help.
+enum Failure {
+    /// Will not heal by retrying (TLS, DNS, refused connection, bad URL, oversized body).
+    Permanent(String),
+    /// May heal (timeouts, resets, truncated bodies).
+    Transient(String),
+}
+
 impl TenantGraph {
     /// HTTP requests sent so far for this tenant (retries included, token requests excluded).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 
-    fn url(&self, service: Service, path: &str) -> Result<String, GraphError> {
-        if path.starts_with("https://") {
-            return Ok(path.to_string());
-        }
-        let path = path.trim_start_matches('/');
+    fn base(&self, service: Service) -> Result<String, GraphError> {
         match service {
-            Service::Graph(v) => Ok(format!("{}/{}/{path}", self.profile.graph, v.as_str())),
-            Service::Defender => match &self.profile.defender {
-                Some(base) => Ok(format!("{base}/api/{path}")),
-                None => Err(self.error(
+            Service::Graph(_) => Ok(self.profile.graph.clone()),
+            Service::Defender => self.profile.defender.clone().ok_or_else(|| {
+                self.error(
                     "GET",
-                    path,
+                    "/",
                     GraphErrorKind::Transport(format!(
                         "the {} cloud has no documented Defender for Endpoint API",
                         self.profile.cloud
                     )),
-                )),
-            },
+                )
+            }),
+        }
+    }
+
+    /// The request URL. It must be https; an absolute `path` (a paging link) must be on the
+    /// origin of the service's configured endpoint, because the token goes with it.
+    fn url(&self, service: Service, path: &str) -> Result<String, GraphError> {
+        let base = self.base(service)?;
+        let origin = https_origin(&base).map_err(|why| {
+            self.error(
+                "GET",
+                path,
+                GraphErrorKind::Transport(format!("the endpoint {base:?} {why}")),
+            )
+        })?;
+        if is_absolute(path) {
+            let link = url::Url::parse(path).map_err(|e| {
+                self.error(
+                    "GET",
+                    path,
+                    GraphErrorKind::Decode(format!("the link is not a URL ({e})")),
+                )
+            })?;
+            let theirs = link.origin().ascii_serialization();
+            if link.scheme() != "https" || theirs != origin {
+                return Err(self.error(
+                    "GET",
+                    path,
+                    GraphErrorKind::ForeignLink {
+                        host: sanitize::clean_line(&theirs),
+                        origin,
+                    },
+                ));
+            }
+            return Ok(link.to_string());
+        }
+        let path = path.trim_start_matches('/');
+        match service {
+            Service::Graph(v) => Ok(format!("{base}/{}/{path}", v.as_str())),
+            Service::Defender => Ok(format!("{base}/api/{path}")),
         }
     }
 
@@ -229,8 +349,11 @@ impl TenantGraph {
         headers: &[(&str, &str)],
         idempotent: bool,
     ) -> Result<Answer, GraphError> {
-        let url = self.url(service, path)?;
         let m = method.as_str().to_string();
+        let url = self.url(service, path).map_err(|mut e| {
+            e.method.clone_from(&m);
+            e
+        })?;
         let audience = self
             .audience(service)
             .ok_or_else(|| self.error(&m, &url, GraphErrorKind::Auth("no audience".into())))?
@@ -252,6 +375,13 @@ impl TenantGraph {
                 .request(method.clone(), &url)
                 .bearer_auth(token.secret())
                 .header("client-request-id", uuid::Uuid::new_v4().to_string());
+            if attempt > 1 {
+                // A retry must not outlive the deadline by a whole exchange.
+                let left = retry.deadline.saturating_sub(started.elapsed());
+                if left < self.graph.limits.request {
+                    req = req.timeout(left.max(Duration::from_secs(1)));
+                }
+            }
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
@@ -259,16 +389,47 @@ impl TenantGraph {
                 req = req.json(b);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let outcome = req.send().await;
-            let retryable_in_time =
-                attempt < retry.max_attempts && started.elapsed() < retry.deadline;
-            match outcome {
-                Err(e) => {
-                    let what = e.to_string();
+            // One exchange: headers, then the body read in full (within the size bound).
+            let exchange = match req.send().await {
+                Err(e) => Err(classify(&e)),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let request_id = header(&resp, "request-id");
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map_or(RetryAfter::Unusable, |v| {
+                            retry_after::parse(v, jiff::Timestamp::now())
+                        });
+                    match read_body(resp, retry.max_body).await {
+                        Ok(text) => Ok((status, request_id, retry_after, text)),
+                        // The server had the request: a write may have happened, whatever
+                        // stopped its answer.
+                        Err(Failure::Permanent(what) | Failure::Transient(what)) if !idempotent => {
+                            return Err(self.error(
+                                &m,
+                                &url,
+                                GraphErrorKind::OutcomeUnknown(format!(
+                                    "HTTP {}, then {what}",
+                                    status.as_u16()
+                                )),
+                            ));
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+            };
+            let can_retry = attempt < retry.max_attempts && started.elapsed() < retry.deadline;
+            let (status, request_id, retry_after, text) = match exchange {
+                Err(Failure::Permanent(what)) => {
+                    return Err(self.error(&m, &url, GraphErrorKind::Transport(what)));
+                }
+                Err(Failure::Transient(what)) => {
                     if !idempotent {
                         return Err(self.error(&m, &url, GraphErrorKind::OutcomeUnknown(what)));
                     }
-                    if !retryable_in_time {
+                    if !can_retry {
                         return Err(self.error(
                             &m,
                             &url,
@@ -279,72 +440,91 @@ impl TenantGraph {
                         ));
                     }
                     tracing::debug!(tenant = %self.tenant, url = %display_path(&url), error = %what, "retrying after transport error");
-                    tokio::time::sleep(retry.delay(attempt, None)).await;
+                    let delay = retry
+                        .wait(attempt, started, RetryAfter::Unusable)
+                        .unwrap_or_default();
+                    tokio::time::sleep(delay).await;
+                    continue;
                 }
-                Ok(resp) => {
-                    let status = resp.status();
-                    let request_id = header(&resp, "request-id");
-                    let retry_after = retry_after(&resp);
-                    // 429 and 503 say the request was not processed: always safe to repeat.
-                    // 500/502/504 may come after the change was made: repeat only what is
-                    // idempotent, and hand writes back as "outcome unknown" so the caller
-                    // re-reads the natural key instead of creating a duplicate.
-                    let ambiguous = matches!(status.as_u16(), 500 | 502 | 504);
-                    let transient = status == StatusCode::TOO_MANY_REQUESTS
-                        || status == StatusCode::SERVICE_UNAVAILABLE
-                        || (ambiguous && idempotent);
-                    if ambiguous && !idempotent {
-                        return Err(self.error(
-                            &m,
-                            &url,
-                            GraphErrorKind::OutcomeUnknown(format!("HTTP {}", status.as_u16())),
-                        ));
-                    }
-                    let text = resp.text().await.unwrap_or_default();
-                    if transient {
-                        if !retryable_in_time {
-                            return Err(self.error(
-                                &m,
-                                &url,
-                                GraphErrorKind::DeadlineExceeded {
-                                    attempts: attempt,
-                                    last: format!("HTTP {}", status.as_u16()),
-                                },
-                            ));
-                        }
-                        let delay = retry.delay(attempt, retry_after);
-                        tracing::debug!(tenant = %self.tenant, status = status.as_u16(), ?delay, "throttled or unavailable; retrying");
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    if status.is_success() {
-                        let body = if text.trim().is_empty() {
-                            None
-                        } else {
-                            Some(serde_json::from_str(&text).map_err(|e| {
-                                self.error(&m, &url, GraphErrorKind::Decode(e.to_string()))
-                            })?)
-                        };
-                        return Ok(Answer {
-                            status: status.as_u16(),
-                            body,
-                            request_id,
-                        });
-                    }
+                Ok(x) => x,
+            };
+            // 429 and 503 say the request was not processed: always safe to repeat.
+            // 500/502/504 may come after the change was made: repeat only what is
+            // idempotent, and hand writes back as "outcome unknown" so the caller
+            // re-reads the natural key instead of creating a duplicate.
+            let ambiguous = matches!(status.as_u16(), 500 | 502 | 504);
+            let transient = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE
+                || (ambiguous && idempotent);
+            if ambiguous && !idempotent {
+                return Err(self.error(
+                    &m,
+                    &url,
+                    GraphErrorKind::OutcomeUnknown(format!("HTTP {}", status.as_u16())),
+                ));
+            }
+            if transient {
+                let last = format!("HTTP {}", status.as_u16());
+                if !can_retry {
                     return Err(self.error(
                         &m,
                         &url,
-                        parse_error(status.as_u16(), &text, request_id),
+                        GraphErrorKind::DeadlineExceeded {
+                            attempts: attempt,
+                            last,
+                        },
                     ));
                 }
+                let delay = retry.wait(attempt, started, retry_after).map_err(|why| {
+                    self.error(
+                        &m,
+                        &url,
+                        GraphErrorKind::DeadlineExceeded {
+                            attempts: attempt,
+                            last: format!("{last}: {why}"),
+                        },
+                    )
+                })?;
+                tracing::debug!(tenant = %self.tenant, status = status.as_u16(), ?delay, "throttled or unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                continue;
             }
+            if status.is_success() {
+                let body =
+                    if text.trim().is_empty() {
+                        None
+                    } else {
+                        Some(serde_json::from_str(&text).map_err(|e| {
+                            self.error(&m, &url, GraphErrorKind::Decode(e.to_string()))
+                        })?)
+                    };
+                return Ok(Answer {
+                    status: status.as_u16(),
+                    body,
+                    request_id,
+                });
+            }
+            return Err(self.error(&m, &url, parse_error(status.as_u16(), &text, request_id)));
         }
     }
 
-    /// GET a single object.
+    /// GET a single object: the answer must be a JSON object (an empty or other body is a
+    /// failed read, never an empty object).
     pub async fn get(&self, service: Service, path: &str) -> Result<Value, GraphError> {
         let a = self.send(service, Method::GET, path, None, &[]).await?;
-        Ok(a.body.unwrap_or(Value::Null))
+        match a.body {
+            Some(v @ Value::Object(_)) => Ok(v),
+            Some(other) => Err(self.error(
+                "GET",
+                path,
+                GraphErrorKind::Decode(format!("expected a JSON object, got {}", kind_of(&other))),
+            )),
+            None => Err(self.error(
+                "GET",
+                path,
+                GraphErrorKind::Decode("expected a JSON object, got an empty body".into()),
+            )),
+        }
     }
 
     /// GET a single object; a 404 means "absent" (use only for keyed addresses).
@@ -356,38 +536,96 @@ impl TenantGraph {
         }
     }
 
-    /// GET a collection, following `@odata.nextLink` verbatim to the end.
+    /// GET a collection, following `@odata.nextLink` to the end.
     pub async fn list(&self, service: Service, path: &str) -> Result<Vec<Value>, GraphError> {
         let first = self.get(service, path).await?;
-        self.collect_pages(service, first).await
+        self.collect_pages_at(service, path, first).await
     }
 
-    /// Collects the remaining pages of a collection whose first page is in hand.
+    /// Collects the remaining pages of a collection whose first page is in hand. Every page
+    /// must carry a `value` array; links are only followed on the configured origin, never
+    /// twice, and at most [`RetryPolicy::max_pages`] pages are read.
     pub async fn collect_pages(
         &self,
         service: Service,
+        page: Value,
+    ) -> Result<Vec<Value>, GraphError> {
+        self.collect_pages_at(service, "(first page)", page).await
+    }
+
+    /// [`TenantGraph::collect_pages`] naming the path the first page came from in errors.
+    pub async fn collect_pages_at(
+        &self,
+        service: Service,
+        first: &str,
         mut page: Value,
     ) -> Result<Vec<Value>, GraphError> {
         let mut items = Vec::new();
+        let mut followed: HashSet<String> = HashSet::new();
+        let mut at = first.to_string();
         loop {
-            if let Some(Value::Array(v)) = page.get_mut("value").map(Value::take) {
-                items.extend(v);
-            }
-            match page.get("@odata.nextLink").and_then(Value::as_str) {
-                Some(next) => {
-                    let next = self.rebase(next);
-                    page = self.get(service, &next).await?;
+            match page.get_mut("value").map(Value::take) {
+                Some(Value::Array(v)) => items.extend(v),
+                other => {
+                    let got = other.map_or("no `value`".to_string(), |v| {
+                        format!("`value` is {}", kind_of(&v))
+                    });
+                    return Err(self.error(
+                        "GET",
+                        &at,
+                        GraphErrorKind::Decode(format!(
+                            "a collection page must carry a `value` array; {got}"
+                        )),
+                    ));
                 }
-                None => return Ok(items),
             }
+            let next = match page.get("@odata.nextLink") {
+                None | Some(Value::Null) => return Ok(items),
+                Some(Value::String(s)) => self.rebase(s),
+                Some(other) => {
+                    return Err(self.error(
+                        "GET",
+                        &at,
+                        GraphErrorKind::Decode(format!(
+                            "`@odata.nextLink` is {}, not a link",
+                            kind_of(other)
+                        )),
+                    ));
+                }
+            };
+            if !followed.insert(next.clone()) {
+                return Err(self.error(
+                    "GET",
+                    &next,
+                    GraphErrorKind::Decode(
+                        "the service's nextLink points to a page already read (a paging loop)"
+                            .into(),
+                    ),
+                ));
+            }
+            let max = self.graph.retry.max_pages;
+            if followed.len() >= max {
+                return Err(self.error(
+                    "GET",
+                    &next,
+                    GraphErrorKind::Decode(format!(
+                        "the collection has more than {max} pages; stopped following nextLinks"
+                    )),
+                ));
+            }
+            page = self.get(service, &next).await?;
+            at = next;
         }
     }
 
     /// nextLinks carry the service's own host; when the endpoint is overridden (sandbox,
-    /// private endpoint) keep talking to the configured host.
+    /// private endpoint) keep talking to the configured host. Any other host stays as it is
+    /// and is refused by [`TenantGraph::url`].
     fn rebase(&self, next: &str) -> String {
         for host in [&self.profile.graph, &self.profile.graph_audience] {
-            if let Some(rest) = next.strip_prefix(host.as_str()) {
+            if let Some(rest) = next.strip_prefix(host.as_str())
+                && (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+            {
                 return format!("{}{rest}", self.profile.graph);
             }
         }
@@ -395,23 +633,167 @@ impl TenantGraph {
     }
 }
 
+/// A full URL (a paging link) rather than a path under the service's base.
+fn is_absolute(path: &str) -> bool {
+    !path.starts_with('/') && url::Url::parse(path).is_ok()
+}
+
+/// `scheme://host:port` of an https URL, or why it is not one.
+fn https_origin(base: &str) -> Result<String, String> {
+    let u = url::Url::parse(base).map_err(|e| format!("is not a valid URL ({e})"))?;
+    if u.scheme() != "https" {
+        return Err(format!(
+            "must use https (tokens are never sent in clear), not {}",
+            u.scheme()
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("names no host".into());
+    }
+    Ok(u.origin().ascii_serialization())
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads a whole body as text, at most `max` bytes: a longer one is refused at once (its
+/// declared length) or as soon as it grows past the bound, never held in memory.
+async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<String, Failure> {
+    let too_large = || {
+        Failure::Permanent(format!(
+            "the answer is larger than {} MiB; stopped reading it",
+            max / (1024 * 1024)
+        ))
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > max))
+    {
+        return Err(too_large());
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > max {
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(match classify(&e) {
+                    Failure::Permanent(w) => Failure::Permanent(w),
+                    Failure::Transient(w) => {
+                        Failure::Transient(format!("the answer broke off while reading it: {w}"))
+                    }
+                });
+            }
+        }
+    }
+    // Invalid UTF-8 then fails as JSON (successes) or still shows the status (errors).
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Names the cause of a reqwest failure from its `source()` chain (reqwest's own message is
+/// only "error sending request") and judges whether retrying can help.
+fn classify(e: &reqwest::Error) -> Failure {
+    let detail = error_chain(e);
+    if let Some(why) = permanent_cause(e) {
+        return Failure::Permanent(format!("{why} ({detail})"));
+    }
+    if e.is_builder() {
+        return Failure::Permanent(format!("the request could not be built ({detail})"));
+    }
+    if e.is_timeout() {
+        return Failure::Transient(format!("no answer in time ({detail})"));
+    }
+    Failure::Transient(detail)
+}
+
+/// Every error of `e`'s `source()` chain, in order. `io::Error` hides the error it wraps
+/// from `source()` (it returns the wrapped error's source), so those are visited too.
+fn chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut out = Vec::new();
+    let mut src = Some(e);
+    while let Some(err) = src {
+        out.push(err);
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            out.extend(chain(inner));
+            return out;
+        }
+        src = err.source();
+    }
+    out
+}
+
+/// Every message of an error's chain, joined, repeated ones once.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut texts: Vec<String> = chain(e).iter().map(ToString::to_string).collect();
+    texts.dedup();
+    // A wrapper's message often repeats its cause's: keep the shortest telling sequence.
+    let mut kept: Vec<String> = Vec::new();
+    for t in texts {
+        if kept.last().is_some_and(|prev| prev.contains(&t)) {
+            continue;
+        }
+        kept.push(t);
+    }
+    sanitize::clean_line(&kept.join(": "))
+}
+
+/// The cause of a failed exchange when no retry can heal it: TLS certificate and handshake
+/// errors, DNS failures, refused connections, unusable URLs. `None` for anything that may
+/// heal (timeouts, resets). Token requests made by azure_identity are judged by it too.
+pub fn permanent_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    chain(e).into_iter().find_map(deterministic)
+}
+
+fn deterministic(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return Some(match tls {
+            rustls::Error::InvalidCertificate(_) => format!(
+                "TLS: the server's certificate is not accepted ({tls}); check MSSP_CA_BUNDLE and the endpoint host"
+            ),
+            _ => format!("TLS handshake failed ({tls})"),
+        });
+    }
+    if let Some(io) = err.downcast_ref::<std::io::Error>()
+        && io.kind() == std::io::ErrorKind::ConnectionRefused
+    {
+        return Some("connection refused: nothing listens at the endpoint".into());
+    }
+    let text = err.to_string();
+    if text.starts_with("dns error") || text.contains("failed to lookup address") {
+        return Some("DNS: the endpoint's host name does not resolve".into());
+    }
+    if let Some(req) = err.downcast_ref::<reqwest::Error>()
+        && req.is_builder()
+    {
+        return Some("the endpoint URL is not usable".into());
+    }
+    None
+}
+
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp.headers().get("retry-after")?.to_str().ok()?;
-    if let Ok(secs) = v.trim().parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.max(0.0)));
-    }
-    // HTTP-date form.
-    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
-    let now = jiff::Timestamp::now();
-    let ms = (when.as_millisecond() - now.as_millisecond()).max(0);
-    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
 }
 
 /// Parses Graph's `{"error":{"code","message","innerError":{"request-id"}}}` (also the
@@ -444,17 +826,18 @@ pub fn parse_error(status: u16, text: &str, header_request_id: Option<String>) -
         .and_then(Value::as_str)
         .map(str::to_string)
         .or(header_request_id);
+    // Everything here is the server's text and will reach terminals and PR comments.
     GraphErrorKind::Status {
         status,
         // A documented detail code (e.g. NoBackingApplicationObject) says more than
         // the generic Request_BadRequest around it.
-        code: detail_code.map_or(code, str::to_string),
+        code: sanitize::clean_line(&detail_code.map_or(code, str::to_string)),
         message: if message.is_empty() {
             format!("HTTP {status}")
         } else {
-            message
+            sanitize::clean(&message)
         },
-        request_id,
+        request_id: request_id.map(|r| sanitize::clean_line(&r)),
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::graph::{BatchRequest, GraphError, Service, TenantGraph, Version};
+use crate::graph::{BatchRequest, GraphError, GraphErrorKind, Service, TenantGraph, Version};
 use crate::providers::graph_map::{Answer, Ids, Observed, Read, Snapshot, str_of};
 use crate::providers::{self, Address, DesiredTenant, ObserveError, Spec};
 
@@ -124,10 +124,28 @@ async fn execute(
             continue;
         }
         let body = answer.into_result(tg, &path)?;
+        // A body that is not the documented shape is a failed read, never "nothing there".
         let value = if read.list {
-            Answer::Items(tg.collect_pages(Service::Graph(version), body).await?)
-        } else {
+            Answer::Items(
+                tg.collect_pages_at(Service::Graph(version), &path, body)
+                    .await?,
+            )
+        } else if body.is_object() {
             Answer::Object(body)
+        } else {
+            return Err(GraphError {
+                tenant: tg.tenant.clone(),
+                method: "GET".into(),
+                path,
+                kind: GraphErrorKind::Decode(format!(
+                    "expected a JSON object, got {}",
+                    if body.is_null() {
+                        "nothing"
+                    } else {
+                        "another JSON value"
+                    }
+                )),
+            });
         };
         snap.answers.insert(read.key.clone(), value);
     }

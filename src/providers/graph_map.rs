@@ -136,11 +136,12 @@ pub fn single<'a>(
             candidates: many
                 .iter()
                 .map(|v| {
-                    format!(
+                    // Server text, shown in the blocked reason.
+                    crate::graph::sanitize::clean_line(&format!(
                         "{} ({})",
                         str_of(v, "id"),
                         v.get("displayName").and_then(Value::as_str).unwrap_or("")
-                    )
+                    ))
                 })
                 .collect(),
         }),

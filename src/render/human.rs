@@ -1,10 +1,13 @@
 //! Terraform-like plan output for terminals: `+ ~ - -/+` markers, field-level changes, long
 //! values as line diffs, a summary line per tenant and a total that lists every tenant.
+//! Text that may come from a server (reasons, warnings, notes) is stripped of control
+//! characters; the only escape sequences in the output are our own colours.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::graph::sanitize::clean;
 use crate::plan::{Action, Change, Counts, Op, Plan, TenantPlan, TenantStatus};
 
 /// ANSI styling, off unless writing to a terminal without `NO_COLOR`.
@@ -95,7 +98,10 @@ fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
         "{}",
         style.bold(&format!(
             "{role} {} — {} ({}, {} cloud)",
-            t.name, t.display_name, t.tenant_id, t.cloud
+            t.name,
+            clean(&t.display_name),
+            t.tenant_id,
+            t.cloud
         ))
     );
     if let Some(link) = &t.portal_link {
@@ -110,7 +116,7 @@ fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
             out,
             "  {} {}",
             style.paint("31;1", "BLOCKED:"),
-            t.blocked_reason.as_deref().unwrap_or("read failed")
+            clean(t.blocked_reason.as_deref().unwrap_or("read failed"))
         );
         let _ = writeln!(
             out,
@@ -119,7 +125,7 @@ fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
         return;
     }
     for w in &t.warnings {
-        let _ = writeln!(out, "  {} {w}", style.paint("33", "warning:"));
+        let _ = writeln!(out, "  {} {}", style.paint("33", "warning:"), clean(w));
     }
     let unchanged = t.actions.iter().filter(|a| a.op == Op::NoOp).count();
     for a in t
@@ -152,12 +158,17 @@ fn action(out: &mut String, a: &Action, style: Style) {
     };
     let _ = writeln!(out, "\n  {}", style.op(a.op, &header));
     if let Some(note) = &a.note {
-        let _ = writeln!(out, "      # {note}");
+        let _ = writeln!(out, "      # {}", clean(note));
     }
     if let Some(m) = a.manual.as_ref().filter(|_| a.op == Op::Manual) {
-        let _ = writeln!(out, "      manual: {} — {}", m.title, m.reason);
+        let _ = writeln!(
+            out,
+            "      manual: {} — {}",
+            clean(&m.title),
+            clean(&m.reason)
+        );
         for (i, step) in m.steps.iter().enumerate() {
-            let _ = writeln!(out, "        {}. {step}", i + 1);
+            let _ = writeln!(out, "        {}. {}", i + 1, clean(step));
         }
         let _ = writeln!(
             out,
@@ -172,7 +183,10 @@ fn action(out: &mut String, a: &Action, style: Style) {
         let _ = writeln!(
             out,
             "      = {}: drift accepted until {} by {} ({})",
-            e.field, e.expires, e.owner, e.reason
+            e.field,
+            e.expires,
+            e.owner,
+            clean(&e.reason)
         );
     }
 }

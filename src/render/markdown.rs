@@ -2,11 +2,13 @@
 //!
 //! Everything that comes from manifests or tenants is escaped before it reaches the
 //! template, so a display name cannot inject Markdown, HTML or @-mentions into a comment.
-//! Values only appear inside a ```diff block, where nothing is interpreted.
+//! Values only appear inside a ```diff block, where nothing is interpreted. Control
+//! characters and escape sequences are removed from all of it.
 
 use serde::Serialize;
 
 use super::human::{counts_text, inline, summary_line};
+use crate::graph::sanitize::clean;
 use crate::plan::{Op, Plan, TenantStatus};
 
 const TEMPLATE: &str = include_str!("templates/plan.md.tera");
@@ -159,7 +161,7 @@ fn diff_block(t: &crate::plan::TenantPlan) -> String {
 /// Escapes text for Markdown and HTML: no markup, links, mentions or tables can result.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
+    for ch in clean(s).chars() {
         match ch {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -180,7 +182,7 @@ pub fn esc(s: &str) -> String {
 
 /// Text for a fenced code block: a run of backticks could close the fence early.
 fn code(s: &str) -> String {
-    s.replace("```", "`\u{200b}``")
+    clean(s).replace("```", "`\u{200b}``")
 }
 
 fn code_span(s: &str) -> String {

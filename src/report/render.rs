@@ -15,7 +15,19 @@ pub fn markdown(r: &Report) -> Result<String, String> {
 }
 
 pub fn html(r: &Report) -> Result<String, String> {
-    render(HTML, "report.html", r, true)
+    // Autoescaping handles markup, not control characters from server-provided names.
+    let mut v = serde_json::to_value(r).map_err(|e| e.to_string())?;
+    clean_strings(&mut v);
+    render(HTML, "report.html", &v, true)
+}
+
+fn clean_strings(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => *s = crate::graph::sanitize::clean(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(clean_strings),
+        serde_json::Value::Object(m) => m.values_mut().for_each(clean_strings),
+        _ => {}
+    }
 }
 
 fn render(

@@ -263,8 +263,12 @@ impl Sandbox {
         });
         let handle = axum_server::Handle::new();
         let app = router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum_server::from_tcp_rustls(listener, tls_config)
+        // Nagle's algorithm would hold small answers back until the client's delayed ACK.
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls_config)
+            .acceptor(axum_server::accept::NoDelayAcceptor::new());
+        let server = axum_server::from_tcp(listener)
             .map_err(SandboxError::Serve)?
+            .acceptor(acceptor)
             .handle(handle.clone());
         let server = tokio::spawn(async move { server.serve(app).await });
         Ok(Sandbox {

@@ -10,6 +10,7 @@ mod concurrency;
 mod defender_rbac;
 mod export;
 mod first_contact;
+mod hostile;
 mod loader_hostile;
 mod loader_props;
 mod plan;
