@@ -426,6 +426,25 @@ async fn await_recent(
         settle(&state);
         missing = unseen(&state);
     }
+    // Still not listed after the wait. Only objects Graph keys by display name can be created
+    // twice (the others are upserts or unique on the server, where a second create fails
+    // instead of making a twin): for those, a point read tells "lists lag" (it exists) from
+    // "gone" (deleted by hand since, or never kept, as by a sandbox killed before it saved).
+    let mut lagging = Vec::new();
+    for c in missing {
+        let Some((version, path)) = by_id(&c.address, &c.id) else {
+            recent.settled(&tg.profile.graph, &job.desired.tenant_id, &c.address);
+            continue;
+        };
+        match tg
+            .get_opt(crate::graph::Service::Graph(version), &path)
+            .await?
+        {
+            Some(_) => lagging.push(c),
+            None => recent.settled(&tg.profile.graph, &job.desired.tenant_id, &c.address),
+        }
+    }
+    let missing = lagging;
     let waited = started.elapsed().as_secs_f64();
     if missing.is_empty() {
         // Not a plan warning: the plan must not depend on how fast lists caught up.
@@ -451,6 +470,30 @@ async fn await_recent(
         "objects an apply created moments ago are not in Graph's lists yet after waiting {waited:.1} s: {}; planning now could create twins, so plan again in a minute{hint}",
         list.join(", ")
     )))
+}
+
+/// Where a twin-prone object (one Graph finds only by display name) is read by id.
+fn by_id(address: &str, id: &str) -> Option<(crate::graph::Version, String)> {
+    use crate::graph::Version;
+    use crate::providers::Kind;
+    const EM: &str = "identityGovernance/entitlementManagement";
+    let kind = crate::providers::Address::parse(address)?.kind;
+    let id = crate::providers::graph_map::enc(id);
+    Some(match kind {
+        Kind::ConnectedOrganization => (Version::V1, format!("{EM}/connectedOrganizations/{id}")),
+        Kind::Catalog => (Version::V1, format!("{EM}/catalogs/{id}")),
+        Kind::AccessPackage => (Version::V1, format!("{EM}/accessPackages/{id}")),
+        Kind::AssignmentPolicy => (Version::V1, format!("{EM}/assignmentPolicies/{id}")),
+        Kind::DefenderRole => (
+            Version::Beta,
+            format!("roleManagement/defender/roleDefinitions/{id}"),
+        ),
+        Kind::DefenderRoleAssignment => (
+            Version::Beta,
+            format!("roleManagement/defender/roleAssignments/{id}"),
+        ),
+        _ => return None,
+    })
 }
 
 fn expiring_credentials(
