@@ -392,8 +392,8 @@ impl State {
         }) {
             self.create_provisioning_app();
         }
-        for tid in added {
-            let roles: Vec<String> = match seed.tenant_roles.get(&tid) {
+        let consented = |tid: &Uuid| -> Vec<String> {
+            match seed.tenant_roles.get(tid) {
                 Some(only) => seed
                     .provisioning_roles
                     .iter()
@@ -401,8 +401,24 @@ impl State {
                     .cloned()
                     .collect(),
                 None => seed.provisioning_roles.clone(),
-            };
-            self.consent_provisioning_app(tid, &roles, &seed.defender_roles);
+            }
+        };
+        for tid in &added {
+            self.consent_provisioning_app(*tid, &consented(tid), &seed.defender_roles);
+        }
+        // Tenants the state already held: the manifests may need more than they were seeded
+        // with (a customer turned SIEM on, the apply lease). There is no consent page here, so
+        // the sandbox plays the administrator who grants what `mssp permissions` lists, and
+        // says so; nothing is ever taken away.
+        let seeded = std::iter::once(&seed.provider).chain(seed.customers.iter());
+        for tid in seeded.map(|t| t.tenant_id).filter(|t| !added.contains(t)) {
+            let granted = self.consent_provisioning_app(tid, &consented(&tid), &[]);
+            if !granted.is_empty() {
+                eprintln!(
+                    "sandbox: tenant {tid}: granted {} to the tool's app (admin consent for what the manifests now need)",
+                    granted.join(", ")
+                );
+            }
         }
     }
 
@@ -434,16 +450,19 @@ impl State {
     }
 
     /// Instantiates the provisioning app's SP in `tid` and grants it the seeded roles.
+    /// Grants the provisioning app these roles in `tid` (those it does not hold yet); returns
+    /// the ones granted now.
     fn consent_provisioning_app(
         &mut self,
         tid: Uuid,
         graph_roles: &[String],
         defender_roles: &[String],
-    ) {
+    ) -> Vec<String> {
+        let mut granted = Vec::new();
         let app_id = self.provisioning.client_id.to_string();
         let owner = self.provider_tenant.to_string();
         let Some(t) = self.tenants.get_mut(&tid) else {
-            return;
+            return granted;
         };
         if t.sp_by_app_id(&app_id).is_none() {
             let sp = json!({"id": new_id(), "appId": app_id, "displayName": "mssp provisioning", "appDisplayName": "mssp provisioning",
@@ -461,7 +480,7 @@ impl State {
             );
         }
         let Some(principal) = t.sp_by_app_id(&app_id).map(|e| e.id().to_string()) else {
-            return;
+            return granted;
         };
         for (resource_app, wanted) in [
             (GRAPH_APP_ID, graph_roles),
@@ -474,6 +493,15 @@ impl State {
                 let Some(role_id) = role_id(&resource.v, role) else {
                     continue;
                 };
+                let held = t.list(APP_ROLE_ASSIGNMENTS).iter().any(|e| {
+                    e.v.get("principalId").and_then(Value::as_str) == Some(principal.as_str())
+                        && e.v.get("resourceId").and_then(Value::as_str) == Some(resource.id())
+                        && e.v.get("appRoleId").and_then(Value::as_str) == Some(role_id.as_str())
+                });
+                if held {
+                    continue;
+                }
+                granted.push(role.clone());
                 let a = json!({"id": opaque_id(), "deletedDateTime": null, "appRoleId": role_id, "createdDateTime": now_iso(),
                     "principalDisplayName": "mssp provisioning", "principalId": principal, "principalType": "ServicePrincipal",
                     "resourceDisplayName": resource.str("displayName"), "resourceId": resource.id()});
@@ -488,6 +516,7 @@ impl State {
                 );
             }
         }
+        granted
     }
 
     pub fn load(path: &Path) -> Result<Option<State>, SandboxError> {

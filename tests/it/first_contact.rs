@@ -249,3 +249,64 @@ async fn a_plan_right_after_an_apply_does_not_plan_twins() {
         .map_or(0, Vec::len);
     assert!(groups > 0);
 }
+
+/// A sandbox state seeded before the manifests needed more (here: the MSSP tenant without the
+/// apply lease's `Group.ReadWrite.All`) gains exactly the missing grants when it is started
+/// again from the manifests, and says so; nothing else changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_sandbox_state_gains_what_the_manifests_now_need() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(Path::new("examples"), dir.path());
+    let v = crate::support::load(dir.path());
+    let provider: uuid::Uuid = v.provider.doc.spec.tenant_id.value.parse().expect("uuid");
+    let opts = || mssp::sandbox::SandboxOptions {
+        state_file: Some(dir.path().join("state.json")),
+        ca_dir: dir.path().join("ca"),
+        ..Default::default()
+    };
+    let roles = |sb: &mssp::sandbox::Sandbox| {
+        let session = mssp::session::Session::with_secret(
+            mssp::plan::Endpoints {
+                login: Some(sb.url.clone()),
+                graph: Some(sb.url.clone()),
+                defender: Some(sb.url.clone()),
+            },
+            &sb.client_id,
+            &sb.client_secret,
+            Some(sb.ca_pem.as_bytes()),
+        )
+        .expect("session");
+        async move {
+            let profile = session.endpoints.profile(mssp::cloud::Cloud::Public);
+            let token = session
+                .tokens
+                .token(
+                    &profile.login,
+                    &provider.to_string(),
+                    &profile.graph_audience,
+                )
+                .await
+                .expect("token");
+            mssp::permissions::token_roles(token.secret())
+        }
+    };
+    std::fs::create_dir_all(dir.path().join("ca")).expect("ca dir");
+    let mut old = mssp::commands::sandbox::seed_from(&v);
+    old.tenant_roles
+        .get_mut(&provider)
+        .expect("provider seeded")
+        .retain(|r| r != "Group.ReadWrite.All");
+    let sb = mssp::sandbox::Sandbox::start(opts(), old)
+        .await
+        .expect("starts");
+    let before = roles(&sb).await;
+    assert!(!before.contains("Group.ReadWrite.All"), "{before:?}");
+    sb.shutdown().await.expect("shutdown");
+    let sb = mssp::sandbox::Sandbox::start(opts(), mssp::commands::sandbox::seed_from(&v))
+        .await
+        .expect("starts again");
+    let mut after = roles(&sb).await;
+    assert!(after.remove("Group.ReadWrite.All"), "{after:?}");
+    assert_eq!(after, before, "only the missing grant was added");
+    sb.shutdown().await.expect("shutdown");
+}
