@@ -248,31 +248,42 @@ pub async fn preflight(
     session: &crate::session::Session,
     tenants: &[TenantNeeds],
 ) -> Result<Vec<Shortfall>, String> {
-    let mut out = Vec::new();
-    for t in tenants {
-        if t.needed().is_empty() {
-            continue;
-        }
-        let profile = session.endpoints.profile(t.cloud);
-        let token = session
-            .tokens
-            .token(&profile.login, &t.tenant_id, &profile.graph_audience)
-            .await
-            .map_err(|e| format!("tenant {} ({}): {e}", t.name, t.tenant_id))?;
-        let missing = t.missing(&token_roles(token.secret()));
-        if !missing.is_empty() {
-            out.push(Shortfall {
-                tenant: t.name.clone(),
-                tenant_id: t.tenant_id.clone(),
-                missing: missing.into_iter().collect(),
-                consent_url: profile.admin_consent_url(
-                    &t.tenant_id,
-                    session.tokens.client_id().unwrap_or("<client id>"),
-                ),
-            });
-        }
-    }
-    Ok(out)
+    use futures::StreamExt as _;
+    // Tokens are fetched concurrently (one Entra round trip each, not one after another);
+    // the answer keeps the tenants' order.
+    let checks = tenants
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.needed().is_empty())
+        .map(|(i, t)| async move {
+            let profile = session.endpoints.profile(t.cloud);
+            let token = session
+                .tokens
+                .token(&profile.login, &t.tenant_id, &profile.graph_audience)
+                .await
+                .map_err(|e| format!("tenant {} ({}): {e}", t.name, t.tenant_id))?;
+            let missing = t.missing(&token_roles(token.secret()));
+            Ok::<_, String>((
+                i,
+                (!missing.is_empty()).then(|| Shortfall {
+                    tenant: t.name.clone(),
+                    tenant_id: t.tenant_id.clone(),
+                    missing: missing.into_iter().collect(),
+                    consent_url: profile.admin_consent_url(
+                        &t.tenant_id,
+                        session.tokens.client_id().unwrap_or("<client id>"),
+                    ),
+                }),
+            ))
+        });
+    let mut found: Vec<(usize, Option<Shortfall>)> = futures::stream::iter(checks)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    found.sort_by_key(|(i, _)| *i);
+    Ok(found.into_iter().filter_map(|(_, s)| s).collect())
 }
 
 /// The preflight as plan warnings: a plan made with a token that could not read or apply it

@@ -93,7 +93,7 @@ pub async fn make_plan(
     customers: &[String],
     visibility_wait: std::time::Duration,
 ) -> Plan {
-    make_plan_with_states(args, v, session, customers, visibility_wait)
+    make_plan_inner(args, v, session, customers, visibility_wait, false)
         .await
         .0
 }
@@ -105,6 +105,17 @@ pub async fn make_plan_with_states(
     session: &Session,
     customers: &[String],
     visibility_wait: std::time::Duration,
+) -> (Plan, plan::TenantStates) {
+    make_plan_inner(args, v, session, customers, visibility_wait, true).await
+}
+
+async fn make_plan_inner(
+    args: &PlanArgs,
+    v: &Validated,
+    session: &Session,
+    customers: &[String],
+    visibility_wait: std::time::Duration,
+    keep_states: bool,
 ) -> (Plan, plan::TenantStates) {
     let selected = if customers.is_empty() {
         v.customers.len()
@@ -125,14 +136,26 @@ pub async fn make_plan_with_states(
         recent: Some(Arc::clone(&session.recent)),
         visibility_wait,
     };
-    let planned = plan::plan_with_states(
-        v,
-        Arc::clone(&session.graph),
-        &session.endpoints,
-        &opts,
-        &progress,
-    )
-    .await;
+    let planned = if keep_states {
+        plan::plan_with_states(
+            v,
+            Arc::clone(&session.graph),
+            &session.endpoints,
+            &opts,
+            &progress,
+        )
+        .await
+    } else {
+        let p = plan::plan(
+            v,
+            Arc::clone(&session.graph),
+            &session.endpoints,
+            &opts,
+            &progress,
+        )
+        .await;
+        (p, plan::TenantStates::new())
+    };
     progress.finish_and_clear();
     planned
 }

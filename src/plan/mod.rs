@@ -81,7 +81,9 @@ pub async fn plan(
     opts: &PlanOptions,
     progress: &indicatif::ProgressBar,
 ) -> Plan {
-    plan_with_states(v, graph, endpoints, opts, progress)
+    // Nothing keeps a tenant's read state once its plan is made: memory stays flat however
+    // many tenants there are.
+    plan_inner(v, graph, endpoints, opts, progress, false)
         .await
         .0
 }
@@ -94,6 +96,19 @@ pub async fn plan_with_states(
     endpoints: &Endpoints,
     opts: &PlanOptions,
     progress: &indicatif::ProgressBar,
+) -> (Plan, TenantStates) {
+    plan_inner(v, graph, endpoints, opts, progress, true).await
+}
+
+/// With `keep_states` false, customer states are dropped as soon as their plan is made (only
+/// whether they could be read is kept).
+async fn plan_inner(
+    v: &Validated,
+    graph: Arc<Graph>,
+    endpoints: &Endpoints,
+    opts: &PlanOptions,
+    progress: &indicatif::ProgressBar,
+    keep_states: bool,
 ) -> (Plan, TenantStates) {
     let base_dir = v
         .provider
@@ -153,6 +168,11 @@ pub async fn plan_with_states(
                 )
                 .await;
                 progress.inc(1);
+                let state = if keep_states {
+                    state
+                } else {
+                    state.map(|_| read::TenantState::default())
+                };
                 (p, state)
             }
         }))
