@@ -15,7 +15,16 @@ use crate::schema::SchemaKind;
 
 /// MSSP onboarding as code for Microsoft Defender and Entra ID.
 #[derive(Debug, Parser)]
-#[command(name = "mssp", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mssp",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes present \
+(plan --detailed-exitcode), 3 stale saved plan, 4 apply lease held, 5 twins found, 64 usage error \
+(unknown flag, missing argument), 130 interrupted (Ctrl-C)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -80,7 +89,7 @@ pub enum Command {
     Portal(PortalArgs),
     /// Read a hand-configured customer tenant and write its Customer manifest (adoption).
     #[command(
-        after_help = "Examples:\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --out customers/tailspin.yaml manifests/\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --owner soc-lead@fabrikam.example manifests/"
+        after_help = "Examples:\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d \\\n      --out customers/tailspin.yaml manifests/\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d \\\n      --owner soc-lead@fabrikam.example manifests/"
     )]
     Export(crate::commands::export::ExportArgs),
     /// Report, per customer, what access the MSSP holds: groups, packages, who holds access
@@ -118,7 +127,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Manifest files or directories (searched recursively for *.yaml / *.yml).
-    #[arg(default_value = ".")]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Print the resources a customer (or the provider) expands to.
     #[arg(long, value_name = "NAME")]
@@ -146,7 +155,7 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: crate::commands::ConnectionArgs,
@@ -199,7 +208,7 @@ pub enum SandboxCommand {
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
     /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// The tool's application (client) id, for the consent links; defaults to AZURE_CLIENT_ID.
     #[arg(long, env = "AZURE_CLIENT_ID")]
@@ -212,7 +221,7 @@ pub struct PortalArgs {
     #[arg(value_name = "CUSTOMER")]
     pub customers: Vec<String>,
     /// Manifest files or directories.
-    #[arg(long = "manifests", value_name = "PATH", default_value = ".")]
+    #[arg(long = "manifests", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Also open the Defender portal in a browser.
     #[arg(long)]
@@ -228,7 +237,7 @@ pub struct PortalArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// A saved plan (`plan.json`), or manifest files or directories.
-    #[arg(default_value = ".")]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: crate::commands::ConnectionArgs,

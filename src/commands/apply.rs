@@ -49,7 +49,7 @@ async fn run_async(args: &ApplyArgs) -> u8 {
         None => args.paths.clone(),
     };
     let (validated, diags, _) = super::load_and_validate(&manifest_paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         eprintln!("error: the manifests are invalid; nothing was applied");
         return exit::ERROR;

@@ -12,7 +12,7 @@ use crate::validate::{self, Validated};
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// The Provider manifest (and existing customers), files or directories.
-    #[arg(default_value = ".")]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
@@ -69,7 +69,7 @@ pub fn run(args: &ExportArgs) -> u8 {
         return exit::ERROR;
     }
     let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         eprintln!("error: the manifests are invalid; nothing was exported");
         return exit::ERROR;
