@@ -59,6 +59,11 @@ pub enum Command {
         after_help = "Examples:\n  mssp apply plan.json\n  mssp apply --auto-approve --journal journal.jsonl manifests/"
     )]
     Apply(ApplyArgs),
+    /// Render a saved plan (`plan --out`) again, in any format, without reading a tenant.
+    #[command(
+        after_help = "Examples:\n  mssp show plan.json\n  mssp show --format markdown plan.json > plan.md"
+    )]
+    Show(ShowArgs),
     /// Run the local stand-in for Entra ID, Microsoft Graph and the Defender API.
     #[command(
         subcommand,
@@ -187,6 +192,16 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err("expected KEY=VALUE, e.g. region=emea".to_string()),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan (`mssp plan --out FILE`).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -328,6 +343,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Validate(_) => "validate",
         Command::Plan(_) => "plan",
         Command::Apply(_) => "apply",
+        Command::Show(_) => "show",
         Command::Sandbox(_) => "sandbox",
         Command::Alerts(_) => "alerts",
         Command::Siem(_) => "siem",
@@ -360,6 +376,7 @@ fn run(command: Command) -> u8 {
         Command::Plan(a) => commands::plan::run(&a),
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
+        Command::Show(a) => commands::show::run(&a),
         Command::Portal(a) => commands::portal::run(&a),
         Command::Export(a) => commands::export::run(&a),
         Command::Report(a) => commands::report::run(&a),
@@ -376,8 +393,14 @@ fn run(command: Command) -> u8 {
 fn init_logging(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour codes in a log file or a CI log viewer that does not render them are noise.
+    let ansi = {
+        use std::io::IsTerminal as _;
+        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),

@@ -12,6 +12,7 @@ pub mod portal;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
+pub mod show;
 pub mod siem;
 pub mod twins;
 pub mod validate;

@@ -16,6 +16,7 @@ mod loader_props;
 mod newcomer;
 mod plan;
 mod plan_binding;
+mod polish;
 mod precommit;
 mod report;
 mod sandbox;
