@@ -131,7 +131,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Manifest files or directories (searched recursively for *.yaml / *.yml).
+    /// Manifest files or directories (searched recursively for *.yaml / *.yml). Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Print the resources a customer (or the provider) expands to.
@@ -159,7 +159,7 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Manifest files or directories.
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -222,7 +222,7 @@ pub enum SandboxCommand {
 
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
-    /// Manifest files or directories.
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// The tool's application (client) id, for the consent links; defaults to AZURE_CLIENT_ID.
@@ -235,7 +235,7 @@ pub struct PortalArgs {
     /// Customers to show (all when none is named).
     #[arg(value_name = "CUSTOMER")]
     pub customers: Vec<String>,
-    /// Manifest files or directories.
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(long = "manifests", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Also open the Defender portal in a browser.
@@ -251,7 +251,7 @@ pub struct PortalArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A saved plan (`plan.json`), or manifest files or directories.
+    /// A saved plan (`plan.json`), or manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]

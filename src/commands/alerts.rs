@@ -15,7 +15,7 @@ use crate::validate::Validated;
 /// Arguments shared by `fetch` and `notify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
-    /// Manifest files or directories.
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use crate::validate::{self, Validated};
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The Provider manifest (and existing customers), files or directories.
+    /// The Provider manifest (and existing customers), files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]

@@ -18,7 +18,7 @@ pub enum LeaseCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct LeaseArgs {
-    /// Manifest files or directories (the Provider manifest names the tenant and prefix).
+    /// Manifest files or directories (the Provider manifest names the tenant and prefix). Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]

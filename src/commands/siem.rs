@@ -11,7 +11,7 @@ use crate::manifest::SiemVariant;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArgs {
-    /// Manifest files or directories.
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Which SIEM to configure.

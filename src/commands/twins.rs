@@ -22,7 +22,7 @@ use crate::providers::{DesiredTenant, Kind, ObserveError};
 
 #[derive(Debug, clap::Args)]
 pub struct TwinsArgs {
-    /// Manifest files or directories.
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
