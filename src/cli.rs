@@ -15,7 +15,16 @@ use crate::schema::SchemaKind;
 
 /// MSSP onboarding as code for Microsoft Defender and Entra ID.
 #[derive(Debug, Parser)]
-#[command(name = "mssp", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mssp",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes present \
+(plan --detailed-exitcode), 3 stale saved plan, 4 apply lease held, 5 twins found, 64 usage error \
+(unknown flag, missing argument), 130 interrupted (Ctrl-C)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -50,6 +59,11 @@ pub enum Command {
         after_help = "Examples:\n  mssp apply plan.json\n  mssp apply --auto-approve --journal journal.jsonl manifests/"
     )]
     Apply(ApplyArgs),
+    /// Render a saved plan (`plan --out`) again, in any format, without reading a tenant.
+    #[command(
+        after_help = "Examples:\n  mssp show plan.json\n  mssp show --format markdown plan.json > plan.md"
+    )]
+    Show(ShowArgs),
     /// Run the local stand-in for Entra ID, Microsoft Graph and the Defender API.
     #[command(
         subcommand,
@@ -80,7 +94,7 @@ pub enum Command {
     Portal(PortalArgs),
     /// Read a hand-configured customer tenant and write its Customer manifest (adoption).
     #[command(
-        after_help = "Examples:\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --out customers/tailspin.yaml manifests/\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d --owner soc-lead@fabrikam.example manifests/"
+        after_help = "Examples:\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d \\\n      --out customers/tailspin.yaml manifests/\n  mssp export --customer-tenant 5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d \\\n      --owner soc-lead@fabrikam.example manifests/"
     )]
     Export(crate::commands::export::ExportArgs),
     /// Report, per customer, what access the MSSP holds: groups, packages, who holds access
@@ -117,8 +131,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Manifest files or directories (searched recursively for *.yaml / *.yml).
-    #[arg(default_value = ".")]
+    /// Manifest files or directories (searched recursively for *.yaml / *.yml). Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Print the resources a customer (or the provider) expands to.
     #[arg(long, value_name = "NAME")]
@@ -145,8 +159,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: crate::commands::ConnectionArgs,
@@ -180,6 +194,16 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan (`mssp plan --out FILE`).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Human,
@@ -198,8 +222,8 @@ pub enum SandboxCommand {
 
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
-    /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// The tool's application (client) id, for the consent links; defaults to AZURE_CLIENT_ID.
     #[arg(long, env = "AZURE_CLIENT_ID")]
@@ -211,8 +235,8 @@ pub struct PortalArgs {
     /// Customers to show (all when none is named).
     #[arg(value_name = "CUSTOMER")]
     pub customers: Vec<String>,
-    /// Manifest files or directories.
-    #[arg(long = "manifests", value_name = "PATH", default_value = ".")]
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(long = "manifests", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Also open the Defender portal in a browser.
     #[arg(long)]
@@ -227,8 +251,8 @@ pub struct PortalArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A saved plan (`plan.json`), or manifest files or directories.
-    #[arg(default_value = ".")]
+    /// A saved plan (`plan.json`), or manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: crate::commands::ConnectionArgs,
@@ -319,6 +343,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Validate(_) => "validate",
         Command::Plan(_) => "plan",
         Command::Apply(_) => "apply",
+        Command::Show(_) => "show",
         Command::Sandbox(_) => "sandbox",
         Command::Alerts(_) => "alerts",
         Command::Siem(_) => "siem",
@@ -351,6 +376,7 @@ fn run(command: Command) -> u8 {
         Command::Plan(a) => commands::plan::run(&a),
         Command::Sandbox(SandboxCommand::Serve(a)) => commands::sandbox::serve(&a),
         Command::Apply(a) => commands::apply::run(&a),
+        Command::Show(a) => commands::show::run(&a),
         Command::Portal(a) => commands::portal::run(&a),
         Command::Export(a) => commands::export::run(&a),
         Command::Report(a) => commands::report::run(&a),
@@ -367,8 +393,14 @@ fn run(command: Command) -> u8 {
 fn init_logging(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour codes in a log file or a CI log viewer that does not render them are noise.
+    let ansi = {
+        use std::io::IsTerminal as _;
+        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),

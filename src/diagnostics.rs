@@ -269,6 +269,44 @@ impl Diagnostics {
         }
         out
     }
+
+    /// The diagnostics `keep` accepts, in order.
+    pub fn filtered(&self, keep: impl Fn(&Diagnostic) -> bool) -> Diagnostics {
+        Diagnostics {
+            items: self.items.iter().filter(|d| keep(d)).cloned().collect(),
+        }
+    }
+
+    /// For commands other than `validate`: errors in full, each warning on one line, and a
+    /// pointer to `mssp validate` for the details. A known, accepted warning (a customer in
+    /// another cloud) would otherwise repeat its whole snippet on every plan, report and portal
+    /// run, burying what the command itself says.
+    pub fn render_brief(&self) -> String {
+        let mut out = String::new();
+        for d in self.items.iter().filter(|d| d.is_error()) {
+            out.push_str(&d.render());
+            out.push('\n');
+        }
+        let warnings: Vec<&Diagnostic> = self.items.iter().filter(|d| !d.is_error()).collect();
+        for d in &warnings {
+            match d.location() {
+                Some(loc) => {
+                    let _ = writeln!(out, "{loc}: warning: {}", d.message);
+                }
+                None => {
+                    let _ = writeln!(out, "warning: {}", d.message);
+                }
+            }
+        }
+        if !warnings.is_empty() {
+            let _ = writeln!(
+                out,
+                "  = note: `mssp validate` shows {} in full",
+                if warnings.len() == 1 { "it" } else { "them" }
+            );
+        }
+        out
+    }
 }
 
 impl IntoIterator for Diagnostics {

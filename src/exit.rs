@@ -15,3 +15,6 @@ pub const LEASE_HELD: u8 = 4;
 pub const TWINS_FOUND: u8 = 5;
 /// The command line itself was wrong (unknown flag, missing argument).
 pub const USAGE: u8 = 64;
+/// `apply` stopped by Ctrl-C (128 + SIGINT, as shells report it): the writes in flight
+/// finished and were journaled, none started after.
+pub const INTERRUPTED: u8 = 130;

@@ -43,6 +43,8 @@ pub struct ApplyOptions {
     pub recent: Option<Arc<crate::plan::recent::RecentCreates>>,
     /// The apply lease this run holds: no write starts once it is lost or about to expire.
     pub lease: Option<lease::LeaseCheck>,
+    /// Set on the first Ctrl-C: writes in flight finish (and are journaled), no new one starts.
+    pub interrupted: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ApplyOptions {
@@ -55,6 +57,7 @@ impl Default for ApplyOptions {
             recovery_window: Duration::from_secs(15),
             recent: None,
             lease: None,
+            interrupted: None,
         }
     }
 }
@@ -259,6 +262,18 @@ pub async fn apply(
     outcomes
 }
 
+/// `Err` with the reason once no write may start: interrupted, or the lease lost.
+fn may_start(opts: &ApplyOptions) -> Result<(), String> {
+    if opts
+        .interrupted
+        .as_ref()
+        .is_some_and(|i| i.load(std::sync::atomic::Ordering::SeqCst))
+    {
+        return Err("not started: interrupted (Ctrl-C)".into());
+    }
+    opts.lease.as_ref().map_or(Ok(()), lease::LeaseCheck::check)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn apply_tenant(
     session: &Session,
@@ -384,7 +399,7 @@ async fn run_actions(
                     .iter()
                     .find(|d| failed.lock().map(|f| f.contains(*d)).unwrap_or(false))
                     .cloned();
-                let lease = opts.lease.as_ref().map_or(Ok(()), lease::LeaseCheck::check);
+                let lease = may_start(opts);
                 let result = match (blocked_by, lease) {
                     (Some(dep), _) => Err(ApplyError::new(
                         &r.address,
@@ -439,7 +454,7 @@ async fn run_actions(
         else {
             continue;
         };
-        let lease = opts.lease.as_ref().map_or(Ok(()), lease::LeaseCheck::check);
+        let lease = may_start(opts);
         let result = if let Err(why) = lease {
             Err(ApplyError::new(&r.address, why))
         } else if !opts.allow_delete {

@@ -15,8 +15,8 @@ use crate::validate::Validated;
 /// Arguments shared by `fetch` and `notify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
-    /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -142,7 +142,7 @@ async fn prepare(
         None => default_since,
     };
     let (validated, diags, _) = super::load_and_validate(&c.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let v = validated.ok_or("the manifests are invalid")?;
     let (session, sandbox) = connect_optional(&c.connection, &v).await?;
     let (http, endpoints) = match &session {
@@ -272,6 +272,14 @@ async fn notify_with(a: &NotifyArgs, p: &Prepared) -> u8 {
     };
     for c in &p.v.customers {
         let s = &c.doc.spec;
+        let selected =
+            a.common.customer.is_empty() || a.common.customer.contains(&c.doc.metadata.name.value);
+        if selected && s.notifications.is_empty() {
+            eprintln!(
+                "note: {}: no notification rules in its manifest; nothing to send",
+                c.doc.metadata.name.value
+            );
+        }
         if !s.notifications.is_empty() && !s.siem.enabled {
             eprintln!(
                 "note: {}: notification rules need `siem.enabled: true` (alerts are read through the SIEM app); they stay manual items",
@@ -292,11 +300,17 @@ async fn notify_with(a: &NotifyArgs, p: &Prepared) -> u8 {
             return exit::ERROR;
         }
     };
+    // The sandbox's alerts are made up: mailing them through the provider's real relay to
+    // real recipients would be worse than useless, so a sandbox run is always a dry run.
+    let dry_run = a.dry_run || a.common.connection.sandbox;
+    if dry_run && !a.dry_run {
+        eprintln!("note: --sandbox: a dry run (the sandbox's alerts are not delivered)");
+    }
     let req = NotifyRequest {
         opts: p.opts.clone(),
         state_path: a.state.clone(),
         templates: a.templates.clone(),
-        dry_run: a.dry_run,
+        dry_run,
     };
     let spec = &p.v.provider.doc.spec;
     let result = notify::notify(
@@ -311,6 +325,15 @@ async fn notify_with(a: &NotifyArgs, p: &Prepared) -> u8 {
     signin.finish().await;
     match result {
         Ok(r) => {
+            for (name, n) in &r.customers {
+                if matches!(n, Ok(0)) {
+                    eprintln!(
+                        "note: {name}: no new alert matched its rules' severities and device \
+                         groups (new: since the state file's watermark, or the last 24 hours \
+                         on a first run; --since sets it)"
+                    );
+                }
+            }
             let mut code = summarize("notification(s)", &r.customers);
             if r.failed_deliveries > 0 {
                 eprintln!(

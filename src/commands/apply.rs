@@ -49,7 +49,7 @@ async fn run_async(args: &ApplyArgs) -> u8 {
         None => args.paths.clone(),
     };
     let (validated, diags, _) = super::load_and_validate(&manifest_paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         eprintln!("error: the manifests are invalid; nothing was applied");
         return exit::ERROR;
@@ -88,7 +88,7 @@ async fn run_async(args: &ApplyArgs) -> u8 {
     code
 }
 
-fn load_plan(path: &PathBuf) -> Result<Plan, String> {
+pub(crate) fn load_plan(path: &std::path::Path) -> Result<Plan, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let plan: Plan = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a saved plan: {e}", path.display()))?;
@@ -298,12 +298,14 @@ async fn apply_leased(
         }
         None => None,
     };
+    let interrupts = Interrupts::watch();
     let opts = ApplyOptions {
         allow_delete: args.allow_delete,
         parallelism,
         replication_deadline: std::time::Duration::from_secs(args.replication_timeout),
         recent: Some(std::sync::Arc::clone(&session.recent)),
         lease: lease.as_ref().map(apply::lease::Lease::check),
+        interrupted: Some(std::sync::Arc::clone(&interrupts.interrupted)),
         ..ApplyOptions::default()
     };
     let progress = indicatif::ProgressBar::new(u64::try_from(plan.tenants.len()).unwrap_or(0));
@@ -318,6 +320,19 @@ async fn apply_leased(
     )
     .await;
     progress.finish_and_clear();
+    interrupts.writes_done();
+    if interrupts.interrupted() {
+        report(&outcomes);
+        let journal = match &args.journal {
+            Some(p) => format!(" and are in the journal {}", p.display()),
+            None => String::new(),
+        };
+        eprintln!(
+            "interrupted: the writes in flight finished{journal}; no write started after Ctrl-C. \
+             Run `mssp plan` to see what is left."
+        );
+        return exit::INTERRUPTED;
+    }
     let mut code = report(&outcomes);
     // Verify: a second plan of the touched tenants must show nothing left to do.
     let touched: Vec<String> = outcomes
@@ -385,6 +400,65 @@ async fn apply_leased(
     code
 }
 
+/// Ctrl-C during an apply. The first one lets the writes in flight finish (each is journaled)
+/// and starts no new one: killing a write half way leaves a tenant with an object nobody
+/// recorded. A second one, or any once the writes are over, stops the process at once.
+struct Interrupts {
+    interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Interrupts {
+    fn watch() -> Self {
+        use std::sync::atomic::Ordering;
+        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, over) = (
+            std::sync::Arc::clone(&interrupted),
+            std::sync::Arc::clone(&done),
+        );
+        let task = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            if over.load(Ordering::SeqCst) {
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+            flag.store(true, Ordering::SeqCst);
+            eprintln!(
+                "\ninterrupted: finishing the writes in flight; no new write starts (Ctrl-C again to stop at once)"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "aborted: writes in flight may or may not have happened; run `mssp plan` to see"
+                );
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+        });
+        Self {
+            interrupted,
+            done,
+            task,
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// From now on nothing is in flight that a Ctrl-C could cut in half.
+    fn writes_done(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 fn confirm() -> bool {
     if !std::io::stdin().is_terminal() {
         eprintln!(
@@ -412,8 +486,20 @@ fn report(outcomes: &[TenantOutcome]) -> u8 {
                 wt.waited.as_secs_f64()
             ));
         }
+        let mut not_started = 0;
         for f in &o.failed {
+            // After Ctrl-C every remaining write says so: one line per tenant, not per write.
+            if f.to_string().contains("not started: interrupted") {
+                not_started += 1;
+                continue;
+            }
             out.push_str(&format!("  {}: FAILED {f}\n", o.name));
+        }
+        if not_started > 0 {
+            out.push_str(&format!(
+                "  {}: {not_started} write(s) not started (interrupted)\n",
+                o.name
+            ));
         }
         for s in &o.skipped {
             out.push_str(&format!("  {}: {s}\n", o.name));

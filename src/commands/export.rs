@@ -1,7 +1,7 @@
 //! `mssp export`: read a hand-configured customer tenant and write its Customer manifest.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cloud::Cloud;
@@ -11,8 +11,8 @@ use crate::validate::{self, Validated};
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The Provider manifest (and existing customers), files or directories.
-    #[arg(default_value = ".")]
+    /// The Provider manifest (and existing customers), files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
@@ -69,7 +69,7 @@ pub fn run(args: &ExportArgs) -> u8 {
         return exit::ERROR;
     }
     let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         eprintln!("error: the manifests are invalid; nothing was exported");
         return exit::ERROR;
@@ -121,12 +121,13 @@ async fn run_async(args: &ExportArgs, v: &Validated) -> u8 {
 }
 
 fn write(args: &ExportArgs, e: &Export) -> u8 {
+    let text = format!("{}\n{}", modeline(args.out.as_deref()), e.manifest);
     let written = match &args.out {
         Some(path) => {
-            std::fs::write(path, &e.manifest).map_err(|err| format!("{}: {err}", path.display()))
+            std::fs::write(path, &text).map_err(|err| format!("{}: {err}", path.display()))
         }
         None => std::io::stdout()
-            .write_all(e.manifest.as_bytes())
+            .write_all(text.as_bytes())
             .map_err(|err| format!("stdout: {err}")),
     };
     if let Err(err) = written {
@@ -135,6 +136,50 @@ fn write(args: &ExportArgs, e: &Export) -> u8 {
     }
     eprint!("{}", summary(e, args.out.as_deref()));
     exit::SUCCESS
+}
+
+/// The editor's schema line, as the committed manifests start: the Customer schema in the
+/// repository's `schemas/` folder (where `mssp schema --write schemas/` puts it), relative to
+/// the folder the manifest is written to (the current one for stdout). The repository is the
+/// nearest folder up with `.git`, or the current folder.
+pub fn modeline(out: Option<&Path>) -> String {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let dir = out
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| cwd.clone(), |p| cwd.join(p));
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let root = dir
+        .ancestors()
+        .find(|a| a.join(".git").exists())
+        .map_or_else(|| cwd.clone(), Path::to_path_buf);
+    let schema = root
+        .join("schemas")
+        .join(crate::schema::SchemaKind::Customer.file_name());
+    format!(
+        "# yaml-language-server: $schema={}",
+        relative(&dir, &schema).display()
+    )
+}
+
+/// `to` as seen from the folder `from` (both absolute).
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    use std::path::Component;
+    fn norm(p: &Path) -> Vec<Component<'_>> {
+        p.components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect()
+    }
+    let (f, t) = (norm(from), norm(to));
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..f.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c.as_os_str());
+    }
+    rel
 }
 
 /// What was found and what is left, for the person adopting the customer.

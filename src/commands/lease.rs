@@ -18,8 +18,8 @@ pub enum LeaseCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct LeaseArgs {
-    /// Manifest files or directories (the Provider manifest names the tenant and prefix).
-    #[arg(default_value = ".")]
+    /// Manifest files or directories (the Provider manifest names the tenant and prefix). Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
@@ -53,7 +53,7 @@ async fn run_async(cmd: &LeaseCommand) -> u8 {
         return exit::ERROR;
     }
     let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         return exit::ERROR;
     };

@@ -12,6 +12,7 @@ pub mod portal;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
+pub mod show;
 pub mod siem;
 pub mod twins;
 pub mod validate;
@@ -24,8 +25,17 @@ use crate::validate::{self as validation, Validated};
 
 /// Loads and validates manifests, printing every diagnostic to stderr.
 /// `None` when there were errors (already reported).
+///
+/// With no path, the manifest folder is looked for ([`manifest::resolve_paths`]) and named on
+/// stderr when it is not `.`. When loading already failed and found no Provider manifest (a
+/// misspelt path, a broken provider file), validation is not run: its "no Provider manifest
+/// found" would only be a consequence, printed before the cause.
 pub fn load_and_validate(paths: &[PathBuf]) -> (Option<Validated>, Diagnostics, usize) {
-    let loaded = manifest::load_paths(paths);
+    let paths = resolved_paths(paths);
+    let loaded = manifest::load_paths(&paths);
+    if loaded.diagnostics.has_errors() && loaded.set.providers.is_empty() {
+        return (None, loaded.diagnostics.sorted(), loaded.set.files);
+    }
     let today = jiff::ZonedDateTime::now().date();
     let (validated, more) = validation::validate(&loaded.set, today);
     let mut diags = loaded.diagnostics;
@@ -35,6 +45,34 @@ pub fn load_and_validate(paths: &[PathBuf]) -> (Option<Validated>, Diagnostics, 
     (validated, diags, loaded.set.files)
 }
 
+/// [`manifest::resolve_paths`], with a note on stderr when no path was given and the folder
+/// found is not the current one (so nobody wonders which manifests were read).
+pub fn resolved_paths(given: &[PathBuf]) -> Vec<PathBuf> {
+    let paths = manifest::resolve_paths(given);
+    if given.is_empty()
+        && let [one] = paths.as_slice()
+        && one.as_path() != std::path::Path::new(".")
+    {
+        eprintln!(
+            "note: no path given; reading the manifests in {}/ (the first of {} with a Provider manifest)",
+            one.display(),
+            manifest::DEFAULT_DIRS
+                .iter()
+                .map(|d| if *d == "." {
+                    "./".to_string()
+                } else {
+                    format!("{d}/")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    paths
+}
+
+/// Where `--sandbox` keeps its state unless `--sandbox-dir` says otherwise.
+pub const DEFAULT_SANDBOX_DIR: &str = ".mssp-sandbox";
+
 /// How a command reaches the tenants.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectionArgs {
@@ -43,7 +81,7 @@ pub struct ConnectionArgs {
     #[arg(long)]
     pub sandbox: bool,
     /// Where `--sandbox` keeps its state file and CA certificate.
-    #[arg(long, value_name = "DIR", default_value = ".mssp-sandbox")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_SANDBOX_DIR)]
     pub sandbox_dir: PathBuf,
     /// Credential to use against real tenants (default: picked from AZURE_* variables).
     #[arg(long, value_enum, default_value_t = crate::auth::AuthMethod::Auto)]

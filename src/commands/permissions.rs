@@ -11,7 +11,7 @@ use crate::providers::TenantRole;
 
 pub fn run(args: &PermissionsArgs) -> u8 {
     let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         return exit::ERROR;
     };

@@ -11,8 +11,9 @@ use crate::session::Session;
 use crate::validate::Validated;
 
 pub fn run(args: &PlanArgs) -> u8 {
-    let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    let paths = super::resolved_paths(&args.paths);
+    let (validated, diags, _) = super::load_and_validate(&paths);
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         eprintln!("error: the manifests are invalid; nothing was planned");
         return exit::ERROR;
@@ -132,7 +133,10 @@ async fn make_plan_inner(
         parallelism: usize::from(args.parallelism),
         customers: customers.to_vec(),
         today: jiff::ZonedDateTime::now().date(),
-        manifest_paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        manifest_paths: crate::manifest::resolve_paths(&args.paths)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         recent: Some(Arc::clone(&session.recent)),
         visibility_wait,
     };
@@ -158,6 +162,28 @@ async fn make_plan_inner(
     };
     progress.finish_and_clear();
     planned
+}
+
+/// The command that applies a saved plan against what it was planned against: a plan made
+/// with `--sandbox` applied without it would go looking for real credentials.
+pub fn apply_hint(connection: &super::ConnectionArgs, path: &std::path::Path) -> String {
+    let mut cmd = String::from("mssp apply");
+    if connection.sandbox {
+        cmd.push_str(" --sandbox");
+        if connection.sandbox_dir != std::path::Path::new(super::DEFAULT_SANDBOX_DIR) {
+            cmd.push_str(&format!(
+                " --sandbox-dir {}",
+                connection.sandbox_dir.display()
+            ));
+        }
+    } else if connection.auth != crate::auth::AuthMethod::Auto
+        && let Some(v) = clap::ValueEnum::to_possible_value(&connection.auth)
+    {
+        cmd.push_str(&format!(" --auth {}", v.get_name()));
+    }
+    cmd.push(' ');
+    cmd.push_str(&path.display().to_string());
+    cmd
 }
 
 fn report(args: &PlanArgs, plan: &Plan) -> u8 {
@@ -188,9 +214,9 @@ fn report(args: &PlanArgs, plan: &Plan) -> u8 {
     }
     if let Some(path) = &args.out {
         eprintln!(
-            "saved the plan to {}; apply it with `mssp apply {}`",
+            "saved the plan to {}; apply it with `{}`",
             path.display(),
-            path.display()
+            apply_hint(&args.connection, path)
         );
     }
     let blocked: Vec<&str> = plan.blocked().map(|t| t.name.as_str()).collect();

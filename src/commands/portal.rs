@@ -9,7 +9,7 @@ use crate::manifest::CustomerManifest;
 
 pub fn run(args: &PortalArgs) -> u8 {
     let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         return exit::ERROR;
     };

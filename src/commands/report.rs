@@ -17,8 +17,8 @@ pub enum ReportFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
@@ -38,7 +38,7 @@ pub struct ReportArgs {
 
 pub fn run(args: &ReportArgs) -> u8 {
     let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         eprintln!("error: the manifests are invalid; nothing was reported");
         return exit::ERROR;

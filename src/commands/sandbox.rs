@@ -59,7 +59,7 @@ pub fn serve(args: &ServeArgs) -> u8 {
         None
     } else {
         let (validated, diags, _) = super::load_and_validate(&args.seed);
-        eprint!("{}", diags.render());
+        eprint!("{}", diags.render_brief());
         match validated {
             Some(v) => Some(seed_from(&v)),
             None => {

@@ -11,8 +11,8 @@ use crate::manifest::SiemVariant;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArgs {
-    /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Which SIEM to configure.
     #[arg(long, value_enum)]
@@ -61,7 +61,7 @@ pub fn run(cmd: &SiemCommand) -> u8 {
 
 async fn config(a: &ConfigArgs) -> u8 {
     let (validated, diags, _) = super::load_and_validate(&a.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         eprintln!("error: the manifests are invalid");
         return exit::ERROR;

@@ -22,8 +22,8 @@ use crate::providers::{DesiredTenant, Kind, ObserveError};
 
 #[derive(Debug, clap::Args)]
 pub struct TwinsArgs {
-    /// Manifest files or directories.
-    #[arg(default_value = ".")]
+    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
@@ -63,7 +63,7 @@ pub fn run(args: &TwinsArgs) -> u8 {
 
 async fn run_async(args: &TwinsArgs) -> u8 {
     let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render());
+    eprint!("{}", diags.render_brief());
     let Some(v) = validated else {
         return exit::ERROR;
     };

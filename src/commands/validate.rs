@@ -26,7 +26,25 @@ pub fn run(args: &ValidateArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    eprint!("{}", diags.render());
+    // `--explain` is about one manifest's expansion: only that manifest's warnings (and the
+    // provider's), in brief, as other commands print them.
+    match (&args.explain, &validated) {
+        (Some(name), Some(v)) => {
+            let own: Vec<&Path> = v
+                .customer(name)
+                .map(|c| c.file.path.as_path())
+                .into_iter()
+                .chain(std::iter::once(v.provider.file.path.as_path()))
+                .collect();
+            eprint!(
+                "{}",
+                diags
+                    .filtered(|d| d.path().is_none_or(|p| own.contains(&p)))
+                    .render_brief()
+            );
+        }
+        _ => eprint!("{}", diags.render()),
+    }
     let Some(v) = validated else {
         eprintln!(
             "error: {} error{} and {} warning{} in {} file{}",
@@ -85,7 +103,8 @@ enum Loaded {
 
 /// Loads the given paths, adding the Provider manifest when they hold only customers.
 fn load(args: &ValidateArgs) -> Result<Loaded, String> {
-    let mut loaded = manifest::load_paths_with(&args.paths, args.skip_foreign);
+    let paths = super::resolved_paths(&args.paths);
+    let mut loaded = manifest::load_paths_with(&paths, args.skip_foreign);
     let provider_file = match &args.provider {
         Some(p) if !p.is_file() => {
             return Err(format!(
@@ -93,7 +112,7 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
                 p.display()
             ));
         }
-        Some(p) if !already_loaded(p, &args.paths) => Some(p.clone()),
+        Some(p) if !already_loaded(p, &paths) => Some(p.clone()),
         Some(_) => None,
         None if loaded.set.providers.is_empty() && !loaded.set.customers.is_empty() => {
             let start: Vec<&Path> = loaded
@@ -149,6 +168,14 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
         && !loaded.diagnostics.has_errors()
     {
         return Ok(Loaded::NothingOurs);
+    }
+    // As in every command: no "no Provider manifest found" before the failure that caused it.
+    if loaded.diagnostics.has_errors() && loaded.set.providers.is_empty() {
+        return Ok(Loaded::Manifests(
+            None,
+            loaded.diagnostics.sorted(),
+            loaded.set.files,
+        ));
     }
     let today = jiff::ZonedDateTime::now().date();
     let (validated, more) = validation::validate(&loaded.set, today);

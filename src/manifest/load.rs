@@ -22,8 +22,10 @@ use serde::{Deserialize, Deserializer};
 use serde_saphyr::MessageFormatter;
 
 use super::located::with_line_offset;
+use super::unknown::{Node, unknown_fields};
 use super::{API_VERSION, CustomerManifest, Loc, ManifestSet, ProviderManifest, Sourced};
 use crate::diagnostics::{Diagnostic, Diagnostics, Pos, SourceFile};
+use crate::schema::SchemaKind;
 
 /// Largest manifest file read (a thousand customers in one file is about 1 MiB).
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -85,6 +87,50 @@ pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
         }
     }
     out
+}
+
+/// Folders searched, in order, when a command is given no path: the first that holds a
+/// Provider manifest directly is used. Searching `.` itself recursively would pick up every
+/// test fixture and vendored example in a repository (a clone of this one prints nineteen
+/// fixture errors), so a folder counts only when the Provider sits at its top level.
+pub const DEFAULT_DIRS: [&str; 3] = [".", "manifests", "examples"];
+
+/// The paths a command reads: `given`, or when none is given the first of [`DEFAULT_DIRS`]
+/// with a Provider manifest at its top level (`.` when none has one, so the "no Provider
+/// manifest" error still names where it looked).
+pub fn resolve_paths(given: &[PathBuf]) -> Vec<PathBuf> {
+    if !given.is_empty() {
+        return given.to_vec();
+    }
+    let dir = DEFAULT_DIRS
+        .iter()
+        .map(PathBuf::from)
+        .find(|d| has_provider_at_top(d))
+        .unwrap_or_else(|| PathBuf::from("."));
+    vec![dir]
+}
+
+/// Whether a `*.yaml` / `*.yml` file directly in `dir` holds a Provider document.
+fn has_provider_at_top(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    files.iter().any(|f| {
+        let mut out = LoadOutcome::default();
+        match read_manifest_file(f, false) {
+            Ok(text) => {
+                parse_source(&SourceFile::new(f.clone(), text), false, &mut out);
+                !out.set.providers.is_empty()
+            }
+            Err(_) => false,
+        }
+    })
 }
 
 /// How much of an oversized file is looked at to tell whether it is ours.
@@ -340,7 +386,7 @@ impl<'de> Visitor<'de> for ProbeVisitor {
 }
 
 /// Any YAML value, kept only when it is a string (a key such as `1` or `[a]` is no field of ours).
-struct AnyString(Option<String>);
+pub(super) struct AnyString(pub(super) Option<String>);
 
 impl<'de> Deserialize<'de> for AnyString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -542,7 +588,7 @@ pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome
                     doc: m,
                 }),
                 Ok(None) => {}
-                Err(d) => out.diagnostics.push(d),
+                Err(d) => parse_failed(d, &doc, src, SchemaKind::Provider, out),
             },
             _ => match from_yaml::<CustomerManifest>(&doc, src) {
                 Ok(Some(m)) => out.set.customers.push(Sourced {
@@ -550,11 +596,47 @@ pub fn parse_source(src: &Arc<SourceFile>, explicit: bool, out: &mut LoadOutcome
                     doc: m,
                 }),
                 Ok(None) => {}
-                Err(d) => out.diagnostics.push(d),
+                Err(d) => parse_failed(d, &doc, src, SchemaKind::Customer, out),
             },
         }
     }
     ours
+}
+
+/// Reports a document the strict parse rejected: the parser's error, and every unknown field
+/// of the document (the parser stops at the first), each once.
+fn parse_failed(
+    first: Diagnostic,
+    doc: &Document<'_>,
+    src: &Arc<SourceFile>,
+    kind: SchemaKind,
+    out: &mut LoadOutcome,
+) {
+    let unknown = match from_yaml::<Node>(doc, src) {
+        Ok(Some(node)) => unknown_fields(&node, &kind.schema().to_value()),
+        _ => Vec::new(),
+    };
+    let mut found: Vec<Diagnostic> = unknown
+        .into_iter()
+        .map(|u| {
+            let expected: Vec<&str> = u.expected.iter().map(String::as_str).collect();
+            let mut help = format!("expected one of: {}", expected.join(", "));
+            if let Some(best) = closest(&u.field.value, &expected) {
+                help = format!("did you mean `{best}`? {help}");
+            }
+            Diagnostic::error(format!("unknown field `{}`", u.field.value))
+                .at(src, u.field.pos)
+                .help(help)
+        })
+        .collect();
+    // The parser's own error is kept unless the walk reported the same field (its position
+    // may differ by the key's span, so the message decides).
+    if !found.iter().any(|d| d.message == first.message) {
+        found.insert(0, first);
+    }
+    for d in found {
+        out.diagnostics.push(d);
+    }
 }
 
 /// One document of a multi-document file: a slice of the file's text (no copy), and the

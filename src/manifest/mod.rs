@@ -8,6 +8,7 @@ mod customer;
 mod load;
 mod located;
 mod provider;
+mod unknown;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +17,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use customer::*;
-pub use load::{LoadOutcome, load_paths, load_paths_with, parse_source};
+pub use load::{
+    DEFAULT_DIRS, LoadOutcome, load_paths, load_paths_with, parse_source, resolve_paths,
+};
 pub use located::Loc;
 pub use provider::*;
 

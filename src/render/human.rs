@@ -254,6 +254,8 @@ pub fn drift_line(g: &crate::plan::DriftGroup) -> String {
         ("blocked", _) => "blocked (not read)".to_string(),
         ("expiredException", k) => format!("expired exception on {k}"),
         ("expiringException", k) => format!("exception ending soon on {k}"),
+        // Portal steps are their own kind: "manual manual" said nothing twice.
+        ("manual", "manual") => "manual portal step".to_string(),
         (c, k) if g.fields.is_empty() => format!("{c} {k}"),
         (c, k) => format!("{c} {k} ({})", g.fields.join(", ")),
     };

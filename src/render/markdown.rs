@@ -161,7 +161,9 @@ fn diff_block(t: &crate::plan::TenantPlan) -> String {
 /// Escapes text for Markdown and HTML: no markup, links, mentions or tables can result.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
     for ch in clean(s).chars() {
+        let after = prev.replace(ch);
         match ch {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -172,8 +174,12 @@ pub fn esc(s: &str) -> String {
                 out.push('\\');
                 out.push(ch);
             }
-            // A zero-width joiner after @ stops GitHub from notifying users or teams.
-            '@' => out.push_str("@\u{200d}"),
+            // A zero-width joiner after @ stops GitHub from notifying users or teams. Only
+            // where a mention can start: inside an e-mail address (`soc@fabrikam.example`) it
+            // is no mention, and the invisible character would break the copied address.
+            '@' if !after.is_some_and(|p| p.is_alphanumeric() || "._%+-".contains(p)) => {
+                out.push_str("@\u{200d}")
+            }
             c => out.push(c),
         }
     }

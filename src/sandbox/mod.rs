@@ -287,8 +287,12 @@ impl Sandbox {
 
     /// The one JSON line `mssp sandbox serve` prints on start.
     pub fn startup_line(&self) -> String {
+        // Absolute: whoever reads the line (a script, another shell) is rarely in the folder
+        // the sandbox was started from.
+        let ca_cert =
+            std::path::absolute(&self.ca_cert_path).unwrap_or_else(|_| self.ca_cert_path.clone());
         json!({
-            "url": self.url, "ca_cert": self.ca_cert_path, "client_id": self.client_id,
+            "url": self.url, "ca_cert": ca_cert, "client_id": self.client_id,
             "client_secret": self.client_secret, "tenants": self.tenants,
         })
         .to_string()

@@ -668,10 +668,10 @@ impl MailSink {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let python = root.join(".venv-test/bin/python");
         if !python.exists() {
-            println!(
-                "notice: {} missing (run scripts/test-deps.sh); skipping the SMTP notification test",
+            crate::skips::skipped(&format!(
+                "{} missing (run scripts/test-deps.sh); skipping the SMTP notification test",
                 python.display()
-            );
+            ));
             return None;
         }
         let dir = tempfile::tempdir().unwrap();

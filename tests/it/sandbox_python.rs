@@ -10,10 +10,10 @@ async fn msal_and_msgraph_sdk_work_against_the_sandbox() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = root.join(".venv-test/bin/python");
     if !python.exists() {
-        println!(
-            "notice: {} missing (run scripts/test-deps.sh); skipping the msgraph-sdk test",
+        crate::skips::skipped(&format!(
+            "{} missing (run scripts/test-deps.sh); skipping the msgraph-sdk test",
             python.display()
-        );
+        ));
         return;
     }
     let env = start_with(|o| o.page_size = 2, seed()).await;
