@@ -311,6 +311,7 @@ pub struct SchemaArgs {
 
 /// Runs `mssp` with the given arguments (the first is the program name).
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    restore_sigpipe();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -406,4 +407,15 @@ fn init_logging(cli: &Cli) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`mssp plan | head`) panics in
+/// `println!`/`eprintln!`. A command-line tool should end quietly instead, as `cat` does:
+/// restore the default action, which ends the process when the reader is gone.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is always valid for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
