@@ -88,6 +88,25 @@ pub enum AlertsError {
         stream: &'static str,
         pages: usize,
     },
+    #[error(
+        "{siem} cannot use the SIEM app's credentials ({have}): it accepts {accepts} only; add a `secret` credential to the provider's siem.credentials (its value goes to the sink), or use --format generic"
+    )]
+    CredentialNotAccepted {
+        siem: &'static str,
+        have: String,
+        accepts: &'static str,
+    },
+    #[error(
+        "{siem} has no endpoint setting for customer {customer}'s cloud {cloud}; it supports: {supported}"
+    )]
+    CloudNotSupported {
+        siem: &'static str,
+        customer: String,
+        cloud: &'static str,
+        supported: &'static str,
+    },
+    #[error("{siem} would collect nothing: {why}")]
+    NothingToCollect { siem: &'static str, why: String },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -23,6 +23,7 @@ mod sandbox_files;
 mod sandbox_python;
 mod schema;
 mod secret_sink;
+mod siem_config;
 mod siem_credentials;
 mod support;
 mod token_errors;
