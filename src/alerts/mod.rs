@@ -68,6 +68,10 @@ pub enum AlertsError {
     },
     #[error("state file {path}: {why}")]
     State { path: PathBuf, why: String },
+    #[error(
+        "state file {path} is in use by another `mssp alerts` run (lock {path}.lock); nothing was fetched or sent. Let that run finish, or give this one its own --state"
+    )]
+    StateLocked { path: PathBuf },
     #[error("output {path}: {why}")]
     Output { path: PathBuf, why: String },
     #[error("template {name}: {why}")]

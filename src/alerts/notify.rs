@@ -349,6 +349,13 @@ pub async fn notify(
         sent: 0,
         failed: 0,
     };
+    // Held until this run ends, so two runs cannot both notify the same alert. A dry run
+    // changes nothing, so it needs no lock.
+    let _lock = if req.dry_run {
+        None
+    } else {
+        Some(super::state::StateLock::acquire(&req.state_path)?)
+    };
     // A dry run works on a copy of the state, so it neither records nor moves anything.
     let scratch = if req.dry_run {
         Some(tempfile_copy(&req.state_path)?)

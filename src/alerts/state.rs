@@ -163,6 +163,52 @@ impl AlertState {
     }
 }
 
+/// Exclusive use of a state file for one run, so two runs (overlapping cron jobs, CI retries)
+/// cannot interleave their pages and state saves (which would repeat or lose lines). The lock
+/// is an OS advisory lock on a sibling `<state>.lock` file: the state itself is replaced by
+/// rename on every save, so a lock on it would not outlive the first save. The OS releases it
+/// when the process ends, so a crashed run leaves nothing to clean up.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Takes the lock or fails at once naming the state file (waiting would make a cron job
+    /// pile up behind a stuck run).
+    pub fn acquire(state: &Path) -> Result<Self, AlertsError> {
+        let fail = |why: String| AlertsError::State {
+            path: state.to_path_buf(),
+            why,
+        };
+        let dir = match state.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+        let name = state
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "state".into());
+        let path = dir.join(format!("{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| fail(format!("lock file {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(AlertsError::StateLocked {
+                path: state.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(fail(format!("lock file {}: {e}", path.display())))
+            }
+        }
+    }
+}
+
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let name = target
         .file_name()
@@ -207,6 +253,19 @@ mod tests {
         c.complete();
         assert_eq!(c.watermark.as_deref(), Some("2026-01-01T00:00:00Z"));
         assert_eq!(c.at_watermark.len(), 1);
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_state_is_refused_until_the_first_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        let first = StateLock::acquire(&p).unwrap();
+        assert!(matches!(
+            StateLock::acquire(&p),
+            Err(AlertsError::StateLocked { .. })
+        ));
+        drop(first);
+        StateLock::acquire(&p).unwrap();
     }
 
     #[test]

@@ -881,3 +881,44 @@ async fn alerts_notify_mails_each_alert_once_per_rule() {
     assert_eq!(sink.received("mail").len(), 4);
     w.assert_no_secret_in_files();
 }
+
+/// Two overlapping runs on one state (cron jobs, CI retries): the second refuses at once with a
+/// message naming the state; the first finishes; the file holds every alert exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_alerts_fetch_on_the_same_state_exits_and_nothing_is_lost_or_repeated() {
+    let w = applied().await;
+    w.faults(json!({"latency_ms": 60})).await;
+    let out = w.path("out.ndjson");
+    let args = fetch_args(&w, "out.ndjson", "state.json", &["--top", "1"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = w.command(&refs);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut first = cmd.spawn().unwrap();
+    let started = Instant::now();
+    while lines(&out).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no output");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(first.try_wait().unwrap().is_none(), "finished too early");
+    let second = fetch(&w, &["--top", "1"]).await;
+    assert_ne!(second.code, 0, "the second run was not refused");
+    assert!(
+        second.stderr.contains("state.json") && second.stderr.contains("in use by another"),
+        "{}",
+        second.stderr
+    );
+    let status = tokio::task::spawn_blocking(move || first.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    w.faults(json!({"latency_ms": 0})).await;
+    let all = lines(&out);
+    assert_eq!(unique(&all).len(), 10);
+    assert_eq!(all.len(), 10);
+    // The lock went with the first run: the next run proceeds and adds nothing.
+    let again = fetch(&w, &[]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(lines(&out).len(), 10);
+}
