@@ -176,12 +176,32 @@ impl Smtp {
     }
 }
 
+/// The URL of webhook `name`: from its environment variable (`urlEnv`), or the manifest's
+/// literal. A missing variable names the variable, never a URL.
+fn webhook_url(
+    name: &str,
+    hook: &crate::manifest::Webhook,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, AlertsError> {
+    match hook {
+        crate::manifest::Webhook::Url(u) => Ok(u.clone()),
+        crate::manifest::Webhook::Env(e) => {
+            env(&e.url_env).filter(|v| !v.is_empty()).ok_or_else(|| {
+                AlertsError::Delivery(format!(
+                    "webhook {name}: environment variable {} (its urlEnv) is not set",
+                    e.url_env
+                ))
+            })
+        }
+    }
+}
+
 /// Delivers the rules of each page's alerts.
 pub struct Deliverer {
     tera: tera::Tera,
     /// Built up front, but a broken relay configuration only fails the deliveries that need it.
     smtp: Option<Result<Smtp, String>>,
-    webhooks: BTreeMap<String, String>,
+    webhooks: BTreeMap<String, crate::manifest::Webhook>,
     http: reqwest::Client,
     provider: String,
     dry_run: bool,
@@ -228,9 +248,10 @@ impl Deliverer {
             smtp.send(&recipients, &subject, &body).await?;
         }
         for w in &rule.webhooks {
-            let url = self.webhooks.get(&w.value).ok_or_else(|| {
+            let hook = self.webhooks.get(&w.value).ok_or_else(|| {
                 AlertsError::Delivery(format!("webhook {:?} is not in delivery.webhooks", w.value))
             })?;
+            let url = webhook_url(&w.value, hook, |k| std::env::var(k).ok())?;
             let payload = json!({
                 "text": format!("{subject}\n\n{body}"), "subject": subject, "rule": rule.name.value,
                 "customer": t.name, "organization": ctx["organization"], "tenantId": t.tenant_id,
@@ -238,11 +259,14 @@ impl Deliverer {
             });
             let resp = self
                 .http
-                .post(url)
+                .post(&url)
                 .json(&payload)
                 .send()
                 .await
-                .map_err(|e| AlertsError::Delivery(format!("webhook {}: {e}", w.value)))?;
+                // The URL is the credential: the error must not print it.
+                .map_err(|e| {
+                    AlertsError::Delivery(format!("webhook {}: {}", w.value, e.without_url()))
+                })?;
             if !resp.status().is_success() {
                 return Err(AlertsError::Delivery(format!(
                     "webhook {} answered {}",
@@ -342,7 +366,14 @@ pub async fn notify(
     let mut deliverer = Deliverer {
         tera,
         smtp,
-        webhooks: delivery.map(|d| d.webhooks.clone()).unwrap_or_default(),
+        webhooks: delivery
+            .map(|d| {
+                d.webhooks
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         http,
         provider: provider.to_string(),
         dry_run: req.dry_run,
@@ -410,4 +441,30 @@ fn tempfile_copy(path: &Path) -> Result<(PathBuf, PathBuf), AlertsError> {
         std::fs::copy(path, &copy).map_err(fail)?;
     }
     Ok((dir, copy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Webhook, WebhookEnv};
+
+    #[test]
+    fn a_webhook_url_comes_from_its_environment_variable() {
+        let hook = Webhook::Env(WebhookEnv {
+            url_env: "HOOK_SOC".into(),
+        });
+        let env =
+            |k: &str| (k == "HOOK_SOC").then(|| "https://example.test/hook/s3cr3t".to_string());
+        assert_eq!(
+            webhook_url("soc", &hook, env).unwrap(),
+            "https://example.test/hook/s3cr3t"
+        );
+        let missing = webhook_url("soc", &hook, |_| None).unwrap_err().to_string();
+        assert!(
+            missing.contains("HOOK_SOC") && missing.contains("soc"),
+            "{missing}"
+        );
+        let empty = webhook_url("soc", &hook, |_| Some(String::new()));
+        assert!(empty.is_err());
+    }
 }

@@ -730,8 +730,8 @@ async fn alerts_notify_mails_each_alert_once_per_rule() {
         edit(
             m,
             "provider.yaml",
-            "https://fabrikam.webhook.office.com/webhookb2/soc",
-            &format!("http://127.0.0.1:{hook}/teams"),
+            "\n        urlEnv: MSSP_WEBHOOK_TEAMS_SOC",
+            &format!(" http://127.0.0.1:{hook}/teams"),
         );
         edit(
             m,

@@ -604,3 +604,36 @@ fn no_secret_in_any_written_configuration() {
         assert_eq!(n, 2, "{format}: one file per SIEM-enabled customer");
     }
 }
+
+/// A webhook URL is a bearer credential: the examples take it from the environment (no
+/// warning); a literal URL in a manifest is a validation warning, not an error.
+#[test]
+fn a_literal_webhook_url_is_a_validation_warning() {
+    let validate = |dir: &Path| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("mssp"))
+            .arg("validate")
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let clean = validate(&examples());
+    assert!(clean.status.success());
+    assert!(!String::from_utf8_lossy(&clean.stderr).contains("bearer credential"));
+    let dir = examples_with(|t| {
+        t.replace(
+            "      teams-soc:\n        urlEnv: MSSP_WEBHOOK_TEAMS_SOC",
+            "      teams-soc: https://fabrikam.webhook.office.com/webhookb2/soc",
+        )
+    });
+    let out = validate(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: webhook `teams-soc` has its URL in the manifest")
+            && stderr.contains("urlEnv"),
+        "{stderr}"
+    );
+    let bad =
+        examples_with(|t| t.replace("urlEnv: MSSP_WEBHOOK_TEAMS_SOC", "urlEnv: 'not a name'"));
+    assert!(!validate(bad.path()).status.success());
+}
