@@ -111,6 +111,11 @@ pub fn context(provider: &str, t: &Target, rule: &NotificationRule, alert: &Valu
     })
 }
 
+/// Whether the relay's port is the implicit-TLS submission port (RFC 8314 §3.3: 465).
+fn implicit_tls(port: u16) -> bool {
+    port == 465
+}
+
 /// An SMTP relay from the provider's `delivery.smtp`.
 struct Smtp {
     transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
@@ -121,7 +126,12 @@ impl Smtp {
     fn new(cfg: &SmtpDelivery) -> Result<Self, AlertsError> {
         use lettre::AsyncSmtpTransport;
         let fail = |why: String| AlertsError::Delivery(format!("SMTP relay {}: {why}", cfg.host));
-        let mut b = if cfg.starttls {
+        let mut b = if cfg.starttls && implicit_tls(cfg.port) {
+            // Port 465 speaks TLS from the first byte (SMTPS, RFC 8314): a STARTTLS client
+            // would wait for a plain-text greeting that never comes.
+            AsyncSmtpTransport::<lettre::Tokio1Executor>::relay(&cfg.host)
+                .map_err(|e| fail(e.to_string()))?
+        } else if cfg.starttls {
             AsyncSmtpTransport::<lettre::Tokio1Executor>::starttls_relay(&cfg.host)
                 .map_err(|e| fail(e.to_string()))?
         } else {
@@ -447,6 +457,43 @@ fn tempfile_copy(path: &Path) -> Result<(PathBuf, PathBuf), AlertsError> {
 mod tests {
     use super::*;
     use crate::manifest::{Webhook, WebhookEnv};
+
+    /// On 465 the client must open TLS at once; a STARTTLS client there waits for a plain-text
+    /// greeting that never comes. A loopback listener on 465 that never speaks first tells the
+    /// two apart: implicit TLS sends a ClientHello (TLS record, first byte 0x16) at once.
+    /// Binding 465 needs privileges; without them the test says so and checks the choice only.
+    #[tokio::test]
+    async fn smtps_on_465_opens_tls_first() {
+        assert!(implicit_tls(465) && !implicit_tls(587) && !implicit_tls(25));
+        let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:465").await else {
+            eprintln!(
+                "smtps_on_465_opens_tls_first: cannot bind 127.0.0.1:465, handshake not checked"
+            );
+            return;
+        };
+        let cfg: SmtpDelivery = serde_json::from_value(
+            json!({"host": "127.0.0.1", "port": 465, "from": "a@b.example"}),
+        )
+        .unwrap();
+        let smtp = Smtp::new(&cfg).unwrap();
+        let accept = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut first = [0u8; 1];
+            tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                sock.read_exact(&mut first),
+            )
+            .await
+            .map(|r| r.map(|_| first[0]))
+        });
+        let to = ["c@d.example".to_string()];
+        let send =
+            tokio::time::timeout(std::time::Duration::from_secs(3), smtp.send(&to, "s", "b"));
+        let _ = send.await;
+        let first = accept.await.unwrap();
+        assert!(matches!(first, Ok(Ok(0x16))), "{first:?}");
+    }
 
     #[test]
     fn a_webhook_url_comes_from_its_environment_variable() {
