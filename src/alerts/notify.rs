@@ -308,22 +308,14 @@ impl Consumer for Deliverer {
             };
             for rule in target.rules.iter().filter(|r| matches(r, alert)) {
                 let done_key = format!("{}/{}", target.name, rule.name.value);
-                if state
-                    .notified
-                    .get(&done_key)
-                    .is_some_and(|s| s.contains(id))
-                {
+                if state.was_notified(&done_key, id) {
                     continue;
                 }
                 match self.deliver(target, rule, alert).await {
                     Ok(()) => {
                         self.sent += 1;
                         if !self.dry_run {
-                            state
-                                .notified
-                                .entry(done_key)
-                                .or_default()
-                                .insert(id.into());
+                            state.mark_notified(done_key, id, jiff::Timestamp::now());
                             // Recorded at once: a crash now cannot send this one again.
                             state.save(state_path)?;
                         }
@@ -407,6 +399,12 @@ pub async fn notify(
         .as_ref()
         .map_or(req.state_path.clone(), |(_, p)| p.clone());
     let mut state = AlertState::load(&state_path)?;
+    // Keeps the notified set from growing without end (see NOTIFIED_RETENTION_DAYS).
+    let before = state.notified.clone();
+    state.prune_notified(jiff::Timestamp::now());
+    if state.notified != before {
+        state.save(&state_path)?;
+    }
     let mut report = NotifyReport {
         customers: vec![],
         failed_deliveries: 0,
