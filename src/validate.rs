@@ -285,11 +285,39 @@ fn check_provider(
     if let Some(siem) = &s.siem {
         check_siem(&mut cx, siem, &p.file, roots);
     }
-    if let Some(delivery) = &s.delivery
-        && let Some(smtp) = &delivery.smtp
-    {
-        cx.email(&smtp.from, "SMTP sender");
+    if let Some(delivery) = &s.delivery {
+        if let Some(smtp) = &delivery.smtp {
+            cx.email(&smtp.from, "SMTP sender");
+        }
+        for (name, hook) in &delivery.webhooks {
+            match &hook.value {
+                crate::manifest::Webhook::Url(_) => {
+                    cx.warning(
+                        hook,
+                        format!("webhook `{name}` has its URL in the manifest: a Teams or Slack webhook URL is a bearer credential (anyone holding it can post)"),
+                    )
+                    .set_help("give `urlEnv: VARIABLE` and set the URL in that environment variable");
+                }
+                crate::manifest::Webhook::Env(e) if !is_env_name(&e.url_env) => {
+                    cx.error(
+                        hook,
+                        format!(
+                            "webhook `{name}`: `{}` is not an environment variable name",
+                            e.url_env
+                        ),
+                    );
+                }
+                crate::manifest::Webhook::Env(_) => {}
+            }
+        }
     }
+}
+
+/// A portable environment variable name (POSIX: letters, digits, `_`, not starting with a digit).
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl<T> Sourced<T> {

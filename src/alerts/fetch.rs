@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::AlertsError;
 use super::output::Output;
 use super::siem::{self, SiemSignIn, Target};
-use super::state::{AlertState, item_key};
+use super::state::{AlertState, StateLock, item_key};
 use crate::cloud::CloudProfile;
 use crate::graph::{Service, TenantGraph, Version};
 
@@ -466,6 +466,8 @@ pub async fn fetch(
     targets: &[Target],
     req: &FetchRequest,
 ) -> Result<FetchReport, AlertsError> {
+    // Held until this run ends: a second run on the same state would interleave pages.
+    let _lock = StateLock::acquire(&req.state_path)?;
     let mut state = AlertState::load(&req.state_path)?;
     let out = Output::open(req.out.as_deref(), &mut state)?;
     state.save(&req.state_path)?;

@@ -68,6 +68,10 @@ pub enum AlertsError {
     },
     #[error("state file {path}: {why}")]
     State { path: PathBuf, why: String },
+    #[error(
+        "state file {path} is in use by another `mssp alerts` run (lock {path}.lock); nothing was fetched or sent. Let that run finish, or give this one its own --state"
+    )]
+    StateLocked { path: PathBuf },
     #[error("output {path}: {why}")]
     Output { path: PathBuf, why: String },
     #[error("template {name}: {why}")]
@@ -88,6 +92,25 @@ pub enum AlertsError {
         stream: &'static str,
         pages: usize,
     },
+    #[error(
+        "{siem} cannot use the SIEM app's credentials ({have}): it accepts {accepts} only; add a `secret` credential to the provider's siem.credentials (its value goes to the sink), or use --format generic"
+    )]
+    CredentialNotAccepted {
+        siem: &'static str,
+        have: String,
+        accepts: &'static str,
+    },
+    #[error(
+        "{siem} has no endpoint setting for customer {customer}'s cloud {cloud}; it supports: {supported}"
+    )]
+    CloudNotSupported {
+        siem: &'static str,
+        customer: String,
+        cloud: &'static str,
+        supported: &'static str,
+    },
+    #[error("{siem} would collect nothing: {why}")]
+    NothingToCollect { siem: &'static str, why: String },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -111,6 +111,11 @@ pub fn context(provider: &str, t: &Target, rule: &NotificationRule, alert: &Valu
     })
 }
 
+/// Whether the relay's port is the implicit-TLS submission port (RFC 8314 §3.3: 465).
+fn implicit_tls(port: u16) -> bool {
+    port == 465
+}
+
 /// An SMTP relay from the provider's `delivery.smtp`.
 struct Smtp {
     transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
@@ -121,7 +126,12 @@ impl Smtp {
     fn new(cfg: &SmtpDelivery) -> Result<Self, AlertsError> {
         use lettre::AsyncSmtpTransport;
         let fail = |why: String| AlertsError::Delivery(format!("SMTP relay {}: {why}", cfg.host));
-        let mut b = if cfg.starttls {
+        let mut b = if cfg.starttls && implicit_tls(cfg.port) {
+            // Port 465 speaks TLS from the first byte (SMTPS, RFC 8314): a STARTTLS client
+            // would wait for a plain-text greeting that never comes.
+            AsyncSmtpTransport::<lettre::Tokio1Executor>::relay(&cfg.host)
+                .map_err(|e| fail(e.to_string()))?
+        } else if cfg.starttls {
             AsyncSmtpTransport::<lettre::Tokio1Executor>::starttls_relay(&cfg.host)
                 .map_err(|e| fail(e.to_string()))?
         } else {
@@ -176,12 +186,32 @@ impl Smtp {
     }
 }
 
+/// The URL of webhook `name`: from its environment variable (`urlEnv`), or the manifest's
+/// literal. A missing variable names the variable, never a URL.
+fn webhook_url(
+    name: &str,
+    hook: &crate::manifest::Webhook,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, AlertsError> {
+    match hook {
+        crate::manifest::Webhook::Url(u) => Ok(u.clone()),
+        crate::manifest::Webhook::Env(e) => {
+            env(&e.url_env).filter(|v| !v.is_empty()).ok_or_else(|| {
+                AlertsError::Delivery(format!(
+                    "webhook {name}: environment variable {} (its urlEnv) is not set",
+                    e.url_env
+                ))
+            })
+        }
+    }
+}
+
 /// Delivers the rules of each page's alerts.
 pub struct Deliverer {
     tera: tera::Tera,
     /// Built up front, but a broken relay configuration only fails the deliveries that need it.
     smtp: Option<Result<Smtp, String>>,
-    webhooks: BTreeMap<String, String>,
+    webhooks: BTreeMap<String, crate::manifest::Webhook>,
     http: reqwest::Client,
     provider: String,
     dry_run: bool,
@@ -228,9 +258,10 @@ impl Deliverer {
             smtp.send(&recipients, &subject, &body).await?;
         }
         for w in &rule.webhooks {
-            let url = self.webhooks.get(&w.value).ok_or_else(|| {
+            let hook = self.webhooks.get(&w.value).ok_or_else(|| {
                 AlertsError::Delivery(format!("webhook {:?} is not in delivery.webhooks", w.value))
             })?;
+            let url = webhook_url(&w.value, hook, |k| std::env::var(k).ok())?;
             let payload = json!({
                 "text": format!("{subject}\n\n{body}"), "subject": subject, "rule": rule.name.value,
                 "customer": t.name, "organization": ctx["organization"], "tenantId": t.tenant_id,
@@ -238,11 +269,14 @@ impl Deliverer {
             });
             let resp = self
                 .http
-                .post(url)
+                .post(&url)
                 .json(&payload)
                 .send()
                 .await
-                .map_err(|e| AlertsError::Delivery(format!("webhook {}: {e}", w.value)))?;
+                // The URL is the credential: the error must not print it.
+                .map_err(|e| {
+                    AlertsError::Delivery(format!("webhook {}: {}", w.value, e.without_url()))
+                })?;
             if !resp.status().is_success() {
                 return Err(AlertsError::Delivery(format!(
                     "webhook {} answered {}",
@@ -274,22 +308,14 @@ impl Consumer for Deliverer {
             };
             for rule in target.rules.iter().filter(|r| matches(r, alert)) {
                 let done_key = format!("{}/{}", target.name, rule.name.value);
-                if state
-                    .notified
-                    .get(&done_key)
-                    .is_some_and(|s| s.contains(id))
-                {
+                if state.was_notified(&done_key, id) {
                     continue;
                 }
                 match self.deliver(target, rule, alert).await {
                     Ok(()) => {
                         self.sent += 1;
                         if !self.dry_run {
-                            state
-                                .notified
-                                .entry(done_key)
-                                .or_default()
-                                .insert(id.into());
+                            state.mark_notified(done_key, id, jiff::Timestamp::now());
                             // Recorded at once: a crash now cannot send this one again.
                             state.save(state_path)?;
                         }
@@ -342,12 +368,26 @@ pub async fn notify(
     let mut deliverer = Deliverer {
         tera,
         smtp,
-        webhooks: delivery.map(|d| d.webhooks.clone()).unwrap_or_default(),
+        webhooks: delivery
+            .map(|d| {
+                d.webhooks
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         http,
         provider: provider.to_string(),
         dry_run: req.dry_run,
         sent: 0,
         failed: 0,
+    };
+    // Held until this run ends, so two runs cannot both notify the same alert. A dry run
+    // changes nothing, so it needs no lock.
+    let _lock = if req.dry_run {
+        None
+    } else {
+        Some(super::state::StateLock::acquire(&req.state_path)?)
     };
     // A dry run works on a copy of the state, so it neither records nor moves anything.
     let scratch = if req.dry_run {
@@ -359,6 +399,12 @@ pub async fn notify(
         .as_ref()
         .map_or(req.state_path.clone(), |(_, p)| p.clone());
     let mut state = AlertState::load(&state_path)?;
+    // Keeps the notified set from growing without end (see NOTIFIED_RETENTION_DAYS).
+    let before = state.notified.clone();
+    state.prune_notified(jiff::Timestamp::now());
+    if state.notified != before {
+        state.save(&state_path)?;
+    }
     let mut report = NotifyReport {
         customers: vec![],
         failed_deliveries: 0,
@@ -403,4 +449,67 @@ fn tempfile_copy(path: &Path) -> Result<(PathBuf, PathBuf), AlertsError> {
         std::fs::copy(path, &copy).map_err(fail)?;
     }
     Ok((dir, copy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Webhook, WebhookEnv};
+
+    /// On 465 the client must open TLS at once; a STARTTLS client there waits for a plain-text
+    /// greeting that never comes. A loopback listener on 465 that never speaks first tells the
+    /// two apart: implicit TLS sends a ClientHello (TLS record, first byte 0x16) at once.
+    /// Binding 465 needs privileges; without them the test says so and checks the choice only.
+    #[tokio::test]
+    async fn smtps_on_465_opens_tls_first() {
+        assert!(implicit_tls(465) && !implicit_tls(587) && !implicit_tls(25));
+        let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:465").await else {
+            eprintln!(
+                "smtps_on_465_opens_tls_first: cannot bind 127.0.0.1:465, handshake not checked"
+            );
+            return;
+        };
+        let cfg: SmtpDelivery = serde_json::from_value(
+            json!({"host": "127.0.0.1", "port": 465, "from": "a@b.example"}),
+        )
+        .unwrap();
+        let smtp = Smtp::new(&cfg).unwrap();
+        let accept = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut first = [0u8; 1];
+            tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                sock.read_exact(&mut first),
+            )
+            .await
+            .map(|r| r.map(|_| first[0]))
+        });
+        let to = ["c@d.example".to_string()];
+        let send =
+            tokio::time::timeout(std::time::Duration::from_secs(3), smtp.send(&to, "s", "b"));
+        let _ = send.await;
+        let first = accept.await.unwrap();
+        assert!(matches!(first, Ok(Ok(0x16))), "{first:?}");
+    }
+
+    #[test]
+    fn a_webhook_url_comes_from_its_environment_variable() {
+        let hook = Webhook::Env(WebhookEnv {
+            url_env: "HOOK_SOC".into(),
+        });
+        let env =
+            |k: &str| (k == "HOOK_SOC").then(|| "https://example.test/hook/s3cr3t".to_string());
+        assert_eq!(
+            webhook_url("soc", &hook, env).unwrap(),
+            "https://example.test/hook/s3cr3t"
+        );
+        let missing = webhook_url("soc", &hook, |_| None).unwrap_err().to_string();
+        assert!(
+            missing.contains("HOOK_SOC") && missing.contains("soc"),
+            "{missing}"
+        );
+        let empty = webhook_url("soc", &hook, |_| Some(String::new()));
+        assert!(empty.is_err());
+    }
 }

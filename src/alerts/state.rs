@@ -27,9 +27,39 @@ pub struct AlertState {
     /// The NDJSON file `alerts fetch --out` appends to, and how much of it is committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<OutputMark>,
-    /// `<customer>/<rule>` → alert ids already notified under that rule.
-    #[serde(default)]
-    pub notified: BTreeMap<String, BTreeSet<String>>,
+    /// `<customer>/<rule>` → alert id already notified under that rule → when it was recorded
+    /// (RFC 3339; empty when read from a state written before this was kept). Entries older than
+    /// [`NOTIFIED_RETENTION_DAYS`] are pruned, so the file does not grow without end.
+    #[serde(default, deserialize_with = "notified_compat")]
+    pub notified: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// How long an alert id stays in the notified set. An alert updated again after that is
+/// notified again under the same rule: the price of a state file that stops growing.
+pub const NOTIFIED_RETENTION_DAYS: i64 = 90;
+
+/// Reads the notified set in either form: ids with the time they were recorded, or the
+/// earlier list of ids (which get no time, and are stamped at the next prune).
+fn notified_compat<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        Stamped(BTreeMap<String, String>),
+        Plain(BTreeSet<String>),
+    }
+    let raw = BTreeMap::<String, Ids>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, ids)| {
+            let ids = match ids {
+                Ids::Stamped(m) => m,
+                Ids::Plain(s) => s.into_iter().map(|id| (id, String::new())).collect(),
+            };
+            (k, ids)
+        })
+        .collect())
 }
 
 /// Where one stream of one customer stands.
@@ -150,6 +180,43 @@ impl AlertState {
         Ok(())
     }
 
+    /// Records that `id` was notified under `rule_key` at `now`.
+    pub fn mark_notified(&mut self, rule_key: String, id: &str, now: jiff::Timestamp) {
+        self.notified
+            .entry(rule_key)
+            .or_default()
+            .insert(id.to_string(), now.to_string());
+    }
+
+    /// Whether `id` was already notified under `rule_key`.
+    pub fn was_notified(&self, rule_key: &str, id: &str) -> bool {
+        self.notified
+            .get(rule_key)
+            .is_some_and(|s| s.contains_key(id))
+    }
+
+    /// Drops notified ids recorded more than `NOTIFIED_RETENTION_DAYS` before `now`; ids
+    /// without a time (older state files) are stamped `now` and age out from there.
+    pub fn prune_notified(&mut self, now: jiff::Timestamp) -> usize {
+        let cutoff = now - jiff::SignedDuration::from_hours(NOTIFIED_RETENTION_DAYS * 24);
+        let mut dropped = 0;
+        for ids in self.notified.values_mut() {
+            ids.retain(|_, at| match at.parse::<jiff::Timestamp>() {
+                Ok(t) if t < cutoff => {
+                    dropped += 1;
+                    false
+                }
+                Ok(_) => true,
+                Err(_) => {
+                    *at = now.to_string();
+                    true
+                }
+            });
+        }
+        self.notified.retain(|_, ids| !ids.is_empty());
+        dropped
+    }
+
     pub fn cursor(&mut self, key: &str, tenant_id: &str) -> &mut Cursor {
         let c = self.cursors.entry(key.to_string()).or_default();
         if c.tenant_id != tenant_id {
@@ -160,6 +227,52 @@ impl AlertState {
             };
         }
         c
+    }
+}
+
+/// Exclusive use of a state file for one run, so two runs (overlapping cron jobs, CI retries)
+/// cannot interleave their pages and state saves (which would repeat or lose lines). The lock
+/// is an OS advisory lock on a sibling `<state>.lock` file: the state itself is replaced by
+/// rename on every save, so a lock on it would not outlive the first save. The OS releases it
+/// when the process ends, so a crashed run leaves nothing to clean up.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Takes the lock or fails at once naming the state file (waiting would make a cron job
+    /// pile up behind a stuck run).
+    pub fn acquire(state: &Path) -> Result<Self, AlertsError> {
+        let fail = |why: String| AlertsError::State {
+            path: state.to_path_buf(),
+            why,
+        };
+        let dir = match state.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+        let name = state
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "state".into());
+        let path = dir.join(format!("{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| fail(format!("lock file {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(AlertsError::StateLocked {
+                path: state.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(fail(format!("lock file {}: {e}", path.display())))
+            }
+        }
     }
 }
 
@@ -207,6 +320,50 @@ mod tests {
         c.complete();
         assert_eq!(c.watermark.as_deref(), Some("2026-01-01T00:00:00Z"));
         assert_eq!(c.at_watermark.len(), 1);
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_state_is_refused_until_the_first_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        let first = StateLock::acquire(&p).unwrap();
+        assert!(matches!(
+            StateLock::acquire(&p),
+            Err(AlertsError::StateLocked { .. })
+        ));
+        drop(first);
+        StateLock::acquire(&p).unwrap();
+    }
+
+    #[test]
+    fn the_notified_set_is_pruned_after_the_retention_and_old_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        // A state written before ids carried a time.
+        std::fs::write(
+            &p,
+            r#"{"version":1,"cursors":{},"notified":{"contoso/high":["old-format"]}}"#,
+        )
+        .unwrap();
+        let mut st = AlertState::load(&p).unwrap();
+        assert!(st.was_notified("contoso/high", "old-format"));
+        let now: jiff::Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
+        let long_ago = now - jiff::SignedDuration::from_hours(24 * (NOTIFIED_RETENTION_DAYS + 1));
+        let recent = now - jiff::SignedDuration::from_hours(24);
+        st.mark_notified("contoso/high".into(), "stale", long_ago);
+        st.mark_notified("contoso/high".into(), "fresh", recent);
+        st.mark_notified("contoso/low".into(), "stale-only", long_ago);
+        assert_eq!(st.prune_notified(now), 2);
+        assert!(st.was_notified("contoso/high", "fresh"));
+        assert!(!st.was_notified("contoso/high", "stale"));
+        // Unknown times are stamped now, and age out from there.
+        assert!(st.was_notified("contoso/high", "old-format"));
+        assert!(!st.notified.contains_key("contoso/low"));
+        let later = now + jiff::SignedDuration::from_hours(24 * (NOTIFIED_RETENTION_DAYS + 1));
+        st.prune_notified(later);
+        assert!(st.notified.is_empty());
+        st.save(&p).unwrap();
+        assert!(AlertState::load(&p).unwrap().notified.is_empty());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub struct ConfigArgs {
     /// Write one file per customer (`<customer>.<ext>`) into this directory instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Directory with templates (`splunk.conf`, `elastic.yml`, `sentinel.json`, `generic.json`)
+    /// Directory with templates (`splunk.conf`, `elastic.json`, `sentinel.json`, `generic.json`)
     /// overriding the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
@@ -103,6 +103,12 @@ async fn config(a: &ConfigArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    if a.format == Format::Sentinel {
+        // The CCF template is the answer for a workspace in the MSSP's tenant only.
+        eprintln!(
+            "note: where the Sentinel workspace is in the customer's tenant (or delegated to the MSSP with Azure Lighthouse), use Microsoft's built-in Microsoft Defender XDR connector there instead (SecurityAlert/SecurityIncident, no app secret); see docs/siem.md"
+        );
+    }
     match &a.out {
         Some(dir) => {
             if let Err(e) = std::fs::create_dir_all(dir) {

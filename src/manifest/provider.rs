@@ -532,9 +532,28 @@ pub struct Delivery {
     /// SMTP relay for e-mail notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpDelivery>,
-    /// Webhooks that receive each notification as JSON, by name.
+    /// Webhooks that receive each notification as JSON, by name. A Teams or Slack webhook URL is
+    /// a bearer credential: give `urlEnv` (the environment variable holding the URL); a literal
+    /// URL still works but validation warns.
     #[serde(default)]
-    pub webhooks: BTreeMap<String, String>,
+    pub webhooks: BTreeMap<String, Loc<Webhook>>,
+}
+
+/// Where a webhook's URL comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Webhook {
+    /// The URL is read from an environment variable when notifying.
+    Env(WebhookEnv),
+    /// A literal URL in the manifest (deprecated: anyone who reads the manifest can post).
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookEnv {
+    /// Environment variable holding the webhook URL (the value never appears in manifests).
+    pub url_env: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

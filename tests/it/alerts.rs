@@ -730,8 +730,8 @@ async fn alerts_notify_mails_each_alert_once_per_rule() {
         edit(
             m,
             "provider.yaml",
-            "https://fabrikam.webhook.office.com/webhookb2/soc",
-            &format!("http://127.0.0.1:{hook}/teams"),
+            "\n        urlEnv: MSSP_WEBHOOK_TEAMS_SOC",
+            &format!(" http://127.0.0.1:{hook}/teams"),
         );
         edit(
             m,
@@ -882,76 +882,43 @@ async fn alerts_notify_mails_each_alert_once_per_rule() {
     w.assert_no_secret_in_files();
 }
 
-#[test]
-fn siem_config_renders_endpoints_per_cloud_and_secret_references_only() {
-    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let client = "11111111-2222-4333-8444-555555555555";
-    for format in ["splunk", "elastic", "sentinel", "generic"] {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("mssp"))
-            .args(["siem", "config", "--format", format, "--client-id", client])
-            .arg(&examples)
-            .env("MSSP_SIEM_CLIENT_SECRET", "canary-secret-value-123")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{format}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            !stdout.contains("canary-secret-value-123"),
-            "{format} printed a secret value"
-        );
-        assert!(stdout.contains(client), "{format}");
-        assert!(
-            stdout.contains(CONTOSO) && stdout.contains(NORTHWIND),
-            "{format}"
-        );
-        // SIEM disabled for tailspin and wingtip.
-        assert!(
-            !stdout.contains("5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"),
-            "{format}"
-        );
-        assert!(
-            stdout.contains(&format!(
-                "https://login.microsoftonline.com/{CONTOSO}/oauth2/v2.0/token"
-            )),
-            "{format}"
-        );
-        // northwind-gov lives in GCC High.
-        assert!(
-            stdout.contains(&format!(
-                "https://login.microsoftonline.us/{NORTHWIND}/oauth2/v2.0/token"
-            )),
-            "{format}"
-        );
-        assert!(stdout.contains("https://graph.microsoft.us"), "{format}");
-        assert!(
-            stdout.contains("${MSSP_SIEM_"),
-            "{format}: no secret reference"
-        );
+/// Two overlapping runs on one state (cron jobs, CI retries): the second refuses at once with a
+/// message naming the state; the first finishes; the file holds every alert exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_alerts_fetch_on_the_same_state_exits_and_nothing_is_lost_or_repeated() {
+    let w = applied().await;
+    w.faults(json!({"latency_ms": 60})).await;
+    let out = w.path("out.ndjson");
+    let args = fetch_args(&w, "out.ndjson", "state.json", &["--top", "1"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = w.command(&refs);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut first = cmd.spawn().unwrap();
+    let started = Instant::now();
+    while lines(&out).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no output");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("mssp"))
-        .args([
-            "siem",
-            "config",
-            "--format",
-            "generic",
-            "--client-id",
-            client,
-            "--customer",
-            "northwind-gov",
-        ])
-        .arg(&examples)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["cloud"], "gccHigh");
-    assert_eq!(v["graph"]["scope"], "https://graph.microsoft.us/.default");
-    assert_eq!(
-        v["defender"]["alertsUrl"],
-        "https://api-gov.securitycenter.microsoft.us/api/alerts"
+    assert!(first.try_wait().unwrap().is_none(), "finished too early");
+    let second = fetch(&w, &["--top", "1"]).await;
+    assert_ne!(second.code, 0, "the second run was not refused");
+    assert!(
+        second.stderr.contains("state.json") && second.stderr.contains("in use by another"),
+        "{}",
+        second.stderr
     );
-    assert_eq!(v["credential"]["kind"], "certificate");
+    let status = tokio::task::spawn_blocking(move || first.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    w.faults(json!({"latency_ms": 0})).await;
+    let all = lines(&out);
+    assert_eq!(unique(&all).len(), 10);
+    assert_eq!(all.len(), 10);
+    // The lock went with the first run: the next run proceeds and adds nothing.
+    let again = fetch(&w, &[]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(lines(&out).len(), 10);
 }

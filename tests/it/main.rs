@@ -25,6 +25,7 @@ mod sandbox_files;
 mod sandbox_python;
 mod schema;
 mod secret_sink;
+mod siem_config;
 mod siem_credentials;
 mod skips;
 mod support;
