@@ -311,7 +311,7 @@ pub struct SchemaArgs {
 
 /// Runs `mssp` with the given arguments (the first is the program name).
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    restore_sigpipe();
+    quiet_on_closed_pipe();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -409,13 +409,22 @@ fn init_logging(cli: &Cli) {
     };
 }
 
-/// Rust ignores SIGPIPE, so printing into a closed pipe (`mssp plan | head`) panics in
-/// `println!`/`eprintln!`. A command-line tool should end quietly instead, as `cat` does:
-/// restore the default action, which ends the process when the reader is gone.
-fn restore_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: called first thing, before any thread exists; SIG_DFL is always valid for SIGPIPE.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+/// Printing into a closed pipe (`mssp plan | head`) makes `println!`/`eprintln!` panic. A
+/// command-line tool should end quietly instead, as `cat` does, with the status a shell gives a
+/// process ended by SIGPIPE (128 + 13). The signal itself stays ignored (Rust's default):
+/// restoring it would also kill the process when a server closes a socket mid-write.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.starts_with("failed printing to std") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
