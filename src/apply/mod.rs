@@ -400,6 +400,14 @@ async fn run_actions(
                     .find(|d| failed.lock().map(|f| f.contains(*d)).unwrap_or(false))
                     .cloned();
                 let lease = may_start(opts);
+                let creates = matches!(a.op, Op::Create | Op::Replace)
+                    || (a.op == Op::Update && a.id.is_none());
+                // Noted before sending: a run killed before the answer is recorded still tells
+                // the next plan to wait for lists before creating this again.
+                let sent = creates && blocked_by.is_none() && lease.is_ok();
+                if sent && let Some(recent) = &opts.recent {
+                    recent.sending(&w.tg.profile.graph, &w.tg.tenant, &a.address);
+                }
                 let result = match (blocked_by, lease) {
                     (Some(dep), _) => Err(ApplyError::new(
                         &r.address,
@@ -430,12 +438,15 @@ async fn run_actions(
                 {
                     f.insert(r.address.clone());
                 }
-                if result.is_ok()
-                    && (a.op != Op::Update || a.id.is_none())
-                    && let Some(recent) = &opts.recent
-                    && let Some(id) = w.ids().of(&r.address)
-                {
-                    recent.created(&w.tg.profile.graph, &w.tg.tenant, &a.address, id);
+                if sent && let Some(recent) = &opts.recent {
+                    match (&result, w.ids().of(&r.address)) {
+                        (Ok(()), Some(id)) => {
+                            recent.created(&w.tg.profile.graph, &w.tg.tenant, &a.address, id);
+                        }
+                        // The answer was lost: the object may exist; keep the note.
+                        (Err(e), _) if e.message.contains("may or may not have happened") => {}
+                        _ => recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address),
+                    }
                 }
                 if let Ok(mut res) = results.lock() {
                     res.push((a.address.clone(), result));

@@ -452,7 +452,9 @@ async fn await_recent(
     // "gone" (deleted by hand since, or never kept, as by a sandbox killed before it saved).
     let mut lagging = Vec::new();
     for c in missing {
-        let Some((version, path)) = by_id(&c.address, &c.id) else {
+        // A create whose answer was never recorded left no id to read; the wait covered the
+        // lag, so what is still unlisted did not happen.
+        let Some((version, path)) = c.id.as_deref().and_then(|id| by_id(&c.address, id)) else {
             recent.settled(&tg.profile.graph, &job.desired.tenant_id, &c.address);
             continue;
         };
@@ -477,7 +479,11 @@ async fn await_recent(
         .iter()
         .map(|c| {
             let age = (now.as_millisecond() - c.at.as_millisecond()) / 1000;
-            format!("{} (id {}, created {age} s ago)", c.address, c.id)
+            format!(
+                "{} (id {}, created {age} s ago)",
+                c.address,
+                c.id.as_deref().unwrap_or("?")
+            )
         })
         .collect();
     let hint = recent.path().map_or_else(String::new, |p| {

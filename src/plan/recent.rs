@@ -28,8 +28,13 @@ struct Line {
     endpoint: String,
     tenant: String,
     address: String,
-    /// The created object's id; `None` records a deletion.
+    /// The created object's id; `None` records a deletion (or, with `sent`, a create whose
+    /// answer has not arrived yet).
     id: Option<String>,
+    /// A create was sent and its answer is not recorded: a run killed in between may have
+    /// made an object nobody has the id of.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sent: bool,
     at: jiff::Timestamp,
 }
 
@@ -37,7 +42,8 @@ struct Line {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Created {
     pub address: String,
-    pub id: String,
+    /// `None`: the create was sent but its answer never recorded (the run was killed).
+    pub id: Option<String>,
     pub at: jiff::Timestamp,
 }
 
@@ -108,6 +114,19 @@ impl RecentCreates {
             tenant: tenant.to_ascii_lowercase(),
             address: address.to_string(),
             id: Some(id.to_string()),
+            sent: false,
+            at: jiff::Timestamp::now(),
+        });
+    }
+
+    /// Notes that a create is being sent for `address` (before its answer can be recorded).
+    pub fn sending(&self, endpoint: &str, tenant: &str, address: &str) {
+        self.push(Line {
+            endpoint: self.key(endpoint),
+            tenant: tenant.to_ascii_lowercase(),
+            address: address.to_string(),
+            id: None,
+            sent: true,
             at: jiff::Timestamp::now(),
         });
     }
@@ -123,7 +142,7 @@ impl RecentCreates {
         let known = self
             .latest
             .lock()
-            .map(|m| m.get(&key).is_some_and(|l| l.id.is_some()))
+            .map(|m| m.get(&key).is_some_and(|l| l.id.is_some() || l.sent))
             .unwrap_or(false);
         if known {
             self.push(Line {
@@ -131,6 +150,7 @@ impl RecentCreates {
                 tenant: key.1,
                 address: key.2,
                 id: None,
+                sent: false,
                 at: jiff::Timestamp::now(),
             });
         }
@@ -147,12 +167,11 @@ impl RecentCreates {
         let mut out: Vec<Created> = m
             .values()
             .filter(|l| l.endpoint == endpoint && l.tenant == tenant && fresh(l, now))
-            .filter_map(|l| {
-                Some(Created {
-                    address: l.address.clone(),
-                    id: l.id.clone()?,
-                    at: l.at,
-                })
+            .filter(|l| l.id.is_some() || l.sent)
+            .map(|l| Created {
+                address: l.address.clone(),
+                id: l.id.clone(),
+                at: l.at,
             })
             .collect();
         out.sort_by(|a, b| a.address.cmp(&b.address));
@@ -276,10 +295,28 @@ mod tests {
         let got: Vec<String> = again
             .in_tenant("https://g", "T1")
             .into_iter()
-            .map(|c| format!("{}={}", c.address, c.id))
+            .map(|c| format!("{}={}", c.address, c.id.unwrap_or_default()))
             .collect();
         assert_eq!(got, vec!["catalog/c=id-c".to_string()]);
         assert_eq!(again.in_tenant("https://other", "t1").len(), 1);
+    }
+
+    #[test]
+    fn a_create_sent_without_an_answer_is_remembered_until_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        RecentCreates::open(&path).sending("https://g", "t", "catalog/c");
+        // A run killed here: the next one knows a create may have happened.
+        let next = RecentCreates::open(&path);
+        let got = next.in_tenant("https://g", "t");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].id, None);
+        next.settled("https://g", "t", "catalog/c");
+        assert!(
+            RecentCreates::open(&path)
+                .in_tenant("https://g", "t")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -291,6 +328,7 @@ mod tests {
             tenant: "t".into(),
             address: "group/a".into(),
             id: Some("x".into()),
+            sent: false,
             at: jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600),
         };
         std::fs::write(&path, serde_json::to_string(&old).unwrap() + "\n").unwrap();
