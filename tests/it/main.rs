@@ -4,6 +4,7 @@ mod alerts;
 mod alerts_paging;
 mod apply;
 mod auth;
+mod ci_identity;
 mod ci_workflow;
 mod cli;
 mod concurrency;
