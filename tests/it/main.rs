@@ -18,6 +18,7 @@ mod plan;
 mod plan_binding;
 mod precommit;
 mod report;
+mod report_page;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_files;
