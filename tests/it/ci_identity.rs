@@ -32,6 +32,16 @@ struct Seen {
 /// GitHub's token endpoint as a runner sees it: `GET <url>&audience=…` with
 /// `Authorization: bearer <request token>` → `{"count":…, "value": "<JWT>"}`.
 async fn fake_github_issuer() -> (String, Arc<Mutex<Seen>>) {
+    fake_issuer(ISSUER, SUBJECT, "value").await
+}
+
+/// An OIDC token endpoint answering `{"<field>": "<JWT for iss/sub>"}` with a new token per
+/// request (GitHub: `value`; Azure DevOps: `oidcToken`).
+async fn fake_issuer(
+    iss: &'static str,
+    sub: &'static str,
+    field: &'static str,
+) -> (String, Arc<Mutex<Seen>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -69,13 +79,13 @@ async fn fake_github_issuer() -> (String, Arc<Mutex<Seen>>) {
                 "{}.{}.{}",
                 part(json!({"alg": "RS256", "typ": "JWT", "kid": "github"})),
                 part(json!({
-                    "iss": ISSUER, "sub": SUBJECT, "aud": "api://AzureADTokenExchange",
+                    "iss": iss, "sub": sub, "aud": "api://AzureADTokenExchange",
                     "jti": format!("run-token-{n}"), "iat": now, "nbf": now,
                     "exp": now + LIFETIME_SECS,
                 })),
                 URL_SAFE_NO_PAD.encode(b"not-checked-offline"),
             );
-            let body = json!({"count": 1, "value": jwt}).to_string();
+            let body = json!({ field: jwt }).to_string();
             {
                 let mut s = record.lock().expect("lock");
                 s.requests.push((line, auth));
@@ -94,6 +104,10 @@ async fn fake_github_issuer() -> (String, Arc<Mutex<Seen>>) {
 
 /// The provisioning app (the sandbox's tool app) trusts the GitHub production subject.
 async fn trust_github(w: &World) {
+    trust(w, ISSUER, SUBJECT).await;
+}
+
+async fn trust(w: &World, issuer: &str, subject: &str) {
     let apps = w
         .graph(
             PROVIDER,
@@ -109,7 +123,7 @@ async fn trust_github(w: &World) {
         Method::POST,
         &format!("applications/{id}/federatedIdentityCredentials"),
         Some(json!({
-            "name": "github-production", "issuer": ISSUER, "subject": SUBJECT,
+            "name": subject.replace([':', '/'], "-"), "issuer": issuer, "subject": subject,
             "audiences": ["api://AzureADTokenExchange"],
         })),
     )
@@ -234,4 +248,80 @@ fn mssp_auth_selects_the_credential() {
         out.contains("ACTIONS_ID_TOKEN_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
         "{out}"
     );
+}
+
+const ADO_ISSUER: &str = "https://vstoken.dev.azure.com/4f0c3a52-8d7e-4b1a-9c6d-2e5f8a1b3c4d";
+const ADO_SUBJECT: &str = "sc://fabrikam/soc/mssp-provisioning";
+
+/// `MSSP_AUTH=azure-pipelines`: the real binary, against the sandbox as if it were the cloud
+/// (endpoint overrides, its CA), signs in through `AzurePipelinesCredential`, which asks the
+/// agent's OIDC endpoint (`SYSTEM_OIDCREQUESTURI`, here a stand-in) for a token per exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_pipelines_service_connections_sign_in_per_exchange() {
+    let w = World::new("world", |_| {}).await;
+    trust(&w, ADO_ISSUER, ADO_SUBJECT).await;
+    let (url, seen) = fake_issuer(ADO_ISSUER, ADO_SUBJECT, "oidcToken").await;
+    let ca = w.path().join("sandbox-ca.pem");
+    std::fs::write(&ca, &w.sb.ca_pem).expect("ca");
+    let (sb, client_id, dir) = (w.sb.url.clone(), w.sb.client_id.clone(), w.path());
+    let home = tempfile::tempdir().expect("home");
+    let home_path = home.path().to_path_buf();
+    let o = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mssp"));
+        for k in [
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.args(["plan", "--detailed-exitcode"])
+            .arg(&dir)
+            .env("HOME", &home_path)
+            .env("MSSP_AUTH", "azure-pipelines")
+            .env("AZURE_AUTHORITY_HOST", &sb)
+            .env("MSSP_GRAPH_URL", &sb)
+            .env("MSSP_DEFENDER_URL", &sb)
+            .env("MSSP_CA_BUNDLE", &ca)
+            .env("AZURESUBSCRIPTION_CLIENT_ID", &client_id)
+            .env(
+                "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+                "6a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            )
+            .env("SYSTEM_ACCESSTOKEN", REQUEST_TOKEN)
+            .env("SYSTEM_OIDCREQUESTURI", url.replace("?api-version=2.0", ""))
+            .output()
+            .expect("mssp runs")
+    })
+    .await
+    .expect("join");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Nothing applied yet: changes to make (2), not an error (1).
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        !out.contains(REQUEST_TOKEN),
+        "the access token leaked: {out}"
+    );
+    let s = seen.lock().expect("lock");
+    // One sign-in per tenant (the MSSP tenant and two customers), each with a new token.
+    assert!(s.requests.len() >= 3, "{:?}", s.requests);
+    let mut distinct = s.tokens.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), s.tokens.len());
+    for (line, auth) in &s.requests {
+        assert!(line.starts_with("POST "), "{line}");
+        assert!(
+            line.contains("serviceConnectionId=6a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+            "{line}"
+        );
+        assert_eq!(auth, &format!("Bearer {REQUEST_TOKEN}"));
+    }
 }
