@@ -234,9 +234,13 @@ fn timeline(dated: &[Dated], now: Timestamp) -> Timeline {
         // Both factors are bounded by the plot width and the span, so this cannot overflow.
         LEFT + u32::try_from(off * i64::from(plot) / span).unwrap_or(0)
     };
-    // Month ticks, thinned to about a dozen labels however long the span.
-    let months = (span / 30).max(1);
-    let step = i8::try_from((months + 11) / 12).unwrap_or(i8::MAX).max(1);
+    // Month ticks, thinned to a dozen labels at most: every 1, 2, 3, 6 months, or every
+    // 1, 2, 5, 10 years (Januaries), so labels never pile up on a long span.
+    let months = span / 30 + 1;
+    let step: i32 = [1, 2, 3, 6, 12, 24, 60, 120]
+        .into_iter()
+        .find(|s| months / i64::from(*s) <= 12)
+        .unwrap_or(240);
     let mut ticks = Vec::new();
     let mut m = start.first_of_month();
     while let Ok(next) = m.checked_add(1.month()) {
@@ -244,11 +248,16 @@ fn timeline(dated: &[Dated], now: Timestamp) -> Timeline {
         if m > end {
             break;
         }
+        let index = i32::from(m.year()) * 12 + i32::from(m.month()) - 1;
         // No label under "today"'s.
-        if (i32::from(m.month()) - 1) % i32::from(step) == 0 && x_of(m) >= LEFT + 48 {
+        if index % step == 0 && x_of(m) >= LEFT + 48 {
             ticks.push(Tick {
                 x: x_of(m),
-                label: m.strftime("%b %Y").to_string(),
+                label: if step >= 12 {
+                    m.strftime("%Y").to_string()
+                } else {
+                    m.strftime("%b %Y").to_string()
+                },
             });
         }
     }
@@ -285,4 +294,61 @@ fn timeline(dated: &[Dated], now: Timestamp) -> Timeline {
 fn days_between(a: Date, b: Date) -> i64 {
     a.until((jiff::Unit::Day, b))
         .map_or(0, |s| i64::from(s.get_days()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{CredentialEntry, CustomerReport, SiemEntry};
+
+    fn report_with_end(ends: &str) -> Report {
+        Report {
+            format_version: 1,
+            generated_at: "2026-11-29T10:00:00Z".into(),
+            provider: "SOC".into(),
+            customers: vec![CustomerReport {
+                name: "contoso".into(),
+                siem: SiemEntry {
+                    enabled: true,
+                    credentials: vec![CredentialEntry {
+                        name: "cert".into(),
+                        kind: "certificate".into(),
+                        ends: Some(ends.into()),
+                        expiring: false,
+                    }],
+                    ..SiemEntry::default()
+                },
+                ..CustomerReport::default()
+            }],
+        }
+    }
+
+    /// A credential ten years out must not pile month labels on top of each other.
+    #[test]
+    fn timeline_labels_stay_apart_on_long_spans() {
+        for ends in [
+            "2027-01-15T00:00:00Z",
+            "2028-06-01T00:00:00Z",
+            "2036-11-20T00:00:00Z",
+        ] {
+            let t = build(&report_with_end(ends)).timeline;
+            assert!(
+                !t.ticks.is_empty() && t.ticks.len() <= 12,
+                "{ends}: {:?}",
+                t.ticks
+            );
+            for pair in t.ticks.windows(2) {
+                assert!(pair[1].x >= pair[0].x + 40, "{ends}: {:?}", t.ticks);
+            }
+            let mark = &t.marks[0];
+            assert!(
+                mark.x > LEFT && mark.x <= WIDTH - RIGHT,
+                "{ends}: {}",
+                mark.x
+            );
+        }
+        // Beyond the 90-day floor, the latest end sits at the right edge.
+        let t = build(&report_with_end("2036-11-20T00:00:00Z")).timeline;
+        assert_eq!(t.marks[0].x, WIDTH - RIGHT);
+    }
 }
