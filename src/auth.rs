@@ -5,6 +5,11 @@
 //! `AZURE_*` variables; every credential gets our HTTP client, so a custom CA bundle
 //! (`MSSP_CA_BUNDLE`) and the cloud's login host apply to token requests too.
 //! Secrets are held in `azure_core`'s `Secret`, whose `Debug` never shows the value.
+//!
+//! CI identities never read a token once and keep it: GitHub's OIDC token is requested anew
+//! for every token exchange (`ACTIONS_ID_TOKEN_REQUEST_URL`), and Azure Pipelines service
+//! connections go through `AzurePipelinesCredential`, which asks Azure DevOps per exchange too,
+//! so a run longer than a CI token's few minutes of life keeps signing in.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,7 +21,8 @@ use azure_core::http::{
     AsyncRawResponse, ClientMethodOptions, ClientOptions, HttpClient, Request, Transport,
 };
 use azure_identity::{
-    AzureCliCredential, AzureCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
+    AzureCliCredential, AzureCliCredentialOptions, AzurePipelinesCredential,
+    AzurePipelinesCredentialOptions, ClientAssertion, ClientAssertionCredential,
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
     ManagedIdentityCredential, ManagedIdentityCredentialOptions, WorkloadIdentityCredential,
     WorkloadIdentityCredentialOptions,
@@ -36,8 +42,17 @@ pub enum AuthMethod {
     Secret,
     /// `AZURE_CLIENT_ID` + `AZURE_CLIENT_CERTIFICATE_PATH` (PEM with certificate and key).
     Certificate,
-    /// `AZURE_CLIENT_ID` + `AZURE_FEDERATED_TOKEN_FILE` (GitHub Actions / Azure DevOps OIDC).
+    /// `AZURE_CLIENT_ID` + `AZURE_FEDERATED_TOKEN_FILE` (Kubernetes workload identity; the
+    /// file must be kept fresh by whoever writes it).
     WorkloadIdentity,
+    /// `AZURE_CLIENT_ID` + GitHub Actions' `ACTIONS_ID_TOKEN_REQUEST_URL` and
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (a job with `id-token: write`): a fresh OIDC token for
+    /// every token exchange.
+    GithubOidc,
+    /// An Azure Pipelines service connection (workload identity federation):
+    /// `AZURESUBSCRIPTION_CLIENT_ID`, `AZURESUBSCRIPTION_SERVICE_CONNECTION_ID`,
+    /// `SYSTEM_ACCESSTOKEN` and the agent's `SYSTEM_OIDCREQUESTURI`.
+    AzurePipelines,
     /// Managed identity of the machine (its own tenant only).
     ManagedIdentity,
     /// The signed-in Azure CLI user.
@@ -52,6 +67,25 @@ pub struct AuthConfig {
     pub client_secret: Option<Secret>,
     pub certificate_path: Option<PathBuf>,
     pub federated_token_file: Option<PathBuf>,
+    /// GitHub Actions' OIDC token request endpoint and its bearer token.
+    pub github_oidc: Option<GithubOidc>,
+    /// An Azure Pipelines service connection.
+    pub azure_pipelines: Option<AzurePipelines>,
+}
+
+/// Where a GitHub Actions job asks for its OIDC token (`ACTIONS_ID_TOKEN_REQUEST_URL`) and the
+/// bearer token that request needs (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct GithubOidc {
+    pub request_url: String,
+    pub request_token: Secret,
+}
+
+/// An Azure Pipelines service connection: its id and the job's `System.AccessToken`.
+#[derive(Debug, Clone)]
+pub struct AzurePipelines {
+    pub service_connection_id: String,
+    pub system_access_token: Secret,
 }
 
 impl AuthConfig {
@@ -63,7 +97,32 @@ impl AuthConfig {
             client_secret: var("AZURE_CLIENT_SECRET").map(Secret::new),
             certificate_path: var("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
             federated_token_file: var("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
+            github_oidc: var("ACTIONS_ID_TOKEN_REQUEST_URL")
+                .zip(var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+                .map(|(request_url, token)| GithubOidc {
+                    request_url,
+                    request_token: Secret::new(token),
+                }),
+            // The service connection's own variables, as AzureCLI@2 / AzurePowerShell@5 set
+            // them; the OIDC endpoint (`SYSTEM_OIDCREQUESTURI`) is read by azure_identity.
+            azure_pipelines: var("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")
+                .zip(var("SYSTEM_ACCESSTOKEN"))
+                .filter(|_| var("SYSTEM_OIDCREQUESTURI").is_some())
+                .map(|(service_connection_id, token)| AzurePipelines {
+                    service_connection_id,
+                    system_access_token: Secret::new(token),
+                }),
         }
+        .with_client_id_fallback(var("AZURESUBSCRIPTION_CLIENT_ID"))
+    }
+
+    /// A service connection names its app in `AZURESUBSCRIPTION_CLIENT_ID`; `AZURE_CLIENT_ID`
+    /// still wins when both are set.
+    fn with_client_id_fallback(mut self, fallback: Option<String>) -> Self {
+        if self.client_id.is_none() && self.azure_pipelines.is_some() {
+            self.client_id = fallback;
+        }
+        self
     }
 
     /// The method `Auto` resolves to.
@@ -77,6 +136,10 @@ impl AuthConfig {
             AuthMethod::Certificate
         } else if self.federated_token_file.is_some() {
             AuthMethod::WorkloadIdentity
+        } else if self.github_oidc.is_some() {
+            AuthMethod::GithubOidc
+        } else if self.azure_pipelines.is_some() {
+            AuthMethod::AzurePipelines
         } else {
             AuthMethod::AzureCli
         }
@@ -230,6 +293,37 @@ impl Tokens {
                             .ok_or(AuthError::Missing("AZURE_FEDERATED_TOKEN_FILE"))?,
                     ),
                 }))
+                .map_err(err)?
+            }
+            AuthMethod::GithubOidc => {
+                let oidc = cfg.github_oidc.clone().ok_or(AuthError::Missing(
+                    "ACTIONS_ID_TOKEN_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_TOKEN (a GitHub job needs `permissions: id-token: write`)",
+                ))?;
+                ClientAssertionCredential::new(
+                    tenant.to_string(),
+                    client_id()?,
+                    GithubOidcAssertion::new(oidc, self.http.clone())?,
+                    Some(ClientAssertionCredentialOptions {
+                        client_options: self.client_options(login),
+                    }),
+                )
+                .map_err(err)?
+            }
+            AuthMethod::AzurePipelines => {
+                let sc = cfg.azure_pipelines.clone().ok_or(AuthError::Missing(
+                    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, SYSTEM_ACCESSTOKEN or SYSTEM_OIDCREQUESTURI",
+                ))?;
+                AzurePipelinesCredential::new(
+                    tenant.to_string(),
+                    client_id()?,
+                    &sc.service_connection_id,
+                    sc.system_access_token,
+                    Some(AzurePipelinesCredentialOptions {
+                        credential_options: ClientAssertionCredentialOptions {
+                            client_options: self.client_options(login),
+                        },
+                    }),
+                )
                 .map_err(err)?
             }
             AuthMethod::ManagedIdentity => {
@@ -387,21 +481,122 @@ fn redact(s: &str) -> String {
         .join(" ")
 }
 
-/// Signs the JWT client assertion for certificate credentials (RS256, `x5t` thumbprint),
-/// so no OpenSSL is needed.
+/// The audience Entra ID expects on federated tokens (workload identity federation).
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// Largest OIDC token answer read (GitHub's are about 1 KiB).
+const MAX_OIDC_BODY: usize = 64 * 1024;
+
+/// GitHub Actions' OIDC token, requested anew for every token exchange: a token read once
+/// expires after minutes, and one run signs in to many tenants, one after the other.
+struct GithubOidcAssertion {
+    url: url::Url,
+    request_token: Secret,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for GithubOidcAssertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubOidcAssertion")
+            .field("origin", &self.url.origin().ascii_serialization())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GithubOidcAssertion {
+    fn new(oidc: GithubOidc, http: reqwest::Client) -> Result<Self, AuthError> {
+        let mut url = url::Url::parse(&oidc.request_url).map_err(|e| {
+            AuthError::Credential(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL ({e})"))
+        })?;
+        // The request token is a bearer secret: only over TLS, or to this machine (a runner's
+        // local stand-in, the tests' fake issuer).
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(AuthError::Credential(format!(
+                "ACTIONS_ID_TOKEN_REQUEST_URL must use https, not {}",
+                url.scheme()
+            )));
+        }
+        url.query_pairs_mut()
+            .append_pair("audience", TOKEN_EXCHANGE_AUDIENCE);
+        Ok(Self {
+            url,
+            request_token: oidc.request_token,
+            http,
+        })
+    }
+
+    async fn fetch(&self) -> Result<String, String> {
+        let origin = self.url.origin().ascii_serialization();
+        let resp = self
+            .http
+            .get(self.url.clone())
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("bearer {}", self.request_token.secret()),
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("GitHub's OIDC token request to {origin} failed: {e}"))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("GitHub's OIDC token answer from {origin} was cut: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "GitHub's OIDC token request to {origin} answered {status} (does the job have `permissions: id-token: write`?)"
+            ));
+        }
+        if body.len() > MAX_OIDC_BODY {
+            return Err(format!(
+                "GitHub's OIDC token answer from {origin} is larger than {MAX_OIDC_BODY} bytes"
+            ));
+        }
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("value")?.as_str().map(str::to_string))
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                format!("GitHub's OIDC token answer from {origin} has no `value` string")
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for GithubOidcAssertion {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        self.fetch().await.map_err(|e| {
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
+        })
+    }
+}
+
+/// Signs the JWT client assertion for certificate credentials as Entra's current reference
+/// describes it ("Microsoft identity platform certificate credentials"): PS256 (RSASSA-PSS)
+/// and the certificate's SHA-256 thumbprint in `x5t#S256`, so no OpenSSL is needed.
 #[derive(Clone)]
 struct CertificateAssertion {
     client_id: String,
     audience: String,
     key: Arc<aws_lc_rs::signature::RsaKeyPair>,
-    x5t: String,
+    x5t_s256: String,
 }
 
 impl std::fmt::Debug for CertificateAssertion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertificateAssertion")
             .field("client_id", &self.client_id)
-            .field("x5t", &self.x5t)
+            .field("x5t#S256", &self.x5t_s256)
             .finish_non_exhaustive()
     }
 }
@@ -427,19 +622,18 @@ impl CertificateAssertion {
             .map_err(|_| fail("no PKCS#8 PRIVATE KEY block".into()))?;
         let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(key.secret_pkcs8_der())
             .map_err(|_| fail("the private key is not an RSA key".into()))?;
-        let digest =
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert.as_ref());
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
         Ok(Self {
             client_id,
             audience,
             key: Arc::new(key),
-            x5t: URL_SAFE_NO_PAD.encode(digest.as_ref()),
+            x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
         })
     }
 
     fn sign(&self) -> Result<String, String> {
         let now = jiff::Timestamp::now().as_second();
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": self.x5t});
+        let header = serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.x5t_s256});
         let claims = serde_json::json!({
             "aud": self.audience, "iss": self.client_id, "sub": self.client_id,
             "jti": uuid::Uuid::new_v4().to_string(), "nbf": now, "iat": now, "exp": now + 600,
@@ -453,7 +647,7 @@ impl CertificateAssertion {
         let mut sig = vec![0u8; self.key.public_modulus_len()];
         self.key
             .sign(
-                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::signature::RSA_PSS_SHA256,
                 &rng,
                 signing_input.as_bytes(),
                 &mut sig,
@@ -472,5 +666,78 @@ impl ClientAssertion for CertificateAssertion {
         self.sign().map_err(|e| {
             azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::encoding::AsDer;
+
+    /// Entra's current reference: `alg` PS256 (PSS padding) and `x5t#S256`, the SHA-256
+    /// thumbprint of the certificate's DER encoding.
+    #[test]
+    fn certificate_assertions_are_ps256_with_a_sha256_thumbprint() {
+        let rsa =
+            aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let pkcs8 =
+            rustls_pki_types::PrivatePkcs8KeyDer::from(rsa.as_der().unwrap().as_ref().to_vec());
+        let key =
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["mssp".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("tool.pem");
+        std::fs::write(&pem, format!("{}{}", key.serialize_pem(), cert.pem())).unwrap();
+        let a = CertificateAssertion::load(
+            &pem,
+            "client".into(),
+            "https://login/t/oauth2/v2.0/token".into(),
+        )
+        .unwrap();
+        let jwt = a.sign().unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header["alg"], "PS256");
+        assert_eq!(header["typ"], "JWT");
+        let thumb = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.der());
+        assert_eq!(header["x5t#S256"], URL_SAFE_NO_PAD.encode(thumb.as_ref()));
+        assert!(header.get("x5t").is_none(), "{header}");
+        let der = rustls_pki_types::CertificateDer::from(cert.der().to_vec());
+        let ee = webpki::EndEntityCert::try_from(&der).unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        let message = format!("{}.{}", parts[0], parts[1]);
+        ee.verify_signature(
+            webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            message.as_bytes(),
+            &sig,
+        )
+        .expect("a PSS signature");
+    }
+
+    #[test]
+    fn the_github_oidc_request_stays_on_tls_and_asks_for_entras_audience() {
+        let http = reqwest::Client::new();
+        let oidc = |u: &str| GithubOidc {
+            request_url: u.into(),
+            request_token: Secret::new("request-token".to_string()),
+        };
+        let a = GithubOidcAssertion::new(
+            oidc(
+                "https://pipelines.actions.githubusercontent.example/abc/idtoken/x?api-version=2.0",
+            ),
+            http.clone(),
+        )
+        .unwrap();
+        assert_eq!(
+            a.url.query(),
+            Some("api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange")
+        );
+        assert!(GithubOidcAssertion::new(oidc("http://token.example/x"), http.clone()).is_err());
+        assert!(GithubOidcAssertion::new(oidc("http://127.0.0.1:9/x"), http).is_ok());
+        assert!(!format!("{a:?}").contains("request-token"));
     }
 }

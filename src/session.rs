@@ -68,6 +68,7 @@ impl Session {
             )),
             certificate_path: None,
             federated_token_file: None,
+            ..Default::default()
         };
         Ok(Self::new(http, config, endpoints))
     }

@@ -84,7 +84,7 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_SANDBOX_DIR)]
     pub sandbox_dir: PathBuf,
     /// Credential to use against real tenants (default: picked from AZURE_* variables).
-    #[arg(long, value_enum, default_value_t = crate::auth::AuthMethod::Auto)]
+    #[arg(long, value_enum, env = "MSSP_AUTH", default_value_t = crate::auth::AuthMethod::Auto)]
     pub auth: crate::auth::AuthMethod,
 }
 

@@ -112,6 +112,8 @@ pub struct AssignmentEntry {
     pub since: Option<String>,
     /// End of the assignment, or `no end`.
     pub until: String,
+    /// Ends within the warning window (the provider's `siem.expiryWarning`, 30 days by default).
+    pub expiring: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -233,7 +235,13 @@ pub async fn report(
             let mut r = header(&desired, model, siem_enabled);
             match gather(&tg, &desired, ids, &base_dir).await {
                 Ok((state, assignments)) => {
-                    fill(&mut r, &desired, &state, assignments);
+                    fill(
+                        &mut r,
+                        &desired,
+                        &state,
+                        assignments,
+                        warn_before(opts.now, window),
+                    );
                     // A per-customer SIEM app lives here; the multi-tenant one in the MSSP tenant.
                     let local = credentials(&desired, &state, opts.now, window);
                     r.siem.credentials = if !local.is_empty() {
@@ -319,11 +327,23 @@ async fn gather(
     Ok((state, assignments))
 }
 
+/// The instant before which an end date counts as expiring.
+fn warn_before(
+    now: jiff::Timestamp,
+    window: Option<std::time::Duration>,
+) -> Option<jiff::Timestamp> {
+    now.checked_add(window.unwrap_or(DEFAULT_WARNING)).ok()
+}
+
+/// The warning window when the provider sets none (the default of `siem.expiryWarning`).
+const DEFAULT_WARNING: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 fn fill(
     r: &mut CustomerReport,
     t: &DesiredTenant,
     state: &read::TenantState,
     assignments: Vec<Value>,
+    warn_before: Option<jiff::Timestamp>,
 ) {
     let snap = &state.snapshot;
     let id_of = |a: &Address| state.ids.of(a).map(str::to_string);
@@ -481,6 +501,11 @@ fn fill(
                 until: a["schedule"]["expiration"]["endDateTime"]
                     .as_str()
                     .map_or_else(|| "no end".to_string(), str::to_string),
+                expiring: a["schedule"]["expiration"]["endDateTime"]
+                    .as_str()
+                    .and_then(|e| e.parse::<jiff::Timestamp>().ok())
+                    .zip(warn_before)
+                    .is_some_and(|(end, limit)| end <= limit),
             }
         })
         .collect();

@@ -1,10 +1,15 @@
 //! Report rendering: Markdown and a standalone HTML page from tera templates; JSON is the
 //! model serialised. Markdown values are escaped before they reach the template (as in plan
 //! comments); the HTML template autoescapes everything, so a display name cannot inject markup.
+//! The page adds what is easier seen than read: a customer × tier summary, the dated access
+//! (assignment ends, SIEM credential ends) as a list and an inline-SVG timeline, flags on what
+//! ends soon, sortable tables — all inline, so the file opens offline.
 
 use serde::Serialize;
 
 use super::Report;
+
+mod page;
 use crate::render::markdown::esc;
 
 const MARKDOWN: &str = include_str!("templates/report.md.tera");
@@ -18,6 +23,11 @@ pub fn html(r: &Report) -> Result<String, String> {
     // Autoescaping handles markup, not control characters from server-provided names.
     let mut v = serde_json::to_value(r).map_err(|e| e.to_string())?;
     clean_strings(&mut v);
+    let mut page = serde_json::to_value(page::build(r)).map_err(|e| e.to_string())?;
+    clean_strings(&mut page);
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("page".into(), page);
+    }
     render(HTML, "report.html", &v, true)
 }
 

@@ -55,6 +55,7 @@ async fn certificate_credentials_get_tokens_and_plan() {
             client_secret: None,
             certificate_path: Some(pem_path.clone()),
             federated_token_file: None,
+            ..Default::default()
         },
         Some(w.sb.ca_pem.as_bytes()),
     )
@@ -109,6 +110,7 @@ async fn certificate_credentials_get_tokens_and_plan() {
             client_secret: None,
             certificate_path: Some(pem_path),
             federated_token_file: None,
+            ..Default::default()
         },
         Some(w.sb.ca_pem.as_bytes()),
     )

@@ -7,7 +7,7 @@
 //! - `mssp`, `mssp-plan` and `mssp-apply` on `PATH` are shims that call the binaries under
 //!   test with `--sandbox --sandbox-dir <tmp>` added after the subcommand, so every other
 //!   argument is exactly what the workflow passes;
-//! - `cargo install`, `curl` (the OIDC token request) and `gh` are stubs that log their
+//! - `cargo install` and `gh` are stubs that log their
 //!   arguments and answer like GitHub would; `actions/upload-artifact` copies into a local
 //!   artifact store that the `gh run download` stub serves, `actions/checkout` is the copy;
 //! - `${{ … }}` expressions in `env:` and the `if:` conditions the workflow uses are evaluated
@@ -21,7 +21,6 @@ use std::process::Command;
 use serde_json::Value;
 
 const WORKFLOW: &str = "examples/ci/github-actions.yml";
-const FAKE_OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmZhYnJpa2FtL3NvYyJ9.c2ln";
 
 struct Ci {
     root: tempfile::TempDir,
@@ -86,12 +85,6 @@ impl Ci {
             (
                 "cargo",
                 "echo \"cargo $*\" >> \"$STUB_LOG\"\n[ \"$1\" = install ]\n".to_string(),
-            ),
-            (
-                "curl",
-                format!(
-                    "echo \"curl $*\" >> \"$STUB_LOG\"\necho '{{\"count\":1,\"value\":\"{FAKE_OIDC_TOKEN}\"}}'\n"
-                ),
             ),
             ("gh", GH_STUB.to_string()),
         ];
@@ -443,21 +436,11 @@ fn github_workflow_runs_against_the_sandbox() {
     let pr = ci.run_job("plan", "pull_request", &ws);
     assert!(pr.ok, "plan job failed:\n{}\n{}", pr.log, ci.stub_log());
     assert_eq!(pr.steps["plan"]["exitcode"], "2", "{}", pr.log);
-    let token_file = pr
-        .env
-        .get("AZURE_FEDERATED_TOKEN_FILE")
-        .expect("the token step exports AZURE_FEDERATED_TOKEN_FILE");
-    assert_eq!(
-        std::fs::read_to_string(token_file)
-            .expect("token file")
-            .trim(),
-        FAKE_OIDC_TOKEN
-    );
+    // mssp requests each OIDC token itself (tests/it/ci_identity.rs): no step fetches one
+    // into a file that would expire during the run.
+    assert_eq!(pr.env["MSSP_AUTH"], "github-oidc");
+    assert!(!pr.env.contains_key("AZURE_FEDERATED_TOKEN_FILE"));
     let log = ci.stub_log();
-    assert!(
-        log.contains("audience=api%3A%2F%2FAzureADTokenExchange"),
-        "{log}"
-    );
     assert!(
         log.contains("gh api --method POST repos/fabrikam/soc-manifests/issues/42/comments"),
         "{log}"
@@ -535,7 +518,8 @@ fn github_workflow_runs_against_the_sandbox() {
     assert!(!ci.stub_log().contains("gh issue"), "{}", ci.stub_log());
 }
 
-/// Workload identity federation, no stored secret: every job may request the OIDC token, the
+/// Workload identity federation, no stored secret: every job may request OIDC tokens (mssp
+/// asks for a fresh one per token exchange, `MSSP_AUTH=github-oidc`), the
 /// apply job runs in the `production` environment (the subject its federated credential
 /// names), and the workflow reads no `secrets.*`.
 #[test]
@@ -544,18 +528,18 @@ fn github_workflow_uses_federation_not_secrets() {
     for job in ["plan", "apply", "drift"] {
         let j = &ci.workflow["jobs"][job];
         assert_eq!(j["permissions"]["id-token"], "write", "{job}");
-        let steps = j["steps"].as_array().expect("steps");
-        assert!(
-            steps.iter().any(|s| s["id"] == "azure-token"),
-            "{job} has no azure-token step"
-        );
     }
+    assert_eq!(ci.workflow["env"]["MSSP_AUTH"], "github-oidc");
     assert_eq!(ci.workflow["jobs"]["apply"]["environment"], "production");
     assert!(ci.workflow["jobs"]["plan"]["environment"].is_null());
     let text = std::fs::read_to_string(WORKFLOW).expect("workflow");
     assert!(
         !text.contains("secrets."),
         "the workflow reads a stored secret"
+    );
+    assert!(
+        !text.contains("AZURE_FEDERATED_TOKEN_FILE"),
+        "a token written to a file once expires during long runs"
     );
 }
 

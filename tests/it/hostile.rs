@@ -195,6 +195,7 @@ fn graph(ca_pem: &str, limits: HttpLimits, retry: RetryPolicy) -> Arc<Graph> {
         )),
         certificate_path: None,
         federated_token_file: None,
+        ..Default::default()
     };
     let tokens = Arc::new(Tokens::new(config, http.clone()));
     Arc::new(Graph::new(http, tokens, retry).with_limits(limits))
@@ -498,6 +499,7 @@ async fn plan_through(
         )),
         certificate_path: None,
         federated_token_file: None,
+        ..Default::default()
     };
     let g = Arc::new(Graph::new(
         http.clone(),

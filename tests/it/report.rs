@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::{ALPHA, BETA, PROVIDER, World};
 
-async fn package_id(w: &World, name: &str) -> String {
+pub(crate) async fn package_id(w: &World, name: &str) -> String {
     w.objects(ALPHA, "accessPackages")
         .await
         .into_iter()
@@ -15,7 +15,7 @@ async fn package_id(w: &World, name: &str) -> String {
         .unwrap_or_else(|| panic!("package {name}"))
 }
 
-fn assignment(package: &str, who: &str, email: &str, end: Option<&str>) -> Value {
+pub(crate) fn assignment(package: &str, who: &str, email: &str, end: Option<&str>) -> Value {
     json!({
         "state": "delivered",
         "status": "Delivered",
@@ -34,7 +34,7 @@ fn assignment(package: &str, who: &str, email: &str, end: Option<&str>) -> Value
 
 /// A world with two assignments in alpha (one ending, one not), one in another package, and a
 /// SIEM secret ending in ten days.
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let w = World::new("world", |_| {}).await;
     w.apply().await;
     let tier1 = package_id(&w, "Test Tier 1").await;
@@ -81,7 +81,7 @@ async fn world() -> World {
     w
 }
 
-async fn make(w: &World, customers: &[&str]) -> Report {
+pub(crate) async fn make(w: &World, customers: &[&str]) -> Report {
     report::report(
         &w.manifests(),
         w.session.graph.clone(),
