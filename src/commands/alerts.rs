@@ -87,17 +87,7 @@ pub enum AlertsCommand {
 }
 
 pub fn run(cmd: &AlertsCommand) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    runtime.block_on(async {
+    super::block_on(async {
         match cmd {
             AlertsCommand::Fetch(a) => run_fetch(a).await,
             AlertsCommand::Notify(a) => run_notify(a).await,

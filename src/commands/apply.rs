@@ -12,17 +12,7 @@ use crate::render;
 use crate::validate::Validated;
 
 pub fn run(args: &ApplyArgs) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 /// A single `.json` argument is a saved plan; anything else is manifests.

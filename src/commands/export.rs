@@ -74,17 +74,7 @@ pub fn run(args: &ExportArgs) -> u8 {
         eprintln!("error: the manifests are invalid; nothing was exported");
         return exit::ERROR;
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    runtime.block_on(run_async(args, &v))
+    super::block_on(run_async(args, &v))
 }
 
 async fn run_async(args: &ExportArgs, v: &Validated) -> u8 {

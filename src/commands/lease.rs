@@ -29,16 +29,7 @@ pub struct LeaseArgs {
 }
 
 pub fn run(cmd: &LeaseCommand) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r.block_on(run_async(cmd)),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::ERROR
-        }
-    }
+    super::block_on(run_async(cmd))
 }
 
 async fn run_async(cmd: &LeaseCommand) -> u8 {

@@ -23,6 +23,21 @@ use crate::diagnostics::Diagnostics;
 use crate::manifest;
 use crate::validate::{self as validation, Validated};
 
+/// Runs a command's async body on a multi-threaded runtime; a runtime that cannot start is
+/// an error like any other (exit 1).
+pub(crate) fn block_on(body: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r.block_on(body),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            crate::exit::ERROR
+        }
+    }
+}
+
 /// Loads and validates manifests, printing every diagnostic to stderr.
 /// `None` when there were errors (already reported).
 ///

@@ -31,17 +31,7 @@ pub fn run(args: &PlanArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    runtime.block_on(run_async(args, &v, &selected))
+    super::block_on(run_async(args, &v, &selected))
 }
 
 /// `--customer` names, narrowed by `--label`: an empty list means every customer.

@@ -49,17 +49,7 @@ pub fn run(args: &ReportArgs) -> u8 {
             return exit::ERROR;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    runtime.block_on(run_async(args, &v))
+    super::block_on(run_async(args, &v))
 }
 
 async fn run_async(args: &ReportArgs, v: &Validated) -> u8 {

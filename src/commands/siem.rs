@@ -46,17 +46,7 @@ pub enum SiemCommand {
 
 pub fn run(cmd: &SiemCommand) -> u8 {
     let SiemCommand::Config(a) = cmd;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    runtime.block_on(config(a))
+    super::block_on(config(a))
 }
 
 async fn config(a: &ConfigArgs) -> u8 {

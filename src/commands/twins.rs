@@ -49,16 +49,7 @@ struct Twins {
 }
 
 pub fn run(args: &TwinsArgs) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r.block_on(run_async(args)),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::ERROR
-        }
-    }
+    super::block_on(run_async(args))
 }
 
 async fn run_async(args: &TwinsArgs) -> u8 {
