@@ -444,7 +444,7 @@ async fn run_actions(
                             recent.created(&w.tg.profile.graph, &w.tg.tenant, &a.address, id);
                         }
                         // The answer was lost: the object may exist; keep the note.
-                        (Err(e), _) if e.message.contains("may or may not have happened") => {}
+                        (Err(e), _) if e.message.contains(crate::graph::OUTCOME_UNKNOWN) => {}
                         _ => recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address),
                     }
                 }

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// How a write whose answer was lost is described; apply recognises it in error messages to
+/// keep its note that the object may exist.
+pub const OUTCOME_UNKNOWN: &str = "the answer was lost; the change may or may not have happened";
+
 /// What went wrong talking to Graph (or the Defender API) for one tenant.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct GraphError {
@@ -122,10 +126,7 @@ impl GraphError {
             }
             GraphErrorKind::Transport(e) => write!(f, "no answer: {e}"),
             GraphErrorKind::OutcomeUnknown(e) => {
-                write!(
-                    f,
-                    "the answer was lost; the change may or may not have happened ({e})"
-                )
+                write!(f, "{OUTCOME_UNKNOWN} ({e})")
             }
             GraphErrorKind::DeadlineExceeded { attempts, last } => {
                 write!(f, "gave up after {attempts} attempts: {last}")

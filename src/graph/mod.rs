@@ -19,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub use batch::{BatchRequest, BatchResponse};
-pub use error::{GraphError, GraphErrorKind};
+pub use error::{GraphError, GraphErrorKind, OUTCOME_UNKNOWN};
 pub use retry_after::RetryAfter;
 
 use crate::auth::Tokens;
