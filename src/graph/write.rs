@@ -5,15 +5,21 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
 
 use super::journal::Journal;
-use super::{Answer, GraphError, GraphErrorKind, Service, TenantGraph, Version};
+use super::{
+    Answer, GraphError, GraphErrorKind, RetryAfter, RetryPolicy, Service, TenantGraph, Version,
+};
 use crate::model::observe::str_of;
 use crate::model::{Address, DesiredTenant, Ids, Snapshot};
+
+/// How often a write whose answer was lost is sent again (after looking for its effect where
+/// the write is not idempotent) before giving up.
+pub const LOST_ANSWER_TRIES: u32 = 3;
 
 /// A write that did not happen (or whose outcome is unknown): which object, and why.
 #[derive(Debug, thiserror::Error)]
@@ -133,9 +139,10 @@ impl Writer<'_> {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Answer, GraphError> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(100);
+        let policy = RetryPolicy::replication(self.replication_deadline);
+        let mut tries = policy.start();
         loop {
+            tries.begin();
             let result = self
                 .tg
                 .send(service, method.clone(), path, body, headers)
@@ -144,18 +151,14 @@ impl Writer<'_> {
                 j.record(self.tg, at, method.as_str(), path, &result);
             }
             match result {
-                Err(e)
-                    if e.is_replication_delay()
-                        && started.elapsed() < self.replication_deadline =>
-                {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                Err(e) if e.is_replication_delay() && tries.in_time() => {
+                    // Without a Retry-After the pause never exceeds the deadline: no error.
+                    let _ = tries.pause(RetryAfter::Unusable).await;
                 }
                 other => {
-                    let waited = started.elapsed();
-                    // `delay` only grew if at least one replication error was waited out.
+                    let waited = tries.elapsed();
                     if other.is_ok()
-                        && delay > Duration::from_millis(100)
+                        && tries.waits() > 0
                         && let Ok(mut w) = self.waits.lock()
                     {
                         w.push(Wait {
@@ -206,12 +209,12 @@ impl Writer<'_> {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<String>, GraphError>>,
     {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(100);
+        let policy = RetryPolicy::replication(self.replication_deadline);
+        let mut tries = policy.start();
         loop {
             match probe().await {
                 Ok(Some(id)) => {
-                    let waited = started.elapsed();
+                    let waited = tries.elapsed();
                     if waited > Duration::from_millis(50)
                         && let Ok(mut w) = self.waits.lock()
                     {
@@ -227,7 +230,7 @@ impl Writer<'_> {
                 Err(e) if e.is_replication_delay() => {}
                 Err(e) => return Err(graph_err(at)(e)),
             }
-            if started.elapsed() >= self.replication_deadline {
+            if !tries.in_time() {
                 return Err(WriteError::new(
                     at,
                     format!(
@@ -236,8 +239,7 @@ impl Writer<'_> {
                     ),
                 ));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            let _ = tries.pause(RetryAfter::Unusable).await;
         }
     }
 }
@@ -280,7 +282,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Option<String>, GraphError>>,
 {
-    for _ in 0..3 {
+    for _ in 0..LOST_ANSWER_TRIES {
         match w
             .call(
                 at,
@@ -298,17 +300,16 @@ where
             // it for as long as replication can take before deciding.
             Err(e) if outcome_unknown(&e) || is_conflict(&e) => {
                 tracing::info!(address = %at, error = %e, "create not confirmed; re-reading the natural key");
-                let started = std::time::Instant::now();
-                let mut delay = std::time::Duration::from_millis(100);
+                let policy = RetryPolicy::replication(w.recovery_window);
+                let mut tries = policy.start();
                 loop {
                     if let Some(id) = find().await.map_err(graph_err(at))? {
                         return Ok(id);
                     }
-                    if started.elapsed() >= w.recovery_window {
+                    if !tries.in_time() {
                         break;
                     }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                    let _ = tries.pause(RetryAfter::Unusable).await;
                 }
                 if is_conflict(&e) {
                     return Err(graph_err(at)(e));
@@ -347,7 +348,7 @@ pub async fn upsert_keyed(
             )
             .await
         {
-            Err(e) if outcome_unknown(&e) && tries < 3 => continue,
+            Err(e) if outcome_unknown(&e) && tries < LOST_ANSWER_TRIES => continue,
             other => break other?,
         }
     };

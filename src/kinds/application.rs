@@ -485,7 +485,12 @@ pub async fn upsert(
             )
             .await
         {
-            Err(e) if crate::graph::write::outcome_unknown(&e) && tries < 3 => continue,
+            Err(e)
+                if crate::graph::write::outcome_unknown(&e)
+                    && tries < crate::graph::write::LOST_ANSWER_TRIES =>
+            {
+                continue;
+            }
             other => {
                 other.map_err(graph_err(at))?;
                 break;

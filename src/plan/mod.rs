@@ -436,12 +436,15 @@ async fn await_recent(
     if missing.is_empty() {
         return Ok(state);
     }
-    let started = std::time::Instant::now();
-    let mut delay = std::time::Duration::from_millis(250);
-    while !missing.is_empty() && started.elapsed() < opts.visibility_wait {
-        let left = opts.visibility_wait.saturating_sub(started.elapsed());
-        tokio::time::sleep(delay.min(left)).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(4));
+    let policy = crate::graph::RetryPolicy {
+        base_delay: std::time::Duration::from_millis(250),
+        max_delay: std::time::Duration::from_secs(4),
+        ..crate::graph::RetryPolicy::replication(opts.visibility_wait)
+    };
+    let mut tries = policy.start();
+    while !missing.is_empty() && tries.in_time() {
+        // Without a Retry-After the pause never exceeds the deadline: no error.
+        let _ = tries.pause(crate::graph::RetryAfter::Unusable).await;
         state = read::read_tenant(tg, job.universe, job.ids.clone(), base_dir).await?;
         settle(&state);
         missing = unseen(&state);
@@ -467,7 +470,7 @@ async fn await_recent(
         }
     }
     let missing = lagging;
-    let waited = started.elapsed().as_secs_f64();
+    let waited = tries.elapsed().as_secs_f64();
     if missing.is_empty() {
         // Not a plan warning: the plan must not depend on how fast lists caught up.
         tracing::info!(tenant = %job.desired.name, waited, "objects created moments ago are visible now");
