@@ -73,6 +73,10 @@ pub fn bind(
         visibility_wait: std::time::Duration::ZERO,
     };
     let mut fresh = plan::plan_from_states(v, states, &opts);
+    if let Some(shard) = saved.shard {
+        // A shard's plan holds the MSSP tenant only in shard 1: the others must not write it.
+        crate::shard::finish_plan(&mut fresh, shard, &saved.manifests_digest);
+    }
     for t in &mut fresh.tenants {
         // A tenant blocked when the plan was made had nothing reviewed: it stays skipped.
         if saved
