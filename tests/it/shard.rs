@@ -674,3 +674,48 @@ fn sharded_drift_workflow_fails_when_a_shard_is_missing() {
     assert!(merge.log.contains("shard 2 of 3 missing"), "{}", merge.log);
     assert!(!wf.stub_log().contains("gh issue"), "{}", wf.stub_log());
 }
+
+#[test]
+fn a_merged_plan_applies_and_a_shard_plan_waits_for_shard_one() {
+    let dir = workspace();
+    let shards = shard_plans(dir.path());
+    // Shard 2's plan while the MSSP tenant still has to be created: refused, nothing written.
+    let (code, _, err) = run(mssp()
+        .current_dir(dir.path())
+        .args(["apply", "--sandbox", "--sandbox-dir", "sb"])
+        .arg(&shards[1]));
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("has changes that only shard 1 applies: apply shard 1 first"),
+        "{err}"
+    );
+    let (code, _, err) = run(mssp()
+        .current_dir(dir.path())
+        .args(["merge", "--out", "merged.json"])
+        .args(&shards));
+    assert_eq!(code, 0, "{err}");
+    // The merged plan binds like an unsharded one.
+    let (code, _, err) = run(mssp().current_dir(dir.path()).args([
+        "apply",
+        "--sandbox",
+        "--sandbox-dir",
+        "sb",
+        "merged.json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = sandboxed(dir.path(), "plan", &["--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    // A saved plan carries its shard: a second one on the command line is a usage error.
+    let (code, _, err) = run(mssp()
+        .current_dir(dir.path())
+        .args([
+            "apply",
+            "--sandbox",
+            "--sandbox-dir",
+            "sb",
+            "--shard",
+            "2/3",
+        ])
+        .arg(&shards[1]));
+    assert_eq!(code, 64, "{err}");
+}
