@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::TenantRole;
 use crate::plan::{self, Plan};
-use crate::providers::TenantRole;
 use crate::report::{self, Report};
 use crate::shard::{self, Shard};
 

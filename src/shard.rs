@@ -11,8 +11,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::model::TenantRole;
 use crate::plan::{Counts, Plan, TenantPlan};
-use crate::providers::TenantRole;
 use crate::validate::Validated;
 
 /// Shard K of N (1 ≤ K ≤ N), as given to `--shard K/N` and recorded in shard outputs.
