@@ -719,3 +719,42 @@ fn a_merged_plan_applies_and_a_shard_plan_waits_for_shard_one() {
         .arg(&shards[1]));
     assert_eq!(code, 64, "{err}");
 }
+
+#[test]
+fn alerts_fetch_shards_cover_every_customer_once() {
+    let dir = workspace();
+    let (code, _, err) = sandboxed(dir.path(), "apply", &["--auto-approve"]);
+    assert_eq!(code, 0, "{err}");
+    let fetch = |extra: &[&str], state: &str| -> Vec<Value> {
+        let mut args = vec!["--out", "-", "--state", state];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run(mssp()
+            .current_dir(dir.path())
+            .args(["alerts", "fetch", "--sandbox", "--sandbox-dir", "sb"])
+            .args(&args)
+            .arg("manifests/")
+            .env_remove("MSSP_SIEM_CLIENT_SECRET"));
+        assert_eq!(code, 0, "{err}");
+        out.lines().map(json).collect()
+    };
+    let all = fetch(&[], "all.json");
+    assert!(!all.is_empty(), "the sandbox seeds alerts");
+    let mut sharded = vec![];
+    for k in 1..=3u32 {
+        let part = fetch(&["--shard", &format!("{k}/3")], &format!("s{k}.json"));
+        for a in &part {
+            let tenant = a["tenantId"].as_str().expect("tenantId");
+            assert_eq!(mssp::shard::shard_of(tenant, 3), k, "{a}");
+        }
+        sharded.extend(part);
+    }
+    let ids = |v: &[Value]| {
+        let mut ids: Vec<String> = v
+            .iter()
+            .map(|a| format!("{}/{}", a["tenantId"], a["id"]))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&sharded), ids(&all));
+}
