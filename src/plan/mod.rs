@@ -237,6 +237,7 @@ fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan
         drift: model::drift(&tenants),
         tenants,
         summary,
+        shard: None,
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use render::{html, markdown};
@@ -28,7 +28,7 @@ use crate::validate::Validated;
 /// Version of the JSON report; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub format_version: u32,
@@ -36,6 +36,14 @@ pub struct Report {
     /// The MSSP (provider manifest's display name).
     pub provider: String,
     pub customers: Vec<CustomerReport>,
+    /// Set on the output of `--shard K/N`, which lists only that shard's customers; `mssp
+    /// merge` joins the shards into one report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
+    /// With `shard`: the digest of the whole manifest set (as in plans), so shards of
+    /// different manifests are not merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests_digest: Option<String>,
 }
 
 impl Report {
@@ -45,7 +53,7 @@ impl Report {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerReport {
     pub name: String,
@@ -70,7 +78,7 @@ pub struct CustomerReport {
     pub manual_items: Vec<ManualEntry>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupEntry {
     pub tier: String,
@@ -80,7 +88,7 @@ pub struct GroupEntry {
     pub id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PackageEntry {
     pub tier: String,
@@ -100,7 +108,7 @@ pub struct PackageEntry {
     pub review: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentEntry {
     pub package: String,
@@ -116,14 +124,14 @@ pub struct AssignmentEntry {
     pub expiring: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Trust {
     pub mfa: bool,
     pub compliant_devices: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleEntry {
     pub tier: String,
@@ -135,7 +143,7 @@ pub struct RoleEntry {
     pub assigned_to: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SiemEntry {
     /// Whether the manifest grants the SIEM app access here.
@@ -148,7 +156,7 @@ pub struct SiemEntry {
     pub credentials: Vec<CredentialEntry>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialEntry {
     pub name: String,
@@ -161,7 +169,7 @@ pub struct CredentialEntry {
     pub expiring: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManualEntry {
     pub address: String,
@@ -272,6 +280,8 @@ pub async fn report(
         generated_at: opts.now.to_string(),
         provider: p.spec.display_name.clone(),
         customers,
+        shard: None,
+        manifests_digest: None,
     }
 }
 

@@ -27,6 +27,7 @@ mod sandbox_files;
 mod sandbox_python;
 mod schema;
 mod secret_sink;
+mod shard;
 mod siem_config;
 mod siem_credentials;
 mod skips;
