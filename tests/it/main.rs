@@ -24,6 +24,7 @@ mod report_page;
 mod sandbox;
 mod sandbox_csdl;
 mod sandbox_files;
+mod sandbox_gdap;
 mod sandbox_python;
 mod schema;
 mod secret_sink;
