@@ -11,6 +11,7 @@ mod concurrency;
 mod defender_rbac;
 mod export;
 mod first_contact;
+mod gdap_validate;
 mod hostile;
 mod loader_hostile;
 mod loader_props;
