@@ -762,6 +762,7 @@ impl Draft {
                     trust_mfa: self.trust_mfa,
                     trust_compliant_devices: self.trust_compliant_devices,
                     defender_rbac: self.defender_rbac,
+                    gdap: None,
                 },
                 notifications: vec![],
                 siem: CustomerSiem { enabled: self.siem },

@@ -18,6 +18,7 @@ pub mod diagnostics;
 pub mod exit;
 pub mod expand;
 pub mod export;
+pub mod gdap;
 pub mod graph;
 pub mod kinds;
 pub mod manifest;
