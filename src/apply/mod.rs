@@ -1,6 +1,7 @@
-//! Applying a plan: re-read every tenant and refuse if anything changed since the plan, then
-//! run the actions in dependency order (independent ones concurrently, tenants in parallel),
-//! wait out replication where Graph needs it, and verify by planning again.
+//! Applying a plan whose tenants were just read (fresh, see `engine::check_fresh`): run the
+//! actions in dependency order (independent ones concurrently, tenants in parallel) and wait
+//! out replication where Graph needs it. `engine::apply` wraps this with the preflight, the
+//! lease and the verification.
 //!
 //! One tenant's failure never stops the others; a failed action skips only its dependents.
 
