@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::kinds::TenantRole;
 use crate::plan::{self, Action, Plan, PlanOptions, TenantPlan, TenantStates, TenantStatus};
-use crate::providers::TenantRole;
 use crate::validate::Validated;
 
 const SUFFIX: &str = "the plan file was edited or is stale";
@@ -32,7 +32,7 @@ impl Unbound {
 }
 
 /// The plan to run for `saved`: recomputed from the manifests and `states` (the fresh reads of
-/// `apply::check_fresh`) with only the options that are the user's own — `prune` and which
+/// `engine::check_fresh`) with only the options that are the user's own — `prune` and which
 /// customers were planned — taken from the file. Any difference between the two refuses it.
 pub fn bind(
     v: &Validated,

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::cli::PermissionsArgs;
 use crate::exit;
+use crate::kinds::TenantRole;
 use crate::plan::Endpoints;
-use crate::providers::TenantRole;
 
 pub fn run(args: &PermissionsArgs) -> super::Outcome {
     let v = crate::engine::load_checked(&args.manifests.paths, None)?;

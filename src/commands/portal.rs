@@ -79,7 +79,7 @@ fn package_ids(
     customers: &[&CustomerManifest],
     connection: &super::ConnectionArgs,
 ) -> Result<PackageIds, EngineError> {
-    use crate::providers::{Kind, Spec};
+    use crate::kinds::{Kind, Spec};
     engine::block_on(async {
         let (session, sandbox) = engine::connect(connection, v).await?;
         let base = std::path::Path::new(".");

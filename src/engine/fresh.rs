@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use crate::expand;
+use crate::model::{DesiredTenant, Ids, TenantRole};
 use crate::plan::read::TenantState;
 use crate::plan::{FORMAT_VERSION, Plan, TenantStates, TenantStatus};
-use crate::providers::TenantRole;
-use crate::providers::graph_map::Ids;
 use crate::session::Session;
 use crate::validate::Validated;
 
@@ -53,7 +52,7 @@ pub async fn check_fresh(
 ) -> Result<TenantStates, Stale> {
     let provider = expand::expand_provider(&v.provider.doc);
     let base = v.base_dir();
-    let customers: Vec<(String, crate::providers::DesiredTenant)> = plan
+    let customers: Vec<(String, DesiredTenant)> = plan
         .tenants
         .iter()
         .filter(|t| t.role == TenantRole::Customer)
@@ -111,7 +110,7 @@ pub async fn check_fresh(
 
 async fn read_state(
     session: &Session,
-    universe: &crate::providers::DesiredTenant,
+    universe: &DesiredTenant,
     ids: Ids,
     base: &Path,
 ) -> Result<TenantState, crate::plan::read::ReadError> {
