@@ -53,7 +53,7 @@ async fn world(
     latency: Duration,
 ) -> (Sandbox, Session, mssp::validate::Validated) {
     write_world(dir, n);
-    let (v, d, _) = mssp::commands::load_and_validate(&[dir.to_path_buf()]);
+    let (v, d, _) = mssp::engine::load_and_validate(&[dir.to_path_buf()]);
     let v = v.unwrap_or_else(|| panic!("{}", d.render()));
     let sb = Sandbox::start(
         SandboxOptions {

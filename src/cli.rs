@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands;
+use crate::commands::{self, ManifestArgs, ParallelismArgs, TenantSelection};
+use crate::engine::Shown;
 use crate::exit;
 use crate::schema::SchemaKind;
 
@@ -137,9 +138,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Manifest files or directories (searched recursively for *.yaml / *.yml). Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
     /// Print the resources a customer (or the provider) expands to.
     #[arg(long, value_name = "NAME")]
     pub explain: Option<String>,
@@ -165,9 +165,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
     #[command(flatten)]
     pub connection: crate::commands::ConnectionArgs,
     /// Output format on stdout.
@@ -179,15 +178,13 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 2 when something would, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan only this customer (repeatable). The MSSP tenant is always read.
-    #[arg(long, value_name = "NAME")]
-    pub customer: Vec<String>,
+    #[command(flatten)]
+    pub selection: TenantSelection,
     /// Plan only customers whose `metadata.labels` have this value (repeatable; all must match).
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_label)]
     pub label: Vec<(String, String)>,
-    /// Tenants read at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallelism: u16,
+    #[command(flatten)]
+    pub parallelism: ParallelismArgs,
     /// Plan deletions of owned objects the manifests no longer declare.
     #[arg(long)]
     pub prune: bool,
@@ -230,9 +227,8 @@ pub enum SandboxCommand {
 
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
-    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
     /// The tool's application (client) id, for the consent links; defaults to AZURE_CLIENT_ID.
     #[arg(long, env = "AZURE_CLIENT_ID")]
     pub client_id: Option<String>,
@@ -274,12 +270,10 @@ pub struct ApplyArgs {
     /// Append a JSON line per write to this file (audit trail).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Apply only this customer (repeatable).
-    #[arg(long, value_name = "NAME")]
-    pub customer: Vec<String>,
-    /// Tenants applied at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallelism: u16,
+    #[command(flatten)]
+    pub selection: TenantSelection,
+    #[command(flatten)]
+    pub parallelism: ParallelismArgs,
     /// Seconds a dependent may wait for a new object to replicate.
     #[arg(long, default_value_t = 120)]
     pub replication_timeout: u64,
@@ -344,7 +338,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         "mssp starting"
     );
-    let code = run(cli.command);
+    let code = match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => report_error(&e),
+    };
     tracing::info!(command = name, exit_code = code, "mssp finished");
     ExitCode::from(code)
 }
@@ -381,7 +378,21 @@ pub fn main_as(sub: &str, args: impl IntoIterator<Item = OsString>) -> ExitCode 
     main(all)
 }
 
-fn run(command: Command) -> u8 {
+/// The one place an error is printed and turned into an exit code: `error: …` (or the
+/// message alone, or nothing when it was shown as it happened), then its `= help:` lines.
+pub fn report_error(e: &commands::Error) -> u8 {
+    match e.shown() {
+        Shown::Error => eprintln!("error: {e}"),
+        Shown::Plain => eprintln!("{e}"),
+        Shown::Silent => {}
+    }
+    for h in e.help() {
+        eprintln!("  = help: {h}");
+    }
+    e.exit_code()
+}
+
+fn run(command: Command) -> commands::Outcome {
     match command {
         Command::Validate(a) => commands::validate::run(&a),
         Command::Schema(a) => commands::schema::run(&a),

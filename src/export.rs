@@ -106,12 +106,7 @@ pub async fn export(
     let tenant_id = opts.tenant_id.to_ascii_lowercase();
     check_new_tenant(v, &tenant_id)?;
     let p = &v.provider.doc;
-    let base_dir = v
-        .provider
-        .file
-        .path
-        .parent()
-        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+    let base_dir = v.base_dir();
     let cloud = opts.cloud.unwrap_or(p.spec.cloud);
     let tg = graph.tenant(&tenant_id, endpoints.profile(cloud));
 
@@ -646,7 +641,7 @@ fn foreign_objects(
             if !declared.contains(&key) {
                 out.push(format!(
                     "app role {} of {} granted to the SIEM app is not in the provider's siem.permissions; left out",
-                    role_value(&state.snapshot, &key.0, &key.1).unwrap_or(&key.1),
+                    read::role_value(&state.snapshot, &key.0, &key.1).unwrap_or(&key.1),
                     grant
                         .get("resourceDisplayName")
                         .and_then(Value::as_str)
@@ -656,20 +651,6 @@ fn foreign_objects(
         }
     }
     out
-}
-
-/// An app role's value (`SecurityAlert.Read.All`) from the resource service principal read.
-fn role_value<'a>(snap: &'a Snapshot, resource_id: &str, role_id: &str) -> Option<&'a str> {
-    [expand::GRAPH_APP_ID, expand::DEFENDER_APP_ID]
-        .iter()
-        .filter_map(|app| snap.object(&kinds::service_principal::key(app)).flatten())
-        .find(|sp| str_of(sp, "id") == resource_id)?
-        .get("appRoles")?
-        .as_array()?
-        .iter()
-        .find(|r| str_of(r, "id") == role_id)
-        .and_then(|r| r.get("value"))
-        .and_then(Value::as_str)
 }
 
 /// Validates the draft with the provider and plans it against the tenant.

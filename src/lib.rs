@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod diagnostics;
+pub mod engine;
 pub mod exit;
 pub mod expand;
 pub mod export;

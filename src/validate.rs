@@ -35,6 +35,26 @@ impl Validated {
             .iter()
             .find(|c| c.doc.metadata.name.value == name)
     }
+
+    /// The manifests' folder: the Provider manifest's. Relative paths in the manifests
+    /// (secret sinks, certificates) are relative to it.
+    pub fn base_dir(&self) -> std::path::PathBuf {
+        self.provider.file.path.parent().map_or_else(
+            || std::path::PathBuf::from("."),
+            std::path::Path::to_path_buf,
+        )
+    }
+
+    /// The provider's `siem.expiryWarning` (validated already): warn about SIEM credentials
+    /// ending within it. `None` without a SIEM section.
+    pub fn siem_expiry_window(&self) -> Option<std::time::Duration> {
+        self.provider
+            .doc
+            .spec
+            .siem
+            .as_ref()
+            .and_then(|s| parse_fixed_duration(&s.expiry_warning).ok())
+    }
 }
 
 /// Validates `set` as of `today`. Returns the validated manifests when there is no error.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::AlertsError;
 use super::fetch::Stream;
 use super::siem::{self, SiemSignIn, Target};
-use crate::exit;
+use crate::engine::EngineError;
 use crate::graph::{Service, Version};
 use crate::session::Session;
 use crate::validate::Validated;
@@ -71,39 +71,32 @@ pub async fn verify_target(
 }
 
 /// Verifies every SIEM-enabled customer (or only `customers`); prints one line per customer
-/// on stderr and returns the exit code.
+/// on stderr as it goes. `Err` when any customer failed (each was named) or none could be
+/// tried.
 pub async fn after_apply(
     v: &Validated,
     session: &Session,
     sandbox: bool,
     customers: &[String],
-) -> u8 {
+) -> Result<(), EngineError> {
     let targets = match siem::targets(v, &session.endpoints, customers) {
         Ok(t) => t,
         Err(AlertsError::NoSiem) => {
             eprintln!("verify-siem: the provider has no SIEM application; nothing to verify");
-            return exit::SUCCESS;
+            return Ok(());
         }
-        Err(e) => {
-            eprintln!("error: verify-siem: {e}");
-            return exit::ERROR;
-        }
+        Err(e) => return Err(EngineError::SiemVerify(e)),
     };
-    let mut signin = match SiemSignIn::new(
+    let mut signin = SiemSignIn::new(
         v,
         session.endpoints.clone(),
         session.http.clone(),
         Some(session),
         sandbox,
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: verify-siem: {e}");
-            return exit::ERROR;
-        }
-    };
+    )
+    .map_err(EngineError::SiemVerify)?;
     let streams = streams(v);
-    let mut code = exit::SUCCESS;
+    let mut done = Ok(());
     for t in &targets {
         match verify_target(&mut signin, t, &streams).await {
             Ok(()) => eprintln!(
@@ -116,11 +109,12 @@ pub async fn after_apply(
                     .join(", ")
             ),
             Err(e) => {
+                // One line per customer as it fails, among the others' success lines.
                 eprintln!("error: verify-siem: {e}");
-                code = exit::ERROR;
+                done = Err(EngineError::SiemVerifyFailed);
             }
         }
     }
     signin.finish().await;
-    code
+    done
 }

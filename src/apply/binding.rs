@@ -32,7 +32,7 @@ impl Unbound {
 }
 
 /// The plan to run for `saved`: recomputed from the manifests and `states` (the fresh reads of
-/// `apply::check_fresh`) with only the options that are the user's own — `prune` and which
+/// `engine::check_fresh`) with only the options that are the user's own — `prune` and which
 /// customers were planned — taken from the file. Any difference between the two refuses it.
 pub fn bind(
     v: &Validated,

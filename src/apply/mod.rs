@@ -1,6 +1,7 @@
-//! Applying a plan: re-read every tenant and refuse if anything changed since the plan, then
-//! run the actions in dependency order (independent ones concurrently, tenants in parallel),
-//! wait out replication where Graph needs it, and verify by planning again.
+//! Applying a plan whose tenants were just read (fresh, see `engine::check_fresh`): run the
+//! actions in dependency order (independent ones concurrently, tenants in parallel) and wait
+//! out replication where Graph needs it. `engine::apply` wraps this with the preflight, the
+//! lease and the verification.
 //!
 //! One tenant's failure never stops the others; a failed action skips only its dependents.
 
@@ -12,7 +13,7 @@ pub use crate::graph::journal;
 pub use crate::secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,8 +23,8 @@ use crate::expand;
 use crate::graph::write::{Wait, WriteError, Writer};
 use crate::manifest::{CustomerManifest, LifecycleState};
 use crate::model::{Address, DesiredResource, DesiredTenant, Ids, TenantRole};
-use crate::plan::read::{self, TenantState};
-use crate::plan::{Op, Plan, TenantPlan, TenantStatus};
+use crate::plan::read::{ReadError, TenantState};
+use crate::plan::{Op, Plan, TenantPlan, TenantStates, TenantStatus};
 use crate::session::Session;
 use crate::validate::Validated;
 use journal::Journal;
@@ -83,151 +84,61 @@ pub struct TenantOutcome {
     pub manual: usize,
 }
 
-/// Why a saved plan cannot be applied.
-#[derive(Debug)]
-pub struct Stale {
-    pub changes: Vec<String>,
-}
-
-/// Re-reads every tenant of the plan and compares fingerprints.
-pub async fn check_fresh(
-    v: &Validated,
-    session: &Session,
-    plan: &Plan,
-    parallelism: usize,
-) -> (BTreeMap<String, Result<TenantState, String>>, Vec<String>) {
-    let mut states = BTreeMap::new();
-    let mut stale = Vec::new();
-    let provider = expand::expand_provider(&v.provider.doc);
-    let base = base_dir(v);
-    let ps = read_state(session, &provider, Ids::default(), &base).await;
-    let siem = ps.as_ref().ok().and_then(|s| s.ids.siem_app_id.clone());
-    states.insert(provider.name.clone(), ps);
-    let customers: Vec<(String, DesiredTenant)> = plan
-        .tenants
-        .iter()
-        .filter(|t| t.role == TenantRole::Customer)
-        .filter_map(|t| {
-            v.customer(&t.name).map(|c| {
-                (
-                    t.name.clone(),
-                    expand::universe_customer(&v.provider.doc, &c.doc),
-                )
-            })
-        })
-        .collect();
-    let results: Vec<(String, Result<TenantState, String>)> =
-        futures::stream::iter(customers.iter().map(|(name, universe)| {
-            let ids = Ids {
-                siem_app_id: siem.clone(),
-                ..Ids::default()
-            };
-            let base = base.clone();
-            async move {
-                (
-                    name.clone(),
-                    read_state(session, universe, ids, &base).await,
-                )
-            }
-        }))
-        .buffer_unordered(parallelism.max(1))
-        .collect()
-        .await;
-    states.extend(results);
-    for t in &plan.tenants {
-        if t.status == TenantStatus::Blocked {
-            continue;
-        }
-        let Some(Ok(state)) = states.get(&t.name) else {
-            continue;
-        };
-        let now = crate::plan::diff::fingerprints(state);
-        for (address, before) in &t.fingerprints {
-            let after = now.get(address).map_or("unread", String::as_str);
-            if before != after {
-                stale.push(format!("{}: {address} changed since the plan", t.name));
-            }
-        }
-    }
-    (states, stale)
-}
-
-async fn read_state(
-    session: &Session,
-    universe: &DesiredTenant,
-    ids: Ids,
-    base: &Path,
-) -> Result<TenantState, String> {
-    let tg = session.graph.tenant(
-        &universe.tenant_id,
-        session.endpoints.profile(universe.cloud),
-    );
-    read::read_tenant(&tg, universe, ids, base)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-fn base_dir(v: &Validated) -> PathBuf {
-    v.provider
-        .file
-        .path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
 /// Applies the plan's actions with fresh tenant states.
 pub async fn apply(
     v: &Validated,
     session: &Session,
     plan: &Plan,
-    mut states: BTreeMap<String, Result<TenantState, String>>,
+    mut states: TenantStates,
     opts: &ApplyOptions,
     journal: Option<&Journal>,
     progress: &indicatif::ProgressBar,
 ) -> Vec<TenantOutcome> {
-    let base = base_dir(v);
+    let base = v.base_dir();
     let sinks = secrets::SecretSinks {
         http: session.http.clone(),
         tokens: Arc::clone(&session.tokens),
         tenant: v.provider.doc.spec.tenant_id.value.to_ascii_lowercase(),
         login: session.endpoints.profile(v.provider.doc.spec.cloud).login,
     };
-    let mut outcomes = Vec::new();
-    // The MSSP tenant first: customers' service principals need the application's appId.
-    let mut siem_app_id = None;
-    if let Some(tp) = plan.tenants.iter().find(|t| t.role == TenantRole::Provider) {
-        let desired = expand::expand_provider(&v.provider.doc);
-        let state = states
-            .remove(&tp.name)
-            .unwrap_or_else(|| Err("not read".into()));
-        let (o, ids) = apply_tenant(
-            session, tp, &desired, &desired, state, None, opts, journal, &sinks, &base,
-        )
-        .await;
-        siem_app_id = ids.siem_app_id;
-        outcomes.push(o);
-        progress.inc(1);
-    }
-    let customers: Vec<(&TenantPlan, &CustomerManifest)> = plan
+    let provider_state = plan
+        .tenants
+        .iter()
+        .find(|t| t.role == TenantRole::Provider)
+        .map(|tp| {
+            let state = states.remove(&tp.name).unwrap_or(Err(ReadError::NotRead));
+            (tp, state)
+        });
+    let jobs: Vec<_> = plan
         .tenants
         .iter()
         .filter(|t| t.role == TenantRole::Customer)
         .filter_map(|t| v.customer(&t.name).map(|c| (t, &c.doc)))
-        .collect();
-    let jobs: Vec<_> = customers
-        .into_iter()
         .map(|(tp, c)| {
-            let state = states
-                .remove(&tp.name)
-                .unwrap_or_else(|| Err("not read".into()));
+            let state = states.remove(&tp.name).unwrap_or(Err(ReadError::NotRead));
             (tp, c, state)
         })
         .collect();
-    let results: Vec<TenantOutcome> =
-        futures::stream::iter(jobs.into_iter().map(|(tp, c, state)| {
+    // The MSSP tenant first: customers' service principals need the application's appId.
+    let (provider, results) = crate::plan::provider_first(
+        async {
+            let (tp, state) = provider_state?;
+            let desired = expand::expand_provider(&v.provider.doc);
+            let done = apply_tenant(
+                session, tp, &desired, &desired, state, None, opts, journal, &sinks, &base,
+            )
+            .await;
+            progress.inc(1);
+            Some(done)
+        },
+        jobs,
+        opts.parallelism,
+        |provider, (tp, c, state)| {
             let desired = expand::expand_customer(&v.provider.doc, c);
             let universe = expand::universe_customer(&v.provider.doc, c);
-            let siem = siem_app_id.clone();
+            let siem = provider
+                .as_ref()
+                .and_then(|(_, ids): &(TenantOutcome, Ids)| ids.siem_app_id.clone());
             let base = base.clone();
             let sinks = &sinks;
             async move {
@@ -253,10 +164,10 @@ pub async fn apply(
                 progress.inc(1);
                 o
             }
-        }))
-        .buffer_unordered(opts.parallelism.max(1))
-        .collect()
-        .await;
+        },
+    )
+    .await;
+    let mut outcomes: Vec<TenantOutcome> = provider.map(|(o, _)| o).into_iter().collect();
     outcomes.extend(results);
     outcomes.sort_by(|a, b| a.name.cmp(&b.name));
     outcomes
@@ -280,7 +191,7 @@ async fn apply_tenant(
     tp: &TenantPlan,
     desired: &DesiredTenant,
     universe: &DesiredTenant,
-    state: Result<TenantState, String>,
+    state: Result<TenantState, ReadError>,
     customer: Option<&CustomerManifest>,
     opts: &ApplyOptions,
     journal: Option<&Journal>,
@@ -306,7 +217,7 @@ async fn apply_tenant(
             out.outcome = Outcome::Blocked;
             out.failed.push(WriteError {
                 address: "(read)".into(),
-                message: e,
+                message: e.to_string(),
                 cause: crate::graph::write::WriteCause::Unread,
             });
             return (out, Ids::default());

@@ -7,7 +7,8 @@ use crate::alerts::AlertsError;
 use crate::alerts::fetch::{self, FetchRequest, RunOptions, Stream};
 use crate::alerts::notify::{self, NotifyRequest};
 use crate::alerts::siem::{self, SiemSignIn};
-use crate::commands::ConnectionArgs;
+use crate::commands::{ConnectionArgs, Error};
+use crate::engine::{self, EngineError};
 use crate::exit;
 use crate::session::Session;
 use crate::validate::Validated;
@@ -15,14 +16,12 @@ use crate::validate::Validated;
 /// Arguments shared by `fetch` and `notify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
-    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub manifests: super::ManifestArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Only this customer (repeatable).
-    #[arg(long, value_name = "NAME")]
-    pub customer: Vec<String>,
+    #[command(flatten)]
+    pub selection: super::TenantSelection,
     /// Where to start for customers the state file has no watermark for (RFC 3339).
     #[arg(long, value_name = "RFC3339")]
     pub since: Option<String>,
@@ -88,8 +87,8 @@ pub enum AlertsCommand {
     Notify(NotifyArgs),
 }
 
-pub fn run(cmd: &AlertsCommand) -> u8 {
-    super::block_on(async {
+pub fn run(cmd: &AlertsCommand) -> super::Outcome {
+    engine::block_on(async {
         match cmd {
             AlertsCommand::Fetch(a) => run_fetch(a).await,
             AlertsCommand::Notify(a) => run_notify(a).await,
@@ -102,8 +101,8 @@ pub fn run(cmd: &AlertsCommand) -> u8 {
 pub(crate) async fn connect_optional(
     connection: &ConnectionArgs,
     v: &Validated,
-) -> Result<(Option<Session>, Option<crate::sandbox::Sandbox>), String> {
-    match super::connect(connection, v).await {
+) -> Result<(Option<Session>, Option<crate::sandbox::Sandbox>), EngineError> {
+    match engine::connect(connection, v).await {
         Ok((s, sb)) => Ok((Some(s), sb)),
         Err(e)
             if !connection.sandbox
@@ -128,21 +127,23 @@ struct Prepared {
 async fn prepare(
     c: &CommonArgs,
     default_since: Option<jiff::Timestamp>,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, Error> {
     let since = match &c.since {
-        Some(s) => Some(fetch::parse_since(s).map_err(|e| e.to_string())?),
+        Some(s) => Some(fetch::parse_since(s)?),
         None => default_since,
     };
-    let (validated, diags, _) = super::load_and_validate(&c.paths);
+    let (validated, diags, _) = engine::load_and_validate(&c.manifests.paths);
     eprint!("{}", diags.render_brief());
-    let v = validated.ok_or("the manifests are invalid")?;
+    let v = validated.ok_or(EngineError::InvalidManifests { what: None })?;
     let (session, sandbox) = connect_optional(&c.connection, &v).await?;
     let (http, endpoints) = match &session {
         Some(s) => (s.http.clone(), s.endpoints.clone()),
         None => {
-            let ca = crate::graph::ca_bundle_from_env()?;
+            // Building the HTTP client is what a session does first; it fails the same way.
+            let http = |e| EngineError::Session(crate::session::SessionError::Http(e));
+            let ca = crate::graph::ca_bundle_from_env().map_err(http)?;
             (
-                crate::graph::http_client(ca.as_deref())?,
+                crate::graph::http_client(ca.as_deref()).map_err(http)?,
                 crate::plan::Endpoints::from_env(),
             )
         }
@@ -157,65 +158,45 @@ async fn prepare(
     })
 }
 
-async fn finish(p: Prepared) {
-    if let Some(sb) = p.sandbox
-        && let Err(e) = sb.shutdown().await
-    {
-        eprintln!("warning: the sandbox did not shut down cleanly: {e}");
-    }
-}
-
-fn summarize(what: &str, customers: &[(String, Result<usize, AlertsError>)]) -> u8 {
-    let mut code = exit::SUCCESS;
+/// One line per customer that worked; the failures, one each, as the error.
+fn summarize(what: &str, customers: &[(String, Result<usize, AlertsError>)]) -> Vec<String> {
+    let mut failures = Vec::new();
     for (name, r) in customers {
         match r {
             Ok(n) => eprintln!("{name}: {n} {what}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = exit::ERROR;
-            }
+            Err(e) => failures.push(e.to_string()),
         }
     }
-    code
+    failures
 }
 
-async fn run_fetch(a: &FetchArgs) -> u8 {
-    let p = match prepare(&a.common, None).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
-    let code = fetch_with(a, &p).await;
-    finish(p).await;
-    code
+fn outcome(failures: Vec<String>) -> super::Outcome {
+    if failures.is_empty() {
+        Ok(exit::SUCCESS)
+    } else {
+        Err(Error::Failures(failures))
+    }
 }
 
-async fn fetch_with(a: &FetchArgs, p: &Prepared) -> u8 {
-    let mut targets = match siem::targets(&p.v, &p.endpoints, &a.common.customer) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+async fn run_fetch(a: &FetchArgs) -> super::Outcome {
+    let p = prepare(&a.common, None).await?;
+    let done = fetch_with(a, &p).await;
+    engine::disconnect(p.sandbox).await;
+    done
+}
+
+async fn fetch_with(a: &FetchArgs, p: &Prepared) -> super::Outcome {
+    let mut targets = siem::targets(&p.v, &p.endpoints, &a.common.selection.customers)?;
     if let Some(shard) = a.shard.shard {
         targets.retain(|t| shard.owns(&t.tenant_id));
     }
-    let mut signin = match SiemSignIn::new(
+    let mut signin = SiemSignIn::new(
         &p.v,
         p.endpoints.clone(),
         p.http.clone(),
         p.session.as_ref(),
         a.common.connection.sandbox,
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+    )?;
     let mut streams = vec![Stream::Alerts];
     if a.incidents {
         streams.push(Stream::Incidents);
@@ -231,44 +212,26 @@ async fn fetch_with(a: &FetchArgs, p: &Prepared) -> u8 {
     };
     let result = fetch::fetch(&mut signin, &targets, &req).await;
     signin.finish().await;
-    match result {
-        Ok(r) => summarize("new item(s)", &r.customers),
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
-        }
-    }
+    outcome(summarize("new item(s)", &result?.customers))
 }
 
-async fn run_notify(a: &NotifyArgs) -> u8 {
+async fn run_notify(a: &NotifyArgs) -> super::Outcome {
     // Without a watermark, notify only the last day: a first run must not mail the whole history.
     let default_since = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::from_hours(24))
         .ok();
-    let p = match prepare(&a.common, default_since).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
-    let code = notify_with(a, &p).await;
-    finish(p).await;
-    code
+    let p = prepare(&a.common, default_since).await?;
+    let done = notify_with(a, &p).await;
+    engine::disconnect(p.sandbox).await;
+    done
 }
 
-async fn notify_with(a: &NotifyArgs, p: &Prepared) -> u8 {
-    let targets = match siem::targets(&p.v, &p.endpoints, &a.common.customer) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+async fn notify_with(a: &NotifyArgs, p: &Prepared) -> super::Outcome {
+    let wanted = &a.common.selection.customers;
+    let targets = siem::targets(&p.v, &p.endpoints, wanted)?;
     for c in &p.v.customers {
         let s = &c.doc.spec;
-        let selected =
-            a.common.customer.is_empty() || a.common.customer.contains(&c.doc.metadata.name.value);
+        let selected = wanted.is_empty() || wanted.contains(&c.doc.metadata.name.value);
         if selected && s.notifications.is_empty() {
             eprintln!(
                 "note: {}: no notification rules in its manifest; nothing to send",
@@ -282,19 +245,13 @@ async fn notify_with(a: &NotifyArgs, p: &Prepared) -> u8 {
             );
         }
     }
-    let mut signin = match SiemSignIn::new(
+    let mut signin = SiemSignIn::new(
         &p.v,
         p.endpoints.clone(),
         p.http.clone(),
         p.session.as_ref(),
         a.common.connection.sandbox,
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+    )?;
     // The sandbox's alerts are made up: mailing them through the provider's real relay to
     // real recipients would be worse than useless, so a sandbox run is always a dry run.
     let dry_run = a.dry_run || a.common.connection.sandbox;
@@ -318,30 +275,22 @@ async fn notify_with(a: &NotifyArgs, p: &Prepared) -> u8 {
     )
     .await;
     signin.finish().await;
-    match result {
-        Ok(r) => {
-            for (name, n) in &r.customers {
-                if matches!(n, Ok(0)) {
-                    eprintln!(
-                        "note: {name}: no new alert matched its rules' severities and device \
-                         groups (new: since the state file's watermark, or the last 24 hours \
-                         on a first run; --since sets it)"
-                    );
-                }
-            }
-            let mut code = summarize("notification(s)", &r.customers);
-            if r.failed_deliveries > 0 {
-                eprintln!(
-                    "error: {} deliveries failed; those alerts stay pending for the next run",
-                    r.failed_deliveries
-                );
-                code = exit::ERROR;
-            }
-            code
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
+    let r = result?;
+    for (name, n) in &r.customers {
+        if matches!(n, Ok(0)) {
+            eprintln!(
+                "note: {name}: no new alert matched its rules' severities and device \
+                 groups (new: since the state file's watermark, or the last 24 hours \
+                 on a first run; --since sets it)"
+            );
         }
     }
+    let mut failures = summarize("notification(s)", &r.customers);
+    if r.failed_deliveries > 0 {
+        failures.push(format!(
+            "{} deliveries failed; those alerts stay pending for the next run",
+            r.failed_deliveries
+        ));
+    }
+    outcome(failures)
 }

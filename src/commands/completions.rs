@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::CommandFactory as _;
 
+use super::Error;
 use crate::cli::Cli;
 use crate::exit;
 
@@ -24,53 +25,42 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-pub fn completions(args: &CompletionsArgs) -> u8 {
+pub fn completions(args: &CompletionsArgs) -> super::Outcome {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "mssp", &mut buf);
     write_stdout(&buf)
 }
 
-pub fn man(args: &ManArgs) -> u8 {
+pub fn man(args: &ManArgs) -> super::Outcome {
     let cmd = Cli::command();
     match &args.out_dir {
         Some(dir) => {
             let written =
                 std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir));
-            match written {
-                Ok(()) => {
-                    eprintln!("wrote the man pages to {}", dir.display());
-                    exit::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!(
-                        "error: cannot write the man pages to {}: {e}",
-                        dir.display()
-                    );
-                    exit::ERROR
-                }
-            }
+            written.map_err(Error::io(format!(
+                "cannot write the man pages to {}",
+                dir.display()
+            )))?;
+            eprintln!("wrote the man pages to {}", dir.display());
+            Ok(exit::SUCCESS)
         }
         None => {
             let mut buf = Vec::new();
-            if let Err(e) = clap_mangen::Man::new(cmd).render(&mut buf) {
-                eprintln!("error: cannot render the man page: {e}");
-                return exit::ERROR;
-            }
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(Error::io("cannot render the man page"))?;
             write_stdout(&buf)
         }
     }
 }
 
-fn write_stdout(bytes: &[u8]) -> u8 {
+fn write_stdout(bytes: &[u8]) -> super::Outcome {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => exit::SUCCESS,
+        Ok(()) => Ok(exit::SUCCESS),
         // A closed pipe (`| head`) is the reader's choice, not our failure.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
-            exit::ERROR
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::SUCCESS),
+        Err(e) => Err(Error::io("cannot write to stdout")(e)),
     }
 }

@@ -4,16 +4,18 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::Error;
 use crate::cloud::Cloud;
+use crate::engine;
 use crate::exit;
 use crate::export::{self, Export, ExportOptions};
 use crate::validate::{self, Validated};
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The Provider manifest (and existing customers), files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    /// The Provider manifest (and existing customers).
+    #[command(flatten)]
+    pub manifests: super::ManifestArgs,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
     /// The customer's tenant id.
@@ -51,40 +53,26 @@ fn parse_cloud(s: &str) -> Result<Cloud, String> {
         .map_err(|_| "expected one of: public, gcc, gccHigh, dod, china".to_string())
 }
 
-pub fn run(args: &ExportArgs) -> u8 {
+pub fn run(args: &ExportArgs) -> super::Outcome {
     if let Some(owner) = &args.owner
         && !validate::is_email(owner)
     {
-        eprintln!("error: --owner `{owner}` is not an e-mail address");
-        return exit::USAGE;
+        return Err(Error::Usage(format!(
+            "--owner `{owner}` is not an e-mail address"
+        )));
     }
     if let Some(out) = &args.out
         && out.exists()
         && !args.force
     {
-        eprintln!(
-            "error: {} exists; pass --force to overwrite it",
-            out.display()
-        );
-        return exit::ERROR;
+        return Err(Error::OutExists(out.clone()));
     }
-    let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render_brief());
-    let Some(v) = validated else {
-        eprintln!("error: the manifests are invalid; nothing was exported");
-        return exit::ERROR;
-    };
-    super::block_on(run_async(args, &v))
+    let v = engine::load_checked(&args.manifests.paths, Some("exported"))?;
+    engine::block_on(run_async(args, &v))
 }
 
-async fn run_async(args: &ExportArgs, v: &Validated) -> u8 {
-    let (session, sandbox) = match super::connect(&args.connection, v).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+async fn run_async(args: &ExportArgs, v: &Validated) -> super::Outcome {
+    let (session, sandbox) = engine::connect(&args.connection, v).await?;
     let opts = ExportOptions {
         tenant_id: args.customer_tenant.clone(),
         name: args.name.clone(),
@@ -96,36 +84,23 @@ async fn run_async(args: &ExportArgs, v: &Validated) -> u8 {
         today: jiff::ZonedDateTime::now().date(),
     };
     let result = export::export(v, Arc::clone(&session.graph), &session.endpoints, &opts).await;
-    if let Some(sb) = sandbox
-        && let Err(e) = sb.shutdown().await
-    {
-        eprintln!("warning: the sandbox did not shut down cleanly: {e}");
-    }
-    match result {
-        Ok(e) => write(args, &e),
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
-        }
-    }
+    engine::disconnect(sandbox).await;
+    write(args, &result?)
 }
 
-fn write(args: &ExportArgs, e: &Export) -> u8 {
+fn write(args: &ExportArgs, e: &Export) -> super::Outcome {
     let text = format!("{}\n{}", modeline(args.out.as_deref()), e.manifest);
-    let written = match &args.out {
-        Some(path) => {
-            std::fs::write(path, &text).map_err(|err| format!("{}: {err}", path.display()))
-        }
+    match &args.out {
+        Some(path) => std::fs::write(path, &text).map_err(Error::io(format!(
+            "cannot write the manifest: {}",
+            path.display()
+        )))?,
         None => std::io::stdout()
             .write_all(text.as_bytes())
-            .map_err(|err| format!("stdout: {err}")),
-    };
-    if let Err(err) = written {
-        eprintln!("error: cannot write the manifest: {err}");
-        return exit::ERROR;
+            .map_err(Error::io("cannot write the manifest: stdout"))?,
     }
     eprint!("{}", summary(e, args.out.as_deref()));
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }
 
 /// The editor's schema line, as the committed manifests start: the Customer schema in the

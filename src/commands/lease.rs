@@ -1,9 +1,9 @@
 //! `mssp lease show|break`: the apply lease in the MSSP tenant, for a lease left by a killed run
 //! (it would expire on its own after `--lease-ttl`).
 
-use std::path::PathBuf;
-
+use super::Error;
 use crate::apply::lease;
+use crate::engine;
 use crate::exit;
 
 #[derive(Debug, clap::Subcommand)]
@@ -18,9 +18,9 @@ pub enum LeaseCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct LeaseArgs {
-    /// Manifest files or directories (the Provider manifest names the tenant and prefix). Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    /// The manifests (the Provider manifest names the tenant and prefix).
+    #[command(flatten)]
+    pub manifests: super::ManifestArgs,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
     /// `break`: consent to deleting the lease of a run that may still be alive.
@@ -28,69 +28,50 @@ pub struct LeaseArgs {
     pub yes: bool,
 }
 
-pub fn run(cmd: &LeaseCommand) -> u8 {
-    super::block_on(run_async(cmd))
+pub fn run(cmd: &LeaseCommand) -> super::Outcome {
+    engine::block_on(run_async(cmd))
 }
 
-async fn run_async(cmd: &LeaseCommand) -> u8 {
+async fn run_async(cmd: &LeaseCommand) -> super::Outcome {
     let (args, breaking) = match cmd {
         LeaseCommand::Show(a) => (a, false),
         LeaseCommand::Break(a) => (a, true),
     };
     if breaking && !args.yes {
-        eprintln!(
-            "error: breaking the lease lets another apply write while its holder may still run; pass --yes once you know it is gone"
-        );
-        return exit::ERROR;
+        return Err(Error::BreakNeedsYes);
     }
-    let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render_brief());
-    let Some(v) = validated else {
-        return exit::ERROR;
-    };
-    let (session, sandbox) = match super::connect(&args.connection, &v).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+    let v = engine::load_checked(&args.manifests.paths, None)?;
+    let (session, sandbox) = engine::connect(&args.connection, &v).await?;
     let p = &v.provider.doc.spec;
     let tg = session
         .graph
         .tenant(&p.tenant_id.value, session.endpoints.profile(p.cloud));
-    let code = match lease::read(&tg, &p.naming.prefix.value).await {
-        Err(e) => {
-            eprintln!("error: the apply lease could not be read: {e}");
-            exit::ERROR
-        }
-        Ok(None) => {
-            println!("No apply lease is held.");
-            exit::SUCCESS
-        }
-        Ok(Some(info)) => {
+    let done = show_or_break(&tg, &p.naming.prefix.value, breaking).await;
+    engine::disconnect(sandbox).await;
+    done.map_err(Error::Lease)?;
+    Ok(exit::SUCCESS)
+}
+
+async fn show_or_break(
+    tg: &crate::graph::TenantGraph,
+    prefix: &str,
+    breaking: bool,
+) -> Result<(), lease::LeaseError> {
+    let graph = |action| move |source| lease::LeaseError::Graph { action, source };
+    match lease::read(tg, prefix).await.map_err(graph("read"))? {
+        None => println!("No apply lease is held."),
+        Some(info) => {
             println!(
                 "Apply lease held by {} since {}, expires {} (group {})",
                 info.holder, info.acquired_at, info.expires_at, info.id
             );
             if breaking {
-                match lease::delete(&tg, &info.id).await {
-                    Ok(_) => {
-                        println!("Lease broken.");
-                        exit::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("error: the apply lease could not be deleted: {e}");
-                        exit::ERROR
-                    }
-                }
-            } else {
-                exit::SUCCESS
+                lease::delete(tg, &info.id)
+                    .await
+                    .map_err(graph("deleted"))?;
+                println!("Lease broken.");
             }
         }
-    };
-    if let Some(sb) = sandbox {
-        let _ = sb.shutdown().await;
     }
-    code
+    Ok(())
 }

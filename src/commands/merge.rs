@@ -4,6 +4,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
+use super::Error;
 use crate::exit;
 use crate::merge::{self, Input, Merged};
 use crate::render;
@@ -33,74 +34,69 @@ pub struct MergeArgs {
     pub detailed_exitcode: bool,
 }
 
-pub fn run(args: &MergeArgs) -> u8 {
+pub fn run(args: &MergeArgs) -> super::Outcome {
     let mut inputs = Vec::with_capacity(args.files.len());
     for f in &args.files {
-        match std::fs::read_to_string(f) {
-            Ok(text) => inputs.push(Input {
-                name: f.display().to_string(),
-                text,
-            }),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", f.display());
-                return exit::ERROR;
-            }
-        }
+        let text = std::fs::read_to_string(f)
+            .map_err(Error::io(format!("cannot read {}", f.display())))?;
+        inputs.push(Input {
+            name: f.display().to_string(),
+            text,
+        });
     }
-    let merged = match merge::merge(&inputs) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}; nothing was merged");
-            return exit::ERROR;
-        }
-    };
+    let merged = merge::merge(&inputs)?;
     let (json, text) = match &merged {
-        Merged::Plan(p) => (
-            render::json(p),
-            match args.format {
-                MergeFormat::Human => Ok(render::human::render(p, render::human::Style::detect())),
-                MergeFormat::Json => render::json(p),
-                MergeFormat::Markdown => render::markdown::render(p),
-                MergeFormat::Html => Err("plans render as human, json or markdown".to_string()),
-            },
-        ),
+        Merged::Plan(p) => {
+            let json = render::json(p).map_err(Error::render("merged plan"))?;
+            let text = match args.format {
+                MergeFormat::Human => render::human::render(p, render::human::Style::detect()),
+                MergeFormat::Json => json.clone(),
+                MergeFormat::Markdown => {
+                    render::markdown::render(p).map_err(Error::render("merged plan"))?
+                }
+                MergeFormat::Html => {
+                    return Err(Error::MergeFormat(
+                        "plans render as human, json or markdown",
+                    ));
+                }
+            };
+            (json, text)
+        }
         Merged::Report(r) => {
             let json = serde_json::to_string_pretty(r)
                 .map(|s| s + "\n")
-                .map_err(|e| e.to_string());
+                .map_err(|e| Error::render("merged report")(e.into()))?;
             let text = match args.format {
                 MergeFormat::Json => json.clone(),
-                MergeFormat::Markdown => crate::report::markdown(r),
-                MergeFormat::Html => crate::report::html(r),
-                MergeFormat::Human => Err("reports render as json, markdown or html".to_string()),
+                MergeFormat::Markdown => {
+                    crate::report::markdown(r).map_err(Error::render("merged report"))?
+                }
+                MergeFormat::Html => {
+                    crate::report::html(r).map_err(Error::render("merged report"))?
+                }
+                MergeFormat::Human => {
+                    return Err(Error::MergeFormat(
+                        "reports render as json, markdown or html",
+                    ));
+                }
             };
             (json, text)
         }
     };
     if let Some(path) = &args.out {
-        let saved = json
-            .and_then(|j| std::fs::write(path, j).map_err(|e| format!("{}: {e}", path.display())));
-        if let Err(e) = saved {
-            eprintln!("error: cannot save the merged JSON: {e}");
-            return exit::ERROR;
-        }
+        std::fs::write(path, json).map_err(Error::io(format!(
+            "cannot save the merged JSON: {}",
+            path.display()
+        )))?;
     }
-    match text {
-        Ok(t) => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(t.as_bytes());
-            let _ = out.flush();
-        }
-        Err(e) => {
-            eprintln!("error: cannot render the merge: {e}");
-            return exit::ERROR;
-        }
-    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
     outcome(args, &merged)
 }
 
 /// The exit code the unsharded `plan` or `report` would have given.
-fn outcome(args: &MergeArgs, merged: &Merged) -> u8 {
+fn outcome(args: &MergeArgs, merged: &Merged) -> super::Outcome {
     let (failed, changes): (Vec<&str>, bool) = match merged {
         Merged::Plan(p) => (
             p.blocked().map(|t| t.name.as_str()).collect(),
@@ -109,17 +105,15 @@ fn outcome(args: &MergeArgs, merged: &Merged) -> u8 {
         Merged::Report(r) => (r.failed().map(|c| c.name.as_str()).collect(), false),
     };
     if !failed.is_empty() {
-        eprintln!(
-            "error: {} tenant{} could not be read: {}",
-            failed.len(),
-            if failed.len() == 1 { "" } else { "s" },
-            failed.join(", ")
-        );
-        return exit::ERROR;
+        return Err(Error::Unread {
+            what: "tenant",
+            how: "read",
+            tenants: failed.iter().map(ToString::to_string).collect(),
+        });
     }
-    if args.detailed_exitcode && changes {
+    Ok(if args.detailed_exitcode && changes {
         exit::CHANGES_PRESENT
     } else {
         exit::SUCCESS
-    }
+    })
 }

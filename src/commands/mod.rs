@@ -18,73 +18,15 @@ pub mod siem;
 pub mod twins;
 pub mod validate;
 
+mod error;
+
 use std::path::PathBuf;
 
-use crate::diagnostics::Diagnostics;
-use crate::manifest;
-use crate::validate::{self as validation, Validated};
+pub use error::Error;
 
-/// Runs a command's async body on a multi-threaded runtime; a runtime that cannot start is
-/// an error like any other (exit 1).
-pub(crate) fn block_on(body: impl std::future::Future<Output = u8>) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r.block_on(body),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            crate::exit::ERROR
-        }
-    }
-}
-
-/// Loads and validates manifests, printing every diagnostic to stderr.
-/// `None` when there were errors (already reported).
-///
-/// With no path, the manifest folder is looked for ([`manifest::resolve_paths`]) and named on
-/// stderr when it is not `.`. When loading already failed and found no Provider manifest (a
-/// misspelt path, a broken provider file), validation is not run: its "no Provider manifest
-/// found" would only be a consequence, printed before the cause.
-pub fn load_and_validate(paths: &[PathBuf]) -> (Option<Validated>, Diagnostics, usize) {
-    let paths = resolved_paths(paths);
-    let loaded = manifest::load_paths(&paths);
-    if loaded.diagnostics.has_errors() && loaded.set.providers.is_empty() {
-        return (None, loaded.diagnostics.sorted(), loaded.set.files);
-    }
-    let today = jiff::ZonedDateTime::now().date();
-    let (validated, more) = validation::validate(&loaded.set, today);
-    let mut diags = loaded.diagnostics;
-    diags.extend(more);
-    let diags = diags.sorted();
-    let validated = if diags.has_errors() { None } else { validated };
-    (validated, diags, loaded.set.files)
-}
-
-/// [`manifest::resolve_paths`], with a note on stderr when no path was given and the folder
-/// found is not the current one (so nobody wonders which manifests were read).
-pub fn resolved_paths(given: &[PathBuf]) -> Vec<PathBuf> {
-    let paths = manifest::resolve_paths(given);
-    if given.is_empty()
-        && let [one] = paths.as_slice()
-        && one.as_path() != std::path::Path::new(".")
-    {
-        eprintln!(
-            "note: no path given; reading the manifests in {}/ (the first of {} with a Provider manifest)",
-            one.display(),
-            manifest::DEFAULT_DIRS
-                .iter()
-                .map(|d| if *d == "." {
-                    "./".to_string()
-                } else {
-                    format!("{d}/")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    paths
-}
+/// What a command ends with: an exit code that is not an error (0, or 2 for "changes
+/// present", 5 for "twins found"), or the error `cli::report_error` prints.
+pub type Outcome = Result<u8, Error>;
 
 /// Where `--sandbox` keeps its state unless `--sandbox-dir` says otherwise.
 pub const DEFAULT_SANDBOX_DIR: &str = ".mssp-sandbox";
@@ -104,48 +46,34 @@ pub struct ConnectionArgs {
     pub auth: crate::auth::AuthMethod,
 }
 
-/// Connects to the real tenants, or starts the in-process sandbox and connects to it.
-pub async fn connect(
-    args: &ConnectionArgs,
-    v: &Validated,
-) -> Result<(crate::session::Session, Option<crate::sandbox::Sandbox>), String> {
-    use crate::plan::Endpoints;
-    use crate::session::Session;
-    if !args.sandbox {
-        return Session::from_env(args.auth)
-            .map(|s| (s, None))
-            .map_err(|e| e.to_string());
+/// The manifests a command reads (`mssp apply` takes a saved plan in their place, and says so
+/// in its own argument).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManifestArgs {
+    /// Manifest files or directories (searched recursively for *.yaml / *.yml). Default: the
+    /// first of ./, manifests/, examples/ with the Provider manifest at its top.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Which customer tenants a command covers. (Sharding, `--shard K/N`, belongs here too.)
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TenantSelection {
+    /// Only this customer (repeatable); all when none is named.
+    #[arg(long = "customer", value_name = "NAME")]
+    pub customers: Vec<String>,
+}
+
+/// How many tenants are worked on at the same time.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ParallelismArgs {
+    /// Tenants read (or applied) at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+}
+
+impl ParallelismArgs {
+    pub fn get(self) -> usize {
+        usize::from(self.parallelism)
     }
-    crate::sandbox::state::create_private_dir(&args.sandbox_dir)
-        .map_err(|e| format!("cannot create {}: {e}", args.sandbox_dir.display()))?;
-    let opts = crate::sandbox::SandboxOptions {
-        state_file: Some(args.sandbox_dir.join("state.json")),
-        ca_dir: args.sandbox_dir.clone(),
-        ..Default::default()
-    };
-    let sandbox = crate::sandbox::Sandbox::start(opts, sandbox::seed_from(v))
-        .await
-        .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-    let endpoints = Endpoints {
-        login: Some(sandbox.url.clone()),
-        graph: Some(sandbox.url.clone()),
-        defender: Some(sandbox.url.clone()),
-    };
-    let mut session = Session::with_secret(
-        endpoints,
-        &sandbox.client_id,
-        &sandbox.client_secret,
-        Some(sandbox.ca_pem.as_bytes()),
-    )
-    .map_err(|e| e.to_string())?;
-    session.recent = std::sync::Arc::new(crate::plan::recent::RecentCreates::open_scoped(
-        &args.sandbox_dir.join("recent-creates.jsonl"),
-        Some("sandbox"),
-    ));
-    eprintln!(
-        "using the sandbox at {} (state in {})",
-        sandbox.url,
-        args.sandbox_dir.join("state.json").display()
-    );
-    Ok((session, Some(sandbox)))
 }

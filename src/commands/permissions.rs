@@ -9,12 +9,8 @@ use crate::exit;
 use crate::kinds::TenantRole;
 use crate::plan::Endpoints;
 
-pub fn run(args: &PermissionsArgs) -> u8 {
-    let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render_brief());
-    let Some(v) = validated else {
-        return exit::ERROR;
-    };
+pub fn run(args: &PermissionsArgs) -> super::Outcome {
+    let v = crate::engine::load_checked(&args.manifests.paths, None)?;
     let client_id = args.client_id.as_deref().unwrap_or("<client id>");
     for t in crate::permissions::needs(&v, &[]) {
         // Reads included: a plan reads more than the manifests write (what it could prune).
@@ -37,5 +33,5 @@ pub fn run(args: &PermissionsArgs) -> u8 {
             profile.admin_consent_url(&t.tenant_id, client_id)
         );
     }
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }

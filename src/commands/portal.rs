@@ -3,42 +3,31 @@
 //! With `--live` (or `--sandbox`) the tenants are read for each access package's own request
 //! link, `…/@<domain>#/access-packages/<id>`, since package ids exist only in the tenant.
 
+use super::Error;
 use crate::cli::PortalArgs;
+use crate::engine::{self, EngineError};
 use crate::exit;
 use crate::manifest::CustomerManifest;
 
-pub fn run(args: &PortalArgs) -> u8 {
-    let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render_brief());
-    let Some(v) = validated else {
-        return exit::ERROR;
-    };
-    let mut selected: Vec<&CustomerManifest> = Vec::new();
-    for name in &args.customers {
-        match v.customer(name) {
-            Some(c) => selected.push(&c.doc),
-            None => {
-                eprintln!("error: no customer named `{name}` in the manifests");
-                return exit::ERROR;
-            }
-        }
-    }
+pub fn run(args: &PortalArgs) -> super::Outcome {
+    let v = engine::load_checked(&args.paths, None)?;
+    engine::check_customers(&v, &args.customers)?;
+    let mut selected: Vec<&CustomerManifest> = args
+        .customers
+        .iter()
+        .filter_map(|name| v.customer(name).map(|c| &c.doc))
+        .collect();
     if args.customers.is_empty() {
         selected = v.customers.iter().map(|c| &c.doc).collect();
         selected.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     }
     let packages = if args.live || args.connection.sandbox {
-        match package_ids(&v, &selected, &args.connection) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::ERROR;
-            }
-        }
+        package_ids(&v, &selected, &args.connection)?
     } else {
         Default::default()
     };
-    let mut code = exit::SUCCESS;
+    // A browser that does not open is reported once every customer's links are printed.
+    let mut not_opened = None;
     for c in selected {
         let cloud = c
             .spec
@@ -73,11 +62,13 @@ pub fn run(args: &PortalArgs) -> u8 {
             && let Some(link) = &defender
             && let Err(e) = open(link)
         {
-            eprintln!("error: cannot open a browser: {e}");
-            code = exit::ERROR;
+            not_opened = Some(e);
         }
     }
-    code
+    match not_opened {
+        Some(e) => Err(Error::Browser(e)),
+        None => Ok(exit::SUCCESS),
+    }
 }
 
 /// Access packages per customer: (display name, id when it exists), read from the tenants.
@@ -87,14 +78,10 @@ fn package_ids(
     v: &crate::validate::Validated,
     customers: &[&CustomerManifest],
     connection: &super::ConnectionArgs,
-) -> Result<PackageIds, String> {
+) -> Result<PackageIds, EngineError> {
     use crate::kinds::{Kind, Spec};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
-        let (session, sandbox) = super::connect(connection, v).await?;
+    engine::block_on(async {
+        let (session, sandbox) = engine::connect(connection, v).await?;
         let base = std::path::Path::new(".");
         let mut out = PackageIds::new();
         for c in customers {
@@ -104,7 +91,10 @@ fn package_ids(
                 .tenant(&desired.tenant_id, session.endpoints.profile(desired.cloud));
             let state = crate::plan::read::read_tenant(&tg, &desired, Default::default(), base)
                 .await
-                .map_err(|e| format!("cannot read {}: {e}", c.metadata.name.value))?;
+                .map_err(|source| EngineError::ReadTenant {
+                    tenant: c.metadata.name.value.clone(),
+                    source,
+                })?;
             let list = desired
                 .resources
                 .iter()

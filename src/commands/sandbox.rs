@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::Error;
+use crate::engine;
 use crate::exit;
 use crate::permissions;
 use crate::sandbox::{Seed, ServeArgs, TenantSeed};
@@ -54,38 +56,22 @@ pub fn seed_from(v: &Validated) -> Seed {
     }
 }
 
-pub fn serve(args: &ServeArgs) -> u8 {
+pub fn serve(args: &ServeArgs) -> super::Outcome {
     let seed = if args.seed.is_empty() {
         None
     } else {
-        let (validated, diags, _) = super::load_and_validate(&args.seed);
+        let (validated, diags, _) = engine::load_and_validate(&args.seed);
         eprint!("{}", diags.render_brief());
-        match validated {
-            Some(v) => Some(seed_from(&v)),
-            None => {
-                eprintln!("error: the seed manifests are invalid");
-                return exit::ERROR;
-            }
-        }
+        let v = validated.ok_or(Error::InvalidSeed)?;
+        Some(seed_from(&v))
     };
     let seed = seed.unwrap_or_else(empty_seed);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    match runtime.block_on(crate::sandbox::serve(args.options(), seed)) {
-        Ok(()) => exit::SUCCESS,
-        Err(e) => {
-            eprintln!("error: sandbox: {e}");
-            exit::ERROR
-        }
-    }
+    engine::block_on(async {
+        crate::sandbox::serve(args.options(), seed)
+            .await
+            .map_err(Error::Sandbox)
+    })?;
+    Ok(exit::SUCCESS)
 }
 
 /// Without manifests: one MSSP tenant and one customer, for trying the API by hand.

@@ -1,25 +1,21 @@
 //! `mssp schema`: print or write the manifests' JSON Schemas.
 
+use super::Error;
 use crate::cli::SchemaArgs;
 use crate::exit;
 use crate::schema::SchemaKind;
 
-pub fn run(args: &SchemaArgs) -> u8 {
+pub fn run(args: &SchemaArgs) -> super::Outcome {
     let Some(dir) = &args.write else {
         print!("{}", args.kind.render());
-        return exit::SUCCESS;
+        return Ok(exit::SUCCESS);
     };
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("error: cannot create {}: {e}", dir.display());
-        return exit::ERROR;
-    }
+    std::fs::create_dir_all(dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
     for kind in SchemaKind::ALL {
         let path = dir.join(kind.file_name());
-        if let Err(e) = std::fs::write(&path, kind.render()) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return exit::ERROR;
-        }
+        std::fs::write(&path, kind.render())
+            .map_err(Error::io(format!("cannot write {}", path.display())))?;
         println!("wrote {}", path.display());
     }
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }

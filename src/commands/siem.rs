@@ -4,22 +4,21 @@ use std::path::PathBuf;
 
 use crate::alerts::connector::{self, Format};
 use crate::alerts::siem::{self, Target};
-use crate::commands::ConnectionArgs;
+use crate::commands::{ConnectionArgs, Error};
+use crate::engine;
 use crate::exit;
 use crate::graph::{Service, Version};
 use crate::manifest::SiemVariant;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArgs {
-    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub manifests: super::ManifestArgs,
     /// Which SIEM to configure.
     #[arg(long, value_enum)]
     pub format: Format,
-    /// Only this customer (repeatable).
-    #[arg(long, value_name = "NAME")]
-    pub customer: Vec<String>,
+    #[command(flatten)]
+    pub selection: super::TenantSelection,
     /// The SIEM app's client id (multi-tenant variant); otherwise MSSP_SIEM_CLIENT_ID, otherwise
     /// read from the tenant that registers the app.
     #[arg(long, value_name = "GUID")]
@@ -44,29 +43,27 @@ pub enum SiemCommand {
     Config(ConfigArgs),
 }
 
-pub fn run(cmd: &SiemCommand) -> u8 {
+pub fn run(cmd: &SiemCommand) -> super::Outcome {
     let SiemCommand::Config(a) = cmd;
-    super::block_on(config(a))
+    engine::block_on(config(a))
 }
 
-async fn config(a: &ConfigArgs) -> u8 {
-    let (validated, diags, _) = super::load_and_validate(&a.paths);
+async fn config(a: &ConfigArgs) -> super::Outcome {
+    let (validated, diags, _) = engine::load_and_validate(&a.manifests.paths);
     eprint!("{}", diags.render_brief());
-    let Some(v) = validated else {
-        eprintln!("error: the manifests are invalid");
-        return exit::ERROR;
-    };
-    let Some(app) = v.provider.doc.spec.siem.clone() else {
-        eprintln!("error: {}", crate::alerts::AlertsError::NoSiem);
-        return exit::ERROR;
-    };
-    let targets = match siem::targets(&v, &crate::plan::Endpoints::default(), &a.customer) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+    let v = validated.ok_or(engine::EngineError::InvalidManifests { what: None })?;
+    let app = v
+        .provider
+        .doc
+        .spec
+        .siem
+        .clone()
+        .ok_or(crate::alerts::AlertsError::NoSiem)?;
+    let targets = siem::targets(
+        &v,
+        &crate::plan::Endpoints::default(),
+        &a.selection.customers,
+    )?;
     let given = a.client_id.clone().or_else(|| {
         std::env::var("MSSP_SIEM_CLIENT_ID")
             .ok()
@@ -75,24 +72,11 @@ async fn config(a: &ConfigArgs) -> u8 {
     let per_customer = app.variant == SiemVariant::PerCustomer;
     let with_ids: Vec<(Target, String)> = match (given, per_customer) {
         (Some(id), false) => targets.into_iter().map(|t| (t, id.clone())).collect(),
-        _ => match lookup(&v, &app, targets, &a.connection).await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!(
-                    "  = help: pass --client-id (multi-tenant app), or connect (--sandbox or AZURE_*) so it can be read"
-                );
-                return exit::ERROR;
-            }
-        },
+        _ => lookup(&v, &app, targets, &a.connection)
+            .await
+            .map_err(Error::SiemClientId)?,
     };
-    let rendered = match connector::render(&app, &with_ids, a.format, a.templates.as_deref()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+    let rendered = connector::render(&app, &with_ids, a.format, a.templates.as_deref())?;
     if a.format == Format::Sentinel {
         // The CCF template is the answer for a workspace in the MSSP's tenant only.
         eprintln!(
@@ -101,16 +85,10 @@ async fn config(a: &ConfigArgs) -> u8 {
     }
     match &a.out {
         Some(dir) => {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                eprintln!("error: {}: {e}", dir.display());
-                return exit::ERROR;
-            }
+            std::fs::create_dir_all(dir).map_err(Error::io(dir.display().to_string()))?;
             for (name, text) in &rendered {
                 let path = dir.join(format!("{name}.{}", a.format.extension()));
-                if let Err(e) = std::fs::write(&path, text) {
-                    eprintln!("error: {}: {e}", path.display());
-                    return exit::ERROR;
-                }
+                std::fs::write(&path, text).map_err(Error::io(path.display().to_string()))?;
                 eprintln!("wrote {}", path.display());
             }
         }
@@ -120,7 +98,7 @@ async fn config(a: &ConfigArgs) -> u8 {
             }
         }
     }
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }
 
 /// Reads the SIEM app's client id from the tenant registering it (the provider's, or each
@@ -131,7 +109,9 @@ async fn lookup(
     targets: Vec<Target>,
     connection: &ConnectionArgs,
 ) -> Result<Vec<(Target, String)>, String> {
-    let (session, sandbox) = super::connect(connection, v).await?;
+    let (session, sandbox) = engine::connect(connection, v)
+        .await
+        .map_err(|e| e.to_string())?;
     let p = &v.provider.doc.spec;
     let path = format!(
         "applications(uniqueName='{}')?$select=appId",

@@ -8,12 +8,13 @@
 //! reading until the tenant reads cleanly.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
 
 use reqwest::Method;
 use serde_json::Value;
 
+use super::Error;
 use crate::apply::lease;
+use crate::engine;
 use crate::exit;
 use crate::graph::{GraphError, Service, TenantGraph, Version};
 use crate::kinds::{DesiredTenant, Kind, ObserveError};
@@ -22,14 +23,13 @@ use crate::plan::read::{self, ReadError};
 
 #[derive(Debug, clap::Args)]
 pub struct TwinsArgs {
-    /// Manifest files or directories. Default: the first of ./, manifests/, examples/ with the Provider manifest at its top.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub manifests: super::ManifestArgs,
     #[command(flatten)]
     pub connection: super::ConnectionArgs,
-    /// Only this customer (repeatable). The MSSP tenant is always checked.
-    #[arg(long, value_name = "NAME")]
-    pub customer: Vec<String>,
+    /// The customers to check (the MSSP tenant is always checked).
+    #[command(flatten)]
+    pub selection: super::TenantSelection,
     /// Delete every twin but the oldest (with its packages, policies or role assignments).
     #[arg(long)]
     pub remove_newer: bool,
@@ -48,27 +48,16 @@ struct Twins {
     objects: Vec<(String, Option<String>)>,
 }
 
-pub fn run(args: &TwinsArgs) -> u8 {
-    super::block_on(run_async(args))
+pub fn run(args: &TwinsArgs) -> super::Outcome {
+    engine::block_on(run_async(args))
 }
 
-async fn run_async(args: &TwinsArgs) -> u8 {
-    let (validated, diags, _) = super::load_and_validate(&args.paths);
-    eprint!("{}", diags.render_brief());
-    let Some(v) = validated else {
-        return exit::ERROR;
-    };
-    if args.remove_newer && !args.yes && !confirm() {
-        eprintln!("Nothing removed.");
-        return exit::ERROR;
+async fn run_async(args: &TwinsArgs) -> super::Outcome {
+    let v = engine::load_checked(&args.manifests.paths, None)?;
+    if args.remove_newer && !args.yes && !confirm()? {
+        return Err(Error::NothingRemoved);
     }
-    let (session, sandbox) = match super::connect(&args.connection, &v).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
-    };
+    let (session, sandbox) = engine::connect(&args.connection, &v).await?;
     let p = &v.provider.doc.spec;
     let provider_tg = session
         .graph
@@ -84,10 +73,7 @@ async fn run_async(args: &TwinsArgs) -> u8 {
         .await
         {
             Ok(l) => Some(l),
-            Err(e) => {
-                eprintln!("error: {e}; nothing was removed");
-                return exit::LEASE_HELD;
-            }
+            Err(e) => return Err(Error::TwinsLease(e)),
         }
     } else {
         None
@@ -98,20 +84,17 @@ async fn run_async(args: &TwinsArgs) -> u8 {
     )];
     for c in &v.customers {
         let name = &c.doc.metadata.name.value;
-        if args.customer.is_empty() || args.customer.contains(name) {
+        let wanted = &args.selection.customers;
+        if wanted.is_empty() || wanted.contains(name) {
             tenants.push((
                 name.clone(),
                 crate::expand::universe_customer(&v.provider.doc, &c.doc),
             ));
         }
     }
-    let base = v
-        .provider
-        .file
-        .path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
-    let mut code = exit::SUCCESS;
+    let base = v.base_dir();
+    // Each tenant is tried whatever happened in the others; failures are reported at the end.
+    let mut failures = Vec::new();
     let mut found_any = false;
     let mut siem_app_id = None;
     for (name, universe) in &tenants {
@@ -181,8 +164,7 @@ async fn run_async(args: &TwinsArgs) -> u8 {
                     }
                 }
                 Err(e) => {
-                    eprintln!("error: {name}: {e}");
-                    code = exit::ERROR;
+                    failures.push(format!("{name}: {e}"));
                     break;
                 }
             };
@@ -192,8 +174,7 @@ async fn run_async(args: &TwinsArgs) -> u8 {
                 break;
             }
             if let Err(e) = remove_newer(&tg, &twins).await {
-                eprintln!("error: {name}: {}: {e}", twins.address);
-                code = exit::ERROR;
+                failures.push(format!("{name}: {}: {e}", twins.address));
                 break;
             }
         }
@@ -203,26 +184,24 @@ async fn run_async(args: &TwinsArgs) -> u8 {
     {
         eprintln!("warning: the apply lease could not be released (it expires on its own): {e}");
     }
-    if let Some(sb) = sandbox {
-        let _ = sb.shutdown().await;
-    }
-    if code != exit::SUCCESS {
-        return code;
+    engine::disconnect(sandbox).await;
+    if !failures.is_empty() {
+        return Err(Error::Failures(failures));
     }
     match (found_any, args.remove_newer) {
         (false, _) => {
             println!("No twins: every natural key matches at most one object.");
-            exit::SUCCESS
+            Ok(exit::SUCCESS)
         }
         (true, true) => {
             println!("Twins removed; the oldest of each was kept. Run `mssp plan` to review.");
-            exit::SUCCESS
+            Ok(exit::SUCCESS)
         }
         (true, false) => {
             eprintln!(
                 "Twins found (a plan blocks these tenants). Keep the oldest, remove the rest: mssp twins --remove-newer"
             );
-            exit::TWINS_FOUND
+            Ok(exit::TWINS_FOUND)
         }
     }
 }
@@ -366,14 +345,13 @@ async fn remove_newer(tg: &TenantGraph, t: &Twins) -> Result<(), String> {
     Ok(())
 }
 
-fn confirm() -> bool {
+fn confirm() -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
-        eprintln!("error: not a terminal: pass --yes to remove twins without confirmation");
-        return false;
+        return Err(Error::NotATerminal);
     }
     eprint!("Delete every twin but the oldest? Only 'yes' is accepted: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
-    line.trim() == "yes"
+    Ok(line.trim() == "yes")
 }

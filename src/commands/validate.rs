@@ -6,24 +6,22 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Error;
 use crate::cli::{OutputFormat, ValidateArgs};
 use crate::diagnostics::Diagnostics;
+use crate::engine;
 use crate::exit;
 use crate::expand;
 use crate::manifest;
 use crate::render;
-use crate::validate::{self as validation, Validated};
+use crate::validate::Validated;
 
-pub fn run(args: &ValidateArgs) -> u8 {
-    let (validated, diags, files) = match load(args) {
-        Ok(Loaded::Manifests(v, d, f)) => (v.map(|b| *b), d, f),
-        Ok(Loaded::NothingOurs) => {
+pub fn run(args: &ValidateArgs) -> super::Outcome {
+    let (validated, diags, files) = match load(args)? {
+        Loaded::Manifests(v, d, f) => (v.map(|b| *b), d, f),
+        Loaded::NothingOurs => {
             println!("ok: no mssp manifests among the given files; nothing to validate");
-            return exit::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
+            return Ok(exit::SUCCESS);
         }
     };
     // `--explain` is about one manifest's expansion: only that manifest's warnings (and the
@@ -46,38 +44,31 @@ pub fn run(args: &ValidateArgs) -> u8 {
         _ => eprint!("{}", diags.render()),
     }
     let Some(v) = validated else {
-        eprintln!(
-            "error: {} error{} and {} warning{} in {} file{}",
-            diags.error_count(),
-            plural(diags.error_count()),
-            diags.warning_count(),
-            plural(diags.warning_count()),
+        return Err(Error::Invalid {
+            errors: diags.error_count(),
+            warnings: diags.warning_count(),
             files,
-            plural(files)
-        );
-        return exit::ERROR;
+        });
     };
     if let Some(name) = &args.explain {
         let tenants = expand::expand_all(&v);
         let Some(t) = tenants.iter().find(|t| &t.name == name) else {
-            let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
-            eprintln!(
-                "error: no customer or provider named `{name}`\n  = help: known: {}",
-                names.join(", ")
-            );
-            return exit::ERROR;
+            return Err(Error::UnknownTenant {
+                name: name.clone(),
+                known: tenants.iter().map(|t| t.name.clone()).collect(),
+            });
         };
         match args.format {
             OutputFormat::Human => print!("{}", render::explain::human(t)),
-            OutputFormat::Json => match serde_json::to_string_pretty(t) {
-                Ok(s) => println!("{s}"),
-                Err(e) => {
-                    eprintln!("error: cannot render JSON: {e}");
-                    return exit::ERROR;
-                }
-            },
+            OutputFormat::Json => {
+                let json = serde_json::to_string_pretty(t).map_err(|e| Error::Render {
+                    what: "JSON",
+                    source: e.into(),
+                })?;
+                println!("{json}");
+            }
         }
-        return exit::SUCCESS;
+        return Ok(exit::SUCCESS);
     }
     let warnings = diags.warning_count();
     println!(
@@ -92,7 +83,7 @@ pub fn run(args: &ValidateArgs) -> u8 {
             String::new()
         }
     );
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }
 
 enum Loaded {
@@ -102,15 +93,12 @@ enum Loaded {
 }
 
 /// Loads the given paths, adding the Provider manifest when they hold only customers.
-fn load(args: &ValidateArgs) -> Result<Loaded, String> {
-    let paths = super::resolved_paths(&args.paths);
+fn load(args: &ValidateArgs) -> Result<Loaded, Error> {
+    let paths = engine::resolved_paths(&args.manifests.paths);
     let mut loaded = manifest::load_paths_with(&paths, args.skip_foreign);
     let provider_file = match &args.provider {
         Some(p) if !p.is_file() => {
-            return Err(format!(
-                "--provider {}: not a file (name the Provider manifest itself)",
-                p.display()
-            ));
+            return Err(Error::ProviderNotAFile(p.clone()));
         }
         Some(p) if !already_loaded(p, &paths) => Some(p.clone()),
         Some(_) => None,
@@ -170,24 +158,8 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
         return Ok(Loaded::NothingOurs);
     }
     // As in every command: no "no Provider manifest found" before the failure that caused it.
-    if loaded.diagnostics.has_errors() && loaded.set.providers.is_empty() {
-        return Ok(Loaded::Manifests(
-            None,
-            loaded.diagnostics.sorted(),
-            loaded.set.files,
-        ));
-    }
-    let today = jiff::ZonedDateTime::now().date();
-    let (validated, more) = validation::validate(&loaded.set, today);
-    let mut diags = loaded.diagnostics;
-    diags.extend(more);
-    let diags = diags.sorted();
-    let validated = if diags.has_errors() {
-        None
-    } else {
-        validated.map(Box::new)
-    };
-    Ok(Loaded::Manifests(validated, diags, loaded.set.files))
+    let (validated, diags, files) = engine::validate_loaded(loaded);
+    Ok(Loaded::Manifests(validated.map(Box::new), diags, files))
 }
 
 /// Whether `file` is among `paths` (or inside one of them), so it is not loaded twice.

@@ -6,7 +6,7 @@ pub mod model;
 pub mod read;
 pub mod recent;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -70,7 +70,8 @@ pub struct PlanOptions {
 pub const VISIBILITY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What each tenant was read as, by tenant name (an error for blocked tenants).
-pub type TenantStates = std::collections::BTreeMap<String, Result<read::TenantState, String>>;
+pub type TenantStates =
+    std::collections::BTreeMap<String, Result<read::TenantState, read::ReadError>>;
 
 /// Plans every selected tenant. Never fails as a whole: a tenant that cannot be read is
 /// listed as blocked with the reason.
@@ -89,7 +90,7 @@ pub async fn plan(
 }
 
 /// [`plan`], also returning what was read, so an apply that follows at once needs no second
-/// read (a saved plan is different: it is re-read and compared, see `apply::check_fresh`).
+/// read (a saved plan is different: it is re-read and compared, see `engine::check_fresh`).
 pub async fn plan_with_states(
     v: &Validated,
     graph: Arc<Graph>,
@@ -110,43 +111,39 @@ async fn plan_inner(
     progress: &indicatif::ProgressBar,
     keep_states: bool,
 ) -> (Plan, TenantStates) {
-    let base_dir = v
-        .provider
-        .file
-        .path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let base_dir = v.base_dir();
     let provider_desired = expand::expand_provider(&v.provider.doc);
-    let (provider_plan, provider_state) = plan_tenant(
-        &graph,
-        endpoints,
-        TenantJob {
-            desired: &provider_desired,
-            universe: &provider_desired,
-            exceptions: vec![],
-            allow_protected: false,
-            ids: Ids::default(),
-            expiry_window: siem_window(v),
-        },
-        opts,
-        &base_dir,
-    )
-    .await;
-    progress.inc(1);
-    let siem_app_id = provider_state
-        .as_ref()
-        .ok()
-        .and_then(|s| s.ids.siem_app_id.clone());
-    let mut states = TenantStates::new();
-    states.insert(provider_plan.name.clone(), provider_state);
-
     let jobs = customer_jobs(v, opts);
-    let window = siem_window(v);
-    let results: Vec<(TenantPlan, Result<read::TenantState, String>)> =
-        futures::stream::iter(jobs.iter().map(|job| {
+    let window = v.siem_expiry_window();
+    let ((provider_plan, provider_state), results) = provider_first(
+        async {
+            let planned = plan_tenant(
+                &graph,
+                endpoints,
+                TenantJob {
+                    desired: &provider_desired,
+                    universe: &provider_desired,
+                    exceptions: vec![],
+                    allow_protected: false,
+                    ids: Ids::default(),
+                    expiry_window: window,
+                },
+                opts,
+                &base_dir,
+            )
+            .await;
+            progress.inc(1);
+            planned
+        },
+        jobs.iter(),
+        opts.parallelism,
+        |(_, provider_state), job| {
             let graph = Arc::clone(&graph);
             let ids = Ids {
-                siem_app_id: siem_app_id.clone(),
+                siem_app_id: provider_state
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| s.ids.siem_app_id.clone()),
                 ..Ids::default()
             };
             let base_dir = base_dir.clone();
@@ -175,10 +172,11 @@ async fn plan_inner(
                 };
                 (p, state)
             }
-        }))
-        .buffer_unordered(opts.parallelism.max(1))
-        .collect()
-        .await;
+        },
+    )
+    .await;
+    let mut states = TenantStates::new();
+    states.insert(provider_plan.name.clone(), provider_state);
     let mut results: Vec<TenantPlan> = results
         .into_iter()
         .map(|(p, state)| {
@@ -191,6 +189,26 @@ async fn plan_inner(
     let mut tenants = vec![provider_plan];
     tenants.extend(results);
     (assemble(v, opts, tenants), states)
+}
+
+/// The MSSP tenant's step first (customers need what it finds there, such as the SIEM
+/// application's appId), then one step per customer job, `parallelism` at a time. The
+/// customers' results come in the order they finish.
+pub(crate) async fn provider_first<P, J, C, F>(
+    provider: impl std::future::Future<Output = P>,
+    jobs: impl IntoIterator<Item = J>,
+    parallelism: usize,
+    customer: impl Fn(&P, J) -> F,
+) -> (P, Vec<C>)
+where
+    F: std::future::Future<Output = C>,
+{
+    let first = provider.await;
+    let results = futures::stream::iter(jobs.into_iter().map(|job| customer(&first, job)))
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    (first, results)
 }
 
 /// A customer's share of a plan: what the manifests want there and what they allow.
@@ -247,11 +265,11 @@ fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan
 pub fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
     let state_of = |name: &str| match states.get(name) {
         Some(Ok(s)) => Ok(s),
-        Some(Err(e)) => Err(e.clone()),
-        None => Err("not read".to_string()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err(read::ReadError::NotRead.to_string()),
     };
     let provider = expand::expand_provider(&v.provider.doc);
-    let window = siem_window(v);
+    let window = v.siem_expiry_window();
     let mut tenants = vec![tenant_plan(
         &TenantJob {
             desired: &provider,
@@ -281,15 +299,6 @@ pub fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions
     assemble(v, opts, tenants)
 }
 
-fn siem_window(v: &Validated) -> Option<std::time::Duration> {
-    v.provider
-        .doc
-        .spec
-        .siem
-        .as_ref()
-        .and_then(|s| crate::validate::parse_fixed_duration(&s.expiry_warning).ok())
-}
-
 pub(crate) struct TenantJob<'a> {
     pub desired: &'a DesiredTenant,
     pub universe: &'a DesiredTenant,
@@ -306,7 +315,7 @@ pub(crate) async fn plan_tenant(
     job: TenantJob<'_>,
     opts: &PlanOptions,
     base_dir: &Path,
-) -> (TenantPlan, Result<read::TenantState, String>) {
+) -> (TenantPlan, Result<read::TenantState, read::ReadError>) {
     let t = job.desired;
     let tg = graph.tenant(&t.tenant_id, endpoints.profile(t.cloud));
     let needs_reading = !job.universe.resources.iter().all(|r| r.spec.is_manual());
@@ -319,11 +328,10 @@ pub(crate) async fn plan_tenant(
         Ok(s) => await_recent(&tg, &job, opts, base_dir, s).await,
         Err(e) => Err(e),
     };
-    let state = state.map_err(|e| {
+    if let Err(e) = &state {
         tracing::debug!(tenant = %t.name, error = %e, "tenant blocked");
-        e.to_string()
-    });
-    let mut plan = tenant_plan(&job, opts, state.as_ref().map_err(String::clone));
+    }
+    let mut plan = tenant_plan(&job, opts, state.as_ref().map_err(ToString::to_string));
     plan.requests = tg.request_count();
     (plan, state)
 }

@@ -27,6 +27,9 @@ pub enum ReadError {
     /// Objects created moments ago are still missing from lists (see `plan::recent`).
     #[error("{0}")]
     NotVisibleYet(String),
+    /// The tenant was not among those read (an apply of a plan that names it anyway).
+    #[error("not read")]
+    NotRead,
 }
 
 /// What was read from a tenant, and what each resource of `universe` turned out to be.
@@ -38,6 +41,24 @@ pub struct TenantState {
 }
 
 const MAX_ROUNDS: usize = 4;
+
+/// An app role's value (`SecurityAlert.Read.All`) from the Graph or Defender service
+/// principal a read found, by the resource's object id and the role's id.
+pub fn role_value<'a>(snap: &'a Snapshot, resource_id: &str, role_id: &str) -> Option<&'a str> {
+    [crate::expand::GRAPH_APP_ID, crate::expand::DEFENDER_APP_ID]
+        .iter()
+        .filter_map(|app| {
+            snap.object(&crate::kinds::service_principal::key(app))
+                .flatten()
+        })
+        .find(|sp| str_of(sp, "id") == resource_id)?
+        .get("appRoles")?
+        .as_array()?
+        .iter()
+        .find(|r| str_of(r, "id") == role_id)
+        .and_then(|r| r.get("value"))
+        .and_then(Value::as_str)
+}
 
 /// Reads everything `universe` needs. `ids` may carry run-wide facts (the SIEM app id).
 pub async fn read_tenant(

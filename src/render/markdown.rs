@@ -45,7 +45,7 @@ struct ManualDoc {
     steps: Vec<String>,
 }
 
-pub fn render(plan: &Plan) -> Result<String, String> {
+pub fn render(plan: &Plan) -> Result<String, super::RenderError> {
     let full = render_with(plan, true)?;
     if full.len() <= MAX_COMMENT {
         return Ok(full);
@@ -54,7 +54,7 @@ pub fn render(plan: &Plan) -> Result<String, String> {
     render_with(plan, false)
 }
 
-fn render_with(plan: &Plan, details: bool) -> Result<String, String> {
+fn render_with(plan: &Plan, details: bool) -> Result<String, super::RenderError> {
     let doc = Doc {
         totals: esc(&format!(
             "{} tenants: {}",
@@ -118,10 +118,9 @@ fn render_with(plan: &Plan, details: bool) -> Result<String, String> {
     };
     let mut tera = tera::Tera::default();
     tera.autoescape_on(Vec::<&str>::new());
-    tera.add_raw_template("plan.md", TEMPLATE)
-        .map_err(|e| e.to_string())?;
-    let ctx = tera::Context::from_serialize(&doc).map_err(|e| e.to_string())?;
-    tera.render("plan.md", &ctx).map_err(|e| e.to_string())
+    tera.add_raw_template("plan.md", TEMPLATE)?;
+    let ctx = tera::Context::from_serialize(&doc)?;
+    Ok(tera.render("plan.md", &ctx)?)
 }
 
 /// The actions of a tenant as `diff` lines (`+` create, `-` delete, `!` update and manual).

@@ -5,12 +5,19 @@ pub mod explain;
 pub mod human;
 pub mod markdown;
 
+/// Why a plan or report could not be rendered (a bug, not a user's mistake: the models
+/// always serialise and the templates are built in).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Template(#[from] tera::Error),
+}
+
 /// Plan as pretty JSON (the versioned format of docs/plan-format.md).
-pub fn json(plan: &crate::plan::Plan) -> Result<String, String> {
-    serde_json::to_string_pretty(plan)
-        .map(|mut s| {
-            s.push('\n');
-            s
-        })
-        .map_err(|e| e.to_string())
+pub fn json(plan: &crate::plan::Plan) -> Result<String, RenderError> {
+    let mut s = serde_json::to_string_pretty(plan)?;
+    s.push('\n');
+    Ok(s)
 }

@@ -196,17 +196,8 @@ pub async fn report(
     opts: &ReportOptions,
 ) -> Report {
     let p = &v.provider.doc;
-    let base_dir = v
-        .provider
-        .file
-        .path
-        .parent()
-        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-    let window = p
-        .spec
-        .siem
-        .as_ref()
-        .and_then(|s| crate::validate::parse_fixed_duration(&s.expiry_warning).ok());
+    let base_dir = v.base_dir();
+    let window = v.siem_expiry_window();
 
     // The SIEM app and its credentials live in the MSSP tenant (multi-tenant variant).
     let provider = expand::expand_provider(p);
@@ -471,7 +462,8 @@ fn fill(
             .unwrap_or_default()
             .iter()
             .map(|g| {
-                let role = role_value(snap, str_of(g, "resourceId"), str_of(g, "appRoleId"))
+                let role = read::role_value(snap, str_of(g, "resourceId"), str_of(g, "appRoleId"))
+                    .map(str::to_string)
                     .unwrap_or_else(|| str_of(g, "appRoleId").to_string());
                 format!("{}: {role}", str_of(g, "resourceDisplayName"))
             })
@@ -574,21 +566,6 @@ fn review(p: &Value) -> Option<String> {
         "every {months} month{}, {duration} to complete",
         if months == 1 { "" } else { "s" }
     ))
-}
-
-/// An app role's value from the resource service principal the plan read.
-fn role_value(snap: &Snapshot, resource_id: &str, role_id: &str) -> Option<String> {
-    [expand::GRAPH_APP_ID, expand::DEFENDER_APP_ID]
-        .iter()
-        .filter_map(|app| snap.object(&kinds::service_principal::key(app)).flatten())
-        .find(|sp| str_of(sp, "id") == resource_id)?
-        .get("appRoles")?
-        .as_array()?
-        .iter()
-        .find(|r| str_of(r, "id") == role_id)
-        .and_then(|r| r.get("value"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// The SIEM application's credentials in `t`, if the app lives there.

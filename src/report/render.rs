@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use super::Report;
+use crate::render::RenderError;
 
 mod page;
 use crate::render::markdown::esc;
@@ -15,15 +16,15 @@ use crate::render::markdown::esc;
 const MARKDOWN: &str = include_str!("templates/report.md.tera");
 const HTML: &str = include_str!("templates/report.html.tera");
 
-pub fn markdown(r: &Report) -> Result<String, String> {
+pub fn markdown(r: &Report) -> Result<String, RenderError> {
     render(MARKDOWN, "report.md", &escaped(r), false)
 }
 
-pub fn html(r: &Report) -> Result<String, String> {
+pub fn html(r: &Report) -> Result<String, RenderError> {
     // Autoescaping handles markup, not control characters from server-provided names.
-    let mut v = serde_json::to_value(r).map_err(|e| e.to_string())?;
+    let mut v = serde_json::to_value(r)?;
     clean_strings(&mut v);
-    let mut page = serde_json::to_value(page::build(r)).map_err(|e| e.to_string())?;
+    let mut page = serde_json::to_value(page::build(r))?;
     clean_strings(&mut page);
     if let serde_json::Value::Object(m) = &mut v {
         m.insert("page".into(), page);
@@ -45,17 +46,16 @@ fn render(
     name: &str,
     data: &impl Serialize,
     autoescape: bool,
-) -> Result<String, String> {
+) -> Result<String, RenderError> {
     let mut tera = tera::Tera::default();
     if autoescape {
         tera.autoescape_on(vec![".html"]);
     } else {
         tera.autoescape_on(Vec::<&str>::new());
     }
-    tera.add_raw_template(name, template)
-        .map_err(|e| e.to_string())?;
-    let ctx = tera::Context::from_serialize(data).map_err(|e| e.to_string())?;
-    tera.render(name, &ctx).map_err(|e| e.to_string())
+    tera.add_raw_template(name, template)?;
+    let ctx = tera::Context::from_serialize(data)?;
+    Ok(tera.render(name, &ctx)?)
 }
 
 /// The report with every string escaped for Markdown (links stay usable: they are URLs the

@@ -60,7 +60,7 @@ impl World {
             &m,
         );
         f(&m);
-        let (v, diags, _) = mssp::commands::load_and_validate(std::slice::from_ref(&m));
+        let (v, diags, _) = mssp::engine::load_and_validate(std::slice::from_ref(&m));
         let v = v.unwrap_or_else(|| panic!("fixture manifests invalid:\n{}", diags.render()));
         let opts = SandboxOptions {
             ca_dir: dir.path().join("ca"),

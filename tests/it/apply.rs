@@ -416,7 +416,10 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
     )
     .await
     .unwrap();
-    let (_, stale) = mssp::apply::check_fresh(&v, &w.session, &p, 4).await;
+    let stale = match mssp::engine::check_fresh(&v, &w.session, &p, 4).await {
+        Ok(_) => vec![],
+        Err(s) => s.changes,
+    };
     assert_eq!(stale, vec!["alpha: group/tier1 changed since the plan"]);
     // A fresh plan covers both changes and applies.
     let p = w.plan().await;

@@ -551,7 +551,7 @@ fn bad_adoptions_are_reported_where_they_are_written() {
     let text = std::fs::read_to_string(&customers).expect("read");
     let adopt = "  adopt:\n    - resource: group/tier9\n      id: 11111111-2222-3333-4444-555555555555\n    - resource: access-package/tier1\n      id: not-a-guid\n  attestations:\n";
     std::fs::write(&customers, text.replacen("  attestations:\n", adopt, 1)).expect("write");
-    let (v, diags, _) = mssp::commands::load_and_validate(&[dir.path().to_path_buf()]);
+    let (v, diags, _) = mssp::engine::load_and_validate(&[dir.path().to_path_buf()]);
     assert!(v.is_none());
     let out = diags.render();
     let file = customers.display().to_string();

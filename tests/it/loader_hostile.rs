@@ -156,7 +156,7 @@ fn foreign_yaml_that_is_not_a_mapping_is_skipped_in_folders() {
             "metadata:\n  name: {{ .Release.Name }}\n  labels: {{- include \"x\" . | nindent 4 }}\n",
         ),
     ]);
-    let (v, diags, files) = mssp::commands::load_and_validate(&[dir.path().to_path_buf()]);
+    let (v, diags, files) = mssp::engine::load_and_validate(&[dir.path().to_path_buf()]);
     assert!(!diags.has_errors(), "{}", diags.render());
     assert_eq!(v.expect("valid").customers.len(), 1);
     assert_eq!(files, 2, "only the manifest files count");
@@ -338,7 +338,7 @@ fn cert_pem() -> String {
 
 /// Validation errors of a manifest folder, rendered.
 fn validate_dir(dir: &Path) -> String {
-    let (_, diags, _) = mssp::commands::load_and_validate(&[dir.to_path_buf()]);
+    let (_, diags, _) = mssp::engine::load_and_validate(&[dir.to_path_buf()]);
     diags.render()
 }
 

@@ -9,6 +9,7 @@ mod ci_workflow;
 mod cli;
 mod concurrency;
 mod defender_rbac;
+mod engine;
 mod export;
 mod first_contact;
 mod gdap_validate;

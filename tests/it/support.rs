@@ -31,7 +31,7 @@ pub fn copy_dir(src: &Path, dst: &Path) {
 }
 
 pub fn load(dir: &Path) -> Validated {
-    let (v, diags, _) = mssp::commands::load_and_validate(&[dir.to_path_buf()]);
+    let (v, diags, _) = mssp::engine::load_and_validate(&[dir.to_path_buf()]);
     v.unwrap_or_else(|| panic!("fixture invalid:\n{}", diags.render()))
 }
 
@@ -138,7 +138,11 @@ impl World {
         loop {
             tries += 1;
             let p = self.plan_with(prune, &[]).await;
-            let (states, stale) = apply::check_fresh(&v, &self.session, &p, opts.parallelism).await;
+            let (states, stale) =
+                match mssp::engine::check_fresh(&v, &self.session, &p, opts.parallelism).await {
+                    Ok(states) => (states, vec![]),
+                    Err(s) => (Default::default(), s.changes),
+                };
             if !stale.is_empty() && tries < 5 {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 continue;
