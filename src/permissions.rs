@@ -136,7 +136,7 @@ impl TenantNeeds {
 /// What every tenant of the manifests needs (the provider first), limited to `customers`
 /// when not empty.
 pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
-    let provider = crate::expand::expand_provider(&v.provider.doc);
+    let provider = crate::expand::expand_provider(&v.provider);
     let mut mssp = TenantNeeds::of(&provider, &provider);
     // The apply lease is a group in the MSSP tenant (`apply::lease`).
     mssp.writes.insert(Kind::Group);
@@ -150,8 +150,8 @@ pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
         .collect();
     cs.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     for c in cs {
-        let desired = crate::expand::expand_customer(&v.provider.doc, c);
-        let universe = crate::expand::universe_customer(&v.provider.doc, c);
+        let desired = crate::expand::expand_customer(&v.provider, c);
+        let universe = crate::expand::universe_customer(&v.provider, c);
         out.push(TenantNeeds::of(&desired, &universe));
     }
     out

@@ -184,12 +184,6 @@ impl<'a> SiemSignIn<'a> {
         })
     }
 
-    /// Retries for tests that inject throttling: the default policy with short delays.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
     pub fn variant(&self) -> SiemVariant {
         self.siem.variant
     }

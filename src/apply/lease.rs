@@ -100,7 +100,7 @@ fn clean(s: &str) -> String {
 
 /// The lease group's `uniqueName` for a provider naming prefix.
 pub fn unique_name(prefix: &str) -> String {
-    format!("{prefix}-apply-lease")
+    crate::model::names::lease_unique_name(prefix)
 }
 
 /// Who is applying: CI run ids when there are any, else the local process.

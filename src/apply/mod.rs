@@ -83,12 +83,6 @@ pub struct TenantOutcome {
     pub manual: usize,
 }
 
-/// Why a saved plan cannot be applied.
-#[derive(Debug)]
-pub struct Stale {
-    pub changes: Vec<String>,
-}
-
 /// Re-reads every tenant of the plan and compares fingerprints.
 pub async fn check_fresh(
     v: &Validated,
@@ -98,7 +92,7 @@ pub async fn check_fresh(
 ) -> (BTreeMap<String, Result<TenantState, String>>, Vec<String>) {
     let mut states = BTreeMap::new();
     let mut stale = Vec::new();
-    let provider = expand::expand_provider(&v.provider.doc);
+    let provider = expand::expand_provider(&v.provider);
     let base = base_dir(v);
     let ps = read_state(session, &provider, Ids::default(), &base).await;
     let siem = ps.as_ref().ok().and_then(|s| s.ids.siem_app_id.clone());
@@ -111,7 +105,7 @@ pub async fn check_fresh(
             v.customer(&t.name).map(|c| {
                 (
                     t.name.clone(),
-                    expand::universe_customer(&v.provider.doc, &c.doc),
+                    expand::universe_customer(&v.provider, &c.doc),
                 )
             })
         })
@@ -196,7 +190,7 @@ pub async fn apply(
     // The MSSP tenant first: customers' service principals need the application's appId.
     let mut siem_app_id = None;
     if let Some(tp) = plan.tenants.iter().find(|t| t.role == TenantRole::Provider) {
-        let desired = expand::expand_provider(&v.provider.doc);
+        let desired = expand::expand_provider(&v.provider);
         let state = states
             .remove(&tp.name)
             .unwrap_or_else(|| Err("not read".into()));
@@ -225,8 +219,8 @@ pub async fn apply(
         .collect();
     let results: Vec<TenantOutcome> =
         futures::stream::iter(jobs.into_iter().map(|(tp, c, state)| {
-            let desired = expand::expand_customer(&v.provider.doc, c);
-            let universe = expand::universe_customer(&v.provider.doc, c);
+            let desired = expand::expand_customer(&v.provider, c);
+            let universe = expand::universe_customer(&v.provider, c);
             let siem = siem_app_id.clone();
             let base = base.clone();
             let sinks = &sinks;

@@ -94,14 +94,14 @@ async fn run_async(args: &TwinsArgs) -> u8 {
     };
     let mut tenants: Vec<(String, DesiredTenant)> = vec![(
         v.provider.doc.metadata.name.value.clone(),
-        crate::expand::expand_provider(&v.provider.doc),
+        crate::expand::expand_provider(&v.provider),
     )];
     for c in &v.customers {
         let name = &c.doc.metadata.name.value;
         if args.customer.is_empty() || args.customer.contains(name) {
             tenants.push((
                 name.clone(),
-                crate::expand::universe_customer(&v.provider.doc, &c.doc),
+                crate::expand::universe_customer(&v.provider, &c.doc),
             ));
         }
     }

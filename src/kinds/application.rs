@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::model::Address;
+use crate::model::values::FixedDuration;
 
 /// Natural key: `uniqueName`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,10 +50,10 @@ pub struct KeyCredentialSpec {
 pub struct PasswordCredentialSpec {
     pub application: Address,
     pub display_name: String,
-    pub validity: String,
+    pub validity: FixedDuration,
     pub sink: crate::manifest::SecretSink,
-    /// Rotation window (ISO 8601); no rotation when absent.
-    pub rotate_before: Option<String>,
+    /// Rotation window; no rotation when absent.
+    pub rotate_before: Option<FixedDuration>,
 }
 
 use base64::Engine as _;
@@ -406,11 +407,13 @@ pub fn password_view(spec: &PasswordCredentialSpec) -> Value {
 }
 
 /// The secrets among `creds` ending within `window` of `now`.
-fn rotation_due<'a>(creds: &[&'a Value], window: &str, now: jiff::Timestamp) -> Vec<&'a Value> {
-    let Some(limit) = crate::validate::parse_fixed_duration(window)
-        .ok()
-        .and_then(|d| now.checked_add(d).ok())
-    else {
+fn rotation_due<'a>(
+    creds: &[&'a Value],
+    window: &FixedDuration,
+    now: jiff::Timestamp,
+) -> Vec<&'a Value> {
+    // A window reaching past the end of time leaves nothing to compare with.
+    let Ok(limit) = now.checked_add(window.get()) else {
         return vec![];
     };
     creds
@@ -604,10 +607,8 @@ pub async fn password_create(
 ) -> Result<String, WriteError> {
     let app = w.id_of(at, &spec.application)?.to_string();
     let app = app.as_str();
-    let validity = crate::validate::parse_fixed_duration(&spec.validity)
-        .map_err(|e| WriteError::new(at, e))?;
     let end = jiff::Timestamp::now()
-        .checked_add(validity)
+        .checked_add(spec.validity.get())
         .map_err(|e| WriteError::new(at, e.to_string()))?;
     let body = json!({"passwordCredential": {"displayName": spec.display_name, "endDateTime": end.to_string()}});
     let answer = w

@@ -40,7 +40,7 @@ pub struct ReviewSpec {
     pub duration: String,
     pub reviewers: Vec<SubjectRef>,
     pub expiration_behavior: String,
-    pub start_date: String,
+    pub start_date: jiff::civil::Date,
 }
 
 /// An approver or reviewer, with tiers resolved to the group resource they stand for.

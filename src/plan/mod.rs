@@ -18,9 +18,9 @@ use crate::cloud::CloudProfile;
 use crate::expand;
 use crate::graph::Graph;
 use crate::kinds::DesiredTenant;
-use crate::manifest::{CustomerManifest, LifecycleState};
+use crate::manifest::LifecycleState;
 use crate::model::observe::{Ids, Observed};
-use crate::validate::Validated;
+use crate::validate::{ValidCustomer, Validated};
 use diff::{DiffInput, ExceptionRule};
 
 /// Endpoint overrides applied to every tenant's cloud profile (the sandbox, private clouds).
@@ -116,7 +116,7 @@ async fn plan_inner(
         .path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let provider_desired = expand::expand_provider(&v.provider.doc);
+    let provider_desired = expand::expand_provider(&v.provider);
     let (provider_plan, provider_state) = plan_tenant(
         &graph,
         endpoints,
@@ -203,21 +203,22 @@ struct CustomerJob {
 
 /// The selected customers, by name.
 fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
-    let mut customers: Vec<&CustomerManifest> = v
+    let mut customers: Vec<&ValidCustomer> = v
         .customers
         .iter()
-        .map(|c| &c.doc)
-        .filter(|c| opts.customers.is_empty() || opts.customers.contains(&c.metadata.name.value))
+        .filter(|c| {
+            opts.customers.is_empty() || opts.customers.contains(&c.doc.metadata.name.value)
+        })
         .collect();
-    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    customers.sort_by(|a, b| a.doc.metadata.name.value.cmp(&b.doc.metadata.name.value));
     customers
         .iter()
         .map(|c| CustomerJob {
-            desired: expand::expand_customer(&v.provider.doc, c),
-            universe: expand::universe_customer(&v.provider.doc, c),
+            desired: expand::expand_customer(&v.provider, &c.doc),
+            universe: expand::universe_customer(&v.provider, &c.doc),
             exceptions: exception_rules(c, opts.today),
-            allow_protected: c.spec.lifecycle.allow_protected_deletes
-                || c.spec.lifecycle.state == LifecycleState::Offboarding,
+            allow_protected: c.doc.spec.lifecycle.allow_protected_deletes
+                || c.doc.spec.lifecycle.state == LifecycleState::Offboarding,
         })
         .collect()
 }
@@ -249,7 +250,7 @@ pub fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions
         Some(Err(e)) => Err(e.clone()),
         None => Err("not read".to_string()),
     };
-    let provider = expand::expand_provider(&v.provider.doc);
+    let provider = expand::expand_provider(&v.provider);
     let window = siem_window(v);
     let mut tenants = vec![tenant_plan(
         &TenantJob {
@@ -281,12 +282,7 @@ pub fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions
 }
 
 fn siem_window(v: &Validated) -> Option<std::time::Duration> {
-    v.provider
-        .doc
-        .spec
-        .siem
-        .as_ref()
-        .and_then(|s| crate::validate::parse_fixed_duration(&s.expiry_warning).ok())
+    v.provider.siem.as_ref().map(|s| s.expiry_warning.get())
 }
 
 pub(crate) struct TenantJob<'a> {
@@ -522,25 +518,19 @@ fn expiring_credentials(
         .collect()
 }
 
-pub(crate) fn exception_rules(
-    c: &CustomerManifest,
-    today: jiff::civil::Date,
-) -> Vec<ExceptionRule> {
-    c.spec
-        .exceptions
+pub(crate) fn exception_rules(c: &ValidCustomer, today: jiff::civil::Date) -> Vec<ExceptionRule> {
+    c.exceptions
         .iter()
         .map(|e| ExceptionRule {
-            address: e.resource.value.clone(),
-            field: e.field.as_ref().map(|f| f.value.clone()),
+            address: e.resource.clone(),
+            field: e.field.clone(),
             reason: e.reason.clone(),
-            owner: e.owner.value.clone(),
-            expires: e.expires.value.clone(),
-            active: crate::validate::parse_date(&e.expires.value).is_some_and(|d| d >= today),
-            ending_soon: crate::validate::parse_date(&e.expires.value).is_some_and(|d| {
-                today
-                    .checked_add(jiff::Span::new().days(diff::EXPIRY_NOTICE_DAYS))
-                    .is_ok_and(|limit| d <= limit)
-            }),
+            owner: e.owner.clone(),
+            expires: e.expires.to_string(),
+            active: e.expires >= today,
+            ending_soon: today
+                .checked_add(jiff::Span::new().days(diff::EXPIRY_NOTICE_DAYS))
+                .is_ok_and(|limit| e.expires <= limit),
         })
         .collect()
 }

@@ -194,14 +194,10 @@ pub async fn report(
         .path
         .parent()
         .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-    let window = p
-        .spec
-        .siem
-        .as_ref()
-        .and_then(|s| crate::validate::parse_fixed_duration(&s.expiry_warning).ok());
+    let window = v.provider.siem.as_ref().map(|s| s.expiry_warning.get());
 
     // The SIEM app and its credentials live in the MSSP tenant (multi-tenant variant).
-    let provider = expand::expand_provider(p);
+    let provider = expand::expand_provider(&v.provider);
     let ptg = graph.tenant(&provider.tenant_id, endpoints.profile(provider.cloud));
     let provider_state = read::read_tenant(&ptg, &provider, Ids::default(), &base_dir).await;
     let (siem_app_id, provider_credentials) = match &provider_state {
@@ -221,7 +217,7 @@ pub async fn report(
     selected.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     let mut customers: Vec<CustomerReport> = futures::stream::iter(selected.into_iter().map(|c| {
         let graph = Arc::clone(&graph);
-        let desired = expand::expand_customer(p, c);
+        let desired = expand::expand_customer(&v.provider, c);
         let ids = Ids {
             siem_app_id: siem_app_id.clone(),
             ..Ids::default()

@@ -100,19 +100,3 @@ pub fn permits(roles: &[String], area: Area, access: Access) -> bool {
         .iter()
         .any(|p| roles.iter().any(|r| r == p))
 }
-
-/// Every area, for documentation and tests.
-pub const ALL_AREAS: &[Area] = &[
-    Area::Groups,
-    Area::Applications,
-    Area::ServicePrincipals,
-    Area::AppRoleAssignments,
-    Area::DeletedItems,
-    Area::EntitlementManagement,
-    Area::CrossTenantAccess,
-    Area::TenantInformation,
-    Area::DefenderRbac,
-    Area::SecurityAlerts,
-    Area::SecurityIncidents,
-    Area::MdeAlerts,
-];
