@@ -2,19 +2,19 @@
 //! 1 = error, 2 = changes present (only with `--detailed-exitcode`).
 
 /// Success; with `--detailed-exitcode`, also "no changes".
-pub const SUCCESS: u8 = 0;
+pub(crate) const SUCCESS: u8 = 0;
 /// Any error: invalid manifests, failed reads, failed applies.
-pub const ERROR: u8 = 1;
+pub(crate) const ERROR: u8 = 1;
 /// `plan --detailed-exitcode`: the plan has changes.
-pub const CHANGES_PRESENT: u8 = 2;
+pub(crate) const CHANGES_PRESENT: u8 = 2;
 /// `apply PLAN`: the saved plan is stale (the tenants or the manifests changed since).
 pub const STALE_PLAN: u8 = 3;
 /// `apply`: another apply holds the apply lease (`--lease-wait` ran out); nothing was written.
 pub const LEASE_HELD: u8 = 4;
 /// `twins`: objects the tool owns match one natural key more than once (nothing removed).
-pub const TWINS_FOUND: u8 = 5;
+pub(crate) const TWINS_FOUND: u8 = 5;
 /// The command line itself was wrong (unknown flag, missing argument).
-pub const USAGE: u8 = 64;
+pub(crate) const USAGE: u8 = 64;
 /// `apply` stopped by Ctrl-C (128 + SIGINT, as shells report it): the writes in flight
 /// finished and were journaled, none started after.
-pub const INTERRUPTED: u8 = 130;
+pub(crate) const INTERRUPTED: u8 = 130;

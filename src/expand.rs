@@ -30,11 +30,11 @@ use crate::model::names;
 use crate::validate::{ValidCredential, ValidProvider, ValidTier, Validated};
 
 /// Microsoft Graph's application id (the same in every cloud).
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// WindowsDefenderATP, the Defender for Endpoint API.
-pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
+pub(crate) const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 /// Marker the tool writes into descriptions of objects it owns.
-pub const OWNERSHIP_MARKER: &str = "Managed by mssp.";
+pub(crate) const OWNERSHIP_MARKER: &str = "Managed by mssp.";
 
 /// Address name of the SIEM app and its service principals.
 const SIEM: &str = "siem";
@@ -53,7 +53,7 @@ pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
 }
 
 /// The MSSP tenant: the multi-tenant SIEM application, its credentials and service principal.
-pub fn expand_provider(p: &ValidProvider) -> DesiredTenant {
+pub(crate) fn expand_provider(p: &ValidProvider) -> DesiredTenant {
     let s = &p.doc.spec;
     let mut resources = Vec::new();
     if let Some(siem) = &s.siem
@@ -636,7 +636,7 @@ fn owned(description: &str) -> String {
 }
 
 /// Lowercase, alphanumerics and single dashes: a stable address segment from free text.
-pub fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     let mut out = String::new();
     for ch in s.chars() {
         if ch.is_ascii_alphanumeric() {
@@ -684,7 +684,7 @@ impl Builder {
 /// as if it used every provider tier, the SIEM and MFA trust. Objects of this universe that
 /// exist but are not desired are the candidates for pruning (natural keys derived from the
 /// manifests, so nothing the tool did not create is ever considered).
-pub fn universe_customer(p: &ValidProvider, c: &CustomerManifest) -> DesiredTenant {
+pub(crate) fn universe_customer(p: &ValidProvider, c: &CustomerManifest) -> DesiredTenant {
     let mut all = c.clone();
     all.spec.access.tiers = p
         .doc

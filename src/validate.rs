@@ -15,14 +15,15 @@ use crate::manifest::{
     ManifestSet, ProviderManifest, SecretSink, Sourced, Subject, Tier,
 };
 use crate::model::names;
-pub use crate::model::values::{DurationError, FixedDuration, parse_date, parse_duration};
+pub use crate::model::values::{DurationError, FixedDuration};
+use crate::model::values::{parse_date, parse_duration};
 
 /// Graph's limit on `mailNickname`, which the tool derives from the `uniqueName`.
-pub const MAX_UNIQUE_NAME: usize = 64;
+pub(crate) const MAX_UNIQUE_NAME: usize = 64;
 /// Graph's limit on group and application display names.
-pub const MAX_DISPLAY_NAME: usize = 256;
+pub(crate) const MAX_DISPLAY_NAME: usize = 256;
 /// Alert severities of Defender (alerts_v2 `severity`).
-pub const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
+pub(crate) const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
 
 /// Manifests that passed validation: exactly one provider and its customers, each beside the
 /// values later stages need, already parsed.
@@ -53,7 +54,7 @@ pub struct ValidProvider {
 
 impl ValidProvider {
     /// The Provider manifest as parsed, for a document loaded beside this one.
-    pub fn sourced(&self) -> Sourced<ProviderManifest> {
+    pub(crate) fn sourced(&self) -> Sourced<ProviderManifest> {
         Sourced {
             file: Arc::clone(&self.file),
             doc: self.doc.clone(),
@@ -540,7 +541,7 @@ fn check_documented_action(cx: &mut Ctx<'_>, a: &Loc<String>) -> bool {
 }
 
 /// Whether wildcard action `pattern` (segments may be `*`) covers `action`.
-pub fn action_covers(pattern: &str, action: &str) -> bool {
+pub(crate) fn action_covers(pattern: &str, action: &str) -> bool {
     let p: Vec<&str> = pattern.split('/').collect();
     let a: Vec<&str> = action.split('/').collect();
     if p.len() != a.len() {
@@ -1120,7 +1121,7 @@ fn check_prefix(cx: &mut Ctx<'_>, v: &Loc<String>) {
 }
 
 /// Whether `s` is a GUID in 8-4-4-4-12 form.
-pub fn is_guid(s: &str) -> bool {
+pub(crate) fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts
@@ -1130,7 +1131,7 @@ pub fn is_guid(s: &str) -> bool {
 }
 
 /// A pragmatic e-mail check: what Entra and SMTP relays accept in practice.
-pub fn is_email(s: &str) -> bool {
+pub(crate) fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
     };
@@ -1146,7 +1147,7 @@ pub fn is_email(s: &str) -> bool {
 }
 
 /// A DNS name with at least two labels.
-pub fn is_domain(s: &str) -> bool {
+pub(crate) fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253
         && labels.len() >= 2

@@ -41,7 +41,7 @@ fn streams(v: &Validated) -> Vec<Stream> {
 }
 
 /// Reads one item per stream in one tenant as the SIEM app.
-pub async fn verify_target(
+pub(crate) async fn verify_target(
     signin: &mut SiemSignIn<'_>,
     t: &Target,
     streams: &[Stream],
@@ -72,7 +72,7 @@ pub async fn verify_target(
 
 /// Verifies every SIEM-enabled customer (or only `customers`); prints one line per customer
 /// on stderr and returns the exit code.
-pub async fn after_apply(
+pub(crate) async fn after_apply(
     v: &Validated,
     session: &Session,
     sandbox: bool,

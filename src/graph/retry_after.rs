@@ -54,7 +54,7 @@ pub fn parse(value: &str, now: jiff::Timestamp) -> RetryAfter {
 
 /// The `Retry-After` of a `$batch` entry's `headers` object, where Graph may give it as a
 /// string or a number and under either capitalisation.
-pub fn from_batch_headers(headers: Option<&Value>, now: jiff::Timestamp) -> RetryAfter {
+pub(crate) fn from_batch_headers(headers: Option<&Value>, now: jiff::Timestamp) -> RetryAfter {
     let Some(Value::Object(map)) = headers else {
         return RetryAfter::Unusable;
     };

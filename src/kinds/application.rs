@@ -94,7 +94,7 @@ pub fn object<'a>(spec: &ApplicationSpec, snap: &'a Snapshot) -> Option<&'a Valu
     snap.object(&key(spec)).flatten()
 }
 
-pub fn observe(spec: &ApplicationSpec, snap: &Snapshot) -> Observed {
+pub(crate) fn observe(spec: &ApplicationSpec, snap: &Snapshot) -> Observed {
     match snap.object(&key(spec)) {
         None => Observed::Unknown,
         Some(None) => Observed::Absent,
@@ -167,7 +167,7 @@ pub fn view(spec: &ApplicationSpec) -> Value {
 }
 
 /// Role ids for the upsert body, resolved from the resource service principals' `appRoles`.
-pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
+pub(crate) fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
     let access: Vec<Value> = spec
         .required_resource_access
         .iter()
@@ -202,7 +202,7 @@ pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
     })
 }
 
-pub fn fic_reads(spec: &FederatedCredentialSpec, ids: &Ids) -> Vec<Read> {
+pub(crate) fn fic_reads(spec: &FederatedCredentialSpec, ids: &Ids) -> Vec<Read> {
     let (Some(app), Some(k)) = (ids.of(&spec.application), app_key(&spec.application, ids)) else {
         return vec![];
     };
@@ -213,7 +213,7 @@ pub fn fic_reads(spec: &FederatedCredentialSpec, ids: &Ids) -> Vec<Read> {
     )]
 }
 
-pub fn fic_observe(spec: &FederatedCredentialSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+pub(crate) fn fic_observe(spec: &FederatedCredentialSpec, snap: &Snapshot, ids: &Ids) -> Observed {
     let Some(k) = app_key(&spec.application, ids) else {
         return Observed::Absent;
     };
@@ -233,11 +233,11 @@ pub fn fic_observe(spec: &FederatedCredentialSpec, snap: &Snapshot, ids: &Ids) -
     }
 }
 
-pub fn fic_view(spec: &FederatedCredentialSpec) -> Value {
+pub(crate) fn fic_view(spec: &FederatedCredentialSpec) -> Value {
     json!({"issuer": spec.issuer, "subject": spec.subject, "audiences": spec.audiences})
 }
 
-pub fn fic_body(spec: &FederatedCredentialSpec) -> Value {
+pub(crate) fn fic_body(spec: &FederatedCredentialSpec) -> Value {
     let mut v = fic_view(spec);
     v["name"] = json!(spec.name);
     v
@@ -293,7 +293,7 @@ impl CertificateFile {
     }
 }
 
-pub fn key_observe(
+pub(crate) fn key_observe(
     spec: &KeyCredentialSpec,
     app: Option<&Value>,
     base_dir: &std::path::Path,
@@ -324,7 +324,7 @@ const SINK_LOST: &str =
 
 /// What the secret's sink holds for `app` (an application object as read). Only the MSSP
 /// tenant's application is checked: the per-customer variant's apps share one sink.
-pub fn password_held(
+pub(crate) fn password_held(
     spec: &PasswordCredentialSpec,
     app: Option<&Value>,
     role: crate::model::TenantRole,
@@ -338,7 +338,7 @@ pub fn password_held(
     }
 }
 
-pub fn password_observe(
+pub(crate) fn password_observe(
     spec: &PasswordCredentialSpec,
     app: Option<&Value>,
     held: &Held,
@@ -394,7 +394,7 @@ pub fn password_observe(
 
 /// The desired view of a secret: with rotation, "no secret of this name ends within the
 /// window"; with a file sink, "the sink holds the current secret and no other is left".
-pub fn password_view(spec: &PasswordCredentialSpec) -> Value {
+pub(crate) fn password_view(spec: &PasswordCredentialSpec) -> Value {
     let mut v = json!({});
     if spec.rotate_before.is_some() {
         v["rotation"] = json!("current");
@@ -457,7 +457,7 @@ use crate::graph::write::{WriteError, Writer, graph_err};
 use reqwest::Method;
 
 /// Upsert by uniqueName (idempotent); then records the appId customers' service principals need.
-pub async fn upsert(
+pub(crate) async fn upsert(
     spec: &ApplicationSpec,
     at: &Address,
     w: &Writer<'_>,
@@ -508,7 +508,7 @@ pub async fn upsert(
     Ok(())
 }
 
-pub async fn fic_create(
+pub(crate) async fn fic_create(
     spec: &FederatedCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
@@ -534,7 +534,7 @@ pub async fn fic_create(
     Ok(())
 }
 
-pub async fn fic_update(
+pub(crate) async fn fic_update(
     spec: &FederatedCredentialSpec,
     id: &str,
     at: &Address,
@@ -553,7 +553,7 @@ pub async fn fic_update(
 
 /// Uploads a certificate's public key: `keyCredentials` is replaced as a whole, so the
 /// current keys are sent along.
-pub async fn key_create(
+pub(crate) async fn key_create(
     spec: &KeyCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
@@ -600,7 +600,7 @@ pub async fn key_create(
 /// Adds a client secret; its value goes only to the configured sink, never anywhere else.
 /// Once the sink holds it, every other secret of the same name is removed: the sink holds one
 /// value, so they are either due, replaced, or strays of an interrupted run.
-pub async fn password_create(
+pub(crate) async fn password_create(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
@@ -732,7 +732,7 @@ async fn remove_password(
 /// stopped after the sink was written). Otherwise a new secret is made first, its value goes
 /// into the sink, and only then are the others removed, by `keyId` — so the SIEM always has a
 /// working value, and a run that stops in between leaves something the next plan sees.
-pub async fn password_rotate(
+pub(crate) async fn password_rotate(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,

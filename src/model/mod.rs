@@ -116,7 +116,7 @@ pub enum ObserveError {
 
 /// An object pinned by `spec.adopt` that does not exist (any more): never silently created
 /// again, the user removes the entry.
-pub fn adopted_missing(what: &str, id: &str) -> ObserveError {
+pub(crate) fn adopted_missing(what: &str, id: &str) -> ObserveError {
     ObserveError::Local(format!(
         "{what} {id} named in `spec.adopt` does not exist; remove the entry to create it instead"
     ))

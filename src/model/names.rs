@@ -4,12 +4,12 @@
 use crate::manifest::{Loc, Tier};
 
 /// A tier group's `uniqueName`, also its `mailNickname`: `<prefix>-<tier>`.
-pub fn group_unique_name(prefix: &str, tier: &str) -> String {
+pub(crate) fn group_unique_name(prefix: &str, tier: &str) -> String {
     format!("{prefix}-{tier}")
 }
 
 /// The apply lease group's `uniqueName`: `<prefix>-apply-lease`.
-pub fn lease_unique_name(prefix: &str) -> String {
+pub(crate) fn lease_unique_name(prefix: &str) -> String {
     format!("{prefix}-apply-lease")
 }
 
@@ -23,7 +23,7 @@ pub fn package_display_name(tier: &Tier) -> &Loc<String> {
 
 /// A tier's assignment policy display name. Derived from the tier's key, not a display name,
 /// so renaming the group or package keeps the policy's natural key.
-pub fn policy_display_name(tier: &str) -> String {
+pub(crate) fn policy_display_name(tier: &str) -> String {
     format!("{tier} access requests")
 }
 

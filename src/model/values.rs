@@ -21,7 +21,7 @@ pub enum DurationError {
 }
 
 /// Parses a positive ISO 8601 duration (`P365D`, `PT12H`, `P1Y2M`).
-pub fn parse_duration(s: &str) -> Result<jiff::Span, DurationError> {
+pub(crate) fn parse_duration(s: &str) -> Result<jiff::Span, DurationError> {
     if !s.starts_with('P') {
         return Err(DurationError::NotIso);
     }
@@ -85,7 +85,7 @@ impl Serialize for FixedDuration {
 }
 
 /// Parses a calendar date written exactly as `YYYY-MM-DD`.
-pub fn parse_date(s: &str) -> Option<jiff::civil::Date> {
+pub(crate) fn parse_date(s: &str) -> Option<jiff::civil::Date> {
     let b = s.as_bytes();
     let shape = b.len() == 10
         && b[4] == b'-'

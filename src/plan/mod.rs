@@ -32,7 +32,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Self {
             login: var("AZURE_AUTHORITY_HOST"),
@@ -244,7 +244,7 @@ fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan
 /// The plan the manifests give for tenant states already read (`apply PLAN` re-reads the
 /// tenants, then derives its actions here instead of trusting the file's). Tenants missing
 /// from `states` are blocked. No I/O: the same diff as [`plan`], on the given states.
-pub fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
+pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
     let state_of = |name: &str| match states.get(name) {
         Some(Ok(s)) => Ok(s),
         Some(Err(e)) => Err(e.clone()),
@@ -536,7 +536,7 @@ pub(crate) fn exception_rules(c: &ValidCustomer, today: jiff::civil::Date) -> Ve
 }
 
 /// SHA-256 over every manifest file (path and contents), in path order.
-pub fn manifests_digest(v: &Validated) -> String {
+pub(crate) fn manifests_digest(v: &Validated) -> String {
     let mut files = std::collections::BTreeMap::new();
     files.insert(v.provider.file.path.clone(), Arc::clone(&v.provider.file));
     for c in &v.customers {

@@ -12,7 +12,7 @@ use crate::kinds::TenantRole;
 use crate::kinds::manual::ManualSpec;
 
 /// Version of the JSON plan format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// A plan of changes, as printed by `mssp plan --format json` and saved by `--out`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -186,7 +186,7 @@ impl Op {
     }
 
     /// Terraform-style marker.
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Op::Create => "+",
             Op::Update => "~",

@@ -26,7 +26,7 @@ use crate::plan::{Endpoints, read};
 use crate::validate::Validated;
 
 /// Version of the JSON report; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

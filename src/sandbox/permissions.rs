@@ -95,7 +95,7 @@ pub fn allowed(area: Area, access: Access) -> &'static [&'static str] {
 }
 
 /// Whether `roles` satisfies `area`/`access`.
-pub fn permits(roles: &[String], area: Area, access: Access) -> bool {
+pub(crate) fn permits(roles: &[String], area: Area, access: Access) -> bool {
     allowed(area, access)
         .iter()
         .any(|p| roles.iter().any(|r| r == p))
