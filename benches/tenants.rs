@@ -142,7 +142,7 @@ async fn main() {
         let (_sb, session, v) = world(dir.path(), 1, latency).await;
         // The MSSP tenant first (the SIEM app), so the customer is measured alone.
         apply_all(&session, &v, dir.path(), parallelism, vec!["none".into()]).await;
-        let desired = mssp::expand::expand_customer(&v.provider.doc, &v.customers[0].doc);
+        let desired = mssp::expand::expand_customer(&v.provider, &v.customers[0].doc);
         let mut depth = std::collections::BTreeMap::new();
         for r in &desired.resources {
             let d = r

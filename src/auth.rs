@@ -89,7 +89,7 @@ pub struct AzurePipelines {
 }
 
 impl AuthConfig {
-    pub fn from_env(method: AuthMethod) -> Self {
+    pub(crate) fn from_env(method: AuthMethod) -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
             method,
@@ -126,7 +126,7 @@ impl AuthConfig {
     }
 
     /// The method `Auto` resolves to.
-    pub fn effective_method(&self) -> AuthMethod {
+    pub(crate) fn effective_method(&self) -> AuthMethod {
         if self.method != AuthMethod::Auto {
             return self.method;
         }
@@ -482,7 +482,7 @@ fn redact(s: &str) -> String {
 }
 
 /// The audience Entra ID expects on federated tokens (workload identity federation).
-pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+pub(crate) const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// Largest OIDC token answer read (GitHub's are about 1 KiB).
 const MAX_OIDC_BODY: usize = 64 * 1024;

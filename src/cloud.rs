@@ -119,13 +119,9 @@ pub struct CloudProfile {
 }
 
 impl CloudProfile {
-    /// The profile with `AZURE_AUTHORITY_HOST`, `MSSP_GRAPH_URL` and `MSSP_DEFENDER_URL` applied.
-    pub fn from_env(cloud: Cloud) -> Self {
-        Self::with_overrides(cloud, |k| std::env::var(k).ok())
-    }
-
-    /// Same as [`CloudProfile::from_env`] with an injectable lookup, for tests.
-    pub fn with_overrides(cloud: Cloud, var: impl Fn(&str) -> Option<String>) -> Self {
+    /// The profile with `AZURE_AUTHORITY_HOST`, `MSSP_GRAPH_URL` and `MSSP_DEFENDER_URL` applied,
+    /// as `var` looks them up.
+    pub(crate) fn with_overrides(cloud: Cloud, var: impl Fn(&str) -> Option<String>) -> Self {
         let mut p = cloud.profile();
         let get = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = get("AZURE_AUTHORITY_HOST") {
@@ -141,26 +137,26 @@ impl CloudProfile {
     }
 
     /// The tenant-specific Defender portal link analysts open (`?tid=`).
-    pub fn portal_link(&self, tenant_id: &str) -> Option<String> {
+    pub(crate) fn portal_link(&self, tenant_id: &str) -> Option<String> {
         self.portal
             .as_ref()
             .map(|p| format!("{p}/?tid={tenant_id}"))
     }
 
     /// A deep link into the Defender portal for a tenant.
-    pub fn portal_page(&self, path: &str, tenant_id: &str) -> Option<String> {
+    pub(crate) fn portal_page(&self, path: &str, tenant_id: &str) -> Option<String> {
         self.portal
             .as_ref()
             .map(|p| format!("{p}/{}?tid={tenant_id}", path.trim_start_matches('/')))
     }
 
     /// The My Access link analysts use to request a customer's access packages.
-    pub fn myaccess_link(&self, domain: &str) -> Option<String> {
+    pub(crate) fn myaccess_link(&self, domain: &str) -> Option<String> {
         self.myaccess.as_ref().map(|m| format!("{m}/@{domain}"))
     }
 
     /// The admin-consent URL for an application in a tenant.
-    pub fn admin_consent_url(&self, tenant_id: &str, client_id: &str) -> String {
+    pub(crate) fn admin_consent_url(&self, tenant_id: &str, client_id: &str) -> String {
         format!(
             "{}/{tenant_id}/adminconsent?client_id={client_id}",
             self.login

@@ -110,7 +110,7 @@ impl Diagnostic {
         self
     }
 
-    pub fn in_file(mut self, file: &Arc<SourceFile>) -> Self {
+    pub(crate) fn in_file(mut self, file: &Arc<SourceFile>) -> Self {
         self.file = Some(Arc::clone(file));
         self
     }
@@ -126,13 +126,13 @@ impl Diagnostic {
     }
 
     /// In-place variant of [`Diagnostic::label`], for diagnostics already pushed.
-    pub fn set_label(&mut self, label: impl Into<String>) -> &mut Self {
+    pub(crate) fn set_label(&mut self, label: impl Into<String>) -> &mut Self {
         self.label = Some(label.into());
         self
     }
 
     /// In-place variant of [`Diagnostic::help`].
-    pub fn set_help(&mut self, help: impl Into<String>) -> &mut Self {
+    pub(crate) fn set_help(&mut self, help: impl Into<String>) -> &mut Self {
         self.help = Some(help.into());
         self
     }
@@ -217,7 +217,7 @@ impl Diagnostics {
     }
 
     /// Pushes and returns the diagnostic, so labels and help can be added afterwards.
-    pub fn push_mut(&mut self, d: Diagnostic) -> &mut Diagnostic {
+    pub(crate) fn push_mut(&mut self, d: Diagnostic) -> &mut Diagnostic {
         self.items.push(d);
         let last = self.items.len() - 1;
         &mut self.items[last]
@@ -231,11 +231,11 @@ impl Diagnostics {
         self.items.iter().any(Diagnostic::is_error)
     }
 
-    pub fn error_count(&self) -> usize {
+    pub(crate) fn error_count(&self) -> usize {
         self.items.iter().filter(|d| d.is_error()).count()
     }
 
-    pub fn warning_count(&self) -> usize {
+    pub(crate) fn warning_count(&self) -> usize {
         self.items.len() - self.error_count()
     }
 
@@ -271,7 +271,7 @@ impl Diagnostics {
     }
 
     /// The diagnostics `keep` accepts, in order.
-    pub fn filtered(&self, keep: impl Fn(&Diagnostic) -> bool) -> Diagnostics {
+    pub(crate) fn filtered(&self, keep: impl Fn(&Diagnostic) -> bool) -> Diagnostics {
         Diagnostics {
             items: self.items.iter().filter(|d| keep(d)).cloned().collect(),
         }
@@ -281,7 +281,7 @@ impl Diagnostics {
     /// pointer to `mssp validate` for the details. A known, accepted warning (a customer in
     /// another cloud) would otherwise repeat its whole snippet on every plan, report and portal
     /// run, burying what the command itself says.
-    pub fn render_brief(&self) -> String {
+    pub(crate) fn render_brief(&self) -> String {
         let mut out = String::new();
         for d in self.items.iter().filter(|d| d.is_error()) {
             out.push_str(&d.render());

@@ -25,41 +25,39 @@ use crate::kinds::manual::{AttestationInfo, ManualSpec};
 use crate::kinds::role_scope::RoleScopeSpec;
 use crate::kinds::service_principal::{AppRef, ServicePrincipalSpec};
 use crate::kinds::{Address, DesiredResource, DesiredTenant, Kind, Spec, TenantRole};
-use crate::manifest::{
-    Credential, CustomerManifest, DefenderRbac, LifecycleState, Loc, ProviderManifest, SiemVariant,
-    Subject, Tier,
-};
-use crate::validate::Validated;
+use crate::manifest::{CustomerManifest, DefenderRbac, LifecycleState, Loc, Subject, Tier};
+use crate::model::names;
+use crate::validate::{ValidCredential, ValidProvider, ValidTier, Validated};
 
 /// Microsoft Graph's application id (the same in every cloud).
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// WindowsDefenderATP, the Defender for Endpoint API.
-pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
+pub(crate) const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 /// Marker the tool writes into descriptions of objects it owns.
-pub const OWNERSHIP_MARKER: &str = "Managed by mssp.";
+pub(crate) const OWNERSHIP_MARKER: &str = "Managed by mssp.";
 
 /// Address name of the SIEM app and its service principals.
 const SIEM: &str = "siem";
 
 /// Every tenant the manifests describe: the provider's first, then customers in name order.
 pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
-    let mut out = vec![expand_provider(&v.provider.doc)];
+    let mut out = vec![expand_provider(&v.provider)];
     let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
     customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     out.extend(
         customers
             .into_iter()
-            .map(|c| expand_customer(&v.provider.doc, c)),
+            .map(|c| expand_customer(&v.provider, c)),
     );
     out
 }
 
 /// The MSSP tenant: the multi-tenant SIEM application, its credentials and service principal.
-pub fn expand_provider(p: &ProviderManifest) -> DesiredTenant {
-    let s = &p.spec;
+pub(crate) fn expand_provider(p: &ValidProvider) -> DesiredTenant {
+    let s = &p.doc.spec;
     let mut resources = Vec::new();
     if let Some(siem) = &s.siem
-        && siem.variant == SiemVariant::MultiTenant
+        && siem.variant == crate::manifest::SiemVariant::MultiTenant
     {
         push_application(&mut resources, p, "AzureADMultipleOrgs");
         resources.push(DesiredResource {
@@ -73,7 +71,7 @@ pub fn expand_provider(p: &ProviderManifest) -> DesiredTenant {
         });
     }
     DesiredTenant {
-        name: p.metadata.name.value.clone(),
+        name: p.doc.metadata.name.value.clone(),
         role: TenantRole::Provider,
         tenant_id: s.tenant_id.value.to_ascii_lowercase(),
         domain: s.domain.value.clone(),
@@ -83,14 +81,16 @@ pub fn expand_provider(p: &ProviderManifest) -> DesiredTenant {
             .cloud
             .profile()
             .portal_link(&s.tenant_id.value.to_ascii_lowercase()),
-        labels: p.metadata.labels.clone(),
+        labels: p.doc.metadata.labels.clone(),
         resources,
     }
 }
 
 /// The SIEM application and its credentials, in whichever tenant registers it.
-fn push_application(out: &mut Vec<DesiredResource>, p: &ProviderManifest, audience: &str) {
-    let Some(siem) = &p.spec.siem else { return };
+fn push_application(out: &mut Vec<DesiredResource>, p: &ValidProvider, audience: &str) {
+    let (Some(siem), Some(valid)) = (&p.doc.spec.siem, &p.siem) else {
+        return;
+    };
     let app = Address::new(Kind::Application, SIEM);
     let mut access = Vec::new();
     if !siem.permissions.graph.is_empty() {
@@ -117,9 +117,9 @@ fn push_application(out: &mut Vec<DesiredResource>, p: &ProviderManifest, audien
             required_resource_access: access,
         }),
     });
-    for cred in &siem.credentials {
-        let (address, spec) = match &cred.value {
-            Credential::Federated(f) => (
+    for cred in &valid.credentials {
+        let (address, spec) = match cred {
+            ValidCredential::Federated(f) => (
                 Address::new(Kind::FederatedCredential, f.name.value.clone()),
                 Spec::FederatedCredential(FederatedCredentialSpec {
                     application: app.clone(),
@@ -129,7 +129,7 @@ fn push_application(out: &mut Vec<DesiredResource>, p: &ProviderManifest, audien
                     audiences: vec![f.audience.clone()],
                 }),
             ),
-            Credential::Certificate(c) => {
+            ValidCredential::Certificate(c) => {
                 let name = c
                     .display_name
                     .clone()
@@ -143,14 +143,14 @@ fn push_application(out: &mut Vec<DesiredResource>, p: &ProviderManifest, audien
                     }),
                 )
             }
-            Credential::Secret(s) => (
-                Address::new(Kind::PasswordCredential, s.display_name.value.clone()),
+            ValidCredential::Secret(s) => (
+                Address::new(Kind::PasswordCredential, s.display_name.clone()),
                 Spec::PasswordCredential(PasswordCredentialSpec {
                     application: app.clone(),
-                    display_name: s.display_name.value.clone(),
-                    validity: s.validity.value.clone(),
+                    display_name: s.display_name.clone(),
+                    validity: s.validity.clone(),
                     sink: s.sink.clone(),
-                    rotate_before: s.rotate_before.as_ref().map(|r| r.value.clone()),
+                    rotate_before: s.rotate_before.clone(),
                 }),
             ),
         };
@@ -167,8 +167,8 @@ fn values(v: &[Loc<String>]) -> Vec<String> {
 }
 
 /// One customer tenant.
-pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTenant {
-    let ps = &p.spec;
+pub fn expand_customer(p: &ValidProvider, c: &CustomerManifest) -> DesiredTenant {
+    let ps = &p.doc.spec;
     let cs = &c.spec;
     let cloud: Cloud = cs.cloud.as_ref().map_or(ps.cloud, |c| c.value);
     let tenant_id = cs.tenant_id.value.to_ascii_lowercase();
@@ -183,7 +183,10 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
         included_tiers(p, c)
     };
     let prefix = &ps.naming.prefix.value;
-    let conn_org = Address::new(Kind::ConnectedOrganization, p.metadata.name.value.clone());
+    let conn_org = Address::new(
+        Kind::ConnectedOrganization,
+        p.doc.metadata.name.value.clone(),
+    );
     let catalog = Address::new(Kind::Catalog, prefix.clone());
 
     if !tiers.is_empty() {
@@ -235,17 +238,17 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
         );
     }
 
-    for tier in &tiers {
+    for valid in &tiers {
+        let tier = &valid.tier;
         let t = tier.name.value.as_str();
         let group = Address::new(Kind::Group, t);
-        let unique = format!("{prefix}-{t}");
         b.push(
             group.clone(),
             vec![],
             Spec::Group(GroupSpec {
                 adopt_id: adopted(c, &group),
-                mail_nickname: unique.clone(),
-                unique_name: unique,
+                mail_nickname: valid.unique_name.clone(),
+                unique_name: valid.unique_name.clone(),
                 display_name: tier.group.display_name.value.clone(),
                 description: owned(tier.group.description.as_deref().unwrap_or(&format!(
                     "{} ({}).",
@@ -264,17 +267,13 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
         );
         let ap = &tier.access_package;
         let package = Address::new(Kind::AccessPackage, t);
-        let package_name = ap.display_name.as_ref().map_or_else(
-            || tier.group.display_name.value.clone(),
-            |n| n.value.clone(),
-        );
         b.push(
             package.clone(),
             vec![catalog.clone()],
             Spec::AccessPackage(AccessPackageSpec {
                 catalog: catalog.clone(),
                 group: group.clone(),
-                display_name: package_name.clone(),
+                display_name: valid.package_display_name.clone(),
                 description: owned(ap.description.as_deref().unwrap_or(&format!(
                     "Membership of {} for analysts of {}.",
                     tier.group.display_name.value, ps.display_name
@@ -293,16 +292,16 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
             }),
         );
         let approvers = subjects(&ap.approval.approvers);
-        let review = ap.access_review.as_ref().map(|r| ReviewSpec {
-            recurrence_months: r.recurrence.months(),
-            duration: r.duration.value.clone(),
-            reviewers: if r.reviewers.is_empty() {
+        let review = valid.review.as_ref().map(|r| ReviewSpec {
+            recurrence_months: r.review.recurrence.months(),
+            duration: r.review.duration.value.clone(),
+            reviewers: if r.review.reviewers.is_empty() {
                 approvers.clone()
             } else {
-                subjects(&r.reviewers)
+                subjects(&r.review.reviewers)
             },
-            expiration_behavior: r.when_not_reviewed.graph_value().into(),
-            start_date: r.start_date.value.clone(),
+            expiration_behavior: r.review.when_not_reviewed.graph_value().into(),
+            start_date: r.start_date,
         });
         let mut deps = vec![package.clone(), conn_org.clone()];
         for s in approvers
@@ -321,8 +320,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
             Spec::AssignmentPolicy(AssignmentPolicySpec {
                 adopt_id: adopted(c, &Address::new(Kind::AssignmentPolicy, t)),
                 package,
-                // Derived from the tier's key, not a display name, so renames keep the key.
-                display_name: format!("{t} access requests"),
+                display_name: names::policy_display_name(t),
                 description: owned(&format!(
                     "Requests by users of {} ({}).",
                     ps.display_name, ps.domain.value
@@ -342,7 +340,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
         let role_ctx = RoleContext {
             model: cs.access.defender_rbac,
             group: &group,
-            group_unique_name: &format!("{prefix}-{t}"),
+            group_unique_name: &valid.unique_name,
             portal_link: &portal_link,
         };
         push_defender_role(&mut b, tier, c, &role_ctx);
@@ -351,7 +349,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
     // Trust only matters where the MSSP's analysts have access.
     if !tiers.is_empty() && (cs.access.trust_mfa || cs.access.trust_compliant_devices) {
         b.push(
-            Address::new(Kind::CrossTenantPartner, p.metadata.name.value.clone()),
+            Address::new(Kind::CrossTenantPartner, p.doc.metadata.name.value.clone()),
             vec![],
             Spec::CrossTenantPartner(CrossTenantPartnerSpec {
                 tenant_id: ps.tenant_id.value.to_ascii_lowercase(),
@@ -367,7 +365,7 @@ pub fn expand_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTen
     {
         let sp = Address::new(Kind::ServicePrincipal, SIEM);
         let mut sp_deps = vec![];
-        if siem.variant == SiemVariant::PerCustomer {
+        if siem.variant == crate::manifest::SiemVariant::PerCustomer {
             push_application(&mut b.resources, p, "AzureADMyOrg");
             sp_deps.push(Address::new(Kind::Application, SIEM));
         }
@@ -570,7 +568,7 @@ fn capitalise(s: &str) -> String {
 }
 
 /// Customer tiers plus tiers they name as approvers or reviewers, in provider order.
-fn included_tiers<'a>(p: &'a ProviderManifest, c: &CustomerManifest) -> Vec<&'a Tier> {
+fn included_tiers<'a>(p: &'a ValidProvider, c: &CustomerManifest) -> Vec<&'a ValidTier> {
     let mut wanted: Vec<String> = c
         .spec
         .access
@@ -580,7 +578,7 @@ fn included_tiers<'a>(p: &'a ProviderManifest, c: &CustomerManifest) -> Vec<&'a 
         .collect();
     let mut i = 0;
     while i < wanted.len() {
-        if let Some(tier) = p.spec.tiers.iter().find(|t| t.name.value == wanted[i]) {
+        if let Some(tier) = p.doc.spec.tiers.iter().find(|t| t.name.value == wanted[i]) {
             let ap = &tier.access_package;
             let refs = ap
                 .approval
@@ -597,10 +595,9 @@ fn included_tiers<'a>(p: &'a ProviderManifest, c: &CustomerManifest) -> Vec<&'a 
         }
         i += 1;
     }
-    p.spec
-        .tiers
+    p.tiers
         .iter()
-        .filter(|t| wanted.contains(&t.name.value))
+        .filter(|t| wanted.contains(&t.tier.name.value))
         .collect()
 }
 
@@ -639,7 +636,7 @@ fn owned(description: &str) -> String {
 }
 
 /// Lowercase, alphanumerics and single dashes: a stable address segment from free text.
-pub fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     let mut out = String::new();
     for ch in s.chars() {
         if ch.is_ascii_alphanumeric() {
@@ -687,9 +684,10 @@ impl Builder {
 /// as if it used every provider tier, the SIEM and MFA trust. Objects of this universe that
 /// exist but are not desired are the candidates for pruning (natural keys derived from the
 /// manifests, so nothing the tool did not create is ever considered).
-pub fn universe_customer(p: &ProviderManifest, c: &CustomerManifest) -> DesiredTenant {
+pub(crate) fn universe_customer(p: &ValidProvider, c: &CustomerManifest) -> DesiredTenant {
     let mut all = c.clone();
     all.spec.access.tiers = p
+        .doc
         .spec
         .tiers
         .iter()

@@ -141,7 +141,7 @@ pub async fn export(
         .unwrap_or_else(|| name_from(&display_name, &domain));
 
     // The SIEM app's id: its service principal is how the SIEM grant is found.
-    let provider = expand::expand_provider(p);
+    let provider = expand::expand_provider(&v.provider);
     let provider_tg = graph.tenant(&provider.tenant_id, endpoints.profile(provider.cloud));
     let provider_state = read::read_tenant(&provider_tg, &provider, Ids::default(), &base_dir)
         .await
@@ -182,7 +182,7 @@ pub async fn export(
             .iter()
             .map(|a| (a.resource.clone(), a.id.clone()))
             .collect();
-        let universe = expand::universe_customer(p, &draft.manifest());
+        let universe = expand::universe_customer(&v.provider, &draft.manifest());
         let state = read::read_tenant(&tg, &universe, ids.clone(), &base_dir)
             .await
             .map_err(|e| ExportError::Read {
@@ -664,10 +664,10 @@ async fn plan_draft(
     base_dir: &Path,
 ) -> Result<TenantPlan, ExportError> {
     let checked = d.validate(v)?;
-    let c = &checked.customers[0].doc;
-    let p = &checked.provider.doc;
-    let desired = expand::expand_customer(p, c);
-    let universe = expand::universe_customer(p, c);
+    let c = &checked.customers[0];
+    let p = &checked.provider;
+    let desired = expand::expand_customer(p, &c.doc);
+    let universe = expand::universe_customer(p, &c.doc);
     let (tp, _) = plan::plan_tenant(
         graph,
         endpoints,
@@ -833,7 +833,7 @@ impl Draft {
         let mut out = manifest::LoadOutcome::default();
         manifest::parse_source(&file, true, &mut out);
         let mut set = out.set;
-        set.providers.push(v.provider.clone());
+        set.providers.push(v.provider.sourced());
         let (checked, diags) = validate::validate(&set, self.today);
         let mut diags_all = out.diagnostics;
         diags_all.extend(diags);

@@ -25,11 +25,12 @@ pub const CUSTOMER_GRAPH_ROLES: &[&str] = &[
 
 /// Microsoft Graph application permissions of the provisioning app in the MSSP tenant.
 /// Group.ReadWrite.All: the apply lease (a security group, `<prefix>-apply-lease`).
-pub const PROVIDER_GRAPH_ROLES: &[&str] = &["Application.ReadWrite.All", "Group.ReadWrite.All"];
+pub(crate) const PROVIDER_GRAPH_ROLES: &[&str] =
+    &["Application.ReadWrite.All", "Group.ReadWrite.All"];
 
 /// Every Graph role the app may need somewhere: the least privileged permission of every
 /// read and write requirement (what the sandbox offers for consent).
-pub fn all_graph_roles() -> Vec<String> {
+pub(crate) fn all_graph_roles() -> Vec<String> {
     let mut v: Vec<String> = CUSTOMER_GRAPH_ROLES
         .iter()
         .chain(PROVIDER_GRAPH_ROLES)
@@ -51,14 +52,14 @@ pub fn all_graph_roles() -> Vec<String> {
 /// is the least privileged (Microsoft Graph permissions reference, per API page). Each inner
 /// list is "any of"; every list must be satisfied. Declared by each kind
 /// ([`crate::kinds::ResourceKind::READ_PERMISSIONS`]).
-pub fn for_reading(kind: Kind) -> &'static [&'static [&'static str]] {
+pub(crate) fn for_reading(kind: Kind) -> &'static [&'static [&'static str]] {
     kind.read_permissions()
 }
 
 /// Application permissions that allow writing one kind; the first is the least privileged.
 /// Each inner list is "any of"; every list must be satisfied. Declared by each kind
 /// ([`crate::kinds::ResourceKind::WRITE_PERMISSIONS`]).
-pub fn for_writing(kind: Kind) -> &'static [&'static [&'static str]] {
+pub(crate) fn for_writing(kind: Kind) -> &'static [&'static [&'static str]] {
     kind.write_permissions()
 }
 
@@ -136,7 +137,7 @@ impl TenantNeeds {
 /// What every tenant of the manifests needs (the provider first), limited to `customers`
 /// when not empty.
 pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
-    let provider = crate::expand::expand_provider(&v.provider.doc);
+    let provider = crate::expand::expand_provider(&v.provider);
     let mut mssp = TenantNeeds::of(&provider, &provider);
     // The apply lease is a group in the MSSP tenant (`apply::lease`).
     mssp.writes.insert(Kind::Group);
@@ -150,8 +151,8 @@ pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
         .collect();
     cs.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     for c in cs {
-        let desired = crate::expand::expand_customer(&v.provider.doc, c);
-        let universe = crate::expand::universe_customer(&v.provider.doc, c);
+        let desired = crate::expand::expand_customer(&v.provider, c);
+        let universe = crate::expand::universe_customer(&v.provider, c);
         out.push(TenantNeeds::of(&desired, &universe));
     }
     out
@@ -230,7 +231,7 @@ pub async fn preflight(
 /// The preflight as plan warnings: a plan made with a token that could not read or apply it
 /// says so in each tenant concerned, with the permission and the consent link, before anyone
 /// tries. Tokens are the ones the plan's reads fetched, so this costs no request.
-pub async fn annotate(
+pub(crate) async fn annotate(
     plan: &mut crate::plan::Plan,
     session: &crate::session::Session,
     tenants: &[TenantNeeds],

@@ -157,7 +157,7 @@ fn err(p: &Path) -> impl Fn(std::io::Error) -> String + '_ {
 
 /// Writes a file readable only by its owner. The content goes to a temporary file in the same
 /// directory that is then renamed over `path`, so a crash never leaves half a secret behind.
-pub fn write_private(path: &Path, value: &str) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, value: &str) -> Result<(), String> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err(dir))?;

@@ -30,7 +30,7 @@ pub enum SessionError {
 
 impl Session {
     /// Real tenants, configured by `AZURE_*` / `MSSP_*` variables.
-    pub fn from_env(method: AuthMethod) -> Result<Self, SessionError> {
+    pub(crate) fn from_env(method: AuthMethod) -> Result<Self, SessionError> {
         let ca = graph::ca_bundle_from_env().map_err(SessionError::Http)?;
         let http = graph::http_client(ca.as_deref()).map_err(SessionError::Http)?;
         let config = AuthConfig::from_env(method);

@@ -12,25 +12,30 @@ use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use crate::expand;
 use crate::gdap;
 use crate::manifest::{
-    Credential, CustomerManifest, Loc, ManifestSet, ProviderManifest, SecretSink, Sourced, Subject,
+    AccessReview, CertificateCredential, Credential, CustomerManifest, FederatedCredential, Loc,
+    ManifestSet, ProviderManifest, SecretSink, Sourced, Subject, Tier,
 };
+use crate::model::names;
+pub use crate::model::values::{DurationError, FixedDuration};
+use crate::model::values::{parse_date, parse_duration};
 
 /// Graph's limit on `mailNickname`, which the tool derives from the `uniqueName`.
-pub const MAX_UNIQUE_NAME: usize = 64;
+pub(crate) const MAX_UNIQUE_NAME: usize = 64;
 /// Graph's limit on group and application display names.
-pub const MAX_DISPLAY_NAME: usize = 256;
+pub(crate) const MAX_DISPLAY_NAME: usize = 256;
 /// Alert severities of Defender (alerts_v2 `severity`).
-pub const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
+pub(crate) const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
 
-/// Manifests that passed validation: exactly one provider and its customers.
+/// Manifests that passed validation: exactly one provider and its customers, each beside the
+/// values later stages need, already parsed.
 #[derive(Debug, Clone)]
 pub struct Validated {
-    pub provider: Sourced<ProviderManifest>,
-    pub customers: Vec<Sourced<CustomerManifest>>,
+    pub provider: ValidProvider,
+    pub customers: Vec<ValidCustomer>,
 }
 
 impl Validated {
-    pub fn customer(&self, name: &str) -> Option<&Sourced<CustomerManifest>> {
+    pub fn customer(&self, name: &str) -> Option<&ValidCustomer> {
         self.customers
             .iter()
             .find(|c| c.doc.metadata.name.value == name)
@@ -48,13 +53,93 @@ impl Validated {
     /// The provider's `siem.expiryWarning` (validated already): warn about SIEM credentials
     /// ending within it. `None` without a SIEM section.
     pub fn siem_expiry_window(&self) -> Option<std::time::Duration> {
-        self.provider
-            .doc
-            .spec
-            .siem
-            .as_ref()
-            .and_then(|s| parse_fixed_duration(&s.expiry_warning).ok())
+        self.provider.siem.as_ref().map(|s| s.expiry_warning.get())
     }
+}
+
+/// The Provider manifest as written, and its derived names and parsed values.
+#[derive(Debug, Clone)]
+pub struct ValidProvider {
+    pub file: Arc<SourceFile>,
+    pub doc: ProviderManifest,
+    /// Every tier, in manifest order.
+    pub tiers: Vec<ValidTier>,
+    /// The SIEM app's parsed settings, when the provider declares one.
+    pub siem: Option<ValidSiem>,
+}
+
+impl ValidProvider {
+    /// The Provider manifest as parsed, for a document loaded beside this one.
+    pub(crate) fn sourced(&self) -> Sourced<ProviderManifest> {
+        Sourced {
+            file: Arc::clone(&self.file),
+            doc: self.doc.clone(),
+        }
+    }
+}
+
+/// A tier with the names derived from it.
+#[derive(Debug, Clone)]
+pub struct ValidTier {
+    pub tier: Tier,
+    /// The tier group's `uniqueName` and `mailNickname` ([`names::group_unique_name`]).
+    pub unique_name: String,
+    /// [`names::package_display_name`].
+    pub package_display_name: String,
+    /// The tier's access reviews, when they are on.
+    pub review: Option<ValidReview>,
+}
+
+/// `accessPackage.accessReview` with its first date parsed.
+#[derive(Debug, Clone)]
+pub struct ValidReview {
+    pub review: AccessReview,
+    pub start_date: jiff::civil::Date,
+}
+
+/// The SIEM app's settings that are parsed.
+#[derive(Debug, Clone)]
+pub struct ValidSiem {
+    /// Plans warn about credentials ending within this window.
+    pub expiry_warning: FixedDuration,
+    /// `spec.siem.credentials`, in manifest order.
+    pub credentials: Vec<ValidCredential>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ValidCredential {
+    Certificate(CertificateCredential),
+    Federated(FederatedCredential),
+    Secret(ValidSecret),
+}
+
+/// A client secret with its lifetimes parsed.
+#[derive(Debug, Clone)]
+pub struct ValidSecret {
+    pub display_name: String,
+    pub validity: FixedDuration,
+    pub rotate_before: Option<FixedDuration>,
+    pub sink: SecretSink,
+}
+
+/// A Customer manifest as written, and its parsed values.
+#[derive(Debug, Clone)]
+pub struct ValidCustomer {
+    pub file: Arc<SourceFile>,
+    pub doc: CustomerManifest,
+    /// `spec.exceptions`, in manifest order.
+    pub exceptions: Vec<ValidException>,
+}
+
+/// A drift exception with its expiry parsed.
+#[derive(Debug, Clone)]
+pub struct ValidException {
+    pub resource: String,
+    pub field: Option<String>,
+    pub reason: String,
+    pub owner: String,
+    /// The last day it applies.
+    pub expires: jiff::civil::Date,
 }
 
 /// Validates `set` as of `today`. Returns the validated manifests when there is no error.
@@ -86,16 +171,32 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
             Some(first)
         }
     };
-    if let Some(p) = provider {
-        check_provider(p, &set.roots, &mut diags);
-    }
-    check_customers(set, provider, today, &mut diags);
+    let provider = provider.map(|p| (p, check_provider(p, &set.roots, &mut diags)));
+    let exceptions = check_customers(set, provider.as_ref().map(|(p, _)| *p), today, &mut diags);
     let ok = !diags.has_errors();
+    // A value is missing only where an error was reported, so `ok` implies every `Some`.
     let validated = match (ok, provider) {
-        (true, Some(p)) => Some(Validated {
-            provider: p.clone(),
-            customers: set.customers.clone(),
-        }),
+        (true, Some((p, Some((tiers, siem))))) => set
+            .customers
+            .iter()
+            .zip(exceptions)
+            .map(|(c, exceptions)| {
+                Some(ValidCustomer {
+                    file: Arc::clone(&c.file),
+                    doc: c.doc.clone(),
+                    exceptions: exceptions?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|customers| Validated {
+                provider: ValidProvider {
+                    file: Arc::clone(&p.file),
+                    doc: p.doc.clone(),
+                    tiers,
+                    siem,
+                },
+                customers,
+            }),
         _ => None,
     };
     // Exceptions and attestations name resources of the expansion, so they are checked last,
@@ -143,11 +244,15 @@ impl Ctx<'_> {
         }
     }
 
-    fn fixed_duration(&mut self, v: &Loc<String>, what: &str) {
-        if let Err(why) = parse_fixed_duration(v) {
-            self.error(v, format!("{what} `{}` is not a usable duration", v.value))
-                .set_label(why)
-                .set_help("write e.g. `P180D` or `PT12H`");
+    fn fixed_duration(&mut self, v: &Loc<String>, what: &str) -> Option<FixedDuration> {
+        match FixedDuration::parse(v) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                self.error(v, format!("{what} `{}` is not a usable duration", v.value))
+                    .set_label(why.to_string())
+                    .set_help("write e.g. `P180D` or `PT12H`");
+                None
+            }
         }
     }
 
@@ -157,7 +262,7 @@ impl Ctx<'_> {
                 v,
                 format!("{what} `{}` is not an ISO 8601 duration", v.value),
             )
-            .set_label(why)
+            .set_label(why.to_string())
             .set_help("write e.g. `P365D` (365 days), `P14D` or `PT12H`");
         }
     }
@@ -193,11 +298,14 @@ impl Ctx<'_> {
     }
 }
 
+/// The provider's tiers and SIEM settings, parsed; `None` when an error was reported.
+type ProviderValues = Option<(Vec<ValidTier>, Option<ValidSiem>)>;
+
 fn check_provider(
     p: &Sourced<ProviderManifest>,
     roots: &[std::path::PathBuf],
     diags: &mut Diagnostics,
-) {
+) -> ProviderValues {
     let mut cx = Ctx {
         file: &p.file,
         diags,
@@ -218,12 +326,9 @@ fn check_provider(
     let mut seen: BTreeMap<&str, &Loc<String>> = BTreeMap::new();
     let mut package_names: BTreeMap<String, u32> = BTreeMap::new();
     let mut role_names: BTreeMap<String, u32> = BTreeMap::new();
+    let mut tiers = Vec::new();
     for tier in &s.tiers {
-        let package = tier
-            .access_package
-            .display_name
-            .as_ref()
-            .unwrap_or(&tier.group.display_name);
+        let package = names::package_display_name(tier);
         if let Some(line) = package_names.insert(package.value.clone(), package.pos.line) {
             cx.error(
                 package,
@@ -259,7 +364,7 @@ fn check_provider(
             .set_help(format!("first defined on line {}", first.pos.line));
         }
         check_slug(&mut cx, &tier.name, "tier name");
-        let unique = format!("{}-{}", s.naming.prefix.value, tier.name.value);
+        let unique = names::group_unique_name(&s.naming.prefix.value, &tier.name.value);
         if unique.len() > MAX_UNIQUE_NAME {
             cx.error(
                 &tier.name,
@@ -290,23 +395,39 @@ fn check_provider(
         for subject in &ap.approval.approvers {
             check_subject(&mut cx, subject, s);
         }
-        if let Some(review) = &ap.access_review {
-            cx.duration(&review.duration, "access review duration");
-            cx.date(&review.start_date, "access review startDate");
-            for subject in &review.reviewers {
-                check_subject(&mut cx, subject, s);
+        let review = match &ap.access_review {
+            Some(review) => {
+                cx.duration(&review.duration, "access review duration");
+                let start = cx.date(&review.start_date, "access review startDate");
+                for subject in &review.reviewers {
+                    check_subject(&mut cx, subject, s);
+                }
+                start.map(|start_date| {
+                    Some(ValidReview {
+                        review: review.clone(),
+                        start_date,
+                    })
+                })
             }
-        }
+            None => Some(None),
+        };
         if let Some(role) = &tier.defender.unified_role {
             cx.display_name(&role.display_name, "Defender role displayName");
             check_actions(&mut cx, &role.display_name, &role.actions);
         }
+        tiers.push(review.map(|review| ValidTier {
+            tier: tier.clone(),
+            unique_name: unique,
+            package_display_name: package.value.clone(),
+            review,
+        }));
     }
     check_provider_gdap(&mut cx, s);
     check_prefix(&mut cx, &s.naming.prefix);
-    if let Some(siem) = &s.siem {
-        check_siem(&mut cx, siem, &p.file, roots);
-    }
+    let siem = match &s.siem {
+        Some(siem) => check_siem(&mut cx, siem, &p.file, roots).map(Some),
+        None => Some(None),
+    };
     if let Some(delivery) = &s.delivery {
         if let Some(smtp) = &delivery.smtp {
             cx.email(&smtp.from, "SMTP sender");
@@ -333,6 +454,8 @@ fn check_provider(
             }
         }
     }
+    let tiers = tiers.into_iter().collect::<Option<Vec<_>>>()?;
+    Some((tiers, siem?))
 }
 
 /// A portable environment variable name (POSIX: letters, digits, `_`, not starting with a digit).
@@ -435,7 +558,7 @@ fn check_documented_action(cx: &mut Ctx<'_>, a: &Loc<String>) -> bool {
 }
 
 /// Whether wildcard action `pattern` (segments may be `*`) covers `action`.
-pub fn action_covers(pattern: &str, action: &str) -> bool {
+pub(crate) fn action_covers(pattern: &str, action: &str) -> bool {
     let p: Vec<&str> = pattern.split('/').collect();
     let a: Vec<&str> = action.split('/').collect();
     if p.len() != a.len() {
@@ -455,7 +578,7 @@ fn check_siem(
     siem: &crate::manifest::SiemApp,
     file: &Arc<SourceFile>,
     roots: &[std::path::PathBuf],
-) {
+) -> Option<ValidSiem> {
     let u = &siem.unique_name;
     if u.value.len() > MAX_UNIQUE_NAME
         || u.value.is_empty()
@@ -469,7 +592,8 @@ fn check_siem(
                 "use up to {MAX_UNIQUE_NAME} ASCII letters, digits, `.`, `_` or `-`"
             ));
     }
-    cx.fixed_duration(&siem.expiry_warning, "expiryWarning");
+    let expiry_warning = cx.fixed_duration(&siem.expiry_warning, "expiryWarning");
+    let mut credentials = Vec::new();
     for perm in siem
         .permissions
         .graph
@@ -493,8 +617,12 @@ fn check_siem(
     let mut secret_names = BTreeSet::new();
     for cred in &siem.credentials {
         match &cred.value {
-            Credential::Certificate(c) => check_certificate(cx, &c.path, file, roots),
+            Credential::Certificate(c) => {
+                check_certificate(cx, &c.path, file, roots);
+                credentials.push(Some(ValidCredential::Certificate(c.clone())));
+            }
             Credential::Federated(f) => {
+                credentials.push(Some(ValidCredential::Federated(f.clone())));
                 if f.name.value.is_empty() || f.name.value.chars().count() > 120 {
                     cx.error(
                         &f.name,
@@ -518,23 +646,35 @@ fn check_siem(
                 }
             }
             Credential::Secret(s) => {
-                cx.fixed_duration(&s.validity, "secret validity");
-                if let Some(r) = &s.rotate_before {
-                    cx.fixed_duration(r, "rotateBefore");
-                    if let (Ok(r_d), Ok(v_d)) = (
-                        parse_fixed_duration(&r.value),
-                        parse_fixed_duration(&s.validity.value),
-                    ) && r_d >= v_d
-                    {
-                        cx.error(
-                            r,
-                            format!(
-                                "rotateBefore `{}` is not shorter than the validity `{}`: every new secret would be due for rotation at once",
-                                r.value, s.validity.value
-                            ),
-                        );
-                    }
+                let validity = cx.fixed_duration(&s.validity, "secret validity");
+                let rotate_before = match &s.rotate_before {
+                    Some(r) => cx.fixed_duration(r, "rotateBefore").map(Some),
+                    None => Some(None),
+                };
+                if let (Some(r), Some(Some(r_d)), Some(v_d)) =
+                    (&s.rotate_before, &rotate_before, &validity)
+                    && r_d.get() >= v_d.get()
+                {
+                    cx.error(
+                        r,
+                        format!(
+                            "rotateBefore `{}` is not shorter than the validity `{}`: every new secret would be due for rotation at once",
+                            r.value, s.validity.value
+                        ),
+                    );
                 }
+                credentials.push(
+                    validity
+                        .zip(rotate_before)
+                        .map(|(validity, rotate_before)| {
+                            ValidCredential::Secret(ValidSecret {
+                                display_name: s.display_name.value.clone(),
+                                validity,
+                                rotate_before,
+                                sink: s.sink.clone(),
+                            })
+                        }),
+                );
                 if !secret_names.insert(s.display_name.value.clone()) {
                     cx.error(
                         &s.display_name,
@@ -549,6 +689,10 @@ fn check_siem(
             }
         }
     }
+    Some(ValidSiem {
+        expiry_warning: expiry_warning?,
+        credentials: credentials.into_iter().collect::<Option<Vec<_>>>()?,
+    })
 }
 
 /// Largest certificate file read (a PEM certificate is a few KiB).
@@ -663,12 +807,14 @@ fn check_certificate(
     cx.error(at, format!("certificate file `{}` {problem}", at.value));
 }
 
+/// Checks every customer; returns each one's exceptions, parsed (`None` when one was not valid).
 fn check_customers(
     set: &ManifestSet,
     provider: Option<&Sourced<ProviderManifest>>,
     today: jiff::civil::Date,
     diags: &mut Diagnostics,
-) {
+) -> Vec<Option<Vec<ValidException>>> {
+    let mut all_exceptions = Vec::new();
     let mut names: BTreeMap<&str, &Sourced<CustomerManifest>> = BTreeMap::new();
     let mut tenants: BTreeMap<String, &Sourced<CustomerManifest>> = BTreeMap::new();
     for c in &set.customers {
@@ -751,15 +897,25 @@ fn check_customers(
                 }
             }
         }
+        let mut exceptions = Vec::new();
         for e in &s.exceptions {
             cx.email(&e.owner, "exception owner");
-            if let Some(d) = cx.date(&e.expires, "exception expiry")
+            let expires = cx.date(&e.expires, "exception expiry");
+            if let Some(d) = expires
                 && d < today
             {
                 cx.warning(&e.expires, format!("exception expired on {d}"))
                     .set_help("the drift it covered is planned again; renew or remove it");
             }
+            exceptions.push(expires.map(|expires| ValidException {
+                resource: e.resource.value.clone(),
+                field: e.field.as_ref().map(|f| f.value.clone()),
+                reason: e.reason.clone(),
+                owner: e.owner.value.clone(),
+                expires,
+            }));
         }
+        all_exceptions.push(exceptions.into_iter().collect::<Option<Vec<_>>>());
         for a in &s.attestations {
             cx.email(&a.by, "attestation `by`");
             if let Some(d) = cx.date(&a.on, "attestation date")
@@ -769,6 +925,7 @@ fn check_customers(
             }
         }
     }
+    all_exceptions
 }
 
 fn check_customer_against_provider(
@@ -1011,7 +1168,7 @@ fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
         if c.doc.spec.lifecycle.state == crate::manifest::LifecycleState::Offboarding {
             continue;
         }
-        let tenant = expand::expand_customer(&v.provider.doc, &c.doc);
+        let tenant = expand::expand_customer(&v.provider, &c.doc);
         let mut cx = Ctx {
             file: &c.file,
             diags,
@@ -1167,7 +1324,7 @@ fn check_prefix(cx: &mut Ctx<'_>, v: &Loc<String>) {
 }
 
 /// Whether `s` is a GUID in 8-4-4-4-12 form.
-pub fn is_guid(s: &str) -> bool {
+pub(crate) fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts
@@ -1177,7 +1334,7 @@ pub fn is_guid(s: &str) -> bool {
 }
 
 /// A pragmatic e-mail check: what Entra and SMTP relays accept in practice.
-pub fn is_email(s: &str) -> bool {
+pub(crate) fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
     };
@@ -1193,7 +1350,7 @@ pub fn is_email(s: &str) -> bool {
 }
 
 /// A DNS name with at least two labels.
-pub fn is_domain(s: &str) -> bool {
+pub(crate) fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253
         && labels.len() >= 2
@@ -1207,48 +1364,6 @@ pub fn is_domain(s: &str) -> bool {
         && labels
             .last()
             .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
-}
-
-/// Parses a calendar date written exactly as `YYYY-MM-DD`.
-pub fn parse_date(s: &str) -> Option<jiff::civil::Date> {
-    let b = s.as_bytes();
-    let shape = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if !shape {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// A duration that must convert to a fixed length (no years or months, whose length depends
-/// on the calendar): credential lifetimes and warning windows.
-pub fn parse_fixed_duration(s: &str) -> Result<std::time::Duration, String> {
-    let span = parse_duration(s)?;
-    if span.get_years() != 0 || span.get_months() != 0 {
-        return Err(
-            "use days, hours, minutes or seconds here (e.g. `P365D`), not years or months".into(),
-        );
-    }
-    span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-        .ok()
-        .and_then(|d| std::time::Duration::try_from(d).ok())
-        .ok_or_else(|| "the duration is out of range".to_string())
-}
-
-/// Parses a positive ISO 8601 duration (`P365D`, `PT12H`, `P1Y2M`).
-pub fn parse_duration(s: &str) -> Result<jiff::Span, String> {
-    if !s.starts_with('P') {
-        return Err("ISO 8601 durations start with `P`".into());
-    }
-    let span: jiff::Span = s.parse().map_err(|e: jiff::Error| e.to_string())?;
-    if span.is_zero() || span.is_negative() {
-        return Err("the duration must be longer than zero".into());
-    }
-    Ok(span)
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub enum Format {
 
 /// The `m365_defender` package version whose variables the Elastic policy was checked against
 /// (elastic/integrations `packages/m365_defender/manifest.yml`).
-pub const ELASTIC_PACKAGE_VERSION: &str = "2.14.2";
+pub(crate) const ELASTIC_PACKAGE_VERSION: &str = "2.14.2";
 
 impl Format {
     pub fn template(self) -> &'static str {
@@ -52,7 +52,7 @@ impl Format {
         }
     }
 
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Splunk => "conf",
             Format::Elastic | Format::Sentinel | Format::Generic => "json",
@@ -260,7 +260,7 @@ fn ident(name: &str) -> String {
 }
 
 /// The template context of one customer.
-pub fn context(
+pub(crate) fn context(
     siem: &SiemApp,
     t: &Target,
     client_id: &str,

@@ -65,7 +65,7 @@ impl Stream {
     }
 
     /// The last-update property (filtered on, and part of the dedupe key).
-    pub fn updated_field(self) -> &'static str {
+    pub(crate) fn updated_field(self) -> &'static str {
         match self {
             Stream::DefenderAlerts => "lastUpdateTime",
             _ => "lastUpdateDateTime",
@@ -82,7 +82,7 @@ impl Stream {
     }
 
     /// The largest `$top` the endpoint accepts; see [`TOP_LIMITS`].
-    pub fn max_top(self) -> u32 {
+    pub(crate) fn max_top(self) -> u32 {
         TOP_LIMITS
             .iter()
             .find(|l| l.stream == self)
@@ -114,7 +114,7 @@ pub struct TopLimit {
 
 /// `$top` maxima per endpoint: the tool never asks for more, and the sandbox refuses more
 /// with the 400 Graph sends. docs/siem.md lists them for users.
-pub const TOP_LIMITS: [TopLimit; 3] = [
+pub(crate) const TOP_LIMITS: [TopLimit; 3] = [
     TopLimit {
         stream: Stream::Alerts,
         path: "/v1.0/security/alerts_v2",
@@ -225,7 +225,7 @@ pub trait Consumer {
 }
 
 /// The dedupe key of an item of `stream`.
-pub fn key_of(stream: Stream, item: &Value) -> Option<String> {
+pub(crate) fn key_of(stream: Stream, item: &Value) -> Option<String> {
     let id = item.get("id").and_then(|v| match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -248,7 +248,7 @@ pub struct StreamReport {
 
 /// Pages through one stream of one customer from its watermark.
 #[allow(clippy::too_many_arguments)]
-pub async fn run_stream<C: Consumer>(
+pub(crate) async fn run_stream<C: Consumer>(
     consumer_name: &str,
     tg: &TenantGraph,
     target: &Target,
@@ -501,7 +501,7 @@ pub async fn fetch(
 }
 
 /// Parses `--since`.
-pub fn parse_since(s: &str) -> Result<jiff::Timestamp, AlertsError> {
+pub(crate) fn parse_since(s: &str) -> Result<jiff::Timestamp, AlertsError> {
     s.parse().map_err(|e: jiff::Error| AlertsError::Since {
         value: s.to_string(),
         why: e.to_string(),

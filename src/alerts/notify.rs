@@ -29,7 +29,7 @@ const BUILTIN: &[(&str, &str)] = &[
 
 /// The device groups an alert's evidence names (alerts_v2 `deviceEvidence.rbacGroupName`, or the
 /// Defender API's top-level `rbacGroupName`).
-pub fn device_groups(alert: &Value) -> Vec<String> {
+pub(crate) fn device_groups(alert: &Value) -> Vec<String> {
     let mut out: Vec<String> = alert
         .get("evidence")
         .and_then(Value::as_array)
@@ -89,7 +89,7 @@ fn devices(alert: &Value) -> Vec<Value> {
 }
 
 /// The template context of one (rule, alert).
-pub fn context(provider: &str, t: &Target, rule: &NotificationRule, alert: &Value) -> Value {
+pub(crate) fn context(provider: &str, t: &Target, rule: &NotificationRule, alert: &Value) -> Value {
     let s = |k: &str| alert.get(k).cloned().unwrap_or(Value::Null);
     let id = alert.get("id").and_then(Value::as_str).unwrap_or_default();
     let link = alert

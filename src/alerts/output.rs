@@ -66,7 +66,7 @@ impl Output {
     }
 
     /// Writes one page and makes it durable; returns the file's new length (to commit).
-    pub fn write_page(&mut self, lines: &[Value]) -> Result<Option<u64>, AlertsError> {
+    pub(crate) fn write_page(&mut self, lines: &[Value]) -> Result<Option<u64>, AlertsError> {
         let mut buf = Vec::new();
         for l in lines {
             serde_json::to_writer(&mut buf, l).map_err(|e| AlertsError::Internal(e.to_string()))?;

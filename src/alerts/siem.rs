@@ -38,7 +38,7 @@ pub struct Target {
 }
 
 /// The SIEM-enabled customers (optionally only those named), in name order.
-pub fn targets(
+pub(crate) fn targets(
     v: &Validated,
     endpoints: &Endpoints,
     only: &[String],
@@ -96,7 +96,7 @@ pub enum SiemCredential {
 impl SiemCredential {
     /// For the per-customer variant, `MSSP_SIEM_CLIENT_SECRET_<CUSTOMER>` (upper case, `-` → `_`)
     /// is looked at first: each customer's app has its own secret.
-    pub fn from_env(customer: Option<&str>) -> Option<Self> {
+    pub(crate) fn from_env(customer: Option<&str>) -> Option<Self> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(c) = customer {
             let suffix = c.to_ascii_uppercase().replace(['-', '.'], "_");
@@ -182,12 +182,6 @@ impl<'a> SiemSignIn<'a> {
             cache: HashMap::new(),
             temporary: Vec::new(),
         })
-    }
-
-    /// Retries for tests that inject throttling: the default policy with short delays.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
     }
 
     pub fn variant(&self) -> SiemVariant {

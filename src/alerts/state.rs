@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::AlertsError;
 
 /// Current format of the state file.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 
 /// The whole state file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -36,7 +36,7 @@ pub struct AlertState {
 
 /// How long an alert id stays in the notified set. An alert updated again after that is
 /// notified again under the same rule: the price of a state file that stops growing.
-pub const NOTIFIED_RETENTION_DAYS: i64 = 90;
+pub(crate) const NOTIFIED_RETENTION_DAYS: i64 = 90;
 
 /// Reads the notified set in either form: ids with the time they were recorded, or the
 /// earlier list of ids (which get no time, and are stamped at the next prune).
@@ -90,7 +90,7 @@ pub struct OutputMark {
 
 /// An item's identity for deduplication: its id and its last update (an updated alert is
 /// delivered again; the same version never is).
-pub fn item_key(id: &str, updated: &str) -> String {
+pub(crate) fn item_key(id: &str, updated: &str) -> String {
     format!("{id}|{updated}")
 }
 
@@ -181,7 +181,7 @@ impl AlertState {
     }
 
     /// Records that `id` was notified under `rule_key` at `now`.
-    pub fn mark_notified(&mut self, rule_key: String, id: &str, now: jiff::Timestamp) {
+    pub(crate) fn mark_notified(&mut self, rule_key: String, id: &str, now: jiff::Timestamp) {
         self.notified
             .entry(rule_key)
             .or_default()
@@ -189,7 +189,7 @@ impl AlertState {
     }
 
     /// Whether `id` was already notified under `rule_key`.
-    pub fn was_notified(&self, rule_key: &str, id: &str) -> bool {
+    pub(crate) fn was_notified(&self, rule_key: &str, id: &str) -> bool {
         self.notified
             .get(rule_key)
             .is_some_and(|s| s.contains_key(id))
@@ -197,7 +197,7 @@ impl AlertState {
 
     /// Drops notified ids recorded more than `NOTIFIED_RETENTION_DAYS` before `now`; ids
     /// without a time (older state files) are stamped `now` and age out from there.
-    pub fn prune_notified(&mut self, now: jiff::Timestamp) -> usize {
+    pub(crate) fn prune_notified(&mut self, now: jiff::Timestamp) -> usize {
         let cutoff = now - jiff::SignedDuration::from_hours(NOTIFIED_RETENTION_DAYS * 24);
         let mut dropped = 0;
         for ids in self.notified.values_mut() {
@@ -243,7 +243,7 @@ pub struct StateLock {
 impl StateLock {
     /// Takes the lock or fails at once naming the state file (waiting would make a cron job
     /// pile up behind a stuck run).
-    pub fn acquire(state: &Path) -> Result<Self, AlertsError> {
+    pub(crate) fn acquire(state: &Path) -> Result<Self, AlertsError> {
         let fail = |why: String| AlertsError::State {
             path: state.to_path_buf(),
             why,

@@ -41,7 +41,7 @@ fn streams(v: &Validated) -> Vec<Stream> {
 }
 
 /// Reads one item per stream in one tenant as the SIEM app.
-pub async fn verify_target(
+pub(crate) async fn verify_target(
     signin: &mut SiemSignIn<'_>,
     t: &Target,
     streams: &[Stream],
@@ -73,7 +73,7 @@ pub async fn verify_target(
 /// Verifies every SIEM-enabled customer (or only `customers`); prints one line per customer
 /// on stderr as it goes. `Err` when any customer failed (each was named) or none could be
 /// tried.
-pub async fn after_apply(
+pub(crate) async fn after_apply(
     v: &Validated,
     session: &Session,
     sandbox: bool,

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::graph::{GraphError, GraphErrorKind, Service, TenantGraph, Version};
 
 /// How long a lease lives without renewal (`--lease-ttl`).
-pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
 /// Why no lease was obtained.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ fn clean(s: &str) -> String {
 
 /// The lease group's `uniqueName` for a provider naming prefix.
 pub fn unique_name(prefix: &str) -> String {
-    format!("{prefix}-apply-lease")
+    crate::model::names::lease_unique_name(prefix)
 }
 
 /// Who is applying: CI run ids when there are any, else the local process.
@@ -252,7 +252,7 @@ impl Lease {
     /// Stops renewing and deletes the lease group (only ours: by id). A lease created moments
     /// ago may not be visible to the DELETE yet (404 while it replicates): that is retried for
     /// a while, or the lease would linger until it expires and block the next apply.
-    pub async fn release(self) -> Result<(), GraphError> {
+    pub(crate) async fn release(self) -> Result<(), GraphError> {
         self.renewer.abort();
         loop {
             if delete(&self.tg, &self.id).await? {
@@ -306,7 +306,7 @@ async fn try_create(
 
 /// Takes the lease, waiting up to `wait` for a holder to finish. A lease past its expiry is
 /// taken over.
-pub async fn acquire(
+pub(crate) async fn acquire(
     tg: &TenantGraph,
     prefix: &str,
     ttl: Duration,

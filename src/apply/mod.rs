@@ -123,7 +123,7 @@ pub async fn apply(
     let (provider, results) = crate::plan::provider_first(
         async {
             let (tp, state) = provider_state?;
-            let desired = expand::expand_provider(&v.provider.doc);
+            let desired = expand::expand_provider(&v.provider);
             let done = apply_tenant(
                 session, tp, &desired, &desired, state, None, opts, journal, &sinks, &base,
             )
@@ -134,8 +134,8 @@ pub async fn apply(
         jobs,
         opts.parallelism,
         |provider, (tp, c, state)| {
-            let desired = expand::expand_customer(&v.provider.doc, c);
-            let universe = expand::universe_customer(&v.provider.doc, c);
+            let desired = expand::expand_customer(&v.provider, c);
+            let universe = expand::universe_customer(&v.provider, c);
             let siem = provider
                 .as_ref()
                 .and_then(|(_, ids): &(TenantOutcome, Ids)| ids.siem_app_id.clone());

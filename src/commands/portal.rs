@@ -85,7 +85,7 @@ fn package_ids(
         let base = std::path::Path::new(".");
         let mut out = PackageIds::new();
         for c in customers {
-            let desired = crate::expand::expand_customer(&v.provider.doc, c);
+            let desired = crate::expand::expand_customer(&v.provider, c);
             let tg = session
                 .graph
                 .tenant(&desired.tenant_id, session.endpoints.profile(desired.cloud));

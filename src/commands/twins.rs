@@ -80,7 +80,7 @@ async fn run_async(args: &TwinsArgs) -> super::Outcome {
     };
     let mut tenants: Vec<(String, DesiredTenant)> = vec![(
         v.provider.doc.metadata.name.value.clone(),
-        crate::expand::expand_provider(&v.provider.doc),
+        crate::expand::expand_provider(&v.provider),
     )];
     for c in &v.customers {
         let name = &c.doc.metadata.name.value;
@@ -88,7 +88,7 @@ async fn run_async(args: &TwinsArgs) -> super::Outcome {
         if wanted.is_empty() || wanted.contains(name) {
             tenants.push((
                 name.clone(),
-                crate::expand::universe_customer(&v.provider.doc, &c.doc),
+                crate::expand::universe_customer(&v.provider, &c.doc),
             ));
         }
     }

@@ -50,7 +50,7 @@ pub async fn check_fresh(
     plan: &Plan,
     parallelism: usize,
 ) -> Result<TenantStates, Stale> {
-    let provider = expand::expand_provider(&v.provider.doc);
+    let provider = expand::expand_provider(&v.provider);
     let base = v.base_dir();
     let customers: Vec<(String, DesiredTenant)> = plan
         .tenants
@@ -60,7 +60,7 @@ pub async fn check_fresh(
             v.customer(&t.name).map(|c| {
                 (
                     t.name.clone(),
-                    expand::universe_customer(&v.provider.doc, &c.doc),
+                    expand::universe_customer(&v.provider, &c.doc),
                 )
             })
         })

@@ -11,7 +11,7 @@ use super::retry_after::{self, RetryAfter};
 use super::{GraphError, GraphErrorKind, Service, TenantGraph, Version, parse_error};
 
 /// Graph's limit on requests per batch.
-pub const MAX_BATCH: usize = 20;
+pub(crate) const MAX_BATCH: usize = 20;
 
 /// One request of a batch; `id` is echoed in the answer.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub struct BatchResponse {
 
 impl BatchResponse {
     /// The body of a success, or the entry's error as a [`GraphError`].
-    pub fn into_result(self, tg: &TenantGraph, url: &str) -> Result<Value, GraphError> {
+    pub(crate) fn into_result(self, tg: &TenantGraph, url: &str) -> Result<Value, GraphError> {
         if (200..300).contains(&self.status) {
             return Ok(self.body);
         }

@@ -4,7 +4,8 @@ use std::fmt;
 
 /// How a write whose answer was lost is described; apply recognises it in error messages to
 /// keep its note that the object may exist.
-pub const OUTCOME_UNKNOWN: &str = "the answer was lost; the change may or may not have happened";
+pub(crate) const OUTCOME_UNKNOWN: &str =
+    "the answer was lost; the change may or may not have happened";
 
 /// What went wrong talking to Graph (or the Defender API) for one tenant.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,20 +57,20 @@ impl GraphError {
         }
     }
 
-    pub fn request_id(&self) -> Option<&str> {
+    pub(crate) fn request_id(&self) -> Option<&str> {
         match &self.kind {
             GraphErrorKind::Status { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
 
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
 
     /// One of the documented replication-delay errors (api-contract §5.5): the object exists
     /// but is not visible yet here.
-    pub fn is_replication_delay(&self) -> bool {
+    pub(crate) fn is_replication_delay(&self) -> bool {
         match &self.kind {
             GraphErrorKind::Status {
                 status,

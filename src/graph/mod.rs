@@ -22,7 +22,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub use batch::{BatchRequest, BatchResponse};
-pub use error::{GraphError, GraphErrorKind, OUTCOME_UNKNOWN};
+pub(crate) use error::OUTCOME_UNKNOWN;
+pub use error::{GraphError, GraphErrorKind};
 pub use retry::{Attempts, RetryPolicy};
 pub use retry_after::RetryAfter;
 
@@ -98,7 +99,7 @@ pub fn http_client_with(
 }
 
 /// Reads `MSSP_CA_BUNDLE` if set.
-pub fn ca_bundle_from_env() -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn ca_bundle_from_env() -> Result<Option<Vec<u8>>, String> {
     match std::env::var_os("MSSP_CA_BUNDLE") {
         None => Ok(None),
         Some(p) if p.is_empty() => Ok(None),
@@ -279,7 +280,7 @@ impl TenantGraph {
 
     /// [`TenantGraph::send`] for a request whose repetition is known to be harmless even
     /// though its method is not (a `$batch` of GETs).
-    pub async fn send_as(
+    pub(crate) async fn send_as(
         &self,
         service: Service,
         method: Method,
@@ -458,7 +459,11 @@ impl TenantGraph {
     }
 
     /// GET a single object; a 404 means "absent" (use only for keyed addresses).
-    pub async fn get_opt(&self, service: Service, path: &str) -> Result<Option<Value>, GraphError> {
+    pub(crate) async fn get_opt(
+        &self,
+        service: Service,
+        path: &str,
+    ) -> Result<Option<Value>, GraphError> {
         match self.get(service, path).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_not_found() => Ok(None),
@@ -475,7 +480,7 @@ impl TenantGraph {
     /// Collects the remaining pages of a collection whose first page is in hand. Every page
     /// must carry a `value` array; links are only followed on the configured origin, never
     /// twice, and at most [`RetryPolicy::max_pages`] pages are read.
-    pub async fn collect_pages(
+    pub(crate) async fn collect_pages(
         &self,
         service: Service,
         page: Value,
@@ -484,7 +489,7 @@ impl TenantGraph {
     }
 
     /// [`TenantGraph::collect_pages`] naming the path the first page came from in errors.
-    pub async fn collect_pages_at(
+    pub(crate) async fn collect_pages_at(
         &self,
         service: Service,
         first: &str,
@@ -689,7 +694,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// The cause of a failed exchange when no retry can heal it: TLS certificate and handshake
 /// errors, DNS failures, refused connections, unusable URLs. `None` for anything that may
 /// heal (timeouts, resets). Token requests made by azure_identity are judged by it too.
-pub fn permanent_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub(crate) fn permanent_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     chain(e).into_iter().find_map(deterministic)
 }
 
@@ -728,7 +733,11 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
 
 /// Parses Graph's `{"error":{"code","message","innerError":{"request-id"}}}` (also the
 /// Defender API's shape, which has no innerError, and legacy `message: {value}`).
-pub fn parse_error(status: u16, text: &str, header_request_id: Option<String>) -> GraphErrorKind {
+pub(crate) fn parse_error(
+    status: u16,
+    text: &str,
+    header_request_id: Option<String>,
+) -> GraphErrorKind {
     let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     let e = v.get("error").or_else(|| v.get("odata.error"));
     let code = e

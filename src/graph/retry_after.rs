@@ -62,7 +62,7 @@ pub fn from_response(headers: &reqwest::header::HeaderMap, now: jiff::Timestamp)
 
 /// The `Retry-After` of a `$batch` entry's `headers` object, where Graph may give it as a
 /// string or a number and under either capitalisation.
-pub fn from_batch_headers(headers: Option<&Value>, now: jiff::Timestamp) -> RetryAfter {
+pub(crate) fn from_batch_headers(headers: Option<&Value>, now: jiff::Timestamp) -> RetryAfter {
     let Some(Value::Object(map)) = headers else {
         return RetryAfter::Unusable;
     };

@@ -29,7 +29,7 @@ pub fn clean(s: &str) -> String {
 }
 
 /// [`clean`], and line breaks and tabs become spaces: for text shown on one line.
-pub fn clean_line(s: &str) -> String {
+pub(crate) fn clean_line(s: &str) -> String {
     clean(s).replace(['\n', '\t'], " ")
 }
 

@@ -63,13 +63,13 @@ impl WriteError {
         }
     }
 
-    pub fn is_skipped(&self) -> bool {
+    pub(crate) fn is_skipped(&self) -> bool {
         matches!(self.cause, WriteCause::Skipped { .. })
     }
 
     /// Whether the write may have happened although no answer said so (its answer was lost),
     /// also when a kind wrapped the Graph error into its own message.
-    pub fn answer_lost(&self) -> bool {
+    pub(crate) fn answer_lost(&self) -> bool {
         match &self.cause {
             WriteCause::Graph(e) => outcome_unknown(e),
             WriteCause::Refused => self.message.contains(super::OUTCOME_UNKNOWN),
@@ -107,7 +107,7 @@ impl Writer<'_> {
     }
 
     /// The id of an object that must exist by now (a dependency).
-    pub fn id_of(&self, at: &Address, dep: &Address) -> Result<String, WriteError> {
+    pub(crate) fn id_of(&self, at: &Address, dep: &Address) -> Result<String, WriteError> {
         self.ids().of(dep).map(str::to_string).ok_or_else(|| {
             WriteError::new(
                 at,
@@ -116,13 +116,13 @@ impl Writer<'_> {
         })
     }
 
-    pub fn set_id(&self, a: &Address, id: &str) {
+    pub(crate) fn set_id(&self, a: &Address, id: &str) {
         if let Ok(mut g) = self.ids.lock() {
             g.objects.insert(a.clone(), id.to_string());
         }
     }
 
-    pub fn set_siem_app_id(&self, app_id: &str) {
+    pub(crate) fn set_siem_app_id(&self, app_id: &str) {
         if let Ok(mut g) = self.ids.lock() {
             g.siem_app_id = Some(app_id.to_string());
         }
@@ -199,7 +199,7 @@ impl Writer<'_> {
 
     /// Waits until `probe` finds what an asynchronous step produces (e.g. a catalog resource
     /// after its resource request), polling with backoff up to the replication deadline.
-    pub async fn await_visible<F, Fut>(
+    pub(crate) async fn await_visible<F, Fut>(
         &self,
         at: &Address,
         what: &str,
@@ -245,7 +245,7 @@ impl Writer<'_> {
 }
 
 /// Whether a write's answer was lost (it may have happened): recover by re-reading.
-pub fn outcome_unknown(e: &GraphError) -> bool {
+pub(crate) fn outcome_unknown(e: &GraphError) -> bool {
     matches!(e.kind, GraphErrorKind::OutcomeUnknown(_))
 }
 
@@ -260,7 +260,7 @@ pub fn created_id(at: &Address, a: &Answer) -> Result<String, WriteError> {
 }
 
 /// Wraps a Graph error with the address it was for (`.map_err(graph_err(at))`).
-pub fn graph_err(at: &Address) -> impl Fn(GraphError) -> WriteError + '_ {
+pub(crate) fn graph_err(at: &Address) -> impl Fn(GraphError) -> WriteError + '_ {
     move |e| WriteError {
         address: at.to_string(),
         message: e.to_string(),
@@ -270,7 +270,7 @@ pub fn graph_err(at: &Address) -> impl Fn(GraphError) -> WriteError + '_ {
 
 /// POSTs a create; if the answer is lost, re-reads the natural key (`find`) before trying
 /// again, so a create is never duplicated.
-pub async fn create_recovering<F, Fut>(
+pub(crate) async fn create_recovering<F, Fut>(
     w: &Writer<'_>,
     at: &Address,
     version: Version,
@@ -328,7 +328,7 @@ where
 /// `applications(uniqueName=…)`) with `Prefer: create-if-missing`. Idempotent, so a lost
 /// answer is simply sent again. Returns the object's id: from the 201 body, or read back after
 /// a 204.
-pub async fn upsert_keyed(
+pub(crate) async fn upsert_keyed(
     w: &Writer<'_>,
     at: &Address,
     path: &str,
@@ -371,7 +371,7 @@ pub async fn upsert_keyed(
 }
 
 /// A PATCH update of one object (Graph answers 204, or 202 for connected organizations).
-pub async fn patch_path(
+pub(crate) async fn patch_path(
     w: &Writer<'_>,
     at: &Address,
     version: Version,
@@ -402,7 +402,7 @@ fn is_conflict(e: &GraphError) -> bool {
 }
 
 /// DELETE that treats "already gone" as done.
-pub async fn delete_path(
+pub(crate) async fn delete_path(
     w: &Writer<'_>,
     at: &Address,
     version: Version,

@@ -38,7 +38,7 @@ pub fn reads(_spec: &AccessPackageSpec) -> Vec<Read> {
 }
 
 /// Whether a package grants the Member role of `group_id`.
-pub fn grants_group(package: &Value, group_id: &str) -> bool {
+pub(crate) fn grants_group(package: &Value, group_id: &str) -> bool {
     let origin = format!("Member_{group_id}");
     package
         .get("resourceRoleScopes")
@@ -51,7 +51,7 @@ pub fn grants_group(package: &Value, group_id: &str) -> bool {
         })
 }
 
-pub fn observe(
+pub(crate) fn observe(
     spec: &AccessPackageSpec,
     snap: &Snapshot,
     ids: &Ids,
@@ -101,7 +101,7 @@ pub fn view(spec: &AccessPackageSpec) -> Value {
     json!({"displayName": spec.display_name, "description": spec.description, "isHidden": spec.is_hidden})
 }
 
-pub fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {
+pub(crate) fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {
     json!({
         "displayName": spec.display_name,
         "description": spec.description,

@@ -38,7 +38,10 @@ pub fn reads(spec: &AppRoleGrantSpec, ids: &Ids) -> Vec<Read> {
 }
 
 /// The resource service principal's id and the app role's id, resolved from its `appRoles`.
-pub fn resolve(spec: &AppRoleGrantSpec, snap: &Snapshot) -> (Option<String>, Option<String>) {
+pub(crate) fn resolve(
+    spec: &AppRoleGrantSpec,
+    snap: &Snapshot,
+) -> (Option<String>, Option<String>) {
     let Some(Some(resource)) = snap.object(&service_principal::key(&spec.resource_app_id)) else {
         return (None, None);
     };
@@ -52,7 +55,7 @@ pub fn resolve(spec: &AppRoleGrantSpec, snap: &Snapshot) -> (Option<String>, Opt
     (Some(str_of(resource, "id").to_string()), role)
 }
 
-pub fn observe(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+pub(crate) fn observe(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Observed {
     let Some(sp) = ids.of(&spec.principal) else {
         return Observed::Absent;
     };

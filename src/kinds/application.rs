@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::model::Address;
+use crate::model::values::FixedDuration;
 
 /// Natural key: `uniqueName`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,10 +50,10 @@ pub struct KeyCredentialSpec {
 pub struct PasswordCredentialSpec {
     pub application: Address,
     pub display_name: String,
-    pub validity: String,
+    pub validity: FixedDuration,
     pub sink: crate::manifest::SecretSink,
-    /// Rotation window (ISO 8601); no rotation when absent.
-    pub rotate_before: Option<String>,
+    /// Rotation window; no rotation when absent.
+    pub rotate_before: Option<FixedDuration>,
 }
 
 use base64::Engine as _;
@@ -93,7 +94,7 @@ pub fn object<'a>(spec: &ApplicationSpec, snap: &'a Snapshot) -> Option<&'a Valu
     snap.object(&key(spec)).flatten()
 }
 
-pub fn observe(spec: &ApplicationSpec, snap: &Snapshot) -> Observed {
+pub(crate) fn observe(spec: &ApplicationSpec, snap: &Snapshot) -> Observed {
     match snap.object(&key(spec)) {
         None => Observed::Unknown,
         Some(None) => Observed::Absent,
@@ -166,7 +167,7 @@ pub fn view(spec: &ApplicationSpec) -> Value {
 }
 
 /// Role ids for the upsert body, resolved from the resource service principals' `appRoles`.
-pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
+pub(crate) fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
     let access: Vec<Value> = spec
         .required_resource_access
         .iter()
@@ -201,7 +202,7 @@ pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
     })
 }
 
-pub fn fic_reads(spec: &FederatedCredentialSpec, ids: &Ids) -> Vec<Read> {
+pub(crate) fn fic_reads(spec: &FederatedCredentialSpec, ids: &Ids) -> Vec<Read> {
     let (Some(app), Some(k)) = (ids.of(&spec.application), app_key(&spec.application, ids)) else {
         return vec![];
     };
@@ -212,7 +213,7 @@ pub fn fic_reads(spec: &FederatedCredentialSpec, ids: &Ids) -> Vec<Read> {
     )]
 }
 
-pub fn fic_observe(spec: &FederatedCredentialSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+pub(crate) fn fic_observe(spec: &FederatedCredentialSpec, snap: &Snapshot, ids: &Ids) -> Observed {
     let Some(k) = app_key(&spec.application, ids) else {
         return Observed::Absent;
     };
@@ -232,11 +233,11 @@ pub fn fic_observe(spec: &FederatedCredentialSpec, snap: &Snapshot, ids: &Ids) -
     }
 }
 
-pub fn fic_view(spec: &FederatedCredentialSpec) -> Value {
+pub(crate) fn fic_view(spec: &FederatedCredentialSpec) -> Value {
     json!({"issuer": spec.issuer, "subject": spec.subject, "audiences": spec.audiences})
 }
 
-pub fn fic_body(spec: &FederatedCredentialSpec) -> Value {
+pub(crate) fn fic_body(spec: &FederatedCredentialSpec) -> Value {
     let mut v = fic_view(spec);
     v["name"] = json!(spec.name);
     v
@@ -292,7 +293,7 @@ impl CertificateFile {
     }
 }
 
-pub fn key_observe(
+pub(crate) fn key_observe(
     spec: &KeyCredentialSpec,
     app: Option<&Value>,
     base_dir: &std::path::Path,
@@ -323,7 +324,7 @@ const SINK_LOST: &str =
 
 /// What the secret's sink holds for `app` (an application object as read). Only the MSSP
 /// tenant's application is checked: the per-customer variant's apps share one sink.
-pub fn password_held(
+pub(crate) fn password_held(
     spec: &PasswordCredentialSpec,
     app: Option<&Value>,
     role: crate::model::TenantRole,
@@ -337,7 +338,7 @@ pub fn password_held(
     }
 }
 
-pub fn password_observe(
+pub(crate) fn password_observe(
     spec: &PasswordCredentialSpec,
     app: Option<&Value>,
     held: &Held,
@@ -393,7 +394,7 @@ pub fn password_observe(
 
 /// The desired view of a secret: with rotation, "no secret of this name ends within the
 /// window"; with a file sink, "the sink holds the current secret and no other is left".
-pub fn password_view(spec: &PasswordCredentialSpec) -> Value {
+pub(crate) fn password_view(spec: &PasswordCredentialSpec) -> Value {
     let mut v = json!({});
     if spec.rotate_before.is_some() {
         v["rotation"] = json!("current");
@@ -406,11 +407,13 @@ pub fn password_view(spec: &PasswordCredentialSpec) -> Value {
 }
 
 /// The secrets among `creds` ending within `window` of `now`.
-fn rotation_due<'a>(creds: &[&'a Value], window: &str, now: jiff::Timestamp) -> Vec<&'a Value> {
-    let Some(limit) = crate::validate::parse_fixed_duration(window)
-        .ok()
-        .and_then(|d| now.checked_add(d).ok())
-    else {
+fn rotation_due<'a>(
+    creds: &[&'a Value],
+    window: &FixedDuration,
+    now: jiff::Timestamp,
+) -> Vec<&'a Value> {
+    // A window reaching past the end of time leaves nothing to compare with.
+    let Ok(limit) = now.checked_add(window.get()) else {
         return vec![];
     };
     creds
@@ -454,7 +457,7 @@ use crate::graph::write::{WriteError, Writer, graph_err};
 use reqwest::Method;
 
 /// Upsert by uniqueName (idempotent); then records the appId customers' service principals need.
-pub async fn upsert(
+pub(crate) async fn upsert(
     spec: &ApplicationSpec,
     at: &Address,
     w: &Writer<'_>,
@@ -510,7 +513,7 @@ pub async fn upsert(
     Ok(())
 }
 
-pub async fn fic_create(
+pub(crate) async fn fic_create(
     spec: &FederatedCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
@@ -536,7 +539,7 @@ pub async fn fic_create(
     Ok(())
 }
 
-pub async fn fic_update(
+pub(crate) async fn fic_update(
     spec: &FederatedCredentialSpec,
     id: &str,
     at: &Address,
@@ -555,7 +558,7 @@ pub async fn fic_update(
 
 /// Uploads a certificate's public key: `keyCredentials` is replaced as a whole, so the
 /// current keys are sent along.
-pub async fn key_create(
+pub(crate) async fn key_create(
     spec: &KeyCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
@@ -602,17 +605,15 @@ pub async fn key_create(
 /// Adds a client secret; its value goes only to the configured sink, never anywhere else.
 /// Once the sink holds it, every other secret of the same name is removed: the sink holds one
 /// value, so they are either due, replaced, or strays of an interrupted run.
-pub async fn password_create(
+pub(crate) async fn password_create(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
 ) -> Result<String, WriteError> {
     let app = w.id_of(at, &spec.application)?.to_string();
     let app = app.as_str();
-    let validity = crate::validate::parse_fixed_duration(&spec.validity)
-        .map_err(|e| WriteError::new(at, e))?;
     let end = jiff::Timestamp::now()
-        .checked_add(validity)
+        .checked_add(spec.validity.get())
         .map_err(|e| WriteError::new(at, e.to_string()))?;
     let body = json!({"passwordCredential": {"displayName": spec.display_name, "endDateTime": end.to_string()}});
     let answer = w
@@ -736,7 +737,7 @@ async fn remove_password(
 /// stopped after the sink was written). Otherwise a new secret is made first, its value goes
 /// into the sink, and only then are the others removed, by `keyId` — so the SIEM always has a
 /// working value, and a run that stops in between leaves something the next plan sees.
-pub async fn password_rotate(
+pub(crate) async fn password_rotate(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,

@@ -40,7 +40,7 @@ pub struct ReviewSpec {
     pub duration: String,
     pub reviewers: Vec<SubjectRef>,
     pub expiration_behavior: String,
-    pub start_date: String,
+    pub start_date: jiff::civil::Date,
 }
 
 /// An approver or reviewer, with tiers resolved to the group resource they stand for.
@@ -69,7 +69,7 @@ pub fn reads(_spec: &AssignmentPolicySpec) -> Vec<Read> {
     )]
 }
 
-pub fn observe(
+pub(crate) fn observe(
     spec: &AssignmentPolicySpec,
     snap: &Snapshot,
     ids: &Ids,
@@ -104,7 +104,7 @@ pub fn observe(
 
 /// Policies of an access package (for adopting a hand-made one). With the MSSP's connected
 /// organization known, only policies that let its users request count.
-pub fn on_package<'a>(
+pub(crate) fn on_package<'a>(
     snap: &'a Snapshot,
     package_id: &str,
     org_id: Option<&str>,
@@ -229,7 +229,7 @@ pub fn body(spec: &AssignmentPolicySpec, ids: &Ids) -> Value {
 
 /// The compared view of a policy: the fields the tool declares, with server defaults and
 /// ordering normalised so a policy read back equals the one sent.
-pub fn normalise(p: &Value) -> Value {
+pub(crate) fn normalise(p: &Value) -> Value {
     let get = |path: &[&str]| -> Value {
         let mut cur = p;
         for k in path {

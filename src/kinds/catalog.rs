@@ -45,7 +45,7 @@ pub fn reads(spec: &CatalogSpec) -> Vec<Read> {
     out
 }
 
-pub fn observe(
+pub(crate) fn observe(
     spec: &CatalogSpec,
     snap: &Snapshot,
 ) -> Result<Observed, crate::model::ObserveError> {
@@ -83,7 +83,7 @@ pub fn view(spec: &CatalogSpec) -> Value {
     })
 }
 
-pub fn create_body(spec: &CatalogSpec) -> Value {
+pub(crate) fn create_body(spec: &CatalogSpec) -> Value {
     json!({
         "displayName": spec.display_name,
         "description": spec.description,

@@ -41,7 +41,7 @@ pub fn find<'a>(spec: &CatalogResourceSpec, snap: &'a Snapshot, ids: &Ids) -> Op
     })
 }
 
-pub fn observe(spec: &CatalogResourceSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+pub(crate) fn observe(spec: &CatalogResourceSpec, snap: &Snapshot, ids: &Ids) -> Observed {
     // A catalog or group that does not exist yet has no resources in it.
     let (Some(cat), Some(_)) = (ids.of(&spec.catalog), ids.of(&spec.group)) else {
         return Observed::Absent;
@@ -63,7 +63,7 @@ pub fn view(_spec: &CatalogResourceSpec) -> Value {
 }
 
 /// `POST resourceRequests` adding the group to the catalog.
-pub fn add_request(spec: &CatalogResourceSpec, ids: &Ids, group_name: &str) -> Value {
+pub(crate) fn add_request(spec: &CatalogResourceSpec, ids: &Ids, group_name: &str) -> Value {
     json!({
         "requestType": "adminAdd",
         "resource": {
@@ -79,7 +79,7 @@ use crate::graph::Service;
 use crate::graph::write::{WriteError, Writer, graph_err, outcome_unknown};
 
 /// Finds the group's resource in the catalog, with its Member role and root scope.
-pub async fn lookup(
+pub(crate) async fn lookup(
     w: &Writer<'_>,
     at: &crate::model::Address,
     catalog_id: &str,

@@ -41,7 +41,10 @@ pub fn reads(spec: &ConnectedOrganizationSpec) -> Vec<Read> {
     )]
 }
 
-pub fn observe(spec: &ConnectedOrganizationSpec, snap: &Snapshot) -> Result<Observed, Ambiguous> {
+pub(crate) fn observe(
+    spec: &ConnectedOrganizationSpec,
+    snap: &Snapshot,
+) -> Result<Observed, Ambiguous> {
     let Some(items) = snap.items(&key(spec)) else {
         return Ok(Observed::Unknown);
     };
@@ -60,7 +63,7 @@ pub fn view(spec: &ConnectedOrganizationSpec) -> Value {
 }
 
 /// Create body: the service turns the domain source into the tenant's identity source.
-pub fn create_body(spec: &ConnectedOrganizationSpec) -> Value {
+pub(crate) fn create_body(spec: &ConnectedOrganizationSpec) -> Value {
     json!({
         "displayName": spec.display_name,
         "description": spec.description,

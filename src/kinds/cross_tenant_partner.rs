@@ -31,7 +31,7 @@ pub fn reads(spec: &CrossTenantPartnerSpec) -> Vec<Read> {
     )]
 }
 
-pub fn observe(spec: &CrossTenantPartnerSpec, snap: &Snapshot) -> Observed {
+pub(crate) fn observe(spec: &CrossTenantPartnerSpec, snap: &Snapshot) -> Observed {
     match snap.object(&key(spec)) {
         None => Observed::Unknown,
         Some(None) => Observed::Absent,
@@ -57,7 +57,7 @@ pub fn view(spec: &CrossTenantPartnerSpec) -> Value {
     }})
 }
 
-pub fn create_body(spec: &CrossTenantPartnerSpec) -> Value {
+pub(crate) fn create_body(spec: &CrossTenantPartnerSpec) -> Value {
     let mut v = view(spec);
     v["tenantId"] = json!(spec.tenant_id);
     v

@@ -29,7 +29,7 @@ pub struct DefenderRoleSpec {
 /// Microsoft publishes no action string for them; the tenant lists its own under
 /// `GET /beta/roleManagement/defender/resourceNamespaces`, whose `resourceActions` Microsoft does
 /// not document for this provider.
-pub const DOCUMENTED_ACTIONS: &[&str] = &[
+pub(crate) const DOCUMENTED_ACTIONS: &[&str] = &[
     "microsoft.xdr/secops/securitydata/read",
     "microsoft.xdr/secops/securitydata/basics/read",
     "microsoft.xdr/secops/securitydata/alerts/manage",
@@ -44,7 +44,8 @@ pub const DOCUMENTED_ACTIONS: &[&str] = &[
 ];
 
 /// Where [`DOCUMENTED_ACTIONS`] come from, for messages.
-pub const ACTIONS_SOURCE: &str = "https://learn.microsoft.com/defender-xdr/compare-rbac-roles";
+pub(crate) const ACTIONS_SOURCE: &str =
+    "https://learn.microsoft.com/defender-xdr/compare-rbac-roles";
 
 /// Why an action string is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +61,7 @@ pub enum UnknownAction {
 }
 
 /// Accepts a documented action, or a wildcard that covers at least one.
-pub fn check_action(action: &str) -> Result<(), UnknownAction> {
+pub(crate) fn check_action(action: &str) -> Result<(), UnknownAction> {
     let a = action.to_ascii_lowercase();
     if a.contains('*') {
         if DOCUMENTED_ACTIONS.iter().any(|d| action_covers(&a, d)) {
@@ -101,7 +102,7 @@ pub fn reads(_spec: &DefenderRoleSpec) -> Vec<Read> {
     )]
 }
 
-pub fn observe(
+pub(crate) fn observe(
     spec: &DefenderRoleSpec,
     snap: &Snapshot,
 ) -> Result<Observed, crate::model::ObserveError> {
@@ -178,7 +179,7 @@ pub fn body(spec: &DefenderRoleSpec) -> Value {
 
 /// Defender drops actions that a wildcard in the same role covers; compare on that set,
 /// sorted, or every plan would show the same update forever.
-pub fn normalise_actions(actions: &[String]) -> Vec<String> {
+pub(crate) fn normalise_actions(actions: &[String]) -> Vec<String> {
     let mut out: Vec<String> = actions
         .iter()
         .filter(|a| {

@@ -44,7 +44,7 @@ fn sorted(v: Option<&Value>) -> Vec<String> {
     out
 }
 
-pub fn observe(
+pub(crate) fn observe(
     spec: &DefenderRoleAssignmentSpec,
     snap: &Snapshot,
 ) -> Result<Observed, crate::model::ObserveError> {
@@ -79,7 +79,7 @@ pub fn observe(
 }
 
 /// The principals a role definition is assigned to (all its assignments).
-pub fn principals_of(snap: &Snapshot, role_id: &str) -> Vec<String> {
+pub(crate) fn principals_of(snap: &Snapshot, role_id: &str) -> Vec<String> {
     let mut out: Vec<String> = snap
         .items(KEY)
         .unwrap_or_default()
@@ -93,7 +93,7 @@ pub fn principals_of(snap: &Snapshot, role_id: &str) -> Vec<String> {
 }
 
 /// The role definition ids assigned to a principal.
-pub fn of_principal(snap: &Snapshot, principal_id: &str) -> Vec<String> {
+pub(crate) fn of_principal(snap: &Snapshot, principal_id: &str) -> Vec<String> {
     let principal = principal_id.to_ascii_lowercase();
     let mut out: Vec<String> = snap
         .items(KEY)
@@ -108,7 +108,7 @@ pub fn of_principal(snap: &Snapshot, principal_id: &str) -> Vec<String> {
 }
 
 /// Assignments of `role_id` to `group_id`, whatever their name: what a hand-made one is.
-pub fn assigning<'a>(snap: &'a Snapshot, role_id: &str, group_id: &str) -> Vec<&'a Value> {
+pub(crate) fn assigning<'a>(snap: &'a Snapshot, role_id: &str, group_id: &str) -> Vec<&'a Value> {
     snap.items(KEY)
         .unwrap_or_default()
         .iter()
@@ -136,7 +136,7 @@ pub fn body(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {
 }
 
 /// The role an assignment points at cannot be changed in place: such a change is a replace.
-pub const IMMUTABLE: &[&str] = &["roleDefinitionId"];
+pub(crate) const IMMUTABLE: &[&str] = &["roleDefinitionId"];
 
 use crate::graph::Service;
 use crate::graph::write::{WriteError, Writer};

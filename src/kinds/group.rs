@@ -70,7 +70,7 @@ pub fn reads(spec: &GroupSpec) -> Vec<Read> {
 }
 
 /// Groups named like `spec` that have no `uniqueName`: what a hand-made tier group looks like.
-pub fn adoption_candidates<'a>(spec: &GroupSpec, snap: &'a Snapshot) -> Vec<&'a Value> {
+pub(crate) fn adoption_candidates<'a>(spec: &GroupSpec, snap: &'a Snapshot) -> Vec<&'a Value> {
     snap.items(&named_key(spec))
         .unwrap_or_default()
         .iter()
@@ -83,7 +83,7 @@ pub fn adoption_candidates<'a>(spec: &GroupSpec, snap: &'a Snapshot) -> Vec<&'a 
 }
 
 /// The plan's note on a group it would create although a hand-made twin exists.
-pub fn adoption_hint(spec: &GroupSpec, address: &str, snap: &Snapshot) -> Option<String> {
+pub(crate) fn adoption_hint(spec: &GroupSpec, address: &str, snap: &Snapshot) -> Option<String> {
     let ids: Vec<&str> = adoption_candidates(spec, snap)
         .into_iter()
         .map(|g| str_of(g, "id"))
@@ -103,7 +103,7 @@ pub fn adoption_hint(spec: &GroupSpec, address: &str, snap: &Snapshot) -> Option
     }
 }
 
-pub fn observe(spec: &GroupSpec, snap: &Snapshot) -> Result<Observed, ObserveError> {
+pub(crate) fn observe(spec: &GroupSpec, snap: &Snapshot) -> Result<Observed, ObserveError> {
     let present = |v: &Value| Observed::Present {
         id: str_of(v, "id").to_string(),
         view: project(v, COMPARED),
@@ -135,7 +135,7 @@ pub fn view(spec: &GroupSpec) -> Value {
 }
 
 /// Body of the upsert `PATCH /groups(uniqueName='…')` with `Prefer: create-if-missing`.
-pub fn upsert_body(spec: &GroupSpec) -> Value {
+pub(crate) fn upsert_body(spec: &GroupSpec) -> Value {
     json!({
         "displayName": spec.display_name,
         "description": spec.description,
@@ -148,7 +148,7 @@ pub fn upsert_body(spec: &GroupSpec) -> Value {
 use crate::graph::write::{WriteError, Writer, graph_err};
 
 /// Create and update are the same idempotent upsert: a lost answer is simply retried.
-pub async fn upsert(
+pub(crate) async fn upsert(
     spec: &GroupSpec,
     at: &crate::model::Address,
     w: &Writer<'_>,

@@ -47,7 +47,7 @@ use crate::graph::write::{WriteError, Writer};
 pub use crate::model::observe as graph_map;
 pub use crate::model::{
     Address, DesiredResource, DesiredTenant, Ids, Kind, ObserveError, Observed, Read, Snapshot,
-    Spec, TenantRole, adopted_missing,
+    Spec, TenantRole,
 };
 
 /// Application permissions, as a list of requirements that must all be met; each inner list
@@ -145,30 +145,32 @@ pub trait ResourceKind: Sized + Sync {
 pub mod perms {
     use super::Permissions;
 
-    pub const GROUP_READ: Permissions = &[&[
+    pub(crate) const GROUP_READ: Permissions = &[&[
         "Group.Read.All",
         "Group.ReadWrite.All",
         "Directory.Read.All",
         "Directory.ReadWrite.All",
     ]];
-    pub const GROUP_WRITE: Permissions = &[&["Group.ReadWrite.All", "Directory.ReadWrite.All"]];
-    pub const EM_READ: Permissions = &[&[
+    pub(crate) const GROUP_WRITE: Permissions =
+        &[&["Group.ReadWrite.All", "Directory.ReadWrite.All"]];
+    pub(crate) const EM_READ: Permissions = &[&[
         "EntitlementManagement.Read.All",
         "EntitlementManagement.ReadWrite.All",
     ]];
-    pub const EM_WRITE: Permissions = &[&["EntitlementManagement.ReadWrite.All"]];
-    pub const DEFENDER_READ: Permissions = &[&[
+    pub(crate) const EM_WRITE: Permissions = &[&["EntitlementManagement.ReadWrite.All"]];
+    pub(crate) const DEFENDER_READ: Permissions = &[&[
         "RoleManagement.Read.Defender",
         "RoleManagement.ReadWrite.Defender",
     ]];
-    pub const DEFENDER_WRITE: Permissions = &[&["RoleManagement.ReadWrite.Defender"]];
+    pub(crate) const DEFENDER_WRITE: Permissions = &[&["RoleManagement.ReadWrite.Defender"]];
     /// Applications, service principals (`servicePrincipals(appId=…)` for Graph,
     /// WindowsDefenderATP and the SIEM app) and their appRoleAssignments.
-    pub const APP_READ: Permissions = &[&[
+    pub(crate) const APP_READ: Permissions = &[&[
         "Application.Read.All",
         "Application.ReadWrite.All",
         "Directory.Read.All",
         "Directory.ReadWrite.All",
     ]];
-    pub const APP_WRITE: Permissions = &[&["Application.ReadWrite.All", "Directory.ReadWrite.All"]];
+    pub(crate) const APP_WRITE: Permissions =
+        &[&["Application.ReadWrite.All", "Directory.ReadWrite.All"]];
 }

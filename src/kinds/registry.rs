@@ -35,42 +35,42 @@ macro_rules! kinds {
             }
 
             /// See [`ResourceKind::PROTECTED`].
-            pub fn is_protected(self) -> bool {
+            pub(crate) fn is_protected(self) -> bool {
                 match self {
                     $(Kind::$variant => <$ty as ResourceKind>::PROTECTED,)*
                 }
             }
 
             /// See [`ResourceKind::ADOPTABLE`].
-            pub fn is_adoptable(self) -> bool {
+            pub(crate) fn is_adoptable(self) -> bool {
                 match self {
                     $(Kind::$variant => <$ty as ResourceKind>::ADOPTABLE,)*
                 }
             }
 
             /// See [`ResourceKind::IMMUTABLE`].
-            pub fn immutable_fields(self) -> &'static [&'static str] {
+            pub(crate) fn immutable_fields(self) -> &'static [&'static str] {
                 match self {
                     $(Kind::$variant => <$ty as ResourceKind>::IMMUTABLE,)*
                 }
             }
 
             /// See [`ResourceKind::READ_PERMISSIONS`].
-            pub fn read_permissions(self) -> Permissions {
+            pub(crate) fn read_permissions(self) -> Permissions {
                 match self {
                     $(Kind::$variant => <$ty as ResourceKind>::READ_PERMISSIONS,)*
                 }
             }
 
             /// See [`ResourceKind::WRITE_PERMISSIONS`].
-            pub fn write_permissions(self) -> Permissions {
+            pub(crate) fn write_permissions(self) -> Permissions {
                 match self {
                     $(Kind::$variant => <$ty as ResourceKind>::WRITE_PERMISSIONS,)*
                 }
             }
 
             /// See [`ResourceKind::read_by_id`].
-            pub fn read_by_id(self, id: &str) -> Option<(Version, String)> {
+            pub(crate) fn read_by_id(self, id: &str) -> Option<(Version, String)> {
                 match self {
                     $(Kind::$variant => <$ty as ResourceKind>::read_by_id(id),)*
                 }
@@ -106,7 +106,7 @@ macro_rules! kinds {
             }
 
             /// See [`ResourceKind::observe`].
-            pub fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
+            pub(crate) fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
                 match self {
                     $(Spec::$variant(s) => s.observe(cx),)*
                 }
@@ -120,14 +120,14 @@ macro_rules! kinds {
             }
 
             /// See [`ResourceKind::prunable`].
-            pub fn prunable(&self) -> bool {
+            pub(crate) fn prunable(&self) -> bool {
                 match self {
                     $(Spec::$variant(s) => s.prunable(),)*
                 }
             }
 
             /// See [`ResourceKind::adoption_hint`].
-            pub fn adoption_hint(&self, address: &str, snap: &Snapshot) -> Option<String> {
+            pub(crate) fn adoption_hint(&self, address: &str, snap: &Snapshot) -> Option<String> {
                 match self {
                     $(Spec::$variant(s) => s.adoption_hint(address, snap),)*
                 }

@@ -25,7 +25,7 @@ pub fn reads(_spec: &RoleScopeSpec, _ids: &Ids) -> Vec<Read> {
     vec![]
 }
 
-pub fn observe(spec: &RoleScopeSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+pub(crate) fn observe(spec: &RoleScopeSpec, snap: &Snapshot, ids: &Ids) -> Observed {
     let (Some(pkg), Some(group)) = (ids.of(&spec.package), ids.of(&spec.group)) else {
         return Observed::Absent;
     };

@@ -37,7 +37,7 @@ pub fn key(app_id: &str) -> String {
 }
 
 /// Reads a service principal by appId, with its app roles (to resolve role ids).
-pub fn read_for(app_id: &str) -> Read {
+pub(crate) fn read_for(app_id: &str) -> Read {
     Read::keyed(
         key(app_id),
         Version::V1,
@@ -49,7 +49,7 @@ pub fn reads(spec: &ServicePrincipalSpec, ids: &Ids) -> Vec<Read> {
     app_id(spec, ids).map(read_for).into_iter().collect()
 }
 
-pub fn observe(spec: &ServicePrincipalSpec, snap: &Snapshot, ids: &Ids) -> Observed {
+pub(crate) fn observe(spec: &ServicePrincipalSpec, snap: &Snapshot, ids: &Ids) -> Observed {
     let Some(app) = app_id(spec, ids) else {
         // The MSSP application does not exist yet: nor can its service principal.
         return Observed::Absent;
@@ -72,7 +72,7 @@ use crate::graph::write::{WriteError, Writer, graph_err};
 
 /// Upsert by appId. Right after the application is created, Graph answers
 /// `NoBackingApplicationObject` for a while; the writer waits that out.
-pub async fn upsert(
+pub(crate) async fn upsert(
     spec: &ServicePrincipalSpec,
     at: &crate::model::Address,
     w: &Writer<'_>,

@@ -28,10 +28,10 @@ use crate::diagnostics::{Diagnostic, Diagnostics, Pos, SourceFile};
 use crate::schema::SchemaKind;
 
 /// Largest manifest file read (a thousand customers in one file is about 1 MiB).
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Most documents (`---` separated) in one manifest file.
-pub const MAX_DOCUMENTS: usize = 50_000;
+pub(crate) const MAX_DOCUMENTS: usize = 50_000;
 
 /// What loading produced: the documents that parsed, and every problem met on the way.
 #[derive(Debug, Default)]
@@ -47,7 +47,7 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadOutcome {
 
 /// [`load_paths`], optionally skipping foreign YAML even in files named explicitly (a
 /// pre-commit hook names every changed `.yaml` file, CI workflows included).
-pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
+pub(crate) fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
     let mut out = LoadOutcome::default();
     for path in paths {
         let explicit = !path.is_dir() && !skip_foreign;
@@ -93,12 +93,12 @@ pub fn load_paths_with(paths: &[PathBuf], skip_foreign: bool) -> LoadOutcome {
 /// Provider manifest directly is used. Searching `.` itself recursively would pick up every
 /// test fixture and vendored example in a repository (a clone of this one prints nineteen
 /// fixture errors), so a folder counts only when the Provider sits at its top level.
-pub const DEFAULT_DIRS: [&str; 3] = [".", "manifests", "examples"];
+pub(crate) const DEFAULT_DIRS: [&str; 3] = [".", "manifests", "examples"];
 
 /// The paths a command reads: `given`, or when none is given the first of [`DEFAULT_DIRS`]
 /// with a Provider manifest at its top level (`.` when none has one, so the "no Provider
 /// manifest" error still names where it looked).
-pub fn resolve_paths(given: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn resolve_paths(given: &[PathBuf]) -> Vec<PathBuf> {
     if !given.is_empty() {
         return given.to_vec();
     }

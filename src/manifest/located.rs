@@ -41,7 +41,7 @@ pub struct Loc<T> {
 
 impl<T> Loc<T> {
     /// A value that was not written by the user (a default), located nowhere.
-    pub fn synthetic(value: T) -> Self {
+    pub(crate) fn synthetic(value: T) -> Self {
         Self {
             value,
             pos: Pos::default(),

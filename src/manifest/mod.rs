@@ -17,19 +17,18 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use customer::*;
-pub use load::{
-    DEFAULT_DIRS, LoadOutcome, load_paths, load_paths_with, parse_source, resolve_paths,
-};
+pub(crate) use load::{DEFAULT_DIRS, load_paths_with, resolve_paths};
+pub use load::{LoadOutcome, load_paths, parse_source};
 pub use located::Loc;
 pub use provider::*;
 
 use crate::diagnostics::SourceFile;
 
 /// The one `apiVersion` this build understands.
-pub const API_VERSION: &str = "mssp.io/v1";
+pub(crate) const API_VERSION: &str = "mssp.io/v1";
 
 /// Lowercase or uppercase GUID, 8-4-4-4-12 hex digits.
-pub const GUID_PATTERN: &str =
+pub(crate) const GUID_PATTERN: &str =
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
 /// `metadata` of every document.

@@ -355,7 +355,7 @@ pub enum NotReviewed {
 }
 
 impl NotReviewed {
-    pub fn graph_value(self) -> &'static str {
+    pub(crate) fn graph_value(self) -> &'static str {
         match self {
             NotReviewed::KeepAccess => "keepAccess",
             NotReviewed::RemoveAccess => "removeAccess",
@@ -420,7 +420,7 @@ pub enum LegacyPermission {
 
 impl LegacyPermission {
     /// The label shown in the Defender portal.
-    pub fn portal_label(self) -> &'static str {
+    pub(crate) fn portal_label(self) -> &'static str {
         match self {
             LegacyPermission::ViewData => "View data",
             LegacyPermission::AlertsInvestigation => "Alerts investigation",

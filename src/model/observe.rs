@@ -9,7 +9,7 @@ use super::Address;
 use crate::graph::Version;
 
 /// Marker for a value Graph assigns when an object that does not exist yet is created.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+pub(crate) const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
 /// One GET a kind needs. Reads with the same `key` are sent once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +95,7 @@ impl Ids {
     }
 
     /// The id, or the "known after apply" marker for objects still to be created.
-    pub fn or_later(&self, a: &Address) -> String {
+    pub(crate) fn or_later(&self, a: &Address) -> String {
         self.of(a)
             .map_or_else(|| KNOWN_AFTER_APPLY.to_string(), str::to_string)
     }
@@ -148,17 +148,17 @@ pub fn single<'a>(
     }
 }
 
-pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Quotes a value for an OData string literal (single quotes doubled).
-pub fn odata_str(s: &str) -> String {
+pub(crate) fn odata_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Percent-encodes a query value.
-pub fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -171,4 +171,4 @@ pub fn project(v: &Value, fields: &[&str]) -> Value {
     Value::Object(out)
 }
 
-pub const ENTITLEMENT: &str = "/identityGovernance/entitlementManagement";
+pub(crate) const ENTITLEMENT: &str = "/identityGovernance/entitlementManagement";

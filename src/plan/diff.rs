@@ -27,7 +27,7 @@ pub struct ExceptionRule {
 }
 
 /// How many days before its end an exception is announced in every plan.
-pub const EXPIRY_NOTICE_DAYS: i32 = 14;
+pub(crate) const EXPIRY_NOTICE_DAYS: i32 = 14;
 
 impl ExceptionRule {
     fn covers(&self, address: &str, field: &str) -> bool {
@@ -55,7 +55,7 @@ pub struct DiffOutput {
 #[error("the state of {0} could not be determined")]
 pub struct Undetermined(pub Address);
 
-pub fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
+pub(crate) fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
     let mut actions = Vec::new();
     let mut warnings = Vec::new();
     for e in input.exceptions.iter().filter(|e| !e.active) {
@@ -223,7 +223,7 @@ fn fields(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
 }
 
 /// Fingerprints of everything read, by printed address.
-pub fn fingerprints(state: &TenantState) -> BTreeMap<String, String> {
+pub(crate) fn fingerprints(state: &TenantState) -> BTreeMap<String, String> {
     state
         .observed
         .iter()

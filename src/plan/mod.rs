@@ -18,9 +18,9 @@ use crate::cloud::CloudProfile;
 use crate::expand;
 use crate::graph::Graph;
 use crate::kinds::DesiredTenant;
-use crate::manifest::{CustomerManifest, LifecycleState};
+use crate::manifest::LifecycleState;
 use crate::model::observe::{Ids, Observed};
-use crate::validate::Validated;
+use crate::validate::{ValidCustomer, Validated};
 use diff::{DiffInput, ExceptionRule};
 
 /// Endpoint overrides applied to every tenant's cloud profile (the sandbox, private clouds).
@@ -32,7 +32,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Self {
             login: var("AZURE_AUTHORITY_HOST"),
@@ -112,7 +112,7 @@ async fn plan_inner(
     keep_states: bool,
 ) -> (Plan, TenantStates) {
     let base_dir = v.base_dir();
-    let provider_desired = expand::expand_provider(&v.provider.doc);
+    let provider_desired = expand::expand_provider(&v.provider);
     let jobs = customer_jobs(v, opts);
     let window = v.siem_expiry_window();
     let ((provider_plan, provider_state), results) = provider_first(
@@ -221,21 +221,22 @@ struct CustomerJob {
 
 /// The selected customers, by name.
 fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
-    let mut customers: Vec<&CustomerManifest> = v
+    let mut customers: Vec<&ValidCustomer> = v
         .customers
         .iter()
-        .map(|c| &c.doc)
-        .filter(|c| opts.customers.is_empty() || opts.customers.contains(&c.metadata.name.value))
+        .filter(|c| {
+            opts.customers.is_empty() || opts.customers.contains(&c.doc.metadata.name.value)
+        })
         .collect();
-    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    customers.sort_by(|a, b| a.doc.metadata.name.value.cmp(&b.doc.metadata.name.value));
     customers
         .iter()
         .map(|c| CustomerJob {
-            desired: expand::expand_customer(&v.provider.doc, c),
-            universe: expand::universe_customer(&v.provider.doc, c),
+            desired: expand::expand_customer(&v.provider, &c.doc),
+            universe: expand::universe_customer(&v.provider, &c.doc),
             exceptions: exception_rules(c, opts.today),
-            allow_protected: c.spec.lifecycle.allow_protected_deletes
-                || c.spec.lifecycle.state == LifecycleState::Offboarding,
+            allow_protected: c.doc.spec.lifecycle.allow_protected_deletes
+                || c.doc.spec.lifecycle.state == LifecycleState::Offboarding,
         })
         .collect()
 }
@@ -262,13 +263,13 @@ fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan
 /// The plan the manifests give for tenant states already read (`apply PLAN` re-reads the
 /// tenants, then derives its actions here instead of trusting the file's). Tenants missing
 /// from `states` are blocked. No I/O: the same diff as [`plan`], on the given states.
-pub fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
+pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
     let state_of = |name: &str| match states.get(name) {
         Some(Ok(s)) => Ok(s),
         Some(Err(e)) => Err(e.to_string()),
         None => Err(read::ReadError::NotRead.to_string()),
     };
-    let provider = expand::expand_provider(&v.provider.doc);
+    let provider = expand::expand_provider(&v.provider);
     let window = v.siem_expiry_window();
     let mut tenants = vec![tenant_plan(
         &TenantJob {
@@ -534,31 +535,25 @@ fn expiring_credentials(
         .collect()
 }
 
-pub(crate) fn exception_rules(
-    c: &CustomerManifest,
-    today: jiff::civil::Date,
-) -> Vec<ExceptionRule> {
-    c.spec
-        .exceptions
+pub(crate) fn exception_rules(c: &ValidCustomer, today: jiff::civil::Date) -> Vec<ExceptionRule> {
+    c.exceptions
         .iter()
         .map(|e| ExceptionRule {
-            address: e.resource.value.clone(),
-            field: e.field.as_ref().map(|f| f.value.clone()),
+            address: e.resource.clone(),
+            field: e.field.clone(),
             reason: e.reason.clone(),
-            owner: e.owner.value.clone(),
-            expires: e.expires.value.clone(),
-            active: crate::validate::parse_date(&e.expires.value).is_some_and(|d| d >= today),
-            ending_soon: crate::validate::parse_date(&e.expires.value).is_some_and(|d| {
-                today
-                    .checked_add(jiff::Span::new().days(diff::EXPIRY_NOTICE_DAYS))
-                    .is_ok_and(|limit| d <= limit)
-            }),
+            owner: e.owner.clone(),
+            expires: e.expires.to_string(),
+            active: e.expires >= today,
+            ending_soon: today
+                .checked_add(jiff::Span::new().days(diff::EXPIRY_NOTICE_DAYS))
+                .is_ok_and(|limit| e.expires <= limit),
         })
         .collect()
 }
 
 /// SHA-256 over every manifest file (path and contents), in path order.
-pub fn manifests_digest(v: &Validated) -> String {
+pub(crate) fn manifests_digest(v: &Validated) -> String {
     let mut files = std::collections::BTreeMap::new();
     files.insert(v.provider.file.path.clone(), Arc::clone(&v.provider.file));
     for c in &v.customers {

@@ -190,7 +190,7 @@ impl Op {
     }
 
     /// Terraform-style marker.
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Op::Create => "+",
             Op::Update => "~",

@@ -61,7 +61,7 @@ pub fn role_value<'a>(snap: &'a Snapshot, resource_id: &str, role_id: &str) -> O
 }
 
 /// Reads everything `universe` needs. `ids` may carry run-wide facts (the SIEM app id).
-pub async fn read_tenant(
+pub(crate) async fn read_tenant(
     tg: &TenantGraph,
     universe: &DesiredTenant,
     mut ids: Ids,
@@ -179,7 +179,7 @@ async fn execute(
 }
 
 /// A stable fingerprint of what was observed for one address.
-pub fn fingerprint(o: &Observed) -> String {
+pub(crate) fn fingerprint(o: &Observed) -> String {
     use sha2::{Digest, Sha256};
     match o {
         Observed::Absent => "absent".into(),
@@ -196,7 +196,7 @@ pub fn fingerprint(o: &Observed) -> String {
 }
 
 /// JSON with object keys sorted, so equal values hash equally whatever their order.
-pub fn canonical_json(v: &Value) -> String {
+pub(crate) fn canonical_json(v: &Value) -> String {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();

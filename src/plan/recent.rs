@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// How long a created object is expected to take, at most, to show up in lists.
-pub const WINDOW: Duration = Duration::from_secs(600);
+pub(crate) const WINDOW: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -61,7 +61,7 @@ pub struct RecentCreates {
 
 impl RecentCreates {
     /// An in-memory record (tests, or when no state directory can be used).
-    pub fn in_memory() -> Self {
+    pub(crate) fn in_memory() -> Self {
         Self::default()
     }
 
@@ -72,7 +72,7 @@ impl RecentCreates {
     }
 
     /// [`RecentCreates::open`] with every endpoint treated as `scope`.
-    pub fn open_scoped(path: &Path, scope: Option<&str>) -> Self {
+    pub(crate) fn open_scoped(path: &Path, scope: Option<&str>) -> Self {
         let now = jiff::Timestamp::now();
         let mut latest = HashMap::new();
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -98,7 +98,7 @@ impl RecentCreates {
 
     /// The default place: `$MSSP_STATE_DIR`, else `$XDG_STATE_HOME/mssp`, else
     /// `~/.local/state/mssp`; `None` when none can be determined.
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         let dir = var("MSSP_STATE_DIR")
             .map(PathBuf::from)
@@ -120,7 +120,7 @@ impl RecentCreates {
     }
 
     /// Notes that a create is being sent for `address` (before its answer can be recorded).
-    pub fn sending(&self, endpoint: &str, tenant: &str, address: &str) {
+    pub(crate) fn sending(&self, endpoint: &str, tenant: &str, address: &str) {
         self.push(Line {
             endpoint: self.key(endpoint),
             tenant: tenant.to_ascii_lowercase(),
@@ -133,7 +133,7 @@ impl RecentCreates {
 
     /// Notes that the tool deleted what was at `address` (its absence is then expected), or
     /// that a read found it (lists have caught up: a later absence is a deletion, not lag).
-    pub fn settled(&self, endpoint: &str, tenant: &str, address: &str) {
+    pub(crate) fn settled(&self, endpoint: &str, tenant: &str, address: &str) {
         let key = (
             self.key(endpoint),
             tenant.to_ascii_lowercase(),
@@ -157,7 +157,7 @@ impl RecentCreates {
     }
 
     /// Objects created in `tenant` on `endpoint` within the window.
-    pub fn in_tenant(&self, endpoint: &str, tenant: &str) -> Vec<Created> {
+    pub(crate) fn in_tenant(&self, endpoint: &str, tenant: &str) -> Vec<Created> {
         let now = jiff::Timestamp::now();
         let tenant = tenant.to_ascii_lowercase();
         let endpoint = self.key(endpoint);
@@ -185,7 +185,7 @@ impl RecentCreates {
     }
 
     /// Notes that a plan of `tenant` waited `secs` for created objects to show up.
-    pub fn note_wait(&self, tenant: &str, secs: f64) {
+    pub(crate) fn note_wait(&self, tenant: &str, secs: f64) {
         if let Ok(mut w) = self.waits.lock() {
             w.push((tenant.to_string(), secs));
         }

@@ -17,7 +17,7 @@ pub struct Style {
 }
 
 impl Style {
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         use std::io::IsTerminal;
         Self::decide(
             std::env::var_os("NO_COLOR").as_deref(),
@@ -27,7 +27,7 @@ impl Style {
 
     /// <https://no-color.org>: a `NO_COLOR` that is set and not empty turns colour off, even
     /// on a terminal; colour is never written to a pipe or file.
-    pub fn decide(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> Self {
+    pub(crate) fn decide(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> Self {
         let no_color = no_color.is_some_and(|v| !v.is_empty());
         Self {
             color: !no_color && terminal,
@@ -218,7 +218,7 @@ fn change(out: &mut String, c: &Change, op: Op, style: Style) {
 }
 
 /// One-line rendering of a value.
-pub fn inline(v: &Value) -> String {
+pub(crate) fn inline(v: &Value) -> String {
     match v {
         Value::Null => "(none)".into(),
         Value::String(s) => format!("{s:?}"),
@@ -227,13 +227,13 @@ pub fn inline(v: &Value) -> String {
 }
 
 /// Multi-line rendering for diffs.
-pub fn pretty(v: &Value) -> String {
+pub(crate) fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s
 }
 
-pub fn counts_text(c: &Counts, with_blocked: bool) -> String {
+pub(crate) fn counts_text(c: &Counts, with_blocked: bool) -> String {
     let mut s = format!(
         "{} to create, {} to update, {} to replace, {} to delete, {} manual, {} unchanged",
         c.create, c.update, c.replace, c.delete, c.manual, c.unchanged
@@ -248,7 +248,7 @@ pub fn counts_text(c: &Counts, with_blocked: bool) -> String {
 }
 
 /// One group of the drift overview: what changes, how often, where.
-pub fn drift_line(g: &crate::plan::DriftGroup) -> String {
+pub(crate) fn drift_line(g: &crate::plan::DriftGroup) -> String {
     const SHOWN: usize = 10;
     let what = match (g.change.as_str(), g.kind.as_str()) {
         ("blocked", _) => "blocked (not read)".to_string(),
@@ -278,7 +278,7 @@ pub fn drift_line(g: &crate::plan::DriftGroup) -> String {
 }
 
 /// The summary line of one tenant; blocked tenants say so.
-pub fn summary_line(t: &TenantPlan) -> String {
+pub(crate) fn summary_line(t: &TenantPlan) -> String {
     match t.status {
         TenantStatus::Blocked => format!("{}: BLOCKED (not planned)", t.name),
         TenantStatus::Complete => format!("{}: {}", t.name, counts_text(&t.counts, false)),

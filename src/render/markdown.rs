@@ -13,7 +13,7 @@ use crate::plan::{Op, Plan, TenantStatus};
 
 const TEMPLATE: &str = include_str!("templates/plan.md.tera");
 /// GitHub refuses comments over 65,536 characters.
-pub const MAX_COMMENT: usize = 60_000;
+pub(crate) const MAX_COMMENT: usize = 60_000;
 
 #[derive(Serialize)]
 struct Doc {

@@ -26,7 +26,7 @@ use crate::plan::{Endpoints, read};
 use crate::validate::Validated;
 
 /// Version of the JSON report; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -200,7 +200,7 @@ pub async fn report(
     let window = v.siem_expiry_window();
 
     // The SIEM app and its credentials live in the MSSP tenant (multi-tenant variant).
-    let provider = expand::expand_provider(p);
+    let provider = expand::expand_provider(&v.provider);
     let ptg = graph.tenant(&provider.tenant_id, endpoints.profile(provider.cloud));
     let provider_state = read::read_tenant(&ptg, &provider, Ids::default(), &base_dir).await;
     let (siem_app_id, provider_credentials) = match &provider_state {
@@ -220,7 +220,7 @@ pub async fn report(
     selected.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     let mut customers: Vec<CustomerReport> = futures::stream::iter(selected.into_iter().map(|c| {
         let graph = Arc::clone(&graph);
-        let desired = expand::expand_customer(p, c);
+        let desired = expand::expand_customer(&v.provider, c);
         let ids = Ids {
             siem_app_id: siem_app_id.clone(),
             ..Ids::default()

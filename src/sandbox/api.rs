@@ -45,7 +45,7 @@ pub struct Shared {
 }
 
 /// How often changed state reaches the state file while the sandbox runs.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// Locks a mutex, recovering from poisoning (a panicked request must not take the sandbox down).
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,7 +67,7 @@ impl Shared {
     /// worlds quadratic (1,000 tenants: a 30 MB file per write), so the file is written by
     /// [`Shared::flush`] at most once per [`FLUSH_EVERY`] (longer for large states, so that
     /// writing stays under a tenth of the time), on shutdown and on drop.
-    pub fn persist(&self, _st: &State) {
+    pub(crate) fn persist(&self, _st: &State) {
         self.dirty.store(true, std::sync::atomic::Ordering::Release);
     }
 
@@ -143,25 +143,25 @@ pub async fn token_endpoint(
     }
 }
 
-pub async fn openid_config(
+pub(crate) async fn openid_config(
     AxState(sh): AxState<Arc<Shared>>,
     Path(tenant): Path<String>,
 ) -> Response {
     json_response(200, &token::openid_configuration(&sh.base, &tenant), &[])
 }
 
-pub async fn instance_discovery(AxState(sh): AxState<Arc<Shared>>) -> Response {
+pub(crate) async fn instance_discovery(AxState(sh): AxState<Arc<Shared>>) -> Response {
     json_response(200, &token::instance_discovery(&sh.base), &[])
 }
 
-pub async fn jwks(AxState(sh): AxState<Arc<Shared>>) -> Response {
+pub(crate) async fn jwks(AxState(sh): AxState<Arc<Shared>>) -> Response {
     json_response(200, &sh.signer.jwks(), &[])
 }
 
 // ------------------------------------------------------------ Graph and MDE
 
 /// The Graph error a fault status maps to.
-pub fn fault_error(status: u16) -> GraphError {
+pub(crate) fn fault_error(status: u16) -> GraphError {
     match status {
         429 => GraphError::new(
             429,
@@ -185,7 +185,7 @@ pub fn fault_error(status: u16) -> GraphError {
 
 /// `Retry-After` in both forms RFC 9110 §10.2.3 allows (delay-seconds and HTTP-date), taking
 /// turns, so clients must read both (Graph's throttling guidance only promises "a value").
-pub fn retry_after_value(secs: u64) -> String {
+pub(crate) fn retry_after_value(secs: u64) -> String {
     static TURN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dated = TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1;
     let at = i64::try_from(secs).ok().and_then(|s| {

@@ -214,7 +214,7 @@ pub const ACCEPTED: &[AcceptedType] = &[
 /// (property, type, collection, read-only).
 pub type BetaProp = (&'static str, &'static str, bool, bool);
 
-pub const BETA_TYPES: &[(&str, &[BetaProp])] = &[
+pub(crate) const BETA_TYPES: &[(&str, &[BetaProp])] = &[
     (
         "microsoft.graph.unifiedRoleDefinition",
         &[
@@ -257,7 +257,7 @@ pub const BETA_TYPES: &[(&str, &[BetaProp])] = &[
     ),
 ];
 
-pub const SUBSET_JSON: &str = include_str!("csdl_subset.json");
+pub(crate) const SUBSET_JSON: &str = include_str!("csdl_subset.json");
 
 /// The subset plus the hand-written beta types.
 pub fn subset() -> &'static Subset {

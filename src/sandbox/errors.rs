@@ -75,13 +75,13 @@ impl GraphError {
         }
     }
 
-    pub fn with_details(mut self, details: Value) -> Self {
+    pub(crate) fn with_details(mut self, details: Value) -> Self {
         self.details = Some(Box::new(details));
         self
     }
 
     /// Directory `404 Request_ResourceNotFound` with the message Entra really sends.
-    pub fn not_found(id: &str) -> Self {
+    pub(crate) fn not_found(id: &str) -> Self {
         Self::new(
             404,
             "Request_ResourceNotFound",
@@ -91,15 +91,15 @@ impl GraphError {
         )
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "Request_BadRequest", message)
     }
 
-    pub fn unsupported_query(message: impl Into<String>) -> Self {
+    pub(crate) fn unsupported_query(message: impl Into<String>) -> Self {
         Self::new(400, "Request_UnsupportedQuery", message)
     }
 
-    pub fn forbidden() -> Self {
+    pub(crate) fn forbidden() -> Self {
         Self::new(
             403,
             "Authorization_RequestDenied",
@@ -107,7 +107,7 @@ impl GraphError {
         )
     }
 
-    pub fn unauthenticated(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(401, "InvalidAuthenticationToken", message)
     }
 
@@ -129,7 +129,7 @@ impl GraphError {
     }
 
     /// The Defender for Endpoint body: same envelope, no `innerError`, `target` = request id.
-    pub fn mde_body(&self, request_id: &str) -> Value {
+    pub(crate) fn mde_body(&self, request_id: &str) -> Value {
         json!({"error": {"code": self.code, "message": self.message, "target": request_id}})
     }
 }

@@ -65,7 +65,7 @@ impl Faults {
     }
 
     /// Decides the fate of a request. Writes may be lost; any request may be throttled or fail.
-    pub fn decide(&mut self, method: &str, path: &str, tenant: Option<Uuid>) -> Decision {
+    pub(crate) fn decide(&mut self, method: &str, path: &str, tenant: Option<Uuid>) -> Decision {
         if let Some(rule) = self.config.one_shots.iter_mut().find(|r| {
             r.count > 0
                 && r.method

@@ -40,7 +40,7 @@ pub struct FaultSettings {
 /// Default lag before a new object shows up in reads, lists and as a reference target.
 /// Microsoft documents replication delays of seconds (api-contract §5.5); strict by default,
 /// `--replication-delay-ms 0` relaxes it.
-pub const DEFAULT_REPLICATION_DELAY_MS: u64 = 1500;
+pub(crate) const DEFAULT_REPLICATION_DELAY_MS: u64 = 1500;
 
 /// How a sandbox runs.
 #[derive(Debug, Clone)]

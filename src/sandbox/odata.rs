@@ -327,7 +327,7 @@ impl Expr {
         }
     }
 
-    pub fn eval(&self, item: &Value) -> bool {
+    pub(crate) fn eval(&self, item: &Value) -> bool {
         self.eval_in(item, None)
     }
 
@@ -436,7 +436,7 @@ pub struct Page {
     pub count: usize,
 }
 
-pub fn check_filter(
+pub(crate) fn check_filter(
     q: &Query,
     rules: &CollectionRules,
     eventual: bool,
@@ -524,7 +524,7 @@ pub fn page(
     })
 }
 
-pub fn encode_skiptoken(offset: usize) -> String {
+pub(crate) fn encode_skiptoken(offset: usize) -> String {
     // Opaque on purpose: clients must follow nextLink verbatim, never build it.
     let raw = format!(
         "sbx1:{offset}:{}",
@@ -569,7 +569,7 @@ pub fn select(v: &Value, select: &Option<Vec<String>>) -> Value {
 }
 
 /// Builds the collection body, with `@odata.nextLink` when more items follow.
-pub fn collection_body(
+pub(crate) fn collection_body(
     context: &str,
     page: Page,
     q: &Query,
@@ -621,7 +621,7 @@ pub fn collection_body(
 
 /// `$expand` property names: commas inside nested options (`a($expand=b,c)`) do not separate
 /// items, and the nested options themselves are dropped (the sandbox always expands fully).
-pub fn expand_names(v: &str) -> Vec<String> {
+pub(crate) fn expand_names(v: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut cur = String::new();

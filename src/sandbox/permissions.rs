@@ -102,25 +102,8 @@ pub fn allowed(area: Area, access: Access) -> &'static [&'static str] {
 }
 
 /// Whether `roles` satisfies `area`/`access`.
-pub fn permits(roles: &[String], area: Area, access: Access) -> bool {
+pub(crate) fn permits(roles: &[String], area: Area, access: Access) -> bool {
     allowed(area, access)
         .iter()
         .any(|p| roles.iter().any(|r| r == p))
 }
-
-/// Every area, for documentation and tests.
-pub const ALL_AREAS: &[Area] = &[
-    Area::Groups,
-    Area::Applications,
-    Area::ServicePrincipals,
-    Area::AppRoleAssignments,
-    Area::DeletedItems,
-    Area::EntitlementManagement,
-    Area::CrossTenantAccess,
-    Area::TenantInformation,
-    Area::DefenderRbac,
-    Area::SecurityAlerts,
-    Area::SecurityIncidents,
-    Area::MdeAlerts,
-    Area::DelegatedAdmin,
-];

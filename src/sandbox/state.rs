@@ -53,7 +53,7 @@ pub const MICROSOFT_SERVICES_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255
 
 /// Microsoft Graph application permissions (app roles) the sandbox knows, with their real ids
 /// (cross-checked in public permission lists; see docs/sandbox.md).
-pub const GRAPH_ROLES: &[(&str, &str)] = &[
+pub(crate) const GRAPH_ROLES: &[(&str, &str)] = &[
     (
         "Application.Read.All",
         "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
@@ -136,7 +136,7 @@ pub const GRAPH_ROLES: &[(&str, &str)] = &[
 ];
 
 /// WindowsDefenderATP application permissions (api-contract §3.1).
-pub const DEFENDER_ROLES_TABLE: &[(&str, &str)] = &[
+pub(crate) const DEFENDER_ROLES_TABLE: &[(&str, &str)] = &[
     ("Alert.Read.All", "71fe6b80-7034-4028-9ed8-0f316df9c3ff"),
     (
         "Alert.ReadWrite.All",
@@ -193,7 +193,7 @@ impl Tenant {
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
-    pub fn list_mut(&mut self, collection: &str) -> &mut Vec<Entry> {
+    pub(crate) fn list_mut(&mut self, collection: &str) -> &mut Vec<Entry> {
         self.collections.entry(collection.to_string()).or_default()
     }
     pub fn find(&self, collection: &str, id: &str) -> Option<&Entry> {
@@ -201,7 +201,7 @@ impl Tenant {
             .iter()
             .find(|e| e.id().eq_ignore_ascii_case(id))
     }
-    pub fn find_mut(&mut self, collection: &str, id: &str) -> Option<&mut Entry> {
+    pub(crate) fn find_mut(&mut self, collection: &str, id: &str) -> Option<&mut Entry> {
         self.list_mut(collection)
             .iter_mut()
             .find(|e| e.id().eq_ignore_ascii_case(id))
@@ -211,12 +211,12 @@ impl Tenant {
         let pos = list.iter().position(|e| e.id().eq_ignore_ascii_case(id))?;
         Some(list.remove(pos))
     }
-    pub fn find_by(&self, collection: &str, key: &str, value: &str) -> Option<&Entry> {
+    pub(crate) fn find_by(&self, collection: &str, key: &str, value: &str) -> Option<&Entry> {
         self.list(collection)
             .iter()
             .find(|e| e.str(key).is_some_and(|v| v.eq_ignore_ascii_case(value)))
     }
-    pub fn sp_by_app_id(&self, app_id: &str) -> Option<&Entry> {
+    pub(crate) fn sp_by_app_id(&self, app_id: &str) -> Option<&Entry> {
         self.find_by(SERVICE_PRINCIPALS, "appId", app_id)
     }
     pub fn insert(&mut self, collection: &str, entry: Entry) {
@@ -243,30 +243,30 @@ pub struct State {
     pub tenants: BTreeMap<Uuid, Tenant>,
 }
 
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-pub fn iso(ms: i64) -> String {
+pub(crate) fn iso(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
 
-pub fn now_iso() -> String {
+pub(crate) fn now_iso() -> String {
     iso(now_ms())
 }
 
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     Uuid::new_v4().to_string()
 }
 
-pub fn sha256_hex(s: &str) -> String {
+pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 /// A random URL-safe secret of Entra's shape (40 chars).
-pub fn random_secret() -> String {
+pub(crate) fn random_secret() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
     let mut rng = rand::rng();
@@ -276,7 +276,7 @@ pub fn random_secret() -> String {
 }
 
 /// Opaque base64url id like appRoleAssignment ids.
-pub fn opaque_id() -> String {
+pub(crate) fn opaque_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -337,7 +337,7 @@ fn first_party_sp(app_id: &str, name: &str, roles: Value) -> Entry {
 }
 
 /// A new tenant with the first-party service principals Microsoft pre-provisions.
-pub fn new_tenant(seed: &TenantSeed) -> Tenant {
+pub(crate) fn new_tenant(seed: &TenantSeed) -> Tenant {
     let mut t = Tenant {
         id: seed.tenant_id,
         domain: seed.domain.clone(),
@@ -369,7 +369,7 @@ pub fn new_tenant(seed: &TenantSeed) -> Tenant {
 
 impl State {
     /// A fresh world from a seed.
-    pub fn from_seed(seed: &Seed, ca: CaMaterial, signing_key_pkcs8: String) -> State {
+    pub(crate) fn from_seed(seed: &Seed, ca: CaMaterial, signing_key_pkcs8: String) -> State {
         let mut st = State {
             format: 1,
             ca,
@@ -387,7 +387,7 @@ impl State {
     }
 
     /// Adds tenants of `seed` that the state does not hold yet (state wins over seed otherwise).
-    pub fn add_missing_tenants(&mut self, seed: &Seed) {
+    pub(crate) fn add_missing_tenants(&mut self, seed: &Seed) {
         let all = std::iter::once(&seed.provider).chain(seed.customers.iter());
         let mut added = Vec::new();
         for ts in all {
@@ -583,14 +583,14 @@ impl State {
     }
 
     /// Finds the home application of `app_id` in any tenant.
-    pub fn home_app(&self, app_id: &str) -> Option<(Uuid, &Entry)> {
+    pub(crate) fn home_app(&self, app_id: &str) -> Option<(Uuid, &Entry)> {
         self.tenants
             .values()
             .find_map(|t| t.find_by(APPLICATIONS, "appId", app_id).map(|e| (t.id, e)))
     }
 
     /// The tenant that owns `domain` (verified domain = the seeded one).
-    pub fn tenant_by_domain(&self, domain: &str) -> Option<&Tenant> {
+    pub(crate) fn tenant_by_domain(&self, domain: &str) -> Option<&Tenant> {
         self.tenants
             .values()
             .find(|t| t.domain.eq_ignore_ascii_case(domain))
@@ -610,7 +610,7 @@ pub fn role_id(resource_sp: &Value, value: &str) -> Option<String> {
 }
 
 /// The value of the app role `id` on a resource service principal.
-pub fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
+pub(crate) fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
     resource_sp
         .get("appRoles")?
         .as_array()?
@@ -623,7 +623,7 @@ pub fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
 
 /// Creates `dir` and its missing parents readable by the owner only (0700): the sandbox's
 /// folder holds its state file (secrets) and CA. An existing folder is left as it is.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt as _;

@@ -45,7 +45,7 @@ fn ca_params() -> Result<CertificateParams, SandboxError> {
     Ok(params)
 }
 
-pub fn generate_ca() -> Result<CaMaterial, SandboxError> {
+pub(crate) fn generate_ca() -> Result<CaMaterial, SandboxError> {
     let key = KeyPair::generate().map_err(tls_err)?;
     let cert = ca_params()?.self_signed(&key).map_err(tls_err)?;
     Ok(CaMaterial {
@@ -55,7 +55,7 @@ pub fn generate_ca() -> Result<CaMaterial, SandboxError> {
 }
 
 /// Issues a leaf certificate for the loopback names, signed by `ca`.
-pub fn issue_server_cert(ca: &CaMaterial) -> Result<ServerMaterial, SandboxError> {
+pub(crate) fn issue_server_cert(ca: &CaMaterial) -> Result<ServerMaterial, SandboxError> {
     let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(tls_err)?;
     let issuer = Issuer::new(ca_params()?, ca_key);
     let key = KeyPair::generate().map_err(tls_err)?;

@@ -21,18 +21,18 @@ use super::state::{
     self, APP_ROLE_ASSIGNMENTS, DEFENDER_APP_ID, FICS, GRAPH_APP_ID, State, now_ms,
 };
 
-pub const TOKEN_LIFETIME_SECS: i64 = 3599;
+pub(crate) const TOKEN_LIFETIME_SECS: i64 = 3599;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Audiences (resource identifiers) the sandbox issues tokens for, by first-party app.
-pub const GRAPH_AUDIENCES: &[&str] = &[
+pub(crate) const GRAPH_AUDIENCES: &[&str] = &[
     "https://graph.microsoft.com",
     "https://graph.microsoft.us",
     "https://dod-graph.microsoft.us",
     "https://microsoftgraph.chinacloudapi.cn",
     GRAPH_APP_ID,
 ];
-pub const DEFENDER_AUDIENCES: &[&str] = &[
+pub(crate) const DEFENDER_AUDIENCES: &[&str] = &[
     "https://api.securitycenter.microsoft.com",
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
     "https://api.security.microsoft.com",
@@ -48,7 +48,7 @@ pub struct Signer {
     kid: String,
 }
 
-pub fn generate_signing_key() -> Result<String, SandboxError> {
+pub(crate) fn generate_signing_key() -> Result<String, SandboxError> {
     let key = RsaKeyPair::generate(KeySize::Rsa2048)
         .map_err(|e| SandboxError::SigningKey(e.to_string()))?;
     let der = key
@@ -115,7 +115,7 @@ impl Signer {
     }
 
     /// The JWKS document (`/discovery/v2.0/keys`).
-    pub fn jwks(&self) -> Value {
+    pub(crate) fn jwks(&self) -> Value {
         let public = self.key.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
         let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
@@ -139,7 +139,7 @@ pub struct TokenRequest {
 }
 
 impl TokenRequest {
-    pub fn from_form(pairs: Vec<(String, String)>) -> TokenRequest {
+    pub(crate) fn from_form(pairs: Vec<(String, String)>) -> TokenRequest {
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         TokenRequest {
             grant_type: get("grant_type"),
@@ -510,7 +510,7 @@ fn verify_federated_assertion(
 }
 
 /// `/{tenant}/v2.0/.well-known/openid-configuration`.
-pub fn openid_configuration(base: &str, tenant: &str) -> Value {
+pub(crate) fn openid_configuration(base: &str, tenant: &str) -> Value {
     json!({
         "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -531,7 +531,7 @@ pub fn openid_configuration(base: &str, tenant: &str) -> Value {
 }
 
 /// `/common/discovery/instance` (MSAL instance discovery).
-pub fn instance_discovery(base: &str) -> Value {
+pub(crate) fn instance_discovery(base: &str) -> Value {
     let host = base.trim_start_matches("https://");
     json!({
         "tenant_discovery_endpoint": format!("{base}/common/v2.0/.well-known/openid-configuration"),

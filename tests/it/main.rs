@@ -37,4 +37,5 @@ mod skips;
 mod support;
 mod token_errors;
 mod twins;
+mod typed;
 mod validate;

@@ -13,7 +13,7 @@ async fn an_empty_tenant_plans_every_resource_as_a_create() {
     let w = World::new("world", |_| {}).await;
     let p = w.plan().await;
     let v = w.manifests();
-    let alpha = mssp::expand::expand_customer(&v.provider.doc, &v.customer("alpha").unwrap().doc);
+    let alpha = mssp::expand::expand_customer(&v.provider, &v.customer("alpha").unwrap().doc);
     let alpha_plan = p.tenants.iter().find(|t| t.name == "alpha").unwrap();
     for r in alpha.resources.iter().filter(|r| !r.spec.is_manual()) {
         let a = alpha_plan

@@ -162,7 +162,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
 }
 
 /// `PATCH /applications(uniqueName='…')` upsert.
-pub fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let t = super::tenant_mut(st, ctx)?;
     let existing = t
@@ -195,7 +195,12 @@ pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Res
     super::no_content()
 }
 
-pub fn add_password(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn add_password(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     let requested = body
         .get("passwordCredential")
@@ -250,7 +255,7 @@ fn push(v: &mut Value, key: &str, item: Value) {
     }
 }
 
-pub fn remove_password(
+pub(crate) fn remove_password(
     ctx: &Ctx,
     st: &mut State,
     req: &ApiRequest,
@@ -308,7 +313,12 @@ fn find_fic<'a>(t: &'a Tenant, app: &str, key: &str) -> Option<&'a Entry> {
     })
 }
 
-pub fn fic_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn fic_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::visible(t, APPLICATIONS, &args[0], ctx.now)?;
     let items = super::visible_items(t, FICS, ctx.now, Some(&args[0]));
@@ -371,7 +381,12 @@ fn issuer_subject_taken(
     })
 }
 
-pub fn fic_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn fic_create(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(FIC_TYPE, &body, Mode::Create)?;
     check_fic(&body, true)?;
@@ -420,7 +435,12 @@ pub fn fic_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) 
     super::created(super::entity(ctx, &fic_set(ctx, &app), &fic))
 }
 
-pub fn fic_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn fic_get(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let f = find_fic(t, &args[0], &args[1])
         .filter(|f| f.visible(ctx.now))
@@ -428,7 +448,12 @@ pub fn fic_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> 
     super::get_one(ctx, req, &fic_set(ctx, &args[0]), FIC_TYPE, &f.v)
 }
 
-pub fn fic_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn fic_patch(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(FIC_TYPE, &body, Mode::Update)?;
     check_fic(&body, false)?;
@@ -469,7 +494,12 @@ pub fn fic_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -
     super::no_content()
 }
 
-pub fn fic_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn fic_delete(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let id = find_fic(t, &args[0], &args[1])
         .filter(|f| f.visible(ctx.now))

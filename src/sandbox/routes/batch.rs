@@ -9,7 +9,7 @@ use crate::sandbox::errors::GraphError;
 use crate::sandbox::odata::Query;
 use crate::sandbox::state::State;
 
-pub const MAX_REQUESTS: usize = 20;
+pub(crate) const MAX_REQUESTS: usize = 20;
 
 /// Decides whether an inner request fails by fault injection (status), given method and path.
 pub type FaultHook<'a> = dyn FnMut(&str, &str) -> Option<u16> + 'a;
@@ -48,7 +48,7 @@ fn inner_request(item: &Value) -> std::result::Result<ApiRequest, GraphError> {
     })
 }
 
-pub fn percent(s: &str) -> String {
+pub(crate) fn percent(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.to_string())

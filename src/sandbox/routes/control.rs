@@ -55,7 +55,7 @@ pub async fn requests(
     Json(lock(&sh.log).clone()).into_response()
 }
 
-pub async fn reset_log(
+pub(crate) async fn reset_log(
     AxState(sh): AxState<Arc<Shared>>,
     addr: ConnectInfo<SocketAddr>,
 ) -> Response {
@@ -82,7 +82,7 @@ pub struct FaultPatch {
     pub clear_one_shots: bool,
 }
 
-pub async fn get_faults(
+pub(crate) async fn get_faults(
     AxState(sh): AxState<Arc<Shared>>,
     addr: ConnectInfo<SocketAddr>,
 ) -> Response {
@@ -92,7 +92,7 @@ pub async fn get_faults(
     Json(lock(&sh.faults).config.clone()).into_response()
 }
 
-pub async fn put_faults(
+pub(crate) async fn put_faults(
     AxState(sh): AxState<Arc<Shared>>,
     addr: ConnectInfo<SocketAddr>,
     body: Bytes,
@@ -143,7 +143,7 @@ pub async fn put_faults(
 }
 
 /// `POST /_sandbox/tenants/{tid}/assignments`: seeds an accessPackageAssignment (reports read them).
-pub async fn seed_assignment(
+pub(crate) async fn seed_assignment(
     AxState(sh): AxState<Arc<Shared>>,
     addr: ConnectInfo<SocketAddr>,
     Path(tid): Path<Uuid>,
@@ -174,7 +174,7 @@ pub async fn seed_assignment(
 
 /// `POST /_sandbox/tenants/{tid}/alerts`: adds (or updates, by `id`) a security alert, so a test
 /// can make "a new alert arrives" happen.
-pub async fn seed_alert(
+pub(crate) async fn seed_alert(
     AxState(sh): AxState<Arc<Shared>>,
     addr: ConnectInfo<SocketAddr>,
     Path(tid): Path<Uuid>,

@@ -14,7 +14,12 @@ const TYPE: &str = "microsoft.graph.crossTenantAccessPolicyConfigurationPartner"
 const SET: &str = "policies/crossTenantAccessPolicy/partners";
 
 /// `GET /tenantRelationships/findTenantInformationByTenantId(tenantId='…')`.
-pub fn find_tenant(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn find_tenant(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let t = Uuid::parse_str(&key)
         .ok()

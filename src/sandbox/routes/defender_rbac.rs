@@ -34,7 +34,7 @@ fn kind(k: &str) -> Result<(&'static str, &'static str, &'static str)> {
 }
 
 /// `*` matches any run of characters (including `/`), as in `microsoft.xdr/secops/*/read`.
-pub fn wildcard_matches(pattern: &str, action: &str) -> bool {
+pub(crate) fn wildcard_matches(pattern: &str, action: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern.eq_ignore_ascii_case(action);
@@ -61,7 +61,7 @@ pub fn wildcard_matches(pattern: &str, action: &str) -> bool {
 }
 
 /// Drops actions covered by another (wildcard) action of the same permission set.
-pub fn normalise_actions(actions: &[String]) -> Vec<String> {
+pub(crate) fn normalise_actions(actions: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for a in actions {
         let covered = actions

@@ -82,7 +82,7 @@ fn stamp_modified(v: &mut Value) {
 
 const ORG_TYPE: &str = "microsoft.graph.connectedOrganization";
 
-pub fn org_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn org_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         ORG_TYPE,
@@ -97,7 +97,12 @@ pub fn org_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Re
     )
 }
 
-pub fn org_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn org_get(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::get_one(
         ctx,
@@ -151,7 +156,12 @@ fn convert_sources(st: &State, sources: &Value) -> Value {
     )
 }
 
-pub fn org_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn org_create(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(ORG_TYPE, &body, Mode::Create)?;
     super::require(
@@ -179,7 +189,12 @@ pub fn org_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> 
     super::created(super::entity(ctx, &set("connectedOrganizations"), &answer))
 }
 
-pub fn org_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn org_patch(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let mut body = req.body();
     csdl::validate(ORG_TYPE, &body, Mode::Update)?;
     if body.get("identitySources").is_some() {
@@ -197,7 +212,12 @@ pub fn org_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -
     })
 }
 
-pub fn org_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn org_delete(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     delete_from(ctx, st, CONNECTED_ORGS, &args[0])
 }
 
@@ -212,7 +232,12 @@ fn delete_from(ctx: &Ctx, st: &mut State, coll: &str, id: &str) -> Result<Resp> 
 
 const CATALOG_TYPE: &str = "microsoft.graph.accessPackageCatalog";
 
-pub fn catalog_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn catalog_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         CATALOG_TYPE,
@@ -233,7 +258,12 @@ pub fn catalog_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -
     )
 }
 
-pub fn catalog_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn catalog_get(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::get_one(
         ctx,
@@ -244,7 +274,12 @@ pub fn catalog_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String])
     )
 }
 
-pub fn catalog_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn catalog_create(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(CATALOG_TYPE, &body, Mode::Create)?;
     super::require(&body, &["displayName"], "AccessPackageCatalog")?;
@@ -256,7 +291,12 @@ pub fn catalog_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String])
     super::created(super::entity(ctx, &set("catalogs"), &c))
 }
 
-pub fn catalog_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn catalog_patch(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     patch_in(ctx, st, req, CATALOGS, CATALOG_TYPE, &args[0])
 }
 
@@ -277,7 +317,12 @@ fn patch_in(
     super::no_content()
 }
 
-pub fn catalog_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn catalog_delete(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     if t.list(ACCESS_PACKAGES)
         .iter()
@@ -317,7 +362,7 @@ fn check_expand(req: &ApiRequest, allowed: &[&str]) -> Result<()> {
     }
 }
 
-pub fn resources_list(
+pub(crate) fn resources_list(
     ctx: &Ctx,
     st: &mut State,
     req: &ApiRequest,
@@ -343,7 +388,7 @@ pub fn resources_list(
     )
 }
 
-pub fn resource_roles_list(
+pub(crate) fn resource_roles_list(
     ctx: &Ctx,
     st: &mut State,
     req: &ApiRequest,
@@ -392,7 +437,12 @@ pub fn resource_roles_list(
 
 const REQUEST_TYPE: &str = "microsoft.graph.accessPackageResourceRequest";
 
-pub fn request_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn request_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(REQUEST_TYPE, &["id", "requestType", "state"]);
     super::list(
@@ -414,7 +464,12 @@ fn group_resource(group: &Entry, catalog: &str) -> Value {
         "scopes": [{"id": new_id(), "displayName": "Root", "description": "Root Scope", "originId": gid, "originSystem": "AadGroup", "isRootScope": true}]})
 }
 
-pub fn request_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn request_create(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(REQUEST_TYPE, &body, Mode::Create)?;
     super::require(
@@ -489,7 +544,12 @@ pub fn request_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String])
 
 const PACKAGE_TYPE: &str = "microsoft.graph.accessPackage";
 
-pub fn package_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn package_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(PACKAGE_TYPE, &["id", "displayName", "isHidden", "catalog"]);
     let items = super::visible_items(t, ACCESS_PACKAGES, ctx.now, None);
@@ -523,7 +583,12 @@ fn expand_package(t: &Tenant, mut p: Value, expand: &[String]) -> Value {
     p
 }
 
-pub fn package_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn package_get(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     check_expand(req, &["catalog", "resourceRoleScopes"])?;
     let t = super::tenant(st, ctx)?;
     let p = expand_package(
@@ -536,7 +601,12 @@ pub fn package_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String])
     super::get_one(ctx, req, &set("accessPackages"), PACKAGE_TYPE, &p)
 }
 
-pub fn package_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn package_create(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(PACKAGE_TYPE, &body, Mode::Create)?;
     super::require(&body, &["displayName", "catalog"], "AccessPackage")?;
@@ -558,7 +628,12 @@ pub fn package_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String])
     super::created(super::entity(ctx, &set("accessPackages"), &p))
 }
 
-pub fn package_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn package_patch(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     if req.body().get("catalog").is_some() {
         return Err(GraphError::bad_request(
             "Property 'catalog' cannot be updated; use the moveToCatalog action.",
@@ -567,7 +642,12 @@ pub fn package_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String
     patch_in(ctx, st, req, ACCESS_PACKAGES, PACKAGE_TYPE, &args[0])
 }
 
-pub fn package_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn package_delete(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let delivered = t.list(ASSIGNMENTS).iter().any(|a| {
         a.v.pointer("/accessPackage/id").and_then(Value::as_str) == Some(args[0].as_str())
@@ -586,7 +666,12 @@ pub fn package_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]
 
 const SCOPE_TYPE: &str = "microsoft.graph.accessPackageResourceRoleScope";
 
-pub fn scope_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn scope_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::visible(t, ACCESS_PACKAGES, &args[0], ctx.now)?;
     let items = super::visible_items(t, ROLE_SCOPES, ctx.now, Some(&args[0]));
@@ -640,7 +725,12 @@ fn resolve_role_scope(t: &Tenant, catalog: &str, body: &Value) -> Option<(Value,
     None
 }
 
-pub fn scope_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn scope_create(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(SCOPE_TYPE, &body, Mode::Create)?;
     super::require(&body, &["role", "scope"], "AccessPackageResourceRoleScope")?;
@@ -680,7 +770,12 @@ pub fn scope_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]
     ))
 }
 
-pub fn scope_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn scope_delete(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let list = t.list_mut(ROLE_SCOPES);
     let pos = list
@@ -715,7 +810,12 @@ fn expand_policy(t: &Tenant, mut p: Value, expand: &[String]) -> Value {
     p
 }
 
-pub fn policy_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn policy_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     check_expand(req, &["accessPackage"])?;
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(POLICY_TYPE, &["id", "displayName", "accessPackage"]);
@@ -745,7 +845,12 @@ pub fn policy_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) ->
     ))
 }
 
-pub fn policy_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn policy_get(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     check_expand(req, &["accessPackage"])?;
     let t = super::tenant(st, ctx)?;
     let p = expand_policy(
@@ -766,7 +871,12 @@ fn policy_defaults() -> Value {
         "reviewSettings": null, "automaticRequestSettings": null})
 }
 
-pub fn policy_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn policy_create(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(POLICY_TYPE, &body, Mode::Create)?;
     super::require(
@@ -797,7 +907,12 @@ pub fn policy_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) 
 }
 
 /// PUT replaces the whole policy: omitted settings are reset to their defaults.
-pub fn policy_put(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn policy_put(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(POLICY_TYPE, &body, Mode::Replace)?;
     if body
@@ -837,13 +952,23 @@ pub fn policy_put(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) 
     ))
 }
 
-pub fn policy_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn policy_delete(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     delete_from(ctx, st, POLICIES, &args[0])
 }
 
 // ------------------------------------------------------------ assignments (read-only)
 
-pub fn assignment_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn assignment_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         "microsoft.graph.accessPackageAssignment",
@@ -865,7 +990,7 @@ pub fn assignment_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]
     )
 }
 
-pub fn assignment_get(
+pub(crate) fn assignment_get(
     ctx: &Ctx,
     st: &mut State,
     req: &ApiRequest,

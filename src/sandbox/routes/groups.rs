@@ -123,7 +123,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
 }
 
 /// `PATCH /groups(uniqueName='…')`: 204 when it exists, 201 when created with `Prefer: create-if-missing`, else 404.
-pub fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let body = req.body();
     let t = super::tenant_mut(st, ctx)?;

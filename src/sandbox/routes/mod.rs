@@ -37,10 +37,10 @@ pub struct Ctx {
 
 impl Ctx {
     /// When a new object becomes visible to reads and references.
-    pub fn visible_at(&self) -> i64 {
+    pub(crate) fn visible_at(&self) -> i64 {
         self.now + self.replication_delay_ms
     }
-    pub fn context(&self, fragment: &str) -> String {
+    pub(crate) fn context(&self, fragment: &str) -> String {
         format!("{}/{}/$metadata#{fragment}", self.base, self.version)
     }
 }
@@ -65,7 +65,7 @@ impl ApiRequest {
         self.body.clone().unwrap_or_else(|| json!({}))
     }
     /// The request URL without query, for nextLinks.
-    pub fn self_url(&self, ctx: &Ctx) -> String {
+    pub(crate) fn self_url(&self, ctx: &Ctx) -> String {
         format!("{}/{}/{}", ctx.base, ctx.version, self.segments.join("/"))
     }
 }
@@ -94,7 +94,7 @@ pub fn created(body: Value) -> Result<Resp> {
         body: Some(body),
     })
 }
-pub fn no_content() -> Result<Resp> {
+pub(crate) fn no_content() -> Result<Resp> {
     Ok(Resp {
         status: 204,
         headers: vec![],
@@ -103,7 +103,7 @@ pub fn no_content() -> Result<Resp> {
 }
 
 /// An object as returned by a single-entity read or create.
-pub fn entity(ctx: &Ctx, set: &str, v: &Value) -> Value {
+pub(crate) fn entity(ctx: &Ctx, set: &str, v: &Value) -> Value {
     let mut out = json!({"@odata.context": ctx.context(&format!("{set}/$entity"))});
     if let (Some(o), Value::Object(src)) = (out.as_object_mut(), state::render(v)) {
         o.extend(src);
@@ -129,14 +129,19 @@ pub fn visible<'a>(t: &'a Tenant, coll: &str, id: &str, now: i64) -> Result<&'a 
         .ok_or_else(|| GraphError::not_found(id))
 }
 
-pub fn visible_mut<'a>(t: &'a mut Tenant, coll: &str, id: &str, now: i64) -> Result<&'a mut Entry> {
+pub(crate) fn visible_mut<'a>(
+    t: &'a mut Tenant,
+    coll: &str,
+    id: &str,
+    now: i64,
+) -> Result<&'a mut Entry> {
     t.find_mut(coll, id)
         .filter(|e| e.visible(now))
         .ok_or_else(|| GraphError::not_found(id))
 }
 
 /// Visible objects of a collection (optionally only children of `parent`), rendered.
-pub fn visible_items(t: &Tenant, coll: &str, now: i64, parent: Option<&str>) -> Vec<Value> {
+pub(crate) fn visible_items(t: &Tenant, coll: &str, now: i64, parent: Option<&str>) -> Vec<Value> {
     t.list(coll)
         .iter()
         .filter(|e| {
@@ -152,7 +157,7 @@ pub fn visible_items(t: &Tenant, coll: &str, now: i64, parent: Option<&str>) -> 
 }
 
 /// Directory-object list rules.
-pub fn directory_rules(
+pub(crate) fn directory_rules(
     type_name: &'static str,
     filterable: &'static [&'static str],
 ) -> CollectionRules {
@@ -166,7 +171,7 @@ pub fn directory_rules(
 }
 
 /// Non-directory (entitlement management, policies, RBAC) list rules.
-pub fn service_rules(
+pub(crate) fn service_rules(
     type_name: &'static str,
     filterable: &'static [&'static str],
 ) -> CollectionRules {
@@ -199,7 +204,7 @@ pub fn list(
 }
 
 /// Rejects `$select` of properties the type does not have.
-pub fn check_select(q: &Query, type_name: &str) -> Result<()> {
+pub(crate) fn check_select(q: &Query, type_name: &str) -> Result<()> {
     let props = super::csdl::properties(type_name);
     if props.is_empty() {
         return Ok(());
@@ -215,7 +220,13 @@ pub fn check_select(q: &Query, type_name: &str) -> Result<()> {
 }
 
 /// A single-entity GET answer honouring `$select`.
-pub fn get_one(ctx: &Ctx, req: &ApiRequest, set: &str, type_name: &str, v: &Value) -> Result<Resp> {
+pub(crate) fn get_one(
+    ctx: &Ctx,
+    req: &ApiRequest,
+    set: &str,
+    type_name: &str,
+    v: &Value,
+) -> Result<Resp> {
     check_select(&req.query, type_name)?;
     ok(odata::select(&entity(ctx, set, v), &req.query.select))
 }
@@ -231,7 +242,7 @@ pub fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-pub fn require(body: &Value, fields: &[&str], type_label: &str) -> Result<()> {
+pub(crate) fn require(body: &Value, fields: &[&str], type_label: &str) -> Result<()> {
     for f in fields {
         if body.get(*f).is_none_or(Value::is_null) {
             return Err(GraphError::bad_request(format!(
@@ -453,7 +464,7 @@ fn gdap_route(method: &str, toks: &[&str]) -> Option<Route> {
 }
 
 /// Folds alternate-key segments: `groups(uniqueName='x')` → token `groups(uniqueName)` + key `x`.
-pub fn fold_keys(segments: &[String]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn fold_keys(segments: &[String]) -> (Vec<String>, Vec<String>) {
     let mut toks = Vec::new();
     let mut keys = Vec::new();
     for s in segments {
@@ -509,7 +520,7 @@ fn resolve_alternate_keys(
 }
 
 /// Runs one Graph request (also used for each `$batch` item).
-pub fn dispatch(ctx: &Ctx, st: &mut State, req: &ApiRequest) -> Result<Resp> {
+pub(crate) fn dispatch(ctx: &Ctx, st: &mut State, req: &ApiRequest) -> Result<Resp> {
     let (mut toks, keys) = fold_keys(&req.segments);
     resolve_alternate_keys(ctx, st, &req.method, &mut toks, &keys)?;
     let refs: Vec<&str> = toks.iter().map(String::as_str).collect();
@@ -564,6 +575,6 @@ fn unknown_route(method: &str, toks: &[&str], beta: bool) -> GraphError {
 }
 
 /// `$select` on an already rendered entity.
-pub fn odata_select(v: &Value, req: &ApiRequest) -> Value {
+pub(crate) fn odata_select(v: &Value, req: &ApiRequest) -> Value {
     odata::select(v, &req.query.select)
 }

@@ -33,7 +33,7 @@ fn rules(type_name: &'static str, stream: Stream) -> CollectionRules {
 
 /// Graph's answer to a `$top` above the endpoint's limit (the limits are the tool's own table,
 /// so both sides agree on one set of numbers).
-pub fn top_exceeded(max: usize, asked: usize) -> GraphError {
+pub(crate) fn top_exceeded(max: usize, asked: usize) -> GraphError {
     GraphError::new(
         400,
         "BadRequest",
@@ -70,7 +70,7 @@ fn security_list(
 }
 
 /// Seeds `n` alerts (one incident per two alerts), newest last in storage.
-pub fn seed_alerts(t: &mut Tenant, n: usize) {
+pub(crate) fn seed_alerts(t: &mut Tenant, n: usize) {
     const SEVERITIES: [&str; 4] = ["low", "medium", "high", "informational"];
     const STATUSES: [&str; 3] = ["new", "inProgress", "resolved"];
     let now = now_ms();
@@ -118,7 +118,7 @@ pub fn seed_alerts(t: &mut Tenant, n: usize) {
 }
 
 /// Newest first (by createdDateTime).
-pub fn newest_first(t: &Tenant, coll: &str) -> Vec<Value> {
+pub(crate) fn newest_first(t: &Tenant, coll: &str) -> Vec<Value> {
     let mut items: Vec<Value> = t.list(coll).iter().map(|e| e.v.clone()).collect();
     items.sort_by(|a, b| {
         b["createdDateTime"]
@@ -210,7 +210,7 @@ pub fn incident(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) ->
 /// A new alert for `POST /_sandbox/tenants/{tid}/alerts`: the given properties over seeded-style
 /// defaults, created and last updated now. An existing id is updated (its `lastUpdateDateTime`
 /// moves), as when an analyst changes an alert.
-pub fn upsert_alert(t: &mut Tenant, partial: &Value) -> Value {
+pub(crate) fn upsert_alert(t: &mut Tenant, partial: &Value) -> Value {
     let now = now_ms();
     let tid = t.id.to_string();
     let id = partial

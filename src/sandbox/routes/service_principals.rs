@@ -142,7 +142,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
 }
 
 /// `PATCH /servicePrincipals(appId='…')` upsert.
-pub fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let body = req.body();
     let existing = super::tenant(st, ctx)?
@@ -178,7 +178,7 @@ pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Res
 
 // ------------------------------------------------------------ app role assignments
 
-pub fn assigned_to_list(
+pub(crate) fn assigned_to_list(
     ctx: &Ctx,
     st: &mut State,
     req: &ApiRequest,
@@ -187,7 +187,7 @@ pub fn assigned_to_list(
     assignments_where(ctx, st, req, &args[0], "resourceId", "appRoleAssignedTo")
 }
 
-pub fn assignments_list(
+pub(crate) fn assignments_list(
     ctx: &Ctx,
     st: &mut State,
     req: &ApiRequest,
@@ -282,7 +282,7 @@ pub fn assign(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> R
     ))
 }
 
-pub fn unassign(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn unassign(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let a = super::visible(t, APP_ROLE_ASSIGNMENTS, &args[1], ctx.now)?;
     let on_sp = [a.str("principalId"), a.str("resourceId")]
@@ -298,7 +298,12 @@ pub fn unassign(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> R
 
 // ------------------------------------------------------------ deleted items
 
-pub fn deleted_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn deleted_list(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let kind = args[0].trim_start_matches("microsoft.graph.");
     let origin = match kind {
         "application" => APPLICATIONS,
@@ -330,7 +335,12 @@ pub fn deleted_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]
     )
 }
 
-pub fn deleted_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn deleted_get(
+    ctx: &Ctx,
+    st: &mut State,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let e = t
         .find(DELETED, &args[0])
@@ -341,7 +351,12 @@ pub fn deleted_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String])
     ))
 }
 
-pub fn deleted_restore(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn deleted_restore(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let Some(mut e) = t.remove(DELETED, &args[0]) else {
         return Err(GraphError::not_found(&args[0]));
@@ -353,7 +368,12 @@ pub fn deleted_restore(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String
     super::ok(body)
 }
 
-pub fn deleted_purge(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn deleted_purge(
+    ctx: &Ctx,
+    st: &mut State,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let e = t
         .remove(DELETED, &args[0])
