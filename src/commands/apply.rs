@@ -101,7 +101,8 @@ async fn apply_with(
 ) -> u8 {
     // Before anything is read or written: does the tool hold the permissions it needs?
     let tenants = crate::permissions::needs(v, &args.customer);
-    match crate::permissions::preflight(session, &tenants).await {
+    match crate::permissions::preflight_with(session, &tenants, usize::from(args.parallelism)).await
+    {
         Ok(short) if short.is_empty() => {}
         Ok(short) => {
             eprintln!("error: the tool's application lacks permissions; nothing was applied:");
