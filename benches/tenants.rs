@@ -2,11 +2,13 @@
 //! nothing about time and print figures for docs/performance.md).
 //!
 //! `cargo bench --bench tenants` — set `MSSP_BENCH_TENANTS` (default 1000) and
-//! `MSSP_BENCH_LATENCY_MS` (default 50).
+//! `MSSP_BENCH_LATENCY_MS` (default 50); `MSSP_BENCH_SECTIONS` (e.g. `2`, default `1,2,3`)
+//! runs only the sections named.
 //! 1. No-op plan over N converged tenants: requests per tenant, wall time versus
 //!    requests × latency / parallelism, peak RSS.
-//! 2. Fresh apply of one customer (plan, then apply with the plan's reads): round trips on the
-//!    critical path versus dependency depth.
+//! 2. Fresh apply of one customer (plan, then apply with the plan's reads): round trips of the
+//!    apply phase (its wall time / latency, and the journal's critical path) versus dependency
+//!    depth, and the requests it sent.
 //! 3. Fresh apply of 100 customers: wall time.
 
 use std::path::Path;
@@ -129,17 +131,84 @@ async fn apply_all(
     started.elapsed()
 }
 
+/// How long each phase of an unattended apply took, and the requests of the apply phase.
+struct Phases {
+    plan: Duration,
+    apply: Duration,
+    apply_requests: usize,
+}
+
+/// [`apply_all`] timing the plan and the apply phase apart; the sandbox's request log (cleared
+/// between the two) counts the apply phase's requests, token requests included.
+async fn apply_phases(
+    session: &Session,
+    v: &mssp::validate::Validated,
+    dir: &Path,
+    parallelism: usize,
+    customers: Vec<String>,
+    sb: &Sandbox,
+    journal: &mssp::apply::journal::Journal,
+) -> Phases {
+    let control = mssp::graph::http_client(Some(sb.ca_pem.as_bytes())).expect("client");
+    let started = Instant::now();
+    let (p, states) = plan::plan_with_states(
+        v,
+        session.graph.clone(),
+        &session.endpoints,
+        &plan_opts(dir, parallelism, customers),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await;
+    let plan = started.elapsed();
+    control
+        .post(format!("{}/_sandbox/reset-log", sb.url))
+        .send()
+        .await
+        .expect("reset log");
+    let started = Instant::now();
+    let out = apply::apply(
+        v,
+        session,
+        &p,
+        states,
+        &ApplyOptions {
+            parallelism,
+            ..ApplyOptions::default()
+        },
+        Some(journal),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await;
+    let apply = started.elapsed();
+    assert!(out.iter().all(|o| o.failed.is_empty()), "apply failed");
+    let log: serde_json::Value = control
+        .get(format!("{}/_sandbox/requests", sb.url))
+        .send()
+        .await
+        .expect("request log")
+        .json()
+        .await
+        .expect("request log");
+    Phases {
+        plan,
+        apply,
+        apply_requests: log.as_array().map_or(0, Vec::len),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let n = env_usize("MSSP_BENCH_TENANTS", 1000);
     let latency_ms = env_usize("MSSP_BENCH_LATENCY_MS", 50) as u64;
     let latency = Duration::from_millis(latency_ms);
     let parallelism = 8;
+    let sections = std::env::var("MSSP_BENCH_SECTIONS").unwrap_or_else(|_| "1,2,3".into());
+    let run = |k: &str| sections.split(',').any(|s| s.trim() == k);
 
-    // 2. One customer, fresh: critical path in round trips.
-    {
+    // 2. One customer, fresh: round trips of the apply phase versus dependency depth.
+    if run("2") {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (_sb, session, v) = world(dir.path(), 1, latency).await;
+        let (sb, session, v) = world(dir.path(), 1, latency).await;
         // The MSSP tenant first (the SIEM app), so the customer is measured alone.
         apply_all(&session, &v, dir.path(), parallelism, vec!["none".into()]).await;
         let desired = mssp::expand::expand_customer(&v.provider, &v.customers[0].doc);
@@ -154,16 +223,52 @@ async fn main() {
             depth.insert(r.address.clone(), d);
         }
         let max_depth = depth.values().max().copied().unwrap_or(0);
-        let t = apply_all(&session, &v, dir.path(), parallelism, vec!["c0000".into()]).await;
-        let trips = t.as_secs_f64() / latency.as_secs_f64();
+        let journal_path = dir.path().join("journal.jsonl");
+        let journal = mssp::apply::journal::Journal::open(&journal_path, "bench").expect("journal");
+        let phases = apply_phases(
+            &session,
+            &v,
+            dir.path(),
+            parallelism,
+            vec!["c0000".into()],
+            &sb,
+            &journal,
+        )
+        .await;
+        let trips = |d: Duration| d.as_secs_f64() / latency.as_secs_f64();
+        let critical = std::fs::read_to_string(&journal_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["event"] == "criticalPath")
+            .unwrap_or_default();
+        let chain: Vec<String> = critical["path"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                format!(
+                    "{} ({})",
+                    s["address"].as_str().unwrap_or("?"),
+                    s["roundTrips"]
+                )
+            })
+            .collect();
         println!(
-            "fresh apply of one customer at {latency_ms} ms: {:.2} s = {trips:.1} round trips on the critical path (plan + apply, as `apply --auto-approve DIR`); dependency depth {max_depth}",
-            t.as_secs_f64()
+            "fresh apply of one customer at {latency_ms} ms (as `apply --auto-approve DIR`): plan {:.2} s = {:.1} round trips; apply phase {:.2} s = {:.1} round trips ({} requests in all), dependency depth {max_depth} (goal <= {}); critical path {} round trips: {}",
+            phases.plan.as_secs_f64(),
+            trips(phases.plan),
+            phases.apply.as_secs_f64(),
+            trips(phases.apply),
+            phases.apply_requests,
+            max_depth + 2,
+            critical["roundTrips"],
+            chain.join(" -> "),
         );
     }
 
     // 3. 100 customers, fresh.
-    {
+    if run("3") {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_sb, session, v) = world(dir.path(), 100, latency).await;
         let t = apply_all(&session, &v, dir.path(), 16, vec![]).await;
@@ -174,6 +279,9 @@ async fn main() {
     }
 
     // 1. No-op plan over n converged tenants.
+    if !run("1") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let (_sb, session, v) = world(dir.path(), n, latency).await;
     let t = apply_all(&session, &v, dir.path(), 64, vec![]).await;

@@ -30,9 +30,9 @@ use crate::model::names;
 use crate::validate::{ValidCredential, ValidProvider, ValidTier, Validated};
 
 /// Microsoft Graph's application id (the same in every cloud).
-pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// WindowsDefenderATP, the Defender for Endpoint API.
-pub(crate) const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
+pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 /// Marker the tool writes into descriptions of objects it owns.
 pub(crate) const OWNERSHIP_MARKER: &str = "Managed by mssp.";
 

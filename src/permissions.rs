@@ -184,15 +184,31 @@ pub struct Shortfall {
     pub consent_url: String,
 }
 
+/// How many tokens the plan's warnings fetch at once when a plan has no parallelism to say.
+pub const PREFLIGHT_CONCURRENCY: usize = 16;
+
 /// Checks that the token in every tenant carries the application permissions needed to read
-/// what a plan reads there and to write what the manifests declare.
+/// what a plan reads there and to write what the manifests declare, fetching
+/// [`PREFLIGHT_CONCURRENCY`] tokens at once.
 pub async fn preflight(
     session: &crate::session::Session,
     tenants: &[TenantNeeds],
 ) -> Result<Vec<Shortfall>, String> {
+    preflight_with(session, tenants, PREFLIGHT_CONCURRENCY).await
+}
+
+/// [`preflight`] fetching tokens `concurrency` at once.
+///
+/// Tokens are fetched `concurrency` at once (apply passes its `--parallelism`), never one
+/// after another: with a thousand tenants that is a thousand Entra round trips before the
+/// first write. Those not cached yet are fetched here, on the first use of each tenant.
+pub async fn preflight_with(
+    session: &crate::session::Session,
+    tenants: &[TenantNeeds],
+    concurrency: usize,
+) -> Result<Vec<Shortfall>, String> {
     use futures::StreamExt as _;
-    // Tokens are fetched concurrently (one Entra round trip each, not one after another);
-    // the answer keeps the tenants' order.
+    // The answer keeps the tenants' order.
     let checks = tenants
         .iter()
         .enumerate()
@@ -219,7 +235,7 @@ pub async fn preflight(
             ))
         });
     let mut found: Vec<(usize, Option<Shortfall>)> = futures::stream::iter(checks)
-        .buffer_unordered(16)
+        .buffer_unordered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await
         .into_iter()

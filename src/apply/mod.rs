@@ -1,7 +1,8 @@
 //! Applying a plan whose tenants were just read (fresh, see `engine::check_fresh`): run the
-//! actions in dependency order (independent ones concurrently, tenants in parallel) and wait
-//! out replication where Graph needs it. `engine::apply` wraps this with the preflight, the
-//! lease and the verification.
+//! actions along their dependencies (each as soon as what it depends on is done, tenants in
+//! parallel) and wait out replication where Graph needs it; the journal gets each tenant's
+//! critical path. `engine::apply` wraps this with the preflight, the lease and the
+//! verification.
 //!
 //! One tenant's failure never stops the others; a failed action skips only its dependents.
 
@@ -33,7 +34,8 @@ use journal::Journal;
 pub struct ApplyOptions {
     pub allow_delete: bool,
     pub parallelism: usize,
-    /// Concurrent actions within one tenant.
+    /// At most this many writes at once within one tenant: as many as are ready run
+    /// together (the dependency graph decides), this only caps wide graphs.
     pub per_tenant: usize,
     pub replication_deadline: Duration,
     /// How long an object whose create answer was lost is looked for before it is created
@@ -53,7 +55,7 @@ impl Default for ApplyOptions {
         Self {
             allow_delete: false,
             parallelism: 8,
-            per_tenant: 4,
+            per_tenant: PER_TENANT_CAP,
             replication_deadline: Duration::from_secs(120),
             recovery_window: Duration::from_secs(15),
             recent: None,
@@ -62,6 +64,11 @@ impl Default for ApplyOptions {
         }
     }
 }
+
+/// The default cap on one tenant's concurrent writes. A customer's graph has about twenty
+/// writes and at most a dozen ready at once; Graph throttles per app and tenant well above
+/// this, and `Retry-After` is honoured when it does.
+pub const PER_TENANT_CAP: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +89,8 @@ pub struct TenantOutcome {
     pub waits: Vec<Wait>,
     /// Manual items still waiting for someone to do them.
     pub manual: usize,
+    /// The writes that determined how long this tenant's apply took (also in the journal).
+    pub critical_path: Vec<PathStep>,
 }
 
 /// Applies the plan's actions with fresh tenant states.
@@ -206,6 +215,7 @@ async fn apply_tenant(
         skipped: vec![],
         waits: vec![],
         manual: tp.actions.iter().filter(|a| a.op == Op::Manual).count(),
+        critical_path: vec![],
     };
     if tp.status == TenantStatus::Blocked {
         out.outcome = Outcome::Blocked;
@@ -245,6 +255,7 @@ async fn apply_tenant(
         replication_deadline: opts.replication_deadline,
         recovery_window: opts.recovery_window.min(opts.replication_deadline),
         secrets: sinks,
+        resolved: Default::default(),
     };
     let allow_protected = customer.is_some_and(|c| {
         c.spec.lifecycle.allow_protected_deletes
@@ -261,6 +272,9 @@ async fn apply_tenant(
     )
     .await;
     out.waits = w.waits.lock().map(|g| g.clone()).unwrap_or_default();
+    if let Some(j) = journal {
+        j.critical_path(&tg, &out.critical_path);
+    }
     out.outcome = if !out.failed.is_empty() || !out.skipped.is_empty() {
         Outcome::Failed
     } else {
@@ -270,8 +284,108 @@ async fn apply_tenant(
     (out, ids)
 }
 
-/// Creates and updates level by level (a resource's level is one more than its deepest
-/// dependency), independent actions of a level concurrently; then deletions, dependents first.
+/// One write of a tenant's apply and what it waits for.
+struct Node<'a> {
+    action: &'a crate::plan::Action,
+    resource: &'a DesiredResource,
+    delete: bool,
+    /// Indices of the nodes that must finish before this one starts.
+    deps: Vec<usize>,
+}
+
+/// The writes as a dependency graph. A create or update waits for the writes of what it
+/// directly depends on. Deletions come after every create and update (an update may be what
+/// stops referring to the object deleted), and a deletion waits for the deletions of
+/// everything that depends on its object, directly or not: dependents go first.
+fn graph_of<'a>(
+    desired: &'a DesiredTenant,
+    universe: &'a DesiredTenant,
+    writes: &[&'a crate::plan::Action],
+) -> Vec<Node<'a>> {
+    let mut nodes: Vec<Node<'a>> = Vec::new();
+    let mut index: BTreeMap<&Address, usize> = BTreeMap::new();
+    for r in &desired.resources {
+        if let Some(a) = writes
+            .iter()
+            .find(|a| a.op != Op::Delete && a.address == r.address.to_string())
+        {
+            index.insert(&r.address, nodes.len());
+            nodes.push(Node {
+                action: a,
+                resource: r,
+                delete: false,
+                deps: vec![],
+            });
+        }
+    }
+    for n in &mut nodes {
+        n.deps = n
+            .resource
+            .depends_on
+            .iter()
+            .filter_map(|d| index.get(d).copied())
+            .collect();
+    }
+    let creates: Vec<usize> = (0..nodes.len()).collect();
+    let mut deletes: BTreeMap<&Address, usize> = BTreeMap::new();
+    for r in universe.resources.iter().rev() {
+        if let Some(a) = writes
+            .iter()
+            .find(|a| a.op == Op::Delete && a.address == r.address.to_string())
+        {
+            deletes.insert(&r.address, nodes.len());
+            nodes.push(Node {
+                action: a,
+                resource: r,
+                delete: true,
+                deps: creates.clone(),
+            });
+        }
+    }
+    for (address, &i) in &deletes {
+        let mut seen: BTreeSet<&Address> = BTreeSet::new();
+        let mut queue: Vec<&Address> = vec![address];
+        while let Some(at) = queue.pop() {
+            for u in &universe.resources {
+                if u.depends_on.contains(at) && seen.insert(&u.address) {
+                    queue.push(&u.address);
+                }
+            }
+        }
+        let after: Vec<usize> = seen
+            .iter()
+            .filter_map(|a| deletes.get(a).copied())
+            .collect();
+        nodes[i].deps.extend(after);
+    }
+    nodes
+}
+
+/// One action on a tenant's critical path: the chain of writes, each started by the end of
+/// the one before, that ended last.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathStep {
+    pub address: String,
+    pub op: &'static str,
+    /// When it started, from the start of the tenant's writes.
+    pub start_ms: u64,
+    pub duration_ms: u64,
+    /// HTTP requests it sent (retries, pages and replication waits included; tokens not).
+    pub round_trips: u64,
+}
+
+/// When a node ran: start and end from the start of the tenant's writes, requests sent.
+#[derive(Debug, Clone, Copy)]
+struct Ran {
+    start: Duration,
+    end: Duration,
+    requests: u64,
+}
+
+/// Runs the writes along their dependencies: each starts as soon as the writes it waits for
+/// have finished (not when a whole level has), as many at once as are ready, up to
+/// `opts.per_tenant`. A failed write skips what depends on it.
 async fn run_actions(
     w: &Writer<'_>,
     desired: &DesiredTenant,
@@ -281,132 +395,210 @@ async fn run_actions(
     allow_protected: bool,
     out: &mut TenantOutcome,
 ) {
-    let failed: Mutex<BTreeSet<Address>> = Mutex::new(BTreeSet::new());
-    let mut levels: BTreeMap<usize, Vec<(&crate::plan::Action, &DesiredResource)>> =
-        BTreeMap::new();
-    let mut level_of: BTreeMap<Address, usize> = BTreeMap::new();
-    for r in &desired.resources {
-        let l = r
-            .depends_on
-            .iter()
-            .filter_map(|d| level_of.get(d))
-            .max()
-            .map_or(0, |l| l + 1);
-        level_of.insert(r.address.clone(), l);
-        if let Some(a) = writes
-            .iter()
-            .find(|a| a.op != Op::Delete && a.address == r.address.to_string())
-        {
-            levels.entry(l).or_default().push((a, r));
+    use futures::stream::FuturesUnordered;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let nodes = graph_of(desired, universe, writes);
+    let mut dependents: Vec<Vec<usize>> = vec![vec![]; nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for &d in &n.deps {
+            dependents[d].push(i);
         }
     }
-    let results: Mutex<Vec<(String, Result<(), WriteError>)>> = Mutex::new(vec![]);
-    for (_, batch) in levels {
-        futures::stream::iter(batch.into_iter().map(|(a, r)| {
-            let failed = &failed;
-            let results = &results;
-            async move {
-                let blocked_by = r
-                    .depends_on
-                    .iter()
-                    .find(|d| failed.lock().map(|f| f.contains(*d)).unwrap_or(false))
-                    .cloned();
-                let lease = may_start(opts);
-                let creates = matches!(a.op, Op::Create | Op::Replace)
-                    || (a.op == Op::Update && a.id.is_none());
-                // Noted before sending: a run killed before the answer is recorded still tells
-                // the next plan to wait for lists before creating this again.
-                let sent = creates && blocked_by.is_none() && lease.is_ok();
-                if sent && let Some(recent) = &opts.recent {
-                    recent.sending(&w.tg.profile.graph, &w.tg.tenant, &a.address);
-                }
-                let result = match (blocked_by, lease) {
-                    (Some(dep), _) => Err(WriteError::skipped(&r.address, &dep)),
-                    (None, Err(why)) => Err(WriteError::new(&r.address, why)),
-                    (None, Ok(())) => match a.op {
-                        Op::Create => r.spec.create(&r.address, w).await,
-                        Op::Update => match &a.id {
-                            Some(id) => r.spec.update(id, &r.address, w).await,
-                            None => r.spec.create(&r.address, w).await,
-                        },
-                        Op::Replace => {
-                            let deleted = match &a.id {
-                                Some(id) => r.spec.delete(id, &r.address, w).await,
-                                None => Ok(()),
-                            };
-                            match deleted {
-                                Ok(()) => r.spec.create(&r.address, w).await,
-                                Err(e) => Err(e),
-                            }
-                        }
-                        _ => Ok(()),
-                    },
-                };
-                if result.is_err()
-                    && let Ok(mut f) = failed.lock()
-                {
-                    f.insert(r.address.clone());
-                }
-                if sent && let Some(recent) = &opts.recent {
-                    match (&result, w.ids().of(&r.address)) {
-                        (Ok(()), Some(id)) => {
-                            recent.created(&w.tg.profile.graph, &w.tg.tenant, &a.address, id);
-                        }
-                        // The answer was lost: the object may exist; keep the note.
-                        (Err(e), _) if e.answer_lost() => {}
-                        _ => recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address),
+    let mut waiting: Vec<usize> = nodes.iter().map(|n| n.deps.len()).collect();
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..nodes.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut finished = vec![false; nodes.len()];
+    let mut ran: Vec<Option<Ran>> = vec![None; nodes.len()];
+    let mut failed: BTreeSet<Address> = BTreeSet::new();
+    let mut results: Vec<(String, Result<(), WriteError>)> = vec![];
+    let started = std::time::Instant::now();
+    let cap = opts.per_tenant.max(1);
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < cap
+            && let Some(i) = ready.pop_front()
+        {
+            let n = &nodes[i];
+            let blocked_by = (!n.delete)
+                .then(|| n.resource.depends_on.iter().find(|d| failed.contains(*d)))
+                .flatten();
+            if let Some(dep) = blocked_by {
+                let skipped = WriteError::skipped(&n.resource.address, dep);
+                finished[i] = true;
+                failed.insert(n.resource.address.clone());
+                results.push((n.action.address.clone(), Err(skipped)));
+                for &d in &dependents[i] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.push_back(d);
                     }
                 }
-                if let Ok(mut res) = results.lock() {
-                    res.push((a.address.clone(), result));
-                }
+                continue;
             }
-        }))
-        .buffer_unordered(opts.per_tenant.max(1))
-        .collect::<Vec<()>>()
-        .await;
-    }
-    // Deletions: reverse expansion order, so dependents go before what they depend on.
-    for r in universe.resources.iter().rev() {
-        let Some(a) = writes
-            .iter()
-            .find(|a| a.op == Op::Delete && a.address == r.address.to_string())
-        else {
-            continue;
-        };
-        let lease = may_start(opts);
-        let result = if let Err(why) = lease {
-            Err(WriteError::new(&r.address, why))
-        } else if !opts.allow_delete {
-            Err(WriteError::new(
-                &r.address,
-                "not deleted: deletions need --allow-delete",
-            ))
-        } else if a.protected && !allow_protected {
-            Err(WriteError::new(
-                &r.address,
-                "not deleted: protected; the customer manifest must set lifecycle.allowProtectedDeletes (or offboarding)",
-            ))
-        } else {
-            match &a.id {
-                Some(id) => r.spec.delete(id, &r.address, w).await,
-                None => Ok(()),
-            }
-        };
-        if result.is_ok()
-            && let Some(recent) = &opts.recent
-        {
-            recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address);
+            let counter = Arc::new(AtomicU64::new(0));
+            running.push(async move {
+                let start = started.elapsed();
+                let result = crate::graph::count_requests(Arc::clone(&counter), async {
+                    if n.delete {
+                        delete_one(w, n, opts, allow_protected).await
+                    } else {
+                        write_one(w, n, opts).await
+                    }
+                })
+                .await;
+                let ran = Ran {
+                    start,
+                    end: started.elapsed(),
+                    requests: counter.load(Ordering::Relaxed),
+                };
+                (i, result, ran)
+            });
         }
-        if let Ok(mut res) = results.lock() {
-            res.push((a.address.clone(), result));
+        let Some((i, result, r)) = running.next().await else {
+            break;
+        };
+        let n = &nodes[i];
+        finished[i] = true;
+        ran[i] = Some(r);
+        // Deletions order the others but never skip them (as before: each is attempted).
+        if result.is_err() && !n.delete {
+            failed.insert(n.resource.address.clone());
+        }
+        results.push((n.action.address.clone(), result));
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push_back(d);
+            }
         }
     }
-    for (address, result) in results.into_inner().unwrap_or_default() {
+    // Only a dependency cycle leaves a write unstarted; say so rather than drop it.
+    for (_, n) in nodes.iter().enumerate().filter(|(i, _)| !finished[*i]) {
+        results.push((
+            n.action.address.clone(),
+            Err(WriteError::new(
+                &n.resource.address,
+                "not started: its dependencies form a cycle",
+            )),
+        ));
+    }
+    out.critical_path = critical_path(&nodes, &ran);
+    for (address, result) in results {
         match result {
             Ok(()) => out.done.push(address),
             Err(e) if e.is_skipped() => out.skipped.push(e.to_string()),
             Err(e) => out.failed.push(e),
         }
     }
+}
+
+/// The chain of writes that ended last, each preceded by the dependency that finished last
+/// (the one it was waiting for), first write first.
+fn critical_path(nodes: &[Node<'_>], ran: &[Option<Ran>]) -> Vec<PathStep> {
+    let last = (0..nodes.len())
+        .filter_map(|i| ran[i].map(|r| (i, r)))
+        .max_by_key(|(_, r)| r.end);
+    let mut path = Vec::new();
+    let mut at = last;
+    while let Some((i, r)) = at {
+        path.push(PathStep {
+            address: nodes[i].action.address.clone(),
+            op: nodes[i].action.op.verb(),
+            start_ms: millis(r.start),
+            duration_ms: millis(r.end.saturating_sub(r.start)),
+            round_trips: r.requests,
+        });
+        at = nodes[i]
+            .deps
+            .iter()
+            .filter_map(|&d| ran[d].map(|r| (d, r)))
+            .max_by_key(|(_, r)| r.end);
+    }
+    path.reverse();
+    path
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A create, update or replace.
+async fn write_one(w: &Writer<'_>, n: &Node<'_>, opts: &ApplyOptions) -> Result<(), WriteError> {
+    let (a, r) = (n.action, n.resource);
+    let lease = may_start(opts);
+    let creates =
+        matches!(a.op, Op::Create | Op::Replace) || (a.op == Op::Update && a.id.is_none());
+    // Noted before sending: a run killed before the answer is recorded still tells the next
+    // plan to wait for lists before creating this again.
+    let sent = creates && lease.is_ok();
+    if sent && let Some(recent) = &opts.recent {
+        recent.sending(&w.tg.profile.graph, &w.tg.tenant, &a.address);
+    }
+    let result = match lease {
+        Err(why) => Err(WriteError::new(&r.address, why)),
+        Ok(()) => match a.op {
+            Op::Create => r.spec.create(&r.address, w).await,
+            Op::Update => match &a.id {
+                Some(id) => r.spec.update(id, &r.address, w).await,
+                None => r.spec.create(&r.address, w).await,
+            },
+            Op::Replace => {
+                let deleted = match &a.id {
+                    Some(id) => r.spec.delete(id, &r.address, w).await,
+                    None => Ok(()),
+                };
+                match deleted {
+                    Ok(()) => r.spec.create(&r.address, w).await,
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Ok(()),
+        },
+    };
+    if sent && let Some(recent) = &opts.recent {
+        match (&result, w.ids().of(&r.address)) {
+            (Ok(()), Some(id)) => {
+                recent.created(&w.tg.profile.graph, &w.tg.tenant, &a.address, id);
+            }
+            // The answer was lost: the object may exist; keep the note.
+            (Err(e), _) if e.answer_lost() => {}
+            _ => recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address),
+        }
+    }
+    result
+}
+
+/// A deletion, if allowed.
+async fn delete_one(
+    w: &Writer<'_>,
+    n: &Node<'_>,
+    opts: &ApplyOptions,
+    allow_protected: bool,
+) -> Result<(), WriteError> {
+    let (a, r) = (n.action, n.resource);
+    let result = if let Err(why) = may_start(opts) {
+        Err(WriteError::new(&r.address, why))
+    } else if !opts.allow_delete {
+        Err(WriteError::new(
+            &r.address,
+            "not deleted: deletions need --allow-delete",
+        ))
+    } else if a.protected && !allow_protected {
+        Err(WriteError::new(
+            &r.address,
+            "not deleted: protected; the customer manifest must set lifecycle.allowProtectedDeletes (or offboarding)",
+        ))
+    } else {
+        match &a.id {
+            Some(id) => r.spec.delete(id, &r.address, w).await,
+            None => Ok(()),
+        }
+    };
+    if result.is_ok()
+        && let Some(recent) = &opts.recent
+    {
+        recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address);
+    }
+    result
 }

@@ -62,7 +62,7 @@ pub async fn apply(
 ) -> Result<(), EngineError> {
     // Before anything is read or written: does the tool hold the permissions it needs?
     let tenants = crate::permissions::needs(v, &req.customers);
-    let short = crate::permissions::preflight(session, &tenants)
+    let short = crate::permissions::preflight_with(session, &tenants, req.parallelism)
         .await
         .map_err(EngineError::Preflight)?;
     if !short.is_empty() {

@@ -1,5 +1,6 @@
 //! The run journal: one JSON line per write (when, which tenant and object, which identity,
-//! the HTTP status and Graph request id). Append-only, for audit and customer reports.
+//! the HTTP status and Graph request id), and per tenant one line with the critical path of
+//! its writes. Append-only, for audit and customer reports.
 //! Request bodies are never written, so no secret can end up here.
 
 use std::io::Write as _;
@@ -57,6 +58,46 @@ impl Journal {
             "status": status,
             "requestId": request_id,
             "error": error,
+        });
+        if let Ok(mut f) = self.file.lock() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+
+    /// The tenant's critical path: the chain of writes, each started by the end of the one
+    /// before, that ended last (`address` names that last write), with durations and round
+    /// trips. Nothing is written for a tenant without writes.
+    pub fn critical_path<S: serde::Serialize>(&self, tg: &TenantGraph, path: &[S]) {
+        let Some(last) = path.last() else {
+            return;
+        };
+        let steps = serde_json::to_value(path).unwrap_or_default();
+        let last = serde_json::to_value(last).unwrap_or_default();
+        let total = |field: &str| -> u64 {
+            steps
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.get(field).and_then(serde_json::Value::as_u64))
+                .sum()
+        };
+        let end = last
+            .get("startMs")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+            + last
+                .get("durationMs")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+        let line = json!({
+            "time": jiff::Timestamp::now().to_string(),
+            "tenant": tg.tenant,
+            "address": last.get("address"),
+            "event": "criticalPath",
+            "identity": self.identity,
+            "durationMs": end,
+            "roundTrips": total("roundTrips"),
+            "path": steps,
         });
         if let Ok(mut f) = self.file.lock() {
             let _ = writeln!(f, "{line}");

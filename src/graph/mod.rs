@@ -30,6 +30,18 @@ pub use retry_after::RetryAfter;
 use crate::auth::Tokens;
 use crate::cloud::CloudProfile;
 
+tokio::task_local! {
+    /// Requests sent on behalf of one apply action (its round trips, for the journal's
+    /// critical path): set around the action's future with [`count_requests`].
+    static ACTION_REQUESTS: Arc<AtomicU64>;
+}
+
+/// Runs `fut`, counting every HTTP request it sends through any [`TenantGraph`] (retries and
+/// pages included, token requests not) into `counter`.
+pub async fn count_requests<F: std::future::Future>(counter: Arc<AtomicU64>, fut: F) -> F::Output {
+    ACTION_REQUESTS.scope(counter, fut).await
+}
+
 /// Graph API version of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -328,6 +340,7 @@ impl TenantGraph {
                 req = req.json(b);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
+            let _ = ACTION_REQUESTS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
             // One exchange: headers, then the body read in full (within the size bound).
             let exchange = match req.send().await {
                 Err(e) => Err(classify(&e)),

@@ -3,8 +3,9 @@
 //! [`WriteError`], and the write helpers every kind uses (create with recovery, keyed upsert,
 //! patch, delete).
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -99,6 +100,36 @@ pub struct Writer<'a> {
     /// How long to look for an object whose create answer was lost before creating it again.
     pub recovery_window: Duration,
     pub secrets: &'a crate::secrets::SecretSinks,
+    /// What this tenant's writes looked up once and share (see [`Writer::resolve_once`]).
+    pub resolved: Resolved,
+}
+
+/// Objects several writes of one tenant need and that do not change during a run (a
+/// resource service principal's id and app roles, a catalog resource's roles and scopes),
+/// each fetched at most once per tenant per run, however many writes ask at the same time.
+#[derive(Default)]
+pub struct Resolved {
+    cells: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Value>>>>,
+}
+
+impl Resolved {
+    fn cell(&self, key: &str) -> Arc<tokio::sync::OnceCell<Value>> {
+        match self.cells.lock() {
+            Ok(mut m) => Arc::clone(m.entry(key.to_string()).or_default()),
+            // A poisoned map only loses the sharing, never the answer.
+            Err(_) => Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// Notes what a write learnt anyway (e.g. a catalog resource it waited for).
+    pub fn remember(&self, key: &str, value: Value) {
+        let _ = self.cell(key).set(value);
+    }
+
+    /// What was noted or fetched under `key`, if anything.
+    pub fn recall(&self, key: &str) -> Option<Value> {
+        self.cell(key).get().cloned()
+    }
 }
 
 impl Writer<'_> {
@@ -126,6 +157,20 @@ impl Writer<'_> {
         if let Ok(mut g) = self.ids.lock() {
             g.siem_app_id = Some(app_id.to_string());
         }
+    }
+
+    /// The value under `key`, fetched by `fetch` the first time any write of this tenant asks
+    /// (concurrent askers wait for that one request); a failed fetch is not kept.
+    pub async fn resolve_once<F, Fut>(&self, key: &str, fetch: F) -> Result<Value, GraphError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Value, GraphError>>,
+    {
+        self.resolved
+            .cell(key)
+            .get_or_try_init(fetch)
+            .await
+            .cloned()
     }
 
     /// Sends a write; while Graph answers with a documented replication error (a referenced

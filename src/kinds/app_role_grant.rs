@@ -96,16 +96,19 @@ pub fn body(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Value {
 use crate::graph::Service;
 use crate::graph::write::{WriteError, Writer, graph_err};
 
-/// Grants the role (admin consent). The resource service principal and role id are resolved
-/// in this tenant at run time; a duplicate answer means it is already granted.
-pub async fn create(
+/// The resource service principal (id and `appRoles`): from the plan's read when it found it,
+/// otherwise fetched once per tenant per run and shared by every grant on the same API.
+async fn resource_principal(
     spec: &AppRoleGrantSpec,
     at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    let principal = w.id_of(at, &spec.principal)?;
-    let sp = w
-        .get(
+) -> Result<Value, WriteError> {
+    let key = service_principal::key(&spec.resource_app_id);
+    if let Some(Some(sp)) = w.snap.object(&key) {
+        return Ok(sp.clone());
+    }
+    w.resolve_once(&key, || async {
+        w.get(
             at,
             Service::Graph(Version::V1),
             &format!(
@@ -114,7 +117,20 @@ pub async fn create(
             ),
         )
         .await
-        .map_err(graph_err(at))?;
+    })
+    .await
+    .map_err(graph_err(at))
+}
+
+/// Grants the role (admin consent). The resource service principal and role id are resolved
+/// in this tenant at run time; a duplicate answer means it is already granted.
+pub async fn create(
+    spec: &AppRoleGrantSpec,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    let principal = w.id_of(at, &spec.principal)?;
+    let sp = resource_principal(spec, at, w).await?;
     let resource = str_of(&sp, "id").to_string();
     let role = sp
         .get("appRoles")

@@ -92,15 +92,29 @@ pub(crate) async fn lookup(
             &format!("{ENTITLEMENT}/catalogs/{catalog_id}/resources?$expand=roles,scopes"),
         )
         .await?;
-    let _ = at;
     Ok(items.into_iter().find(|r| {
         str_of(r, "originId").eq_ignore_ascii_case(group_id)
             && str_of(r, "originSystem") == "AadGroup"
     }))
 }
 
+/// Where a catalog resource found while writing is kept for the role scopes that need its
+/// role and scope ids (`Writer::resolved`).
+pub fn resolved_key(catalog_id: &str, group_id: &str) -> String {
+    format!(
+        "catalog-resource:{}:{}",
+        catalog_id.to_ascii_lowercase(),
+        group_id.to_ascii_lowercase()
+    )
+}
+
 /// Adding a group to a catalog is asynchronous: the request is accepted, the resource
 /// appears later. Wait for it, so role scopes can refer to it.
+///
+/// The plan read the catalog's resources (or the catalog is new), so the request is sent
+/// without looking first; only an answer saying the group is already there (a run whose
+/// answer was lost, a hand-made addition) leads to the lookup. The resource found, with its
+/// roles and scopes, is kept for the role scopes of the same run.
 pub async fn create(
     spec: &CatalogResourceSpec,
     at: &crate::model::Address,
@@ -109,10 +123,6 @@ pub async fn create(
 ) -> Result<(), WriteError> {
     let cat = w.id_of(at, &spec.catalog)?;
     let group = w.id_of(at, &spec.group)?;
-    if let Ok(Some(r)) = lookup(w, at, &cat, &group).await {
-        w.set_id(at, str_of(&r, "id"));
-        return Ok(());
-    }
     let body = add_request(spec, &w.ids(), group_name);
     match w
         .call(
@@ -128,13 +138,26 @@ pub async fn create(
         Ok(_) => {}
         // Lost answer: the wait below finds out whether the request went through.
         Err(e) if outcome_unknown(&e) => {}
+        // Refused: perhaps because the group is in the catalog already.
+        Err(e) if e.status() == Some(400) || e.status() == Some(409) => {
+            match lookup(w, at, &cat, &group).await {
+                Ok(Some(r)) => {
+                    w.set_id(at, str_of(&r, "id"));
+                    w.resolved.remember(&resolved_key(&cat, &group), r);
+                    return Ok(());
+                }
+                _ => return Err(graph_err(at)(e)),
+            }
+        }
         Err(e) => return Err(graph_err(at)(e)),
     }
     let id = w
         .await_visible(at, "the group to appear in the catalog", || async {
-            Ok(lookup(w, at, &cat, &group)
-                .await?
-                .map(|r| str_of(&r, "id").to_string()))
+            Ok(lookup(w, at, &cat, &group).await?.map(|r| {
+                let id = str_of(&r, "id").to_string();
+                w.resolved.remember(&resolved_key(&cat, &group), r);
+                id
+            }))
         })
         .await?;
     w.set_id(at, &id);

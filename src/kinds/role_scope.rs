@@ -90,6 +90,51 @@ async fn existing(
         .map(|s| str_of(s, "id").to_string()))
 }
 
+/// The group's resource in the catalog, with its roles and scopes: as the catalog-resource
+/// write of this run found it, else as the plan read it, else looked up (waiting while the
+/// catalog's list does not show it yet, which Graph documents as asynchronous).
+async fn catalog_resource(
+    spec: &RoleScopeSpec,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+    catalog_id: &str,
+    group: &str,
+) -> Result<Value, WriteError> {
+    let key = super::catalog_resource::resolved_key(catalog_id, group);
+    if let Some(r) = w.resolved.recall(&key) {
+        return Ok(r);
+    }
+    let read = super::catalog_resource::CatalogResourceSpec {
+        catalog: w
+            .tenant
+            .resources
+            .iter()
+            .find_map(|r| match &r.spec {
+                crate::model::Spec::CatalogResource(c) if c.group == spec.group => {
+                    Some(c.catalog.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| spec.catalog_resource.clone()),
+        group: spec.group.clone(),
+    };
+    if let Some(r) = super::catalog_resource::find(&read, w.snap, &w.ids()) {
+        return Ok(r.clone());
+    }
+    w.await_visible(at, "the group to appear in the catalog", || async {
+        let r = super::catalog_resource::lookup(w, at, catalog_id, group).await?;
+        Ok(r.map(|r| {
+            let id = str_of(&r, "id").to_string();
+            w.resolved.remember(&key, r);
+            id
+        }))
+    })
+    .await?;
+    w.resolved
+        .recall(&key)
+        .ok_or_else(|| WriteError::new(at, "the group is not in the catalog yet"))
+}
+
 pub async fn create(
     spec: &RoleScopeSpec,
     at: &crate::model::Address,
@@ -112,10 +157,7 @@ pub async fn create(
             _ => None,
         })
         .ok_or_else(|| WriteError::new(at, "the catalog of this group is unknown"))?;
-    let resource = super::catalog_resource::lookup(w, at, &catalog_id, &group)
-        .await
-        .map_err(graph_err(at))?
-        .ok_or_else(|| WriteError::new(at, "the group is not in the catalog yet"))?;
+    let resource = catalog_resource(spec, at, w, &catalog_id, &group).await?;
     let role = resource
         .get("roles")
         .and_then(Value::as_array)

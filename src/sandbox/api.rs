@@ -113,6 +113,14 @@ pub async fn token_endpoint(
     Path(tenant): Path<String>,
     body: Bytes,
 ) -> Response {
+    let slow = lock(&sh.faults).delay_for(
+        "POST",
+        &format!("/{tenant}/oauth2/v2.0/token"),
+        Uuid::parse_str(&tenant).ok(),
+    );
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+    }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let req = TokenRequest::from_form(form);
     let token_url = format!("{}/{tenant}/oauth2/v2.0/token", sh.base);
@@ -340,7 +348,12 @@ pub async fn api(
     let (decision, latency, cfg) = {
         let mut f = lock(&sh.faults);
         let d = f.decide(method.as_str(), &path, Some(tenant));
-        (d, f.config.latency_ms, f.config.clone())
+        let slow = f.delay_for(method.as_str(), &path, Some(tenant));
+        (
+            d,
+            f.config.latency_ms.saturating_add(slow),
+            f.config.clone(),
+        )
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;

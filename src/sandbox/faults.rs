@@ -27,6 +27,22 @@ pub struct OneShot {
     pub after: u32,
 }
 
+/// A rule that slows the next `count` matching requests (token requests too) by `delay_ms`
+/// before they are served, holding nothing else up: a slow backend for one kind of request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Delay {
+    /// HTTP method to match; `None` = any.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path prefix to match, e.g. `/v1.0/policies` or `/{tenant}/oauth2/v2.0/token`.
+    pub path_prefix: String,
+    /// Tenant to match (the token's `tid`, or the tenant a token is asked for); `None` = any.
+    #[serde(default)]
+    pub tenant: Option<Uuid>,
+    pub delay_ms: u64,
+    pub count: u32,
+}
+
 /// Run-time adjustable settings (`PUT /_sandbox/faults`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FaultConfig {
@@ -39,6 +55,8 @@ pub struct FaultConfig {
     pub retry_after_secs: u64,
     #[serde(default)]
     pub one_shots: Vec<OneShot>,
+    #[serde(default)]
+    pub delays: Vec<Delay>,
 }
 
 /// What the fault layer decided for one request.
@@ -84,6 +102,24 @@ impl Faults {
             return Decision::Fail(status);
         }
         self.random(method)
+    }
+
+    /// The extra delay for a request, from the first matching [`Delay`] rule (which it uses up).
+    pub fn delay_for(&mut self, method: &str, path: &str, tenant: Option<Uuid>) -> u64 {
+        let Some(rule) = self.config.delays.iter_mut().find(|r| {
+            r.count > 0
+                && r.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && path.starts_with(&r.path_prefix)
+                && r.tenant.is_none_or(|t| Some(t) == tenant)
+        }) else {
+            return 0;
+        };
+        rule.count -= 1;
+        let ms = rule.delay_ms;
+        self.config.delays.retain(|r| r.count > 0);
+        ms
     }
 
     fn random(&mut self, method: &str) -> Decision {

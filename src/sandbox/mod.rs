@@ -221,6 +221,7 @@ impl Sandbox {
             page_size: opts.page_size.max(1),
             retry_after_secs: opts.retry_after_secs,
             one_shots: vec![],
+            delays: vec![],
         };
         let signer = token::Signer::new(&st.signing_key_pkcs8, &st.signing_kid)?;
         let (client_id, client_secret) = (

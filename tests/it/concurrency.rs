@@ -333,10 +333,11 @@ async fn an_expired_lease_is_taken_over() {
 
 /// A run whose lease cannot be renewed stops writing before the lease could expire (another
 /// apply may take it over then): every renewal is refused, the TTL is short and requests are
-/// slow, so the lease runs out before the writes.
+/// slow, so the lease runs out before the writes. (Slow enough that even writes started as
+/// soon as their dependencies are done, many at once, cannot all finish within the TTL.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_stop_when_the_lease_cannot_be_renewed() {
-    let w = World::new("world", |o| o.latency = Duration::from_millis(150)).await;
+    let w = World::new("world", |o| o.latency = Duration::from_millis(400)).await;
     w.control(
         reqwest::Method::PUT,
         "faults",

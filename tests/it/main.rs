@@ -3,6 +3,7 @@
 mod alerts;
 mod alerts_paging;
 mod apply;
+mod apply_schedule;
 mod auth;
 mod ci_identity;
 mod ci_workflow;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::sandbox::api::{Shared, lock, loopback};
-use crate::sandbox::faults::OneShot;
+use crate::sandbox::faults::{Delay, OneShot};
 use crate::sandbox::state::{ASSIGNMENTS, Entry, new_id};
 
 fn forbidden() -> Response {
@@ -80,6 +80,10 @@ pub struct FaultPatch {
     pub one_shot: Option<OneShot>,
     #[serde(default)]
     pub clear_one_shots: bool,
+    /// Appends a [`Delay`] rule.
+    pub delay: Option<Delay>,
+    #[serde(default)]
+    pub clear_delays: bool,
 }
 
 pub(crate) async fn get_faults(
@@ -138,6 +142,12 @@ pub(crate) async fn put_faults(
     }
     if let Some(rule) = patch.one_shot {
         c.one_shots.push(rule);
+    }
+    if patch.clear_delays {
+        c.delays.clear();
+    }
+    if let Some(rule) = patch.delay {
+        c.delays.push(rule);
     }
     Json(c.clone()).into_response()
 }
