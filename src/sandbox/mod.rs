@@ -14,6 +14,7 @@ pub mod routes;
 pub mod state;
 pub mod tls;
 pub mod token;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,7 +121,7 @@ impl Drop for Sandbox {
         if let Some(f) = self.flusher.take() {
             f.abort();
         }
-        self.shared.flush();
+        self.shared.flush_now();
     }
 }
 
@@ -239,7 +240,7 @@ impl Sandbox {
             st.save(p)?;
         }
         let shared = Arc::new(api::Shared {
-            state: Mutex::new(st),
+            world: world::World::new(st),
             faults: Mutex::new(Faults::new(fault_config, opts.fault_seed)),
             log: Mutex::new(Vec::new()),
             signer,
@@ -250,13 +251,13 @@ impl Sandbox {
         let flusher = opts.state_file.is_some().then(|| {
             let shared = shared.clone();
             tokio::spawn(async move {
-                // Writing holds the state lock: keep that under a tenth of the time, however
-                // large the world grows.
+                // Writing holds every tenant's lock: keep that under a tenth of the time,
+                // however large the world grows.
                 let mut every = api::FLUSH_EVERY;
                 loop {
                     tokio::time::sleep(every).await;
                     let started = std::time::Instant::now();
-                    shared.flush();
+                    shared.flush().await;
                     every = api::FLUSH_EVERY.max(started.elapsed() * 10);
                 }
             })
@@ -315,7 +316,7 @@ impl Sandbox {
             self.shared
                 .dirty
                 .store(false, std::sync::atomic::Ordering::Release);
-            api::lock(&self.shared.state).save(p)?;
+            self.shared.world.save(p).await?;
         }
         Ok(())
     }

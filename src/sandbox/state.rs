@@ -535,49 +535,9 @@ impl State {
         }
     }
 
-    /// Writes the state atomically: a crash mid-write leaves the previous file intact. The
-    /// file holds the client secret and the CA's private key, so it is created readable by
-    /// its owner only (0600), temporary file included.
+    /// Writes the state atomically (see [`save_json`]).
     pub fn save(&self, path: &Path) -> Result<(), SandboxError> {
-        use std::io::Write as _;
-        let bytes = serde_json::to_vec_pretty(self).map_err(SandboxError::SerialiseState)?;
-        let tmp = path.with_extension("tmp");
-        let werr = |source| SandboxError::WriteState {
-            path: path.to_path_buf(),
-            source,
-        };
-        // A mode only applies to a file being created: a leftover temporary file (or a link
-        // planted in its place) must not lend its own.
-        match std::fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(werr(e)),
-        }
-        let mut open = std::fs::OpenOptions::new();
-        open.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            open.mode(0o600);
-        }
-        let mut file = open.open(&tmp).map_err(werr)?;
-        file.write_all(&bytes).map_err(werr)?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(werr)
-    }
-
-    /// Finds the home application of `app_id` in any tenant.
-    pub fn home_app(&self, app_id: &str) -> Option<(Uuid, &Entry)> {
-        self.tenants
-            .values()
-            .find_map(|t| t.find_by(APPLICATIONS, "appId", app_id).map(|e| (t.id, e)))
-    }
-
-    /// The tenant that owns `domain` (verified domain = the seeded one).
-    pub fn tenant_by_domain(&self, domain: &str) -> Option<&Tenant> {
-        self.tenants
-            .values()
-            .find(|t| t.domain.eq_ignore_ascii_case(domain))
+        save_json(self, path)
     }
 }
 
@@ -603,6 +563,39 @@ pub fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
             (r.get("id")?.as_str()?.eq_ignore_ascii_case(id))
                 .then(|| r.get("value")?.as_str().map(str::to_string))?
         })
+}
+
+/// Writes a state file atomically: a crash mid-write leaves the previous file intact. The file
+/// holds the client secret and the CA's private key, so it is created readable by its owner only
+/// (0600), temporary file included. Written as it is serialised: a 10,000-tenant world is
+/// hundreds of megabytes, which need not be held in memory a second time.
+pub fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let werr = |source| SandboxError::WriteState {
+        path: path.to_path_buf(),
+        source,
+    };
+    // A mode only applies to a file being created: a leftover temporary file (or a link
+    // planted in its place) must not lend its own.
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(werr(e)),
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        open.mode(0o600);
+    }
+    let file = open.open(&tmp).map_err(werr)?;
+    let mut out = std::io::BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut out, value).map_err(SandboxError::SerialiseState)?;
+    out.flush().map_err(werr)?;
+    drop(out);
+    std::fs::rename(&tmp, path).map_err(werr)
 }
 
 /// Creates `dir` and its missing parents readable by the owner only (0700): the sandbox's

@@ -25,6 +25,7 @@ mod sandbox;
 mod sandbox_csdl;
 mod sandbox_files;
 mod sandbox_python;
+mod sandbox_scale;
 mod schema;
 mod secret_sink;
 mod siem_config;

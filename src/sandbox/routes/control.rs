@@ -31,8 +31,9 @@ pub async fn state(AxState(sh): AxState<Arc<Shared>>, addr: ConnectInfo<SocketAd
     if !loopback(&addr) {
         return forbidden();
     }
-    let st = lock(&sh.state);
-    let mut v = serde_json::to_value(&*st).unwrap_or(Value::Null);
+    let guards = sh.world.lock_all().await;
+    let mut v = sh.world.to_value(&guards);
+    drop(guards);
     for ptr in [
         "/ca/key_pem",
         "/signing_key_pkcs8",
@@ -152,10 +153,10 @@ pub async fn seed_assignment(
     if !loopback(&addr) {
         return forbidden();
     }
-    let mut st = lock(&sh.state);
-    let Some(t) = st.tenants.get_mut(&tid) else {
+    let Some(cell) = sh.world.cell(&tid) else {
         return (StatusCode::NOT_FOUND, "unknown tenant").into_response();
     };
+    let mut t = cell.data.lock().await;
     if body.get("id").is_none() {
         body["id"] = json!(new_id());
     }
@@ -168,7 +169,8 @@ pub async fn seed_assignment(
             origin: None,
         },
     );
-    sh.persist(&st);
+    drop(t);
+    sh.persist();
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
@@ -183,11 +185,12 @@ pub async fn seed_alert(
     if !loopback(&addr) {
         return forbidden();
     }
-    let mut st = lock(&sh.state);
-    let Some(t) = st.tenants.get_mut(&tid) else {
+    let Some(cell) = sh.world.cell(&tid) else {
         return (StatusCode::NOT_FOUND, "unknown tenant").into_response();
     };
-    let alert = crate::sandbox::routes::security::upsert_alert(t, &body);
-    sh.persist(&st);
+    let mut t = cell.data.lock().await;
+    let alert = crate::sandbox::routes::security::upsert_alert(&mut t, &body);
+    drop(t);
+    sh.persist();
     (StatusCode::CREATED, Json(alert)).into_response()
 }

@@ -13,8 +13,9 @@ use crate::sandbox::errors::GraphError;
 use crate::sandbox::permissions::{Access, Area};
 use crate::sandbox::state::{
     ACCESS_PACKAGES, ASSIGNMENTS, CATALOGS, CONNECTED_ORGS, Entry, GROUPS, POLICIES,
-    RESOURCE_REQUESTS, RESOURCES, ROLE_SCOPES, State, Tenant, new_id, now_iso,
+    RESOURCE_REQUESTS, RESOURCES, ROLE_SCOPES, Tenant, new_id, now_iso,
 };
+use crate::sandbox::world::Scope;
 
 const EM: &str = "identityGovernance/entitlementManagement";
 
@@ -82,7 +83,7 @@ fn stamp_modified(v: &mut Value) {
 
 const ORG_TYPE: &str = "microsoft.graph.connectedOrganization";
 
-pub fn org_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn org_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         ORG_TYPE,
@@ -97,7 +98,7 @@ pub fn org_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Re
     )
 }
 
-pub fn org_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn org_get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::get_one(
         ctx,
@@ -109,7 +110,7 @@ pub fn org_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> 
 }
 
 /// The service resolves a domain to its Entra tenant; unknown domains stay domain sources.
-fn convert_sources(st: &State, sources: &Value) -> Value {
+fn convert_sources(st: &Scope<'_>, sources: &Value) -> Value {
     let convert = |s: &Value| {
         let ty = s
             .get("@odata.type")
@@ -122,7 +123,7 @@ fn convert_sources(st: &State, sources: &Value) -> Value {
                     .get("domainName")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                match st.tenant_by_domain(domain) {
+                match st.world.by_domain(domain) {
                     Some(t) => {
                         json!({"@odata.type": "#microsoft.graph.azureActiveDirectoryTenant", "tenantId": t.id.to_string(), "displayName": t.display_name})
                     }
@@ -136,7 +137,7 @@ fn convert_sources(st: &State, sources: &Value) -> Value {
                     .unwrap_or_default();
                 let name = uuid::Uuid::parse_str(tid)
                     .ok()
-                    .and_then(|id| st.tenants.get(&id))
+                    .and_then(|id| st.world.info(&id))
                     .map(|t| t.display_name.clone());
                 json!({"@odata.type": "#microsoft.graph.azureActiveDirectoryTenant", "tenantId": tid, "displayName": name.or_else(|| s.get("displayName").and_then(Value::as_str).map(str::to_string))})
             }
@@ -151,7 +152,7 @@ fn convert_sources(st: &State, sources: &Value) -> Value {
     )
 }
 
-pub fn org_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn org_create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(ORG_TYPE, &body, Mode::Create)?;
     super::require(
@@ -179,7 +180,7 @@ pub fn org_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> 
     super::created(super::entity(ctx, &set("connectedOrganizations"), &answer))
 }
 
-pub fn org_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn org_patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let mut body = req.body();
     csdl::validate(ORG_TYPE, &body, Mode::Update)?;
     if body.get("identitySources").is_some() {
@@ -197,11 +198,11 @@ pub fn org_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -
     })
 }
 
-pub fn org_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn org_delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     delete_from(ctx, st, CONNECTED_ORGS, &args[0])
 }
 
-fn delete_from(ctx: &Ctx, st: &mut State, coll: &str, id: &str) -> Result<Resp> {
+fn delete_from(ctx: &Ctx, st: &mut Scope<'_>, coll: &str, id: &str) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     super::visible(t, coll, id, ctx.now)?;
     t.remove(coll, id);
@@ -212,7 +213,7 @@ fn delete_from(ctx: &Ctx, st: &mut State, coll: &str, id: &str) -> Result<Resp> 
 
 const CATALOG_TYPE: &str = "microsoft.graph.accessPackageCatalog";
 
-pub fn catalog_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn catalog_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         CATALOG_TYPE,
@@ -233,7 +234,12 @@ pub fn catalog_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -
     )
 }
 
-pub fn catalog_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn catalog_get(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::get_one(
         ctx,
@@ -244,7 +250,12 @@ pub fn catalog_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String])
     )
 }
 
-pub fn catalog_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn catalog_create(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(CATALOG_TYPE, &body, Mode::Create)?;
     super::require(&body, &["displayName"], "AccessPackageCatalog")?;
@@ -256,13 +267,18 @@ pub fn catalog_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String])
     super::created(super::entity(ctx, &set("catalogs"), &c))
 }
 
-pub fn catalog_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn catalog_patch(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     patch_in(ctx, st, req, CATALOGS, CATALOG_TYPE, &args[0])
 }
 
 fn patch_in(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     coll: &str,
     ty: &str,
@@ -277,7 +293,12 @@ fn patch_in(
     super::no_content()
 }
 
-pub fn catalog_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn catalog_delete(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     if t.list(ACCESS_PACKAGES)
         .iter()
@@ -319,7 +340,7 @@ fn check_expand(req: &ApiRequest, allowed: &[&str]) -> Result<()> {
 
 pub fn resources_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -345,7 +366,7 @@ pub fn resources_list(
 
 pub fn resource_roles_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -392,7 +413,7 @@ pub fn resource_roles_list(
 
 const REQUEST_TYPE: &str = "microsoft.graph.accessPackageResourceRequest";
 
-pub fn request_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn request_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(REQUEST_TYPE, &["id", "requestType", "state"]);
     super::list(
@@ -414,7 +435,12 @@ fn group_resource(group: &Entry, catalog: &str) -> Value {
         "scopes": [{"id": new_id(), "displayName": "Root", "description": "Root Scope", "originId": gid, "originSystem": "AadGroup", "isRootScope": true}]})
 }
 
-pub fn request_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn request_create(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(REQUEST_TYPE, &body, Mode::Create)?;
     super::require(
@@ -489,7 +515,7 @@ pub fn request_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String])
 
 const PACKAGE_TYPE: &str = "microsoft.graph.accessPackage";
 
-pub fn package_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn package_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(PACKAGE_TYPE, &["id", "displayName", "isHidden", "catalog"]);
     let items = super::visible_items(t, ACCESS_PACKAGES, ctx.now, None);
@@ -523,7 +549,12 @@ fn expand_package(t: &Tenant, mut p: Value, expand: &[String]) -> Value {
     p
 }
 
-pub fn package_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn package_get(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     check_expand(req, &["catalog", "resourceRoleScopes"])?;
     let t = super::tenant(st, ctx)?;
     let p = expand_package(
@@ -536,7 +567,12 @@ pub fn package_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String])
     super::get_one(ctx, req, &set("accessPackages"), PACKAGE_TYPE, &p)
 }
 
-pub fn package_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn package_create(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(PACKAGE_TYPE, &body, Mode::Create)?;
     super::require(&body, &["displayName", "catalog"], "AccessPackage")?;
@@ -558,7 +594,12 @@ pub fn package_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String])
     super::created(super::entity(ctx, &set("accessPackages"), &p))
 }
 
-pub fn package_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn package_patch(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     if req.body().get("catalog").is_some() {
         return Err(GraphError::bad_request(
             "Property 'catalog' cannot be updated; use the moveToCatalog action.",
@@ -567,7 +608,12 @@ pub fn package_patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String
     patch_in(ctx, st, req, ACCESS_PACKAGES, PACKAGE_TYPE, &args[0])
 }
 
-pub fn package_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn package_delete(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let delivered = t.list(ASSIGNMENTS).iter().any(|a| {
         a.v.pointer("/accessPackage/id").and_then(Value::as_str) == Some(args[0].as_str())
@@ -586,7 +632,12 @@ pub fn package_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]
 
 const SCOPE_TYPE: &str = "microsoft.graph.accessPackageResourceRoleScope";
 
-pub fn scope_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn scope_list(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::visible(t, ACCESS_PACKAGES, &args[0], ctx.now)?;
     let items = super::visible_items(t, ROLE_SCOPES, ctx.now, Some(&args[0]));
@@ -640,7 +691,12 @@ fn resolve_role_scope(t: &Tenant, catalog: &str, body: &Value) -> Option<(Value,
     None
 }
 
-pub fn scope_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn scope_create(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(SCOPE_TYPE, &body, Mode::Create)?;
     super::require(&body, &["role", "scope"], "AccessPackageResourceRoleScope")?;
@@ -680,7 +736,12 @@ pub fn scope_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]
     ))
 }
 
-pub fn scope_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn scope_delete(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let list = t.list_mut(ROLE_SCOPES);
     let pos = list
@@ -715,7 +776,7 @@ fn expand_policy(t: &Tenant, mut p: Value, expand: &[String]) -> Value {
     p
 }
 
-pub fn policy_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn policy_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     check_expand(req, &["accessPackage"])?;
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(POLICY_TYPE, &["id", "displayName", "accessPackage"]);
@@ -745,7 +806,12 @@ pub fn policy_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) ->
     ))
 }
 
-pub fn policy_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn policy_get(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     check_expand(req, &["accessPackage"])?;
     let t = super::tenant(st, ctx)?;
     let p = expand_policy(
@@ -766,7 +832,12 @@ fn policy_defaults() -> Value {
         "reviewSettings": null, "automaticRequestSettings": null})
 }
 
-pub fn policy_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn policy_create(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(POLICY_TYPE, &body, Mode::Create)?;
     super::require(
@@ -797,7 +868,12 @@ pub fn policy_create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) 
 }
 
 /// PUT replaces the whole policy: omitted settings are reset to their defaults.
-pub fn policy_put(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn policy_put(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(POLICY_TYPE, &body, Mode::Replace)?;
     if body
@@ -837,13 +913,23 @@ pub fn policy_put(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) 
     ))
 }
 
-pub fn policy_delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn policy_delete(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     delete_from(ctx, st, POLICIES, &args[0])
 }
 
 // ------------------------------------------------------------ assignments (read-only)
 
-pub fn assignment_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn assignment_list(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         "microsoft.graph.accessPackageAssignment",
@@ -867,7 +953,7 @@ pub fn assignment_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]
 
 pub fn assignment_get(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
