@@ -140,10 +140,9 @@ async fn plan_inner(
     let mut states = TenantStates::new();
     states.insert(provider_plan.name.clone(), provider_state);
 
-    let jobs = customer_jobs(v, opts);
     let window = siem_window(v);
     let results: Vec<(TenantPlan, Result<read::TenantState, String>)> =
-        futures::stream::iter(jobs.iter().map(|job| {
+        futures::stream::iter(selected_customers(v, opts).into_iter().map(|c| {
             let graph = Arc::clone(&graph);
             let ids = Ids {
                 siem_app_id: siem_app_id.clone(),
@@ -151,6 +150,9 @@ async fn plan_inner(
             };
             let base_dir = base_dir.clone();
             async move {
+                // Expanded here, not up front: only the tenants being read hold their desired
+                // resources, so memory does not grow with the number of customers.
+                let job = customer_job(&v.provider.doc, c, opts.today);
                 let (p, state) = plan_tenant(
                     &graph,
                     endpoints,
@@ -202,7 +204,7 @@ struct CustomerJob {
 }
 
 /// The selected customers, by name.
-fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
+fn selected_customers<'a>(v: &'a Validated, opts: &PlanOptions) -> Vec<&'a CustomerManifest> {
     let mut customers: Vec<&CustomerManifest> = v
         .customers
         .iter()
@@ -211,14 +213,27 @@ fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
         .collect();
     customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     customers
-        .iter()
-        .map(|c| CustomerJob {
-            desired: expand::expand_customer(&v.provider.doc, c),
-            universe: expand::universe_customer(&v.provider.doc, c),
-            exceptions: exception_rules(c, opts.today),
-            allow_protected: c.spec.lifecycle.allow_protected_deletes
-                || c.spec.lifecycle.state == LifecycleState::Offboarding,
-        })
+}
+
+fn customer_job(
+    provider: &crate::manifest::ProviderManifest,
+    c: &CustomerManifest,
+    today: jiff::civil::Date,
+) -> CustomerJob {
+    CustomerJob {
+        desired: expand::expand_customer(provider, c),
+        universe: expand::universe_customer(provider, c),
+        exceptions: exception_rules(c, today),
+        allow_protected: c.spec.lifecycle.allow_protected_deletes
+            || c.spec.lifecycle.state == LifecycleState::Offboarding,
+    }
+}
+
+/// The selected customers' jobs, by name.
+fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
+    selected_customers(v, opts)
+        .into_iter()
+        .map(|c| customer_job(&v.provider.doc, c, opts.today))
         .collect()
 }
 
