@@ -125,17 +125,22 @@ impl Drop for Sandbox {
     }
 }
 
-fn load_or_create(opts: &SandboxOptions, seed: &Seed) -> Result<State, SandboxError> {
+/// The world, and whether the state file must be written now (a new world, or tenants or
+/// grants added to a loaded one: rewriting an unchanged 10,000-tenant file costs a minute).
+fn load_or_create(opts: &SandboxOptions, seed: &Seed) -> Result<(State, bool), SandboxError> {
     let existing = match &opts.state_file {
         Some(p) => State::load(p)?,
         None => None,
     };
     Ok(match existing {
         Some(mut st) => {
-            st.add_missing_tenants(seed);
-            st
+            let changed = st.add_missing_tenants(seed);
+            (st, changed)
         }
-        None => State::from_seed(seed, tls::generate_ca()?, token::generate_signing_key()?),
+        None => (
+            State::from_seed(seed, tls::generate_ca()?, token::generate_signing_key()?),
+            true,
+        ),
     })
 }
 
@@ -181,7 +186,7 @@ impl Sandbox {
                 source,
             })?;
         }
-        let st = load_or_create(&opts, &seed)?;
+        let (st, changed) = load_or_create(&opts, &seed)?;
         state::create_private_dir(&opts.ca_dir).map_err(|source| SandboxError::WriteCa {
             path: opts.ca_dir.clone(),
             source,
@@ -236,7 +241,10 @@ impl Sandbox {
             )
             .collect();
         let ca_pem = st.ca.cert_pem.clone();
-        if let Some(p) = &opts.state_file {
+        // A file left readable by others (an older version) is made private by rewriting it.
+        if let Some(p) = &opts.state_file
+            && (changed || !state::is_private(p))
+        {
             st.save(p)?;
         }
         let shared = Arc::new(api::Shared {
@@ -312,10 +320,13 @@ impl Sandbox {
                 Err(e) => return Err(SandboxError::Serve(std::io::Error::other(e.to_string()))),
             }
         }
-        if let Some(p) = &self.shared.state_file {
-            self.shared
+        // Nothing changed since the last write: rewriting a large world would only cost time.
+        if let Some(p) = &self.shared.state_file
+            && self
+                .shared
                 .dirty
-                .store(false, std::sync::atomic::Ordering::Release);
+                .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
             self.shared.world.save(p).await?;
         }
         Ok(())

@@ -370,8 +370,9 @@ impl State {
         st
     }
 
-    /// Adds tenants of `seed` that the state does not hold yet (state wins over seed otherwise).
-    pub fn add_missing_tenants(&mut self, seed: &Seed) {
+    /// Adds tenants of `seed` that the state does not hold yet (state wins over seed otherwise);
+    /// false when the state already held everything the seed asks for.
+    pub fn add_missing_tenants(&mut self, seed: &Seed) -> bool {
         let all = std::iter::once(&seed.provider).chain(seed.customers.iter());
         let mut added = Vec::new();
         for ts in all {
@@ -382,6 +383,7 @@ impl State {
                 added.push(ts.tenant_id);
             }
         }
+        let mut changed = !added.is_empty();
         if self.tenants.get(&self.provider_tenant).is_some_and(|t| {
             t.find_by(
                 APPLICATIONS,
@@ -391,6 +393,7 @@ impl State {
             .is_none()
         }) {
             self.create_provisioning_app();
+            changed = true;
         }
         let consented = |tid: &Uuid| -> Vec<String> {
             match seed.tenant_roles.get(tid) {
@@ -413,6 +416,7 @@ impl State {
         let seeded = std::iter::once(&seed.provider).chain(seed.customers.iter());
         for tid in seeded.map(|t| t.tenant_id).filter(|t| !added.contains(t)) {
             let granted = self.consent_provisioning_app(tid, &consented(&tid), &[]);
+            changed |= !granted.is_empty();
             if !granted.is_empty() {
                 eprintln!(
                     "sandbox: tenant {tid}: granted {} to the tool's app (admin consent for what the manifests now need)",
@@ -420,6 +424,7 @@ impl State {
                 );
             }
         }
+        changed
     }
 
     fn create_provisioning_app(&mut self) {
@@ -596,6 +601,20 @@ pub fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), SandboxErro
     out.flush().map_err(werr)?;
     drop(out);
     std::fs::rename(&tmp, path).map_err(werr)
+}
+
+/// Whether only the owner may read `path` (always true where modes do not exist).
+pub fn is_private(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
 }
 
 /// Creates `dir` and its missing parents readable by the owner only (0700): the sandbox's

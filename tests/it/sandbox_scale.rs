@@ -127,3 +127,38 @@ async fn concurrent_writes_to_one_tenant_stay_consistent_and_reach_the_state_fil
         .await;
     assert_eq!(listed["value"].as_array().map(Vec::len), Some(6));
 }
+
+/// Rewriting a 10,000-tenant state file at every start cost minutes: an unchanged world is
+/// loaded and left as it is; a world the seed adds to is written at once.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_unchanged_state_file_is_not_rewritten_on_start() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let s = seed();
+    let env = start_with(|o| o.state_file = Some(state.clone()), s.clone()).await;
+    env.sb.shutdown().await.unwrap();
+    let inode = std::fs::metadata(&state).unwrap().ino();
+
+    let again = start_with(|o| o.state_file = Some(state.clone()), s.clone()).await;
+    assert_eq!(
+        std::fs::metadata(&state).unwrap().ino(),
+        inode,
+        "the file was rewritten"
+    );
+    again.sb.shutdown().await.unwrap();
+
+    let mut grown = s;
+    grown.customers.push(mssp::sandbox::TenantSeed {
+        tenant_id: uuid::Uuid::new_v4(),
+        domain: "northwind.onmicrosoft.com".into(),
+        display_name: "northwind".into(),
+        defender_licensed: false,
+        alerts: 0,
+    });
+    let added = grown.customers[2].tenant_id.to_string();
+    let third = start_with(|o| o.state_file = Some(state.clone()), grown).await;
+    assert!(std::fs::read_to_string(&state).unwrap().contains(&added));
+    third.sb.shutdown().await.unwrap();
+}
