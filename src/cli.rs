@@ -103,6 +103,12 @@ pub enum Command {
         after_help = "Examples:\n  mssp report --customer contoso manifests/\n  mssp report --format html --out access.html manifests/\n  mssp report --format json --out report-$(date +%F).json manifests/"
     )]
     Report(crate::commands::report::ReportArgs),
+    /// Join the JSON outputs of `--shard 1/N` … `N/N` (plans or reports) into one; refuses a
+    /// missing, duplicate or foreign shard.
+    #[command(
+        after_help = "Examples:\n  mssp merge --out plan.json --format markdown --detailed-exitcode plan-1.json plan-2.json plan-3.json\n  mssp merge --format html report-*.json > access.html"
+    )]
+    Merge(crate::commands::merge::MergeArgs),
     /// The apply lease that keeps concurrent applies apart: who holds it, or break a dead one.
     #[command(
         subcommand,
@@ -185,6 +191,8 @@ pub struct PlanArgs {
     /// Plan deletions of owned objects the manifests no longer declare.
     #[arg(long)]
     pub prune: bool,
+    #[command(flatten)]
+    pub shard: crate::shard::ShardArgs,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -285,6 +293,8 @@ pub struct ApplyArgs {
     /// How long the apply lease lives without renewal (a killed run blocks others this long).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub lease_ttl: std::time::Duration,
+    #[command(flatten)]
+    pub shard: crate::shard::ShardArgs,
 }
 
 /// `30s`, `10m`, `1h 30m`, ISO 8601 `PT10M`, or plain seconds.
@@ -351,6 +361,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Portal(_) => "portal",
         Command::Export(_) => "export",
         Command::Report(_) => "report",
+        Command::Merge(_) => "merge",
         Command::Permissions(_) => "permissions",
         Command::Lease(_) => "lease",
         Command::Twins(_) => "twins",
@@ -381,6 +392,7 @@ fn run(command: Command) -> u8 {
         Command::Portal(a) => commands::portal::run(&a),
         Command::Export(a) => commands::export::run(&a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Merge(a) => commands::merge::run(&a),
         Command::Permissions(a) => commands::permissions::run(&a),
         Command::Lease(c) => commands::lease::run(&c),
         Command::Twins(a) => commands::twins::run(&a),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::cloud::Cloud;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use crate::expand;
+use crate::gdap;
 use crate::manifest::{
     Credential, CustomerManifest, Loc, ManifestSet, ProviderManifest, SecretSink, Sourced, Subject,
 };
@@ -281,6 +282,7 @@ fn check_provider(
             check_actions(&mut cx, &role.display_name, &role.actions);
         }
     }
+    check_provider_gdap(&mut cx, s);
     check_prefix(&mut cx, &s.naming.prefix);
     if let Some(siem) = &s.siem {
         check_siem(&mut cx, siem, &p.file, roots);
@@ -392,7 +394,7 @@ fn check_actions(cx: &mut Ctx<'_>, role: &Loc<String>, actions: &[Loc<String>]) 
 /// Refuses an action Microsoft does not document before anything is written: the service would
 /// answer the role's write with 400 after the tenant's other objects were created.
 fn check_documented_action(cx: &mut Ctx<'_>, a: &Loc<String>) -> bool {
-    use crate::providers::defender_role::{
+    use crate::kinds::defender_role::{
         ACTIONS_SOURCE, DOCUMENTED_ACTIONS, UnknownAction, check_action,
     };
     let Err(e) = check_action(&a.value) else {
@@ -628,7 +630,7 @@ fn check_certificate(
         Ok(bytes)
     };
     let problem = match read() {
-        Ok(bytes) => match crate::providers::application::CertificateFile::parse(&bytes) {
+        Ok(bytes) => match crate::kinds::application::CertificateFile::parse(&bytes) {
             Ok(_) => return,
             Err(e) => format!("is not a PEM or DER certificate: {e}"),
         },
@@ -777,6 +779,9 @@ fn check_customer_against_provider(
             cx.warning(t, format!("tier `{}` is listed twice", t.value));
         }
     }
+    if let Some(g) = &s.access.gdap {
+        check_customer_gdap(cx, g, p);
+    }
     if let Some(cloud) = &s.cloud
         && cloud.value != ps.cloud
         && (is_sovereign(cloud.value) || is_sovereign(ps.cloud))
@@ -789,6 +794,189 @@ fn check_customer_against_provider(
             ),
         )
         .set_help("B2B collaboration across Microsoft clouds must be enabled in both tenants' cross-cloud settings");
+    }
+}
+
+/// A GDAP role id: a GUID the built-in role table knows (GDAP grants built-in roles only).
+fn check_gdap_role(cx: &mut Ctx<'_>, role: &Loc<String>) -> bool {
+    if !is_guid(role) {
+        cx.error(role, format!("GDAP role `{}` is not a role template id (GUID)", role.value))
+            .set_help("e.g. `5d6b6bb7-de71-4623-b4af-96380a352509` (Security Reader); docs/manifest.md lists them");
+        return false;
+    }
+    if gdap::role_name(role).is_none() {
+        let known: Vec<String> = gdap::BUILTIN_ROLES
+            .iter()
+            .map(|(id, n)| format!("{n} `{id}`"))
+            .collect();
+        cx.error(
+            role,
+            format!(
+                "`{}` is not a documented Entra built-in role the tool knows",
+                role.value
+            ),
+        )
+        .set_help(format!(
+            "GDAP grants built-in roles by template id ({}); known: {}",
+            gdap::ROLES_SOURCE,
+            known.join(", ")
+        ));
+        return false;
+    }
+    true
+}
+
+/// The provider's relationship settings and the tiers' role sets.
+fn check_provider_gdap(cx: &mut Ctx<'_>, s: &crate::manifest::ProviderSpec) {
+    let settings = s.gdap.clone().unwrap_or_default();
+    match gdap::duration_days(&settings.duration) {
+        Some(d) if (gdap::MIN_DURATION_DAYS..=gdap::MAX_DURATION_DAYS).contains(&d) => {}
+        Some(d) => {
+            cx.error(
+                &settings.duration,
+                format!("GDAP duration `{}` is {d} days", settings.duration.value),
+            )
+            .set_label("GDAP relationships last from P1D to P730D (two years)");
+        }
+        None => {
+            cx.error(
+                &settings.duration,
+                format!(
+                    "GDAP duration `{}` is not a number of days",
+                    settings.duration.value
+                ),
+            )
+            .set_help("write e.g. `P730D`; hours and months are not accepted");
+        }
+    }
+    if !gdap::AUTO_EXTEND_VALUES.contains(&settings.auto_extend.value.as_str()) {
+        cx.error(
+            &settings.auto_extend,
+            format!(
+                "GDAP autoExtend `{}` is not accepted",
+                settings.auto_extend.value
+            ),
+        )
+        .set_help("Graph accepts `P180D` (extend by six months) or `PT0S` / `P0D` (expire)");
+    }
+    if gdap::duration_days(&settings.expiry_warning).is_none_or(|d| d <= 0) {
+        cx.error(
+            &settings.expiry_warning,
+            format!(
+                "GDAP expiryWarning `{}` is not a positive number of days",
+                settings.expiry_warning.value
+            ),
+        )
+        .set_help("write e.g. `P30D`");
+    }
+    let extends = gdap::extends(&settings.auto_extend);
+    for tier in &s.tiers {
+        let Some(tg) = &tier.gdap else { continue };
+        if tg.roles.is_empty() {
+            cx.error(
+                &tier.name,
+                format!(
+                    "tier `{}` has a `gdap` section without roles",
+                    tier.name.value
+                ),
+            );
+        }
+        for role in &tg.roles {
+            if check_gdap_role(cx, role)
+                && extends
+                && role.value.eq_ignore_ascii_case(gdap::GLOBAL_ADMINISTRATOR)
+            {
+                cx.error(
+                    &settings.auto_extend,
+                    format!(
+                        "GDAP relationships with Global Administrator cannot auto-extend, and tier `{}` requests it",
+                        tier.name.value
+                    ),
+                )
+                .set_help(format!(
+                    "set `autoExtend: PT0S`, or drop Global Administrator (line {})",
+                    role.pos.line
+                ));
+            }
+        }
+        if let Some(n) = &tg.group_display_name {
+            cx.display_name(n, "GDAP group displayName");
+        }
+        let unique = format!("{}-gdap-{}", s.naming.prefix.value, tier.name.value);
+        if unique.len() > MAX_UNIQUE_NAME {
+            cx.error(
+                &tier.name,
+                format!(
+                    "derived GDAP group uniqueName `{unique}` is {} characters; the limit is {MAX_UNIQUE_NAME}",
+                    unique.len()
+                ),
+            );
+        }
+    }
+}
+
+/// A customer's GDAP tiers exist and have roles; pinned relationship roles cover them.
+fn check_customer_gdap(
+    cx: &mut Ctx<'_>,
+    g: &crate::manifest::CustomerGdap,
+    p: &Sourced<ProviderManifest>,
+) {
+    let ps = &p.doc.spec;
+    let settings = ps.gdap.clone().unwrap_or_default();
+    let mut union: Vec<String> = Vec::new();
+    for t in &g.tiers {
+        let Some(tier) = ps.tiers.iter().find(|pt| pt.name.value == t.value) else {
+            cx.error(t, format!("unknown tier `{}`", t.value))
+                .set_label("not defined in the Provider")
+                .set_help(format!("tiers defined: {}", tier_list(ps)));
+            continue;
+        };
+        let Some(tg) = &tier.gdap else {
+            cx.error(t, format!("tier `{}` defines no GDAP roles", t.value))
+                .set_help(format!(
+                    "add `gdap: {{roles: [...]}}` to the tier in {}",
+                    p.file.path.display()
+                ));
+            continue;
+        };
+        for r in &tg.roles {
+            let id = r.value.to_ascii_lowercase();
+            if !union.contains(&id) {
+                union.push(id.clone());
+            }
+            if let Some(pinned) = &g.roles
+                && !pinned.iter().any(|x| x.value.eq_ignore_ascii_case(&id))
+            {
+                let name = gdap::role_name(&id).unwrap_or("a role");
+                cx.error(
+                    t,
+                    format!(
+                        "tier `{}` assigns {name} `{id}`, which is not among the relationship's roles",
+                        t.value
+                    ),
+                )
+                .set_help("an access assignment can only use the relationship's roles: add it to `access.gdap.roles` (a new relationship the customer must approve) or drop the tier");
+            }
+        }
+    }
+    let roles: Vec<&Loc<String>> = g.roles.iter().flatten().collect();
+    for r in &roles {
+        check_gdap_role(cx, r);
+    }
+    let has_ga = roles
+        .iter()
+        .any(|r| r.value.eq_ignore_ascii_case(gdap::GLOBAL_ADMINISTRATOR))
+        || union.iter().any(|r| r == gdap::GLOBAL_ADMINISTRATOR);
+    if has_ga
+        && gdap::extends(&settings.auto_extend)
+        && let Some(r) = roles
+            .iter()
+            .find(|r| r.value.eq_ignore_ascii_case(gdap::GLOBAL_ADMINISTRATOR))
+    {
+        cx.error(
+            *r,
+            "GDAP relationships with Global Administrator cannot auto-extend, and the provider sets `autoExtend: P180D`",
+        );
     }
 }
 
@@ -869,11 +1057,7 @@ fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
 }
 
 /// `spec.adopt`: groups of this customer, by GUID, each resource and id once.
-fn check_adoptions(
-    cx: &mut Ctx<'_>,
-    c: &CustomerManifest,
-    tenant: &crate::providers::DesiredTenant,
-) {
+fn check_adoptions(cx: &mut Ctx<'_>, c: &CustomerManifest, tenant: &crate::kinds::DesiredTenant) {
     let mut resources = BTreeSet::new();
     let mut ids = BTreeSet::new();
     for a in &c.spec.adopt {
@@ -888,7 +1072,7 @@ fn check_adoptions(
             );
         }
         match tenant.find(&a.resource.value) {
-            Some(r) if adoptable(r.address.kind) => {}
+            Some(r) if r.address.kind.is_adoptable() => {}
             Some(_) => {
                 cx.error(
                     &a.resource,
@@ -903,7 +1087,7 @@ fn check_adoptions(
                 let groups: Vec<String> = tenant
                     .resources
                     .iter()
-                    .filter(|r| adoptable(r.address.kind))
+                    .filter(|r| r.address.kind.is_adoptable())
                     .map(|r| r.address.to_string())
                     .collect();
                 cx.error(
@@ -921,19 +1105,6 @@ fn check_adoptions(
             }
         }
     }
-}
-
-/// Kinds whose natural key a hand-made object may lack.
-fn adoptable(kind: crate::providers::Kind) -> bool {
-    use crate::providers::Kind;
-    matches!(
-        kind,
-        Kind::Group
-            | Kind::Catalog
-            | Kind::AssignmentPolicy
-            | Kind::DefenderRole
-            | Kind::DefenderRoleAssignment
-    )
 }
 
 fn where_<T>(doc: &Sourced<T>, at: &Loc<String>) -> String {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::kinds::TenantRole;
 use crate::plan::{self, Action, Plan, PlanOptions, TenantPlan, TenantStates, TenantStatus};
-use crate::providers::TenantRole;
 use crate::validate::Validated;
 
 const SUFFIX: &str = "the plan file was edited or is stale";
@@ -73,6 +73,19 @@ pub fn bind(
         visibility_wait: std::time::Duration::ZERO,
     };
     let mut fresh = plan::plan_from_states(v, states, &opts);
+    if let Some(shard) = saved.shard {
+        // A shard's plan holds the MSSP tenant only in shard 1: the others must not write it,
+        // and their customers may need what shard 1 still has to create there.
+        if !shard.owns_provider()
+            && let Some(t) = crate::shard::provider_writes(&fresh)
+        {
+            differences.push(format!(
+                "{file} is shard {shard}, but the MSSP tenant {} has changes that only shard 1 applies: apply shard 1 first",
+                t.name
+            ));
+        }
+        crate::shard::finish_plan(&mut fresh, shard, &saved.manifests_digest);
+    }
     for t in &mut fresh.tenants {
         // A tenant blocked when the plan was made had nothing reviewed: it stays skipped.
         if saved

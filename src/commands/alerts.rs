@@ -51,6 +51,8 @@ pub struct FetchArgs {
     /// Also fetch the Defender for Endpoint API's `/api/alerts` (needs WindowsDefenderATP Alert.Read.All).
     #[arg(long)]
     pub defender_api: bool,
+    #[command(flatten)]
+    pub shard: crate::shard::ShardArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -191,13 +193,16 @@ async fn run_fetch(a: &FetchArgs) -> u8 {
 }
 
 async fn fetch_with(a: &FetchArgs, p: &Prepared) -> u8 {
-    let targets = match siem::targets(&p.v, &p.endpoints, &a.common.customer) {
+    let mut targets = match siem::targets(&p.v, &p.endpoints, &a.common.customer) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::ERROR;
         }
     };
+    if let Some(shard) = a.shard.shard {
+        targets.retain(|t| shard.owns(&t.tenant_id));
+    }
     let mut signin = match SiemSignIn::new(
         &p.v,
         p.endpoints.clone(),

@@ -53,6 +53,17 @@ async fn run_async(args: &ApplyArgs) -> u8 {
         );
         return exit::STALE_PLAN;
     }
+    // A saved plan carries its shard; a second one on the command line could only disagree.
+    let shard = match (&plan, args.shard.shard) {
+        (Some(_), Some(s)) => {
+            eprintln!(
+                "error: --shard {s} is for applying manifests; a saved plan applies the shard it was made for"
+            );
+            return exit::USAGE;
+        }
+        (Some(p), None) => p.shard,
+        (None, s) => s,
+    };
     let (session, sandbox) = match super::connect(&args.connection, &v).await {
         Ok(s) => s,
         Err(e) => {
@@ -60,6 +71,8 @@ async fn run_async(args: &ApplyArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    // Connected (a sandbox is started from every customer) before narrowing to the shard.
+    let v = crate::shard::restrict(&v, shard);
     let mut code = apply_with(args, &v, &session, plan, from_file).await;
     if args.verify_siem && code == exit::SUCCESS {
         code = crate::alerts::verify::after_apply(
@@ -208,8 +221,9 @@ async fn apply_leased(
                 label: vec![],
                 parallelism: args.parallelism,
                 prune: args.allow_delete,
+                shard: crate::shard::ShardArgs::default(),
             };
-            let (p, states) = super::plan::make_plan_with_states(
+            let (mut p, states) = super::plan::make_plan_with_states(
                 &pa,
                 v,
                 session,
@@ -217,6 +231,24 @@ async fn apply_leased(
                 crate::plan::VISIBILITY_WAIT,
             )
             .await;
+            if let Some(shard) = args.shard.shard {
+                // Shards run at once: only shard 1 may write the MSSP tenant, and the others'
+                // customers may need what it creates there (the SIEM app), so they wait for it.
+                if !shard.owns_provider()
+                    && let Some(t) = crate::shard::provider_writes(&p)
+                {
+                    eprintln!(
+                        "error: the MSSP tenant {} has changes, which only shard 1 applies; shard {shard} applied nothing",
+                        t.name
+                    );
+                    eprintln!(
+                        "  = help: apply shard 1 first (or without --shard), then this shard"
+                    );
+                    return exit::ERROR;
+                }
+                let digest = p.manifests_digest.clone();
+                crate::shard::finish_plan(&mut p, shard, &digest);
+            }
             eprint!(
                 "{}",
                 render::human::render(&p, render::human::Style { color: false })
@@ -345,6 +377,7 @@ async fn apply_leased(
             label: vec![],
             parallelism: args.parallelism,
             prune: false,
+            shard: crate::shard::ShardArgs::default(),
         };
         // Objects just created may take a while to show up in lists: the plan waits for the
         // ones this apply created (it knows their ids), up to the replication deadline.

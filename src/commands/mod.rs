@@ -6,6 +6,7 @@ pub mod apply;
 pub mod completions;
 pub mod export;
 pub mod lease;
+pub mod merge;
 pub mod permissions;
 pub mod plan;
 pub mod portal;

@@ -67,8 +67,14 @@ async fn run_async(args: &PlanArgs, v: &Validated, selected: &[String]) -> u8 {
             return exit::ERROR;
         }
     };
+    // The sandbox above was started from every customer; the shard narrows what is read.
+    let whole_digest = plan::manifests_digest(v);
+    let v = &crate::shard::restrict(v, args.shard.shard);
     let mut plan = make_plan(args, v, &session, selected, plan::VISIBILITY_WAIT).await;
     crate::permissions::annotate(&mut plan, &session, &crate::permissions::needs(v, &[])).await;
+    if let Some(shard) = args.shard.shard {
+        crate::shard::finish_plan(&mut plan, shard, &whole_digest);
+    }
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {

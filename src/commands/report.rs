@@ -34,6 +34,8 @@ pub struct ReportArgs {
     /// Tenants read at the same time.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
+    #[command(flatten)]
+    pub shard: crate::shard::ShardArgs,
 }
 
 pub fn run(args: &ReportArgs) -> u8 {
@@ -60,12 +62,18 @@ async fn run_async(args: &ReportArgs, v: &Validated) -> u8 {
             return exit::ERROR;
         }
     };
+    let whole_digest = crate::plan::manifests_digest(v);
+    let v = &crate::shard::restrict(v, args.shard.shard);
     let opts = ReportOptions {
         customers: args.customer.clone(),
         parallelism: usize::from(args.parallelism),
         now: jiff::Timestamp::now(),
     };
-    let r = report::report(v, Arc::clone(&session.graph), &session.endpoints, &opts).await;
+    let mut r = report::report(v, Arc::clone(&session.graph), &session.endpoints, &opts).await;
+    if let Some(shard) = args.shard.shard {
+        r.shard = Some(shard);
+        r.manifests_digest = Some(whole_digest);
+    }
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {

@@ -2,7 +2,7 @@
 //! entries (each entry in a batch is throttled on its own).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -85,12 +85,11 @@ impl TenantGraph {
             path: path.clone(),
             kind,
         };
-        let started = Instant::now();
+        let mut tries = retry.start();
         let mut pending: Vec<BatchRequest> = requests.to_vec();
         let mut done: HashMap<String, BatchResponse> = HashMap::with_capacity(requests.len());
-        let mut rounds = 0u32;
         while !pending.is_empty() {
-            rounds += 1;
+            let rounds = tries.begin();
             let body = json!({
                 "requests": pending.iter().map(|r| {
                     let mut v = json!({"id": r.id, "method": r.method.as_str(), "url": r.url});
@@ -175,8 +174,7 @@ impl TenantGraph {
             } else {
                 "batched requests still throttled".to_string()
             };
-            let out_of_tries = rounds >= retry.max_attempts || started.elapsed() >= retry.deadline;
-            if out_of_tries {
+            if !tries.can_retry() {
                 return Err(fail(if unanswered.is_empty() {
                     GraphErrorKind::DeadlineExceeded {
                         attempts: rounds,
@@ -190,13 +188,12 @@ impl TenantGraph {
                 Some(d) if throttled => RetryAfter::Wait(d),
                 _ => RetryAfter::Unusable,
             };
-            let delay = retry.wait(rounds, started, wait).map_err(|why| {
+            tries.pause(wait).await.map_err(|why| {
                 fail(GraphErrorKind::DeadlineExceeded {
                     attempts: rounds,
                     last: format!("{what}: {why}"),
                 })
             })?;
-            tokio::time::sleep(delay).await;
         }
         // Restore request order.
         Ok(requests.iter().filter_map(|r| done.remove(&r.id)).collect())

@@ -7,19 +7,23 @@
 
 mod batch;
 mod error;
+pub mod journal;
+mod retry;
 mod retry_after;
 pub mod sanitize;
+pub mod write;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub use batch::{BatchRequest, BatchResponse};
 pub use error::{GraphError, GraphErrorKind, OUTCOME_UNKNOWN};
+pub use retry::{Attempts, RetryPolicy};
 pub use retry_after::RetryAfter;
 
 use crate::auth::Tokens;
@@ -37,71 +41,6 @@ impl Version {
         match self {
             Version::V1 => "v1.0",
             Version::Beta => "beta",
-        }
-    }
-}
-
-/// Retry behaviour for throttling and transient failures, and the bounds of what one
-/// answer may cost.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// No retry starts after this much time has passed since the first attempt, and no
-    /// `Retry-After` that would end beyond it is waited for.
-    pub deadline: Duration,
-    /// Pages of one collection followed at most (a server looping its nextLinks stops here).
-    pub max_pages: usize,
-    /// Largest response body read; a longer one is an error, not a memory spike.
-    pub max_body: usize,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(30),
-            deadline: Duration::from_secs(300),
-            // 1,000 pages of Graph's largest page size (999) is about a million objects:
-            // far beyond any tenant's groups, packages or policies the tool reads.
-            max_pages: 1_000,
-            max_body: 64 * 1024 * 1024,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Exponential backoff with full jitter before retry number `attempt` (1-based).
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
-        let cap = exp.min(self.max_delay);
-        let jitter: f64 = rand::random();
-        cap.mul_f64(0.5 + jitter / 2.0)
-    }
-
-    /// How long to wait before retry `attempt` of a sequence begun at `started`: the
-    /// server's `Retry-After` when usable, else backoff. `Err` carries the reason when the
-    /// wait would end beyond the deadline (the caller fails at once instead of sleeping).
-    pub(crate) fn wait(
-        &self,
-        attempt: u32,
-        started: Instant,
-        retry_after: RetryAfter,
-    ) -> Result<Duration, String> {
-        let left = self.deadline.saturating_sub(started.elapsed());
-        match retry_after.duration() {
-            Some(d) if d > left => Err(format!(
-                "the service asked to wait {} s, beyond the run's deadline ({} s left of {} s)",
-                d.as_secs(),
-                left.as_secs(),
-                self.deadline.as_secs()
-            )),
-            Some(d) => Ok(d),
-            None => Ok(self.backoff(attempt).min(left)),
         }
     }
 }
@@ -359,10 +298,9 @@ impl TenantGraph {
             .ok_or_else(|| self.error(&m, &url, GraphErrorKind::Auth("no audience".into())))?
             .to_string();
         let retry = &self.graph.retry;
-        let started = Instant::now();
-        let mut attempt = 0u32;
+        let mut tries = retry.start();
         loop {
-            attempt += 1;
+            let attempt = tries.begin();
             let token = self
                 .graph
                 .tokens
@@ -377,7 +315,7 @@ impl TenantGraph {
                 .header("client-request-id", uuid::Uuid::new_v4().to_string());
             if attempt > 1 {
                 // A retry must not outlive the deadline by a whole exchange.
-                let left = retry.deadline.saturating_sub(started.elapsed());
+                let left = tries.left();
                 if left < self.graph.limits.request {
                     req = req.timeout(left.max(Duration::from_secs(1)));
                 }
@@ -395,13 +333,8 @@ impl TenantGraph {
                 Ok(resp) => {
                     let status = resp.status();
                     let request_id = header(&resp, "request-id");
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .map_or(RetryAfter::Unusable, |v| {
-                            retry_after::parse(v, jiff::Timestamp::now())
-                        });
+                    let retry_after =
+                        retry_after::from_response(resp.headers(), jiff::Timestamp::now());
                     match read_body(resp, retry.max_body).await {
                         Ok(text) => Ok((status, request_id, retry_after, text)),
                         // The server had the request: a write may have happened, whatever
@@ -420,7 +353,7 @@ impl TenantGraph {
                     }
                 }
             };
-            let can_retry = attempt < retry.max_attempts && started.elapsed() < retry.deadline;
+            let can_retry = tries.can_retry();
             let (status, request_id, retry_after, text) = match exchange {
                 Err(Failure::Permanent(what)) => {
                     return Err(self.error(&m, &url, GraphErrorKind::Transport(what)));
@@ -440,10 +373,8 @@ impl TenantGraph {
                         ));
                     }
                     tracing::debug!(tenant = %self.tenant, url = %display_path(&url), error = %what, "retrying after transport error");
-                    let delay = retry
-                        .wait(attempt, started, RetryAfter::Unusable)
-                        .unwrap_or_default();
-                    tokio::time::sleep(delay).await;
+                    // Without a Retry-After the pause never exceeds the deadline: no error.
+                    let _ = tries.pause(RetryAfter::Unusable).await;
                     continue;
                 }
                 Ok(x) => x,
@@ -475,7 +406,8 @@ impl TenantGraph {
                         },
                     ));
                 }
-                let delay = retry.wait(attempt, started, retry_after).map_err(|why| {
+                tracing::debug!(tenant = %self.tenant, status = status.as_u16(), ?retry_after, "throttled or unavailable; retrying");
+                tries.pause(retry_after).await.map_err(|why| {
                     self.error(
                         &m,
                         &url,
@@ -485,8 +417,6 @@ impl TenantGraph {
                         },
                     )
                 })?;
-                tracing::debug!(tenant = %self.tenant, status = status.as_u16(), ?delay, "throttled or unavailable; retrying");
-                tokio::time::sleep(delay).await;
                 continue;
             }
             if status.is_success() {

@@ -52,6 +52,14 @@ pub fn parse(value: &str, now: jiff::Timestamp) -> RetryAfter {
     }
 }
 
+/// The `Retry-After` header of an HTTP answer.
+pub fn from_response(headers: &reqwest::header::HeaderMap, now: jiff::Timestamp) -> RetryAfter {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map_or(RetryAfter::Unusable, |v| parse(v, now))
+}
+
 /// The `Retry-After` of a `$batch` entry's `headers` object, where Graph may give it as a
 /// string or a number and under either capitalisation.
 pub fn from_batch_headers(headers: Option<&Value>, now: jiff::Timestamp) -> RetryAfter {

@@ -90,6 +90,10 @@ pub struct Access {
     /// Which Defender permission model this tenant uses.
     #[serde(default)]
     pub defender_rbac: DefenderRbac,
+    /// Reach this customer through GDAP (the MSSP is its CSP partner): a delegated admin
+    /// relationship from the MSSP tenant, approved by the customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gdap: Option<CustomerGdap>,
 }
 
 impl Default for Access {
@@ -99,8 +103,23 @@ impl Default for Access {
             trust_mfa: true,
             trust_compliant_devices: false,
             defender_rbac: DefenderRbac::default(),
+            gdap: None,
         }
     }
+}
+
+/// A customer's GDAP relationship.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerGdap {
+    /// Provider tiers (with `gdap.roles`) whose groups get access; each becomes an access
+    /// assignment of the tier's roles.
+    pub tiers: Vec<Loc<String>>,
+    /// The relationship's roles, when they must differ from the union of the tiers' roles (e.g.
+    /// to keep an approved relationship while the provider adds a role: roles cannot change
+    /// without a new relationship and a new approval). Every tier role must be among them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Loc<String>>>,
 }
 
 fn yes() -> bool {

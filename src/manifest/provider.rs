@@ -54,6 +54,61 @@ pub struct ProviderSpec {
     /// Where `mssp alerts notify` delivers the customers' notification rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// GDAP (CSP partners): how long relationships last and whether they auto-extend. The roles
+    /// are per tier (`tiers[].gdap`); customers opt in with `access.gdap`. docs/gdap.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gdap: Option<GdapSettings>,
+}
+
+/// Relationship settings shared by every GDAP customer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GdapSettings {
+    /// How long a relationship lasts once approved: ISO 8601 days, `P1D` to `P730D` (two years).
+    #[serde(default = "default_gdap_duration")]
+    pub duration: Loc<String>,
+    /// `P180D` extends a relationship by six months whenever it reaches its end; `PT0S` (or `P0D`)
+    /// lets it expire. Not allowed when a relationship includes Global Administrator.
+    #[serde(default = "default_auto_extend")]
+    pub auto_extend: Loc<String>,
+    /// The plan warns about relationships ending within this window (ISO 8601 days).
+    #[serde(default = "default_gdap_warning")]
+    pub expiry_warning: Loc<String>,
+}
+
+impl Default for GdapSettings {
+    fn default() -> Self {
+        Self {
+            duration: default_gdap_duration(),
+            auto_extend: default_auto_extend(),
+            expiry_warning: default_gdap_warning(),
+        }
+    }
+}
+
+fn default_gdap_duration() -> Loc<String> {
+    Loc::synthetic("P730D".into())
+}
+
+fn default_auto_extend() -> Loc<String> {
+    Loc::synthetic("PT0S".into())
+}
+
+fn default_gdap_warning() -> Loc<String> {
+    Loc::synthetic("P30D".into())
+}
+
+/// What a tier's analysts hold in GDAP customers: Entra built-in roles, granted through a
+/// security group of the MSSP tenant the tool creates for the tier (`<prefix>-gdap-<tier>`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TierGdap {
+    /// Entra built-in role template ids, e.g. `5d6b6bb7-de71-4623-b4af-96380a352509` (Security
+    /// Reader). docs/manifest.md lists the ids the tool knows.
+    pub roles: Vec<Loc<String>>,
+    /// Display name of the tier's group in the MSSP tenant; defaults to `<group displayName> (GDAP)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_display_name: Option<Loc<String>>,
 }
 
 /// Naming of tool-owned objects.
@@ -128,6 +183,9 @@ pub struct Tier {
     /// What members of the tier may do in Microsoft Defender.
     #[serde(default)]
     pub defender: DefenderPermissions,
+    /// Entra roles the tier holds in customers reached through GDAP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gdap: Option<TierGdap>,
 }
 
 /// A tier's security group.

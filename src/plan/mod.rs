@@ -17,9 +17,9 @@ pub use model::*;
 use crate::cloud::CloudProfile;
 use crate::expand;
 use crate::graph::Graph;
+use crate::kinds::DesiredTenant;
 use crate::manifest::{CustomerManifest, LifecycleState};
-use crate::providers::DesiredTenant;
-use crate::providers::graph_map::{Ids, Observed};
+use crate::model::observe::{Ids, Observed};
 use crate::validate::Validated;
 use diff::{DiffInput, ExceptionRule};
 
@@ -252,6 +252,7 @@ fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan
         drift: model::drift(&tenants),
         tenants,
         summary,
+        shard: None,
     }
 }
 
@@ -451,12 +452,15 @@ async fn await_recent(
     if missing.is_empty() {
         return Ok(state);
     }
-    let started = std::time::Instant::now();
-    let mut delay = std::time::Duration::from_millis(250);
-    while !missing.is_empty() && started.elapsed() < opts.visibility_wait {
-        let left = opts.visibility_wait.saturating_sub(started.elapsed());
-        tokio::time::sleep(delay.min(left)).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(4));
+    let policy = crate::graph::RetryPolicy {
+        base_delay: std::time::Duration::from_millis(250),
+        max_delay: std::time::Duration::from_secs(4),
+        ..crate::graph::RetryPolicy::replication(opts.visibility_wait)
+    };
+    let mut tries = policy.start();
+    while !missing.is_empty() && tries.in_time() {
+        // Without a Retry-After the pause never exceeds the deadline: no error.
+        let _ = tries.pause(crate::graph::RetryAfter::Unusable).await;
         state = read::read_tenant(tg, job.universe, job.ids.clone(), base_dir).await?;
         settle(&state);
         missing = unseen(&state);
@@ -482,7 +486,7 @@ async fn await_recent(
         }
     }
     let missing = lagging;
-    let waited = started.elapsed().as_secs_f64();
+    let waited = tries.elapsed().as_secs_f64();
     if missing.is_empty() {
         // Not a plan warning: the plan must not depend on how fast lists caught up.
         tracing::info!(tenant = %job.desired.name, waited, "objects created moments ago are visible now");
@@ -515,26 +519,7 @@ async fn await_recent(
 
 /// Where a twin-prone object (one Graph finds only by display name) is read by id.
 fn by_id(address: &str, id: &str) -> Option<(crate::graph::Version, String)> {
-    use crate::graph::Version;
-    use crate::providers::Kind;
-    const EM: &str = "identityGovernance/entitlementManagement";
-    let kind = crate::providers::Address::parse(address)?.kind;
-    let id = crate::providers::graph_map::enc(id);
-    Some(match kind {
-        Kind::ConnectedOrganization => (Version::V1, format!("{EM}/connectedOrganizations/{id}")),
-        Kind::Catalog => (Version::V1, format!("{EM}/catalogs/{id}")),
-        Kind::AccessPackage => (Version::V1, format!("{EM}/accessPackages/{id}")),
-        Kind::AssignmentPolicy => (Version::V1, format!("{EM}/assignmentPolicies/{id}")),
-        Kind::DefenderRole => (
-            Version::Beta,
-            format!("roleManagement/defender/roleDefinitions/{id}"),
-        ),
-        Kind::DefenderRoleAssignment => (
-            Version::Beta,
-            format!("roleManagement/defender/roleAssignments/{id}"),
-        ),
-        _ => return None,
-    })
+    crate::model::Address::parse(address)?.kind.read_by_id(id)
 }
 
 fn expiring_credentials(
@@ -546,12 +531,12 @@ fn expiring_credentials(
     t.resources
         .iter()
         .filter_map(|r| match &r.spec {
-            crate::providers::Spec::Application(a) => {
-                crate::providers::application::object(a, &state.snapshot)
+            crate::kinds::Spec::Application(a) => {
+                crate::kinds::application::object(a, &state.snapshot)
             }
             _ => None,
         })
-        .flat_map(|app| crate::providers::application::expiring(app, now, window))
+        .flat_map(|app| crate::kinds::application::expiring(app, now, window))
         .map(|(name, end)| format!("SIEM credential \"{name}\" expires {end}; rotate it"))
         .collect()
 }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cloud::Cloud;
-use crate::providers::TenantRole;
-use crate::providers::manual::ManualSpec;
+use crate::kinds::TenantRole;
+use crate::kinds::manual::ManualSpec;
 
 /// Version of the JSON plan format; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -34,6 +34,10 @@ pub struct Plan {
     /// The changes grouped by kind, across tenants: the overview of a nightly drift run.
     #[serde(default)]
     pub drift: Vec<DriftGroup>,
+    /// Set on the output of `--shard K/N`: the plan lists only that shard's tenants (the MSSP
+    /// tenant only in shard 1). `mssp merge` joins the shards into the whole plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// One kind of change (an operation on a resource kind, for updates the fields changed) and

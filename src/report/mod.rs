@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use render::{html, markdown};
@@ -19,16 +19,16 @@ pub use render::{html, markdown};
 use crate::cloud::Cloud;
 use crate::expand;
 use crate::graph::{Graph, Service, Version};
+use crate::kinds::{self, Address, DesiredTenant, Kind, Spec};
 use crate::manifest::DefenderRbac;
+use crate::model::observe::{ENTITLEMENT, Ids, Observed, Snapshot, enc, str_of};
 use crate::plan::{Endpoints, read};
-use crate::providers::graph_map::{ENTITLEMENT, Ids, Observed, Snapshot, enc, str_of};
-use crate::providers::{self, Address, DesiredTenant, Kind, Spec};
 use crate::validate::Validated;
 
 /// Version of the JSON report; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub format_version: u32,
@@ -36,6 +36,14 @@ pub struct Report {
     /// The MSSP (provider manifest's display name).
     pub provider: String,
     pub customers: Vec<CustomerReport>,
+    /// Set on the output of `--shard K/N`, which lists only that shard's customers; `mssp
+    /// merge` joins the shards into one report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
+    /// With `shard`: the digest of the whole manifest set (as in plans), so shards of
+    /// different manifests are not merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests_digest: Option<String>,
 }
 
 impl Report {
@@ -45,7 +53,7 @@ impl Report {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerReport {
     pub name: String,
@@ -70,7 +78,7 @@ pub struct CustomerReport {
     pub manual_items: Vec<ManualEntry>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupEntry {
     pub tier: String,
@@ -80,7 +88,7 @@ pub struct GroupEntry {
     pub id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PackageEntry {
     pub tier: String,
@@ -100,7 +108,7 @@ pub struct PackageEntry {
     pub review: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentEntry {
     pub package: String,
@@ -116,14 +124,14 @@ pub struct AssignmentEntry {
     pub expiring: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Trust {
     pub mfa: bool,
     pub compliant_devices: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleEntry {
     pub tier: String,
@@ -135,7 +143,7 @@ pub struct RoleEntry {
     pub assigned_to: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SiemEntry {
     /// Whether the manifest grants the SIEM app access here.
@@ -148,7 +156,7 @@ pub struct SiemEntry {
     pub credentials: Vec<CredentialEntry>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialEntry {
     pub name: String,
@@ -161,7 +169,7 @@ pub struct CredentialEntry {
     pub expiring: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManualEntry {
     pub address: String,
@@ -272,6 +280,8 @@ pub async fn report(
         generated_at: opts.now.to_string(),
         provider: p.spec.display_name.clone(),
         customers,
+        shard: None,
+        manifests_digest: None,
     }
 }
 
@@ -400,7 +410,7 @@ fn fill(
             Spec::DefenderRole(role) => {
                 let id = id_of(&x.address);
                 let live = id.as_deref().and_then(|i| {
-                    snap.items(providers::defender_role::KEY)
+                    snap.items(kinds::defender_role::KEY)
                         .unwrap_or_default()
                         .iter()
                         .find(|v| str_of(v, "id").eq_ignore_ascii_case(i))
@@ -418,7 +428,7 @@ fn fill(
                 actions.sort();
                 let mut assigned_to: Vec<String> = id
                     .as_deref()
-                    .map(|i| providers::defender_role_assignment::principals_of(snap, i))
+                    .map(|i| kinds::defender_role_assignment::principals_of(snap, i))
                     .unwrap_or_default()
                     .iter()
                     .map(|g| name_of_group(g))
@@ -514,7 +524,7 @@ fn fill(
 }
 
 fn policy_object<'a>(snap: &'a Snapshot, id: &str) -> Option<&'a Value> {
-    snap.items(providers::assignment_policy::KEY)
+    snap.items(kinds::assignment_policy::KEY)
         .unwrap_or_default()
         .iter()
         .find(|p| str_of(p, "id").eq_ignore_ascii_case(id))
@@ -570,10 +580,7 @@ fn review(p: &Value) -> Option<String> {
 fn role_value(snap: &Snapshot, resource_id: &str, role_id: &str) -> Option<String> {
     [expand::GRAPH_APP_ID, expand::DEFENDER_APP_ID]
         .iter()
-        .filter_map(|app| {
-            snap.object(&providers::service_principal::key(app))
-                .flatten()
-        })
+        .filter_map(|app| snap.object(&kinds::service_principal::key(app)).flatten())
         .find(|sp| str_of(sp, "id") == resource_id)?
         .get("appRoles")?
         .as_array()?
@@ -592,7 +599,7 @@ fn credentials(
     window: Option<std::time::Duration>,
 ) -> Vec<CredentialEntry> {
     let Some(app) = t.resources.iter().find_map(|r| match &r.spec {
-        Spec::Application(a) => providers::application::object(a, &state.snapshot),
+        Spec::Application(a) => kinds::application::object(a, &state.snapshot),
         _ => None,
     }) else {
         return vec![];

@@ -519,6 +519,7 @@ fn run(
         prefer_create_if_missing: header("prefer").contains("create-if-missing"),
         eventual: header("consistencylevel").eq_ignore_ascii_case("eventual"),
         keys: vec![],
+        if_match: Some(header("if-match")).filter(|h| !h.is_empty()),
     };
     let version = match service {
         Service::Graph(v) => v.clone(),

@@ -181,6 +181,28 @@ pub const ACCEPTED: &[AcceptedType] = &[
         bindable: &["accessPackage", "catalog"],
     },
     AcceptedType {
+        name: "microsoft.graph.delegatedAdminRelationship",
+        read_only: &[
+            "id",
+            "status",
+            "createdDateTime",
+            "lastModifiedDateTime",
+            "activatedDateTime",
+            "endDateTime",
+        ],
+        bindable: &[],
+    },
+    AcceptedType {
+        name: "microsoft.graph.delegatedAdminAccessAssignment",
+        read_only: &["id", "status", "createdDateTime", "lastModifiedDateTime"],
+        bindable: &[],
+    },
+    AcceptedType {
+        name: "microsoft.graph.delegatedAdminRelationshipRequest",
+        read_only: &["id", "status", "createdDateTime", "lastModifiedDateTime"],
+        bindable: &[],
+    },
+    AcceptedType {
         name: "microsoft.graph.crossTenantAccessPolicyConfigurationPartner",
         read_only: &["isServiceProvider", "isInMultiTenantOrganization"],
         bindable: &[],

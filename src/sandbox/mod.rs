@@ -166,6 +166,7 @@ fn router(shared: Arc<api::Shared>) -> Router {
             post(control::seed_assignment),
         )
         .route("/_sandbox/tenants/{tid}/alerts", post(control::seed_alert))
+        .route("/_sandbox/gdap/{id}/{action}", post(control::gdap))
         .fallback(api::api)
         .with_state(shared)
 }

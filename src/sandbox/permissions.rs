@@ -18,6 +18,8 @@ pub enum Area {
     SecurityAlerts,
     SecurityIncidents,
     MdeAlerts,
+    /// GDAP relationships, their requests, access assignments and operations (partner tenant).
+    DelegatedAdmin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,11 @@ pub fn allowed(area: Area, access: Access) -> &'static [&'static str] {
         (SecurityIncidents, Write) => &["SecurityIncident.ReadWrite.All"],
         (MdeAlerts, Read) => &["Alert.Read.All", "Alert.ReadWrite.All"],
         (MdeAlerts, Write) => &["Alert.ReadWrite.All"],
+        (DelegatedAdmin, Read) => &[
+            "DelegatedAdminRelationship.Read.All",
+            "DelegatedAdminRelationship.ReadWrite.All",
+        ],
+        (DelegatedAdmin, Write) => &["DelegatedAdminRelationship.ReadWrite.All"],
     }
 }
 
@@ -115,4 +122,5 @@ pub const ALL_AREAS: &[Area] = &[
     Area::SecurityAlerts,
     Area::SecurityIncidents,
     Area::MdeAlerts,
+    Area::DelegatedAdmin,
 ];

@@ -37,11 +37,19 @@ pub const DEFENDER_ASSIGNMENTS: &str = "defenderRoleAssignments";
 pub const ALERTS: &str = "alerts";
 pub const INCIDENTS: &str = "incidents";
 pub const DELETED: &str = "deletedItems";
+pub const GDAP_RELATIONSHIPS: &str = "delegatedAdminRelationships";
+pub const GDAP_ASSIGNMENTS: &str = "delegatedAdminAccessAssignments";
+pub const GDAP_REQUESTS: &str = "delegatedAdminRelationshipRequests";
+pub const GDAP_OPERATIONS: &str = "delegatedAdminRelationshipOperations";
 
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const DEFENDER_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
+/// Microsoft's "Partner Customer Delegated Administration" application: app-only GDAP calls
+/// need its service principal in the partner tenant (Graph GDAP API pages, "Important" note).
+pub const PARTNER_CDA_APP_ID: &str = crate::gdap::PARTNER_CDA_APP_ID;
+pub const PARTNER_CDA_NAME: &str = "Partner Customer Delegated Administration";
 /// Microsoft's own tenant, owner of the first-party apps.
-const MICROSOFT_SERVICES_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
+pub const MICROSOFT_SERVICES_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
 
 /// Microsoft Graph application permissions (app roles) the sandbox knows, with their real ids
 /// (cross-checked in public permission lists; see docs/sandbox.md).
@@ -70,6 +78,14 @@ pub const GRAPH_ROLES: &[(&str, &str)] = &[
     (
         "Directory.ReadWrite.All",
         "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
+    ),
+    (
+        "DelegatedAdminRelationship.Read.All",
+        "f6e9e124-4586-492f-adc0-c6f96e4823fd",
+    ),
+    (
+        "DelegatedAdminRelationship.ReadWrite.All",
+        "cc13eba4-8cd8-44c6-b4d4-f93237adce58",
     ),
     (
         "EntitlementManagement.Read.All",

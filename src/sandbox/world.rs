@@ -96,6 +96,11 @@ impl World {
         self.tenants.get(id)
     }
 
+    /// Every tenant's id, in order.
+    pub fn tenant_ids(&self) -> Vec<Uuid> {
+        self.tenants.keys().copied().collect()
+    }
+
     pub fn info(&self, id: &Uuid) -> Option<&TenantInfo> {
         self.tenants.get(id).map(|c| &c.info)
     }

@@ -320,6 +320,8 @@ mod tests {
                 },
                 ..CustomerReport::default()
             }],
+            shard: None,
+            manifests_digest: None,
         }
     }
 

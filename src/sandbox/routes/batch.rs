@@ -44,6 +44,7 @@ fn inner_request(item: &Value) -> std::result::Result<ApiRequest, GraphError> {
         prefer_create_if_missing: header("Prefer").is_some_and(|p| p.contains("create-if-missing")),
         eventual: header("ConsistencyLevel").is_some_and(|c| c.eq_ignore_ascii_case("eventual")),
         keys: vec![],
+        if_match: header("If-Match"),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Control endpoints under `/_sandbox/` for tests and demos (no token; loopback callers only):
 //! state dump (private key material redacted), request log, fault settings (rates, latency,
-//! replication delay, page size, Retry-After, one-shot failure rules) and seeding of access package
-//! assignments and security alerts.
+//! replication delay, page size, Retry-After, one-shot failure rules), seeding of access package
+//! assignments and security alerts, and the customer's side of GDAP (approve, terminate, expiry).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -193,4 +193,83 @@ pub async fn seed_alert(
     drop(t);
     sh.persist();
     (StatusCode::CREATED, Json(alert)).into_response()
+}
+
+/// `POST /_sandbox/gdap/{relationshipId}/{approve|terminate|expire|end}`: what the partner cannot
+/// do through Graph. `approve` is the customer's Global Administrator clicking the approval link
+/// (the relationship turns `active` after the replication delay); `terminate` is the customer
+/// ending it; `expire` makes the end date now (auto-extension still applies); `end` with
+/// `{"endDateTime": "…"}` moves the end date of an active relationship (expiry warnings).
+pub async fn gdap(
+    AxState(sh): AxState<Arc<Shared>>,
+    addr: ConnectInfo<SocketAddr>,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    use crate::sandbox::routes::gdap::{ControlAction, control};
+    if !loopback(&addr) {
+        return forbidden();
+    }
+    let (act, end) = match action.as_str() {
+        "approve" => (Some(ControlAction::Approve), None),
+        "terminate" => (Some(ControlAction::Terminate), None),
+        "expire" => (Some(ControlAction::Expire), None),
+        "end" => {
+            let at = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    v.get("endDateTime")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok());
+            match at {
+                Some(t) => (None, Some(t.as_millisecond())),
+                None => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        "`end` needs {\"endDateTime\": \"<RFC 3339 timestamp>\"}",
+                    )
+                        .into_response();
+                }
+            }
+        }
+        other => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("unknown GDAP control action `{other}` (approve, terminate, expire, end)"),
+            )
+                .into_response();
+        }
+    };
+    let delay = i64::try_from(lock(&sh.faults).config.replication_delay_ms).unwrap_or(i64::MAX);
+    let now = crate::sandbox::state::now_ms();
+    // One tenant locked at a time, as requests do (see `world`).
+    let mut found = None;
+    for tid in sh.world.tenant_ids() {
+        let Some(cell) = sh.world.cell(&tid) else {
+            continue;
+        };
+        let t = cell.data.lock().await;
+        if crate::sandbox::routes::gdap::holds(&t, &id) {
+            found = Some(t);
+            break;
+        }
+    }
+    let result = match found.as_mut() {
+        Some(t) => control(t, &id, act, end, now, delay),
+        None => Err((404, format!("no delegated admin relationship '{id}'"))),
+    };
+    drop(found);
+    match result {
+        Ok(v) => {
+            sh.persist();
+            Json(v).into_response()
+        }
+        Err((code, msg)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::CONFLICT),
+            msg,
+        )
+            .into_response(),
+    }
 }

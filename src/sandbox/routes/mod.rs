@@ -9,6 +9,7 @@ pub mod control;
 pub mod cross_tenant;
 pub mod defender_rbac;
 pub mod entitlement;
+pub mod gdap;
 pub mod groups;
 pub mod mde;
 pub mod security;
@@ -56,6 +57,8 @@ pub struct ApiRequest {
     pub eventual: bool,
     /// Values of alternate-key segments (`groups(uniqueName='x')` → `x`), in path order.
     pub keys: Vec<String>,
+    /// The `If-Match` header (GDAP updates and deletes require the object's ETag).
+    pub if_match: Option<String>,
 }
 
 impl ApiRequest {
@@ -420,7 +423,35 @@ pub fn route(method: &str, toks: &[&str], beta: bool) -> Option<Route> {
             r(SecurityIncidents, Read, security::incident, &[id])
         }
 
+        (_, ["tenantRelationships", "delegatedAdminRelationships", ..]) => {
+            gdap_route(method, &toks[2..])
+        }
+
         (_, ["em", ..]) => entitlement::route(method, &toks[1..]),
+        _ => None,
+    }
+}
+
+/// Routes below `/tenantRelationships/delegatedAdminRelationships`.
+fn gdap_route(method: &str, toks: &[&str]) -> Option<Route> {
+    use Access::*;
+    use Area::DelegatedAdmin as A;
+    match (method, toks) {
+        ("GET", []) => r(A, Read, gdap::list, &[]),
+        ("POST", []) => r(A, Write, gdap::create, &[]),
+        ("GET", [id]) => r(A, Read, gdap::get, &[id]),
+        ("PATCH", [id]) => r(A, Write, gdap::patch, &[id]),
+        ("DELETE", [id]) => r(A, Write, gdap::delete, &[id]),
+        ("GET", [id, "requests"]) => r(A, Read, gdap::requests_list, &[id]),
+        ("POST", [id, "requests"]) => r(A, Write, gdap::request_create, &[id]),
+        ("GET", [id, "requests", q]) => r(A, Read, gdap::request_get, &[id, q]),
+        ("GET", [id, "accessAssignments"]) => r(A, Read, gdap::assignments_list, &[id]),
+        ("POST", [id, "accessAssignments"]) => r(A, Write, gdap::assignment_create, &[id]),
+        ("GET", [id, "accessAssignments", a]) => r(A, Read, gdap::assignment_get, &[id, a]),
+        ("PATCH", [id, "accessAssignments", a]) => r(A, Write, gdap::assignment_patch, &[id, a]),
+        ("DELETE", [id, "accessAssignments", a]) => r(A, Write, gdap::assignment_delete, &[id, a]),
+        ("GET", [id, "operations"]) => r(A, Read, gdap::operations_list, &[id]),
+        ("GET", [id, "operations", o]) => r(A, Read, gdap::operation_get, &[id, o]),
         _ => None,
     }
 }
@@ -508,6 +539,7 @@ fn clone_req(req: &ApiRequest) -> ApiRequest {
         prefer_create_if_missing: req.prefer_create_if_missing,
         eventual: req.eventual,
         keys: req.keys.clone(),
+        if_match: req.if_match.clone(),
     }
 }
 

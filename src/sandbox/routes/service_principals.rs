@@ -10,7 +10,8 @@ use crate::sandbox::csdl::{self, Mode};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::state::{
     self, APP_ROLE_ASSIGNMENTS, APPLICATIONS, DEFENDER_APP_ID, DELETED, Entry, GRAPH_APP_ID,
-    SERVICE_PRINCIPALS, new_id, now_iso, opaque_id,
+    MICROSOFT_SERVICES_TENANT, PARTNER_CDA_APP_ID, PARTNER_CDA_NAME, SERVICE_PRINCIPALS, new_id,
+    now_iso, opaque_id,
 };
 use crate::sandbox::world::Scope;
 
@@ -79,7 +80,16 @@ fn new_sp(ctx: &Ctx, st: &mut Scope<'_>, body: &Value) -> Result<Value> {
         // Present from the start where licensed; WindowsDefenderATP cannot be instantiated without MDE.
         return Err(no_backing_app(&app_id));
     }
-    let (owner, app) = backing_app(ctx, st, &app_id)?;
+    // Microsoft's first-party apps have no application object a sandbox tenant could see; the
+    // one the tool instantiates itself (GDAP's prerequisite) is known by its appId.
+    let (owner, app) = if app_id.eq_ignore_ascii_case(PARTNER_CDA_APP_ID) {
+        (
+            MICROSOFT_SERVICES_TENANT.to_string(),
+            json!({"displayName": PARTNER_CDA_NAME, "signInAudience": "AzureADMultipleOrgs", "appRoles": []}),
+        )
+    } else {
+        backing_app(ctx, st, &app_id)?
+    };
     let name = app.get("displayName").cloned().unwrap_or(Value::Null);
     let mut names = vec![json!(app_id)];
     names.extend(
