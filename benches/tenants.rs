@@ -1,5 +1,7 @@
 //! Benchmarks against the in-process sandbox with injected latency (not tests: they assert
-//! nothing about time and print figures for docs/performance.md).
+//! nothing about time and print figures for docs/performance.md). The release figures of issue
+//! 15 come from `scripts/bench.sh`, which runs the sandbox in another process and reports each
+//! process's CPU time; this in-process variant measures both together.
 //!
 //! `cargo bench --bench tenants` — set `MSSP_BENCH_TENANTS` (default 1000) and
 //! `MSSP_BENCH_LATENCY_MS` (default 50); `MSSP_BENCH_SECTIONS` (e.g. `2`, default `1,2,3`)

@@ -113,7 +113,7 @@ async fn plan_inner(
 ) -> (Plan, TenantStates) {
     let base_dir = v.base_dir();
     let provider_desired = expand::expand_provider(&v.provider);
-    let jobs = customer_jobs(v, opts);
+    let selected = selected_customers(v, opts);
     let window = v.siem_expiry_window();
     let ((provider_plan, provider_state), results) = provider_first(
         async {
@@ -135,9 +135,9 @@ async fn plan_inner(
             progress.inc(1);
             planned
         },
-        jobs.iter(),
+        selected,
         opts.parallelism,
-        |(_, provider_state), job| {
+        |(_, provider_state), c| {
             let graph = Arc::clone(&graph);
             let ids = Ids {
                 siem_app_id: provider_state
@@ -148,6 +148,9 @@ async fn plan_inner(
             };
             let base_dir = base_dir.clone();
             async move {
+                // Expanded here, not up front: only the tenants being read hold their desired
+                // resources, so memory does not grow with the number of customers.
+                let job = customer_job(v, c, opts.today);
                 let (p, state) = plan_tenant(
                     &graph,
                     endpoints,
@@ -220,7 +223,7 @@ struct CustomerJob {
 }
 
 /// The selected customers, by name.
-fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
+fn selected_customers<'a>(v: &'a Validated, opts: &PlanOptions) -> Vec<&'a ValidCustomer> {
     let mut customers: Vec<&ValidCustomer> = v
         .customers
         .iter()
@@ -230,14 +233,23 @@ fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
         .collect();
     customers.sort_by(|a, b| a.doc.metadata.name.value.cmp(&b.doc.metadata.name.value));
     customers
-        .iter()
-        .map(|c| CustomerJob {
-            desired: expand::expand_customer(&v.provider, &c.doc),
-            universe: expand::universe_customer(&v.provider, &c.doc),
-            exceptions: exception_rules(c, opts.today),
-            allow_protected: c.doc.spec.lifecycle.allow_protected_deletes
-                || c.doc.spec.lifecycle.state == LifecycleState::Offboarding,
-        })
+}
+
+fn customer_job(v: &Validated, c: &ValidCustomer, today: jiff::civil::Date) -> CustomerJob {
+    CustomerJob {
+        desired: expand::expand_customer(&v.provider, &c.doc),
+        universe: expand::universe_customer(&v.provider, &c.doc),
+        exceptions: exception_rules(c, today),
+        allow_protected: c.doc.spec.lifecycle.allow_protected_deletes
+            || c.doc.spec.lifecycle.state == LifecycleState::Offboarding,
+    }
+}
+
+/// The selected customers' jobs, by name.
+fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
+    selected_customers(v, opts)
+        .into_iter()
+        .map(|c| customer_job(v, c, opts.today))
         .collect()
 }
 

@@ -1,7 +1,8 @@
 //! The HTTP layer: axum handlers for the token endpoint, discovery documents and the Graph / MDE
 //! APIs. Around each API call it authenticates the bearer token, applies latency and fault
 //! injection, records the request log (method, path, tenant, status, time — never tokens, secrets
-//! or bodies), runs the route under the state lock and marks state for the state file after successful writes.
+//! or bodies), runs the route under its tenant's lock (see [`super::world`]) and marks state for
+//! the state file after successful writes.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,8 +20,9 @@ use super::errors::GraphError;
 use super::faults::{Decision, Faults};
 use super::odata::Query;
 use super::routes::{self, ApiRequest, Ctx, Resp, batch};
-use super::state::{State, now_iso, now_ms};
+use super::state::{FICS, now_iso, now_ms};
 use super::token::{self, DEFENDER_AUDIENCES, GRAPH_AUDIENCES, Signer, TokenRequest};
+use super::world::{Scope, World};
 
 /// One request-log line.
 #[derive(Debug, Clone, Serialize)]
@@ -34,7 +36,7 @@ pub struct LogEntry {
 
 /// Everything the handlers share.
 pub struct Shared {
-    pub state: Mutex<State>,
+    pub world: World,
     pub faults: Mutex<Faults>,
     pub log: Mutex<Vec<LogEntry>>,
     pub signer: Signer,
@@ -67,19 +69,41 @@ impl Shared {
     /// worlds quadratic (1,000 tenants: a 30 MB file per write), so the file is written by
     /// [`Shared::flush`] at most once per [`FLUSH_EVERY`] (longer for large states, so that
     /// writing stays under a tenth of the time), on shutdown and on drop.
-    pub(crate) fn persist(&self, _st: &State) {
+    pub(crate) fn persist(&self) {
         self.dirty.store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Writes the state file if anything changed since the last write.
-    pub fn flush(&self) {
+    pub async fn flush(&self) {
         if !self.dirty.swap(false, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
         if let Some(path) = &self.state_file
-            && let Err(e) = lock(&self.state).save(path)
+            && let Err(e) = self.world.save(path).await
         {
             tracing::warn!(error = %e, "sandbox state not persisted");
+        }
+    }
+
+    /// [`Shared::flush`] for a `Drop`, which cannot wait for a tenant a request still holds.
+    pub fn flush_now(&self) {
+        if !self.dirty.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        match self.world.try_lock_all() {
+            Some(guards) => {
+                self.dirty
+                    .store(false, std::sync::atomic::Ordering::Release);
+                if let Err(e) = self.world.save_locked(&guards, path) {
+                    tracing::warn!(error = %e, "sandbox state not persisted");
+                }
+            }
+            None => tracing::warn!(
+                "sandbox state not persisted: a request was still being served when the sandbox was dropped"
+            ),
         }
     }
 }
@@ -124,7 +148,34 @@ pub async fn token_endpoint(
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let req = TokenRequest::from_form(form);
     let token_url = format!("{}/{tenant}/oauth2/v2.0/token", sh.base);
-    let result = { token::issue(&lock(&sh.state), &sh.signer, &tenant, &req, &token_url) };
+    // Tenants are locked one after the other, never together (see `world`): the client's home
+    // tenant for its federated credentials, then the tenant the token is for.
+    let home = req.client_id().and_then(|c| sh.world.home_app(&c, None));
+    let mut home_fics = Vec::new();
+    if let Some((home_tid, app)) = &home
+        && req.client_assertion.is_some()
+        && let Some(cell) = sh.world.cell(home_tid)
+    {
+        let t = cell.data.lock().await;
+        home_fics = t
+            .list(FICS)
+            .iter()
+            .filter(|f| f.parent.as_deref() == Some(app.id()))
+            .cloned()
+            .collect();
+    }
+    let target = sh.world.resolve(&tenant).and_then(|i| sh.world.cell(&i.id));
+    let guard = match target {
+        Some(cell) => Some(cell.data.lock().await),
+        None => None,
+    };
+    let input = token::Issuer {
+        tenant: guard.as_deref(),
+        home: home.as_ref().map(|(t, e)| (*t, e)),
+        home_fics: &home_fics,
+    };
+    let result = token::issue(&input, &sh.signer, &tenant, &req, &token_url);
+    drop(guard);
     let tid = Uuid::parse_str(&tenant).ok();
     match result {
         Ok(body) => {
@@ -369,8 +420,20 @@ pub async fn api(
         sh.record(method.as_str(), &path, Some(tenant), status);
         return graph_error_response(&e, &ids, mde);
     }
+    let mut guard = match sh.world.cell(&tenant) {
+        Some(cell) => Some(cell.data.lock().await),
+        None => None,
+    };
+    if let Decision::Hold(ms) = decision {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let scope = Scope {
+        world: &sh.world,
+        tenant: guard.as_deref_mut(),
+    };
     let result = run(
         &sh,
+        scope,
         &service,
         ApiInput {
             method: method.as_str(),
@@ -384,6 +447,7 @@ pub async fn api(
             ids: &ids,
         },
     );
+    drop(guard);
     let status = match (&result, decision) {
         (_, Decision::Lose) => 504,
         (Ok(r), _) => r.status,
@@ -435,7 +499,12 @@ struct ApiInput<'a> {
     ids: &'a Ids,
 }
 
-fn run(sh: &Shared, service: &Service, input: ApiInput<'_>) -> Result<Resp, GraphError> {
+fn run(
+    sh: &Shared,
+    mut st: Scope<'_>,
+    service: &Service,
+    input: ApiInput<'_>,
+) -> Result<Resp, GraphError> {
     let header = |n: &str| {
         input
             .headers
@@ -478,7 +547,6 @@ fn run(sh: &Shared, service: &Service, input: ApiInput<'_>) -> Result<Resp, Grap
         replication_delay_ms: i64::try_from(input.cfg.replication_delay_ms).unwrap_or(i64::MAX),
         page_size: input.cfg.page_size.max(1),
     };
-    let mut st = lock(&sh.state);
     let result = match service {
         Service::Mde => mde_route(&ctx, &st, &req),
         Service::Graph(_)
@@ -502,12 +570,15 @@ fn run(sh: &Shared, service: &Service, input: ApiInput<'_>) -> Result<Resp, Grap
         Service::Graph(_) => routes::dispatch(&ctx, &mut st, &req),
     };
     if req.method != "GET" && result.as_ref().is_ok_and(|r| r.status < 400) {
-        sh.persist(&st);
+        if let Some(t) = st.tenant.as_deref() {
+            sh.world.note_apps(t);
+        }
+        sh.persist();
     }
     result
 }
 
-fn mde_route(ctx: &Ctx, st: &State, req: &ApiRequest) -> Result<Resp, GraphError> {
+fn mde_route(ctx: &Ctx, st: &Scope<'_>, req: &ApiRequest) -> Result<Resp, GraphError> {
     use super::permissions::{Access, Area, permits};
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let route = match (req.method.as_str(), segs.as_slice()) {

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A rule that fails the next `count` matching requests.
+/// A rule that fails (or holds up) the next `count` matching requests.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OneShot {
     /// HTTP method to match (`GET`, `POST`, …); `None` = any.
@@ -20,7 +20,13 @@ pub struct OneShot {
     /// Tenant to match (the token's `tid`); `None` = any.
     #[serde(default)]
     pub tenant: Option<Uuid>,
-    pub status: u16,
+    /// Status to answer with before touching state; `None` with `hold_ms` = serve it, slowly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Keep the request's tenant busy this long before serving it (a slow backend): other
+    /// requests to that tenant wait for it, requests to other tenants do not.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hold_ms: u64,
     pub count: u32,
     /// Let this many matching requests through first (e.g. 1 = fail the second page).
     #[serde(default)]
@@ -41,6 +47,10 @@ pub struct Delay {
     pub tenant: Option<Uuid>,
     pub delay_ms: u64,
     pub count: u32,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Run-time adjustable settings (`PUT /_sandbox/faults`).
@@ -67,6 +77,8 @@ pub enum Decision {
     Fail(u16),
     /// Execute, then hide the answer behind a 504.
     Lose,
+    /// Hold the request's tenant this many milliseconds, then execute.
+    Hold(u64),
 }
 
 pub struct Faults {
@@ -97,9 +109,12 @@ impl Faults {
                 return self.random(method);
             }
             rule.count -= 1;
-            let status = rule.status;
+            let decision = match rule.status {
+                Some(status) => Decision::Fail(status),
+                None => Decision::Hold(rule.hold_ms),
+            };
             self.config.one_shots.retain(|r| r.count > 0);
-            return Decision::Fail(status);
+            return decision;
         }
         self.random(method)
     }

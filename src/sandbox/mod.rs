@@ -14,6 +14,7 @@ pub mod routes;
 pub mod state;
 pub mod tls;
 pub mod token;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,21 +121,26 @@ impl Drop for Sandbox {
         if let Some(f) = self.flusher.take() {
             f.abort();
         }
-        self.shared.flush();
+        self.shared.flush_now();
     }
 }
 
-fn load_or_create(opts: &SandboxOptions, seed: &Seed) -> Result<State, SandboxError> {
+/// The world, and whether the state file must be written now (a new world, or tenants or
+/// grants added to a loaded one: rewriting an unchanged 10,000-tenant file costs a minute).
+fn load_or_create(opts: &SandboxOptions, seed: &Seed) -> Result<(State, bool), SandboxError> {
     let existing = match &opts.state_file {
         Some(p) => State::load(p)?,
         None => None,
     };
     Ok(match existing {
         Some(mut st) => {
-            st.add_missing_tenants(seed);
-            st
+            let changed = st.add_missing_tenants(seed);
+            (st, changed)
         }
-        None => State::from_seed(seed, tls::generate_ca()?, token::generate_signing_key()?),
+        None => (
+            State::from_seed(seed, tls::generate_ca()?, token::generate_signing_key()?),
+            true,
+        ),
     })
 }
 
@@ -181,7 +187,7 @@ impl Sandbox {
                 source,
             })?;
         }
-        let st = load_or_create(&opts, &seed)?;
+        let (st, changed) = load_or_create(&opts, &seed)?;
         state::create_private_dir(&opts.ca_dir).map_err(|source| SandboxError::WriteCa {
             path: opts.ca_dir.clone(),
             source,
@@ -237,11 +243,14 @@ impl Sandbox {
             )
             .collect();
         let ca_pem = st.ca.cert_pem.clone();
-        if let Some(p) = &opts.state_file {
+        // A file left readable by others (an older version) is made private by rewriting it.
+        if let Some(p) = &opts.state_file
+            && (changed || !state::is_private(p))
+        {
             st.save(p)?;
         }
         let shared = Arc::new(api::Shared {
-            state: Mutex::new(st),
+            world: world::World::new(st),
             faults: Mutex::new(Faults::new(fault_config, opts.fault_seed)),
             log: Mutex::new(Vec::new()),
             signer,
@@ -252,13 +261,13 @@ impl Sandbox {
         let flusher = opts.state_file.is_some().then(|| {
             let shared = shared.clone();
             tokio::spawn(async move {
-                // Writing holds the state lock: keep that under a tenth of the time, however
-                // large the world grows.
+                // Writing holds every tenant's lock: keep that under a tenth of the time,
+                // however large the world grows.
                 let mut every = api::FLUSH_EVERY;
                 loop {
                     tokio::time::sleep(every).await;
                     let started = std::time::Instant::now();
-                    shared.flush();
+                    shared.flush().await;
                     every = api::FLUSH_EVERY.max(started.elapsed() * 10);
                 }
             })
@@ -313,11 +322,14 @@ impl Sandbox {
                 Err(e) => return Err(SandboxError::Serve(std::io::Error::other(e.to_string()))),
             }
         }
-        if let Some(p) = &self.shared.state_file {
-            self.shared
+        // Nothing changed since the last write: rewriting a large world would only cost time.
+        if let Some(p) = &self.shared.state_file
+            && self
+                .shared
                 .dirty
-                .store(false, std::sync::atomic::Ordering::Release);
-            api::lock(&self.shared.state).save(p)?;
+                .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.shared.world.save(p).await?;
         }
         Ok(())
     }

@@ -53,7 +53,7 @@ pub const MICROSOFT_SERVICES_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255
 
 /// Microsoft Graph application permissions (app roles) the sandbox knows, with their real ids
 /// (cross-checked in public permission lists; see docs/sandbox.md).
-pub(crate) const GRAPH_ROLES: &[(&str, &str)] = &[
+pub const GRAPH_ROLES: &[(&str, &str)] = &[
     (
         "Application.Read.All",
         "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
@@ -136,7 +136,7 @@ pub(crate) const GRAPH_ROLES: &[(&str, &str)] = &[
 ];
 
 /// WindowsDefenderATP application permissions (api-contract §3.1).
-pub(crate) const DEFENDER_ROLES_TABLE: &[(&str, &str)] = &[
+pub const DEFENDER_ROLES_TABLE: &[(&str, &str)] = &[
     ("Alert.Read.All", "71fe6b80-7034-4028-9ed8-0f316df9c3ff"),
     (
         "Alert.ReadWrite.All",
@@ -193,7 +193,7 @@ impl Tenant {
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
-    pub(crate) fn list_mut(&mut self, collection: &str) -> &mut Vec<Entry> {
+    pub fn list_mut(&mut self, collection: &str) -> &mut Vec<Entry> {
         self.collections.entry(collection.to_string()).or_default()
     }
     pub fn find(&self, collection: &str, id: &str) -> Option<&Entry> {
@@ -201,7 +201,7 @@ impl Tenant {
             .iter()
             .find(|e| e.id().eq_ignore_ascii_case(id))
     }
-    pub(crate) fn find_mut(&mut self, collection: &str, id: &str) -> Option<&mut Entry> {
+    pub fn find_mut(&mut self, collection: &str, id: &str) -> Option<&mut Entry> {
         self.list_mut(collection)
             .iter_mut()
             .find(|e| e.id().eq_ignore_ascii_case(id))
@@ -211,12 +211,12 @@ impl Tenant {
         let pos = list.iter().position(|e| e.id().eq_ignore_ascii_case(id))?;
         Some(list.remove(pos))
     }
-    pub(crate) fn find_by(&self, collection: &str, key: &str, value: &str) -> Option<&Entry> {
+    pub fn find_by(&self, collection: &str, key: &str, value: &str) -> Option<&Entry> {
         self.list(collection)
             .iter()
             .find(|e| e.str(key).is_some_and(|v| v.eq_ignore_ascii_case(value)))
     }
-    pub(crate) fn sp_by_app_id(&self, app_id: &str) -> Option<&Entry> {
+    pub fn sp_by_app_id(&self, app_id: &str) -> Option<&Entry> {
         self.find_by(SERVICE_PRINCIPALS, "appId", app_id)
     }
     pub fn insert(&mut self, collection: &str, entry: Entry) {
@@ -243,30 +243,30 @@ pub struct State {
     pub tenants: BTreeMap<Uuid, Tenant>,
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-pub(crate) fn iso(ms: i64) -> String {
+pub fn iso(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
 
-pub(crate) fn now_iso() -> String {
+pub fn now_iso() -> String {
     iso(now_ms())
 }
 
-pub(crate) fn new_id() -> String {
+pub fn new_id() -> String {
     Uuid::new_v4().to_string()
 }
 
-pub(crate) fn sha256_hex(s: &str) -> String {
+pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 /// A random URL-safe secret of Entra's shape (40 chars).
-pub(crate) fn random_secret() -> String {
+pub fn random_secret() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
     let mut rng = rand::rng();
@@ -276,7 +276,7 @@ pub(crate) fn random_secret() -> String {
 }
 
 /// Opaque base64url id like appRoleAssignment ids.
-pub(crate) fn opaque_id() -> String {
+pub fn opaque_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -337,7 +337,7 @@ fn first_party_sp(app_id: &str, name: &str, roles: Value) -> Entry {
 }
 
 /// A new tenant with the first-party service principals Microsoft pre-provisions.
-pub(crate) fn new_tenant(seed: &TenantSeed) -> Tenant {
+pub fn new_tenant(seed: &TenantSeed) -> Tenant {
     let mut t = Tenant {
         id: seed.tenant_id,
         domain: seed.domain.clone(),
@@ -369,7 +369,7 @@ pub(crate) fn new_tenant(seed: &TenantSeed) -> Tenant {
 
 impl State {
     /// A fresh world from a seed.
-    pub(crate) fn from_seed(seed: &Seed, ca: CaMaterial, signing_key_pkcs8: String) -> State {
+    pub fn from_seed(seed: &Seed, ca: CaMaterial, signing_key_pkcs8: String) -> State {
         let mut st = State {
             format: 1,
             ca,
@@ -386,8 +386,9 @@ impl State {
         st
     }
 
-    /// Adds tenants of `seed` that the state does not hold yet (state wins over seed otherwise).
-    pub(crate) fn add_missing_tenants(&mut self, seed: &Seed) {
+    /// Adds tenants of `seed` that the state does not hold yet (state wins over seed otherwise);
+    /// false when the state already held everything the seed asks for.
+    pub fn add_missing_tenants(&mut self, seed: &Seed) -> bool {
         let all = std::iter::once(&seed.provider).chain(seed.customers.iter());
         let mut added = Vec::new();
         for ts in all {
@@ -398,6 +399,7 @@ impl State {
                 added.push(ts.tenant_id);
             }
         }
+        let mut changed = !added.is_empty();
         if self.tenants.get(&self.provider_tenant).is_some_and(|t| {
             t.find_by(
                 APPLICATIONS,
@@ -407,6 +409,7 @@ impl State {
             .is_none()
         }) {
             self.create_provisioning_app();
+            changed = true;
         }
         let consented = |tid: &Uuid| -> Vec<String> {
             match seed.tenant_roles.get(tid) {
@@ -429,6 +432,7 @@ impl State {
         let seeded = std::iter::once(&seed.provider).chain(seed.customers.iter());
         for tid in seeded.map(|t| t.tenant_id).filter(|t| !added.contains(t)) {
             let granted = self.consent_provisioning_app(tid, &consented(&tid), &[]);
+            changed |= !granted.is_empty();
             if !granted.is_empty() {
                 eprintln!(
                     "sandbox: tenant {tid}: granted {} to the tool's app (admin consent for what the manifests now need)",
@@ -436,6 +440,7 @@ impl State {
                 );
             }
         }
+        changed
     }
 
     fn create_provisioning_app(&mut self) {
@@ -551,49 +556,9 @@ impl State {
         }
     }
 
-    /// Writes the state atomically: a crash mid-write leaves the previous file intact. The
-    /// file holds the client secret and the CA's private key, so it is created readable by
-    /// its owner only (0600), temporary file included.
+    /// Writes the state atomically (see [`save_json`]).
     pub fn save(&self, path: &Path) -> Result<(), SandboxError> {
-        use std::io::Write as _;
-        let bytes = serde_json::to_vec_pretty(self).map_err(SandboxError::SerialiseState)?;
-        let tmp = path.with_extension("tmp");
-        let werr = |source| SandboxError::WriteState {
-            path: path.to_path_buf(),
-            source,
-        };
-        // A mode only applies to a file being created: a leftover temporary file (or a link
-        // planted in its place) must not lend its own.
-        match std::fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(werr(e)),
-        }
-        let mut open = std::fs::OpenOptions::new();
-        open.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            open.mode(0o600);
-        }
-        let mut file = open.open(&tmp).map_err(werr)?;
-        file.write_all(&bytes).map_err(werr)?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(werr)
-    }
-
-    /// Finds the home application of `app_id` in any tenant.
-    pub(crate) fn home_app(&self, app_id: &str) -> Option<(Uuid, &Entry)> {
-        self.tenants
-            .values()
-            .find_map(|t| t.find_by(APPLICATIONS, "appId", app_id).map(|e| (t.id, e)))
-    }
-
-    /// The tenant that owns `domain` (verified domain = the seeded one).
-    pub(crate) fn tenant_by_domain(&self, domain: &str) -> Option<&Tenant> {
-        self.tenants
-            .values()
-            .find(|t| t.domain.eq_ignore_ascii_case(domain))
+        save_json(self, path)
     }
 }
 
@@ -610,7 +575,7 @@ pub fn role_id(resource_sp: &Value, value: &str) -> Option<String> {
 }
 
 /// The value of the app role `id` on a resource service principal.
-pub(crate) fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
+pub fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
     resource_sp
         .get("appRoles")?
         .as_array()?
@@ -621,9 +586,56 @@ pub(crate) fn role_value(resource_sp: &Value, id: &str) -> Option<String> {
         })
 }
 
+/// Writes a state file atomically: a crash mid-write leaves the previous file intact. The file
+/// holds the client secret and the CA's private key, so it is created readable by its owner only
+/// (0600), temporary file included. Written as it is serialised: a 10,000-tenant world is
+/// hundreds of megabytes, which need not be held in memory a second time.
+pub fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let werr = |source| SandboxError::WriteState {
+        path: path.to_path_buf(),
+        source,
+    };
+    // A mode only applies to a file being created: a leftover temporary file (or a link
+    // planted in its place) must not lend its own.
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(werr(e)),
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        open.mode(0o600);
+    }
+    let file = open.open(&tmp).map_err(werr)?;
+    let mut out = std::io::BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut out, value).map_err(SandboxError::SerialiseState)?;
+    out.flush().map_err(werr)?;
+    drop(out);
+    std::fs::rename(&tmp, path).map_err(werr)
+}
+
+/// Whether only the owner may read `path` (always true where modes do not exist).
+pub fn is_private(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
+}
+
 /// Creates `dir` and its missing parents readable by the owner only (0700): the sandbox's
 /// folder holds its state file (secrets) and CA. An existing folder is left as it is.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt as _;

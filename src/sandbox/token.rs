@@ -17,22 +17,20 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::errors::{AadError, SandboxError};
-use super::state::{
-    self, APP_ROLE_ASSIGNMENTS, DEFENDER_APP_ID, FICS, GRAPH_APP_ID, State, now_ms,
-};
+use super::state::{self, APP_ROLE_ASSIGNMENTS, DEFENDER_APP_ID, GRAPH_APP_ID, now_ms};
 
-pub(crate) const TOKEN_LIFETIME_SECS: i64 = 3599;
+pub const TOKEN_LIFETIME_SECS: i64 = 3599;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Audiences (resource identifiers) the sandbox issues tokens for, by first-party app.
-pub(crate) const GRAPH_AUDIENCES: &[&str] = &[
+pub const GRAPH_AUDIENCES: &[&str] = &[
     "https://graph.microsoft.com",
     "https://graph.microsoft.us",
     "https://dod-graph.microsoft.us",
     "https://microsoftgraph.chinacloudapi.cn",
     GRAPH_APP_ID,
 ];
-pub(crate) const DEFENDER_AUDIENCES: &[&str] = &[
+pub const DEFENDER_AUDIENCES: &[&str] = &[
     "https://api.securitycenter.microsoft.com",
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
     "https://api.security.microsoft.com",
@@ -48,7 +46,7 @@ pub struct Signer {
     kid: String,
 }
 
-pub(crate) fn generate_signing_key() -> Result<String, SandboxError> {
+pub fn generate_signing_key() -> Result<String, SandboxError> {
     let key = RsaKeyPair::generate(KeySize::Rsa2048)
         .map_err(|e| SandboxError::SigningKey(e.to_string()))?;
     let der = key
@@ -115,7 +113,7 @@ impl Signer {
     }
 
     /// The JWKS document (`/discovery/v2.0/keys`).
-    pub(crate) fn jwks(&self) -> Value {
+    pub fn jwks(&self) -> Value {
         let public = self.key.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
         let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
@@ -139,7 +137,14 @@ pub struct TokenRequest {
 }
 
 impl TokenRequest {
-    pub(crate) fn from_form(pairs: Vec<(String, String)>) -> TokenRequest {
+    /// The client: `client_id`, or the `sub` of its assertion.
+    pub fn client_id(&self) -> Option<String> {
+        self.client_id
+            .clone()
+            .or_else(|| assertion_claim(self, "sub"))
+    }
+
+    pub fn from_form(pairs: Vec<(String, String)>) -> TokenRequest {
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         TokenRequest {
             grant_type: get("grant_type"),
@@ -171,9 +176,19 @@ fn resource_of(scope: &str) -> Option<(String, &'static str)> {
     None
 }
 
+/// What a token request needs from the world, gathered one tenant lock at a time.
+pub struct Issuer<'a> {
+    /// The tenant the token is for, locked; `None` when no tenant has that id or domain.
+    pub tenant: Option<&'a state::Tenant>,
+    /// The client's application and its home tenant.
+    pub home: Option<(Uuid, &'a state::Entry)>,
+    /// The federated identity credentials of that application.
+    pub home_fics: &'a [state::Entry],
+}
+
 /// Issues a token for `tenant` or answers the AADSTS error Entra would.
 pub fn issue(
-    st: &State,
+    st: &Issuer<'_>,
     signer: &Signer,
     tenant: &str,
     req: &TokenRequest,
@@ -188,19 +203,19 @@ pub fn issue(
             "The app requested an unsupported grant type.",
         ));
     }
-    let client_id = req
-        .client_id
-        .clone()
-        .or_else(|| assertion_claim(req, "sub"))
-        .ok_or_else(|| {
-            AadError::new(
-                400,
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'client_id'.",
-            )
-        })?;
-    let Some((home_tid, app)) = st.home_app(&client_id).filter(|(_, a)| a.visible(now_ms())) else {
+    let client_id = req.client_id().ok_or_else(|| {
+        AadError::new(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        )
+    })?;
+    let Some((home_tid, app)) = st.home.filter(|(_, a)| {
+        a.visible(now_ms())
+            && a.str("appId")
+                .is_some_and(|v| v.eq_ignore_ascii_case(&client_id))
+    }) else {
         return Err(AadError::new(
             400,
             "unauthorized_client",
@@ -211,7 +226,7 @@ pub fn issue(
             ),
         ));
     };
-    authenticate_client(st, home_tid, app, req, &client_id, token_url)?;
+    authenticate_client(st, app, req, &client_id, token_url)?;
     let scope = req.scope.as_deref().unwrap_or_default();
     let Some((aud, resource_app)) = resource_of(scope) else {
         return Err(AadError::new(
@@ -281,11 +296,8 @@ pub fn issue(
     )
 }
 
-fn resolve_tenant<'a>(st: &'a State, tenant: &str) -> Result<&'a state::Tenant, AadError> {
-    let by_id = Uuid::parse_str(tenant)
-        .ok()
-        .and_then(|id| st.tenants.get(&id));
-    by_id.or_else(|| st.tenant_by_domain(tenant)).ok_or_else(|| {
+fn resolve_tenant<'a>(st: &Issuer<'a>, tenant: &str) -> Result<&'a state::Tenant, AadError> {
+    st.tenant.ok_or_else(|| {
         AadError::new(400, "invalid_request", 90002, format!(
             "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."))
     })
@@ -311,8 +323,7 @@ fn bad_secret(client_id: &str) -> AadError {
 }
 
 fn authenticate_client(
-    st: &State,
-    home_tid: Uuid,
+    st: &Issuer<'_>,
     app: &state::Entry,
     req: &TokenRequest,
     client_id: &str,
@@ -379,7 +390,7 @@ fn authenticate_client(
     if iss.eq_ignore_ascii_case(client_id) {
         verify_certificate_assertion(app, &header, &claims, &parts, sig, token_url)
     } else {
-        verify_federated_assertion(st, home_tid, app, &claims)
+        verify_federated_assertion(st, app, &claims)
     }
 }
 
@@ -450,8 +461,7 @@ fn verify_certificate_assertion(
 }
 
 fn verify_federated_assertion(
-    st: &State,
-    home_tid: Uuid,
+    st: &Issuer<'_>,
     app: &state::Entry,
     claims: &Value,
 ) -> Result<(), AadError> {
@@ -471,16 +481,8 @@ fn verify_federated_assertion(
         Some(Value::String(s)) => vec![s.clone()],
         _ => vec![],
     };
-    let Some(home) = st.tenants.get(&home_tid) else {
-        return Err(AadError::new(
-            401,
-            "invalid_client",
-            70021,
-            "No matching federated identity record found for presented assertion.",
-        ));
-    };
-    let matched = home
-        .list(FICS)
+    let matched = st
+        .home_fics
         .iter()
         .filter(|f| f.parent.as_deref() == Some(app.id()))
         .any(|f| {
@@ -510,7 +512,7 @@ fn verify_federated_assertion(
 }
 
 /// `/{tenant}/v2.0/.well-known/openid-configuration`.
-pub(crate) fn openid_configuration(base: &str, tenant: &str) -> Value {
+pub fn openid_configuration(base: &str, tenant: &str) -> Value {
     json!({
         "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -531,7 +533,7 @@ pub(crate) fn openid_configuration(base: &str, tenant: &str) -> Value {
 }
 
 /// `/common/discovery/instance` (MSAL instance discovery).
-pub(crate) fn instance_discovery(base: &str) -> Value {
+pub fn instance_discovery(base: &str) -> Value {
     let host = base.trim_start_matches("https://");
     json!({
         "tenant_discovery_endpoint": format!("{base}/common/v2.0/.well-known/openid-configuration"),

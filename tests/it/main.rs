@@ -29,6 +29,7 @@ mod sandbox_csdl;
 mod sandbox_files;
 mod sandbox_gdap;
 mod sandbox_python;
+mod sandbox_scale;
 mod schema;
 mod secret_sink;
 mod shard;

@@ -9,9 +9,9 @@ use super::{ApiRequest, Ctx, Resp, Result};
 use crate::sandbox::csdl::{self, Mode};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::state::{
-    APPLICATIONS, DELETED, Entry, FICS, State, Tenant, iso, new_id, now_iso, random_secret,
-    sha256_hex,
+    APPLICATIONS, DELETED, Entry, FICS, Tenant, iso, new_id, now_iso, random_secret, sha256_hex,
 };
+use crate::sandbox::world::Scope;
 
 const TYPE: &str = "microsoft.graph.application";
 const FILTERABLE: &[&str] = &[
@@ -27,7 +27,7 @@ const FILTERABLE: &[&str] = &[
 ];
 const MAX_FICS: usize = 20;
 
-pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let items = super::visible_items(t, APPLICATIONS, ctx.now, None);
     super::list(
@@ -39,7 +39,7 @@ pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let e = super::visible(t, APPLICATIONS, &args[0], ctx.now)?;
     super::get_one(ctx, req, "applications", TYPE, &e.v)
@@ -128,7 +128,7 @@ fn new_app(ctx: &Ctx, t: &mut Tenant, body: &Value) -> Result<Value> {
     Ok(app)
 }
 
-pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let app = new_app(ctx, t, &req.body())?;
     super::created(super::entity(ctx, "applications", &app))
@@ -155,14 +155,14 @@ fn update(t: &mut Tenant, id: &str, body: &Value, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     update(t, &args[0], &req.body(), ctx.now)?;
     super::no_content()
 }
 
 /// `PATCH /applications(uniqueName='…')` upsert.
-pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn upsert(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let t = super::tenant_mut(st, ctx)?;
     let existing = t
@@ -183,7 +183,7 @@ pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) 
     super::created(super::entity(ctx, "applications", &app))
 }
 
-pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     super::visible(t, APPLICATIONS, &args[0], ctx.now)?;
     if let Some(mut e) = t.remove(APPLICATIONS, &args[0]) {
@@ -195,9 +195,9 @@ pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Res
     super::no_content()
 }
 
-pub(crate) fn add_password(
+pub fn add_password(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -255,9 +255,9 @@ fn push(v: &mut Value, key: &str, item: Value) {
     }
 }
 
-pub(crate) fn remove_password(
+pub fn remove_password(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -313,12 +313,7 @@ fn find_fic<'a>(t: &'a Tenant, app: &str, key: &str) -> Option<&'a Entry> {
     })
 }
 
-pub(crate) fn fic_list(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    args: &[String],
-) -> Result<Resp> {
+pub fn fic_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::visible(t, APPLICATIONS, &args[0], ctx.now)?;
     let items = super::visible_items(t, FICS, ctx.now, Some(&args[0]));
@@ -381,9 +376,9 @@ fn issuer_subject_taken(
     })
 }
 
-pub(crate) fn fic_create(
+pub fn fic_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -435,12 +430,7 @@ pub(crate) fn fic_create(
     super::created(super::entity(ctx, &fic_set(ctx, &app), &fic))
 }
 
-pub(crate) fn fic_get(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    args: &[String],
-) -> Result<Resp> {
+pub fn fic_get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let f = find_fic(t, &args[0], &args[1])
         .filter(|f| f.visible(ctx.now))
@@ -448,12 +438,7 @@ pub(crate) fn fic_get(
     super::get_one(ctx, req, &fic_set(ctx, &args[0]), FIC_TYPE, &f.v)
 }
 
-pub(crate) fn fic_patch(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    args: &[String],
-) -> Result<Resp> {
+pub fn fic_patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(FIC_TYPE, &body, Mode::Update)?;
     check_fic(&body, false)?;
@@ -494,12 +479,7 @@ pub(crate) fn fic_patch(
     super::no_content()
 }
 
-pub(crate) fn fic_delete(
-    ctx: &Ctx,
-    st: &mut State,
-    _: &ApiRequest,
-    args: &[String],
-) -> Result<Resp> {
+pub fn fic_delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let id = find_fic(t, &args[0], &args[1])
         .filter(|f| f.visible(ctx.now))

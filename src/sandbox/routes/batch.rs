@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{ApiRequest, Ctx, Resp, Result, dispatch};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::odata::Query;
-use crate::sandbox::state::State;
+use crate::sandbox::world::Scope;
 
 pub(crate) const MAX_REQUESTS: usize = 20;
 
@@ -58,7 +58,7 @@ pub(crate) fn percent(s: &str) -> String {
 /// Runs a batch; the outer answer is 200 unless the envelope itself is invalid.
 pub fn run(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     hook: &mut FaultHook<'_>,
     retry_after: u64,
@@ -133,7 +133,7 @@ pub fn run(
 
 fn execute(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     item: &Value,
     hook: &mut FaultHook<'_>,
     retry_after: u64,

@@ -31,8 +31,9 @@ pub async fn state(AxState(sh): AxState<Arc<Shared>>, addr: ConnectInfo<SocketAd
     if !loopback(&addr) {
         return forbidden();
     }
-    let st = lock(&sh.state);
-    let mut v = serde_json::to_value(&*st).unwrap_or(Value::Null);
+    let guards = sh.world.lock_all().await;
+    let mut v = sh.world.to_value(&guards);
+    drop(guards);
     for ptr in [
         "/ca/key_pem",
         "/signing_key_pkcs8",
@@ -162,10 +163,10 @@ pub(crate) async fn seed_assignment(
     if !loopback(&addr) {
         return forbidden();
     }
-    let mut st = lock(&sh.state);
-    let Some(t) = st.tenants.get_mut(&tid) else {
+    let Some(cell) = sh.world.cell(&tid) else {
         return (StatusCode::NOT_FOUND, "unknown tenant").into_response();
     };
+    let mut t = cell.data.lock().await;
     if body.get("id").is_none() {
         body["id"] = json!(new_id());
     }
@@ -178,7 +179,8 @@ pub(crate) async fn seed_assignment(
             origin: None,
         },
     );
-    sh.persist(&st);
+    drop(t);
+    sh.persist();
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
@@ -193,12 +195,13 @@ pub(crate) async fn seed_alert(
     if !loopback(&addr) {
         return forbidden();
     }
-    let mut st = lock(&sh.state);
-    let Some(t) = st.tenants.get_mut(&tid) else {
+    let Some(cell) = sh.world.cell(&tid) else {
         return (StatusCode::NOT_FOUND, "unknown tenant").into_response();
     };
-    let alert = crate::sandbox::routes::security::upsert_alert(t, &body);
-    sh.persist(&st);
+    let mut t = cell.data.lock().await;
+    let alert = crate::sandbox::routes::security::upsert_alert(&mut t, &body);
+    drop(t);
+    sh.persist();
     (StatusCode::CREATED, Json(alert)).into_response()
 }
 
@@ -250,11 +253,27 @@ pub async fn gdap(
         }
     };
     let delay = i64::try_from(lock(&sh.faults).config.replication_delay_ms).unwrap_or(i64::MAX);
-    let mut st = lock(&sh.state);
     let now = crate::sandbox::state::now_ms();
-    match control(&mut st, &id, act, end, now, delay) {
+    // One tenant locked at a time, as requests do (see `world`).
+    let mut found = None;
+    for tid in sh.world.tenant_ids() {
+        let Some(cell) = sh.world.cell(&tid) else {
+            continue;
+        };
+        let t = cell.data.lock().await;
+        if crate::sandbox::routes::gdap::holds(&t, &id) {
+            found = Some(t);
+            break;
+        }
+    }
+    let result = match found.as_mut() {
+        Some(t) => control(t, &id, act, end, now, delay),
+        None => Err((404, format!("no delegated admin relationship '{id}'"))),
+    };
+    drop(found);
+    match result {
         Ok(v) => {
-            sh.persist(&st);
+            sh.persist();
             Json(v).into_response()
         }
         Err((code, msg)) => (

@@ -8,22 +8,18 @@ use uuid::Uuid;
 use super::{ApiRequest, Ctx, Resp, Result};
 use crate::sandbox::csdl::{self, Mode};
 use crate::sandbox::errors::GraphError;
-use crate::sandbox::state::{Entry, PARTNERS, State, render};
+use crate::sandbox::state::{Entry, PARTNERS, render};
+use crate::sandbox::world::Scope;
 
 const TYPE: &str = "microsoft.graph.crossTenantAccessPolicyConfigurationPartner";
 const SET: &str = "policies/crossTenantAccessPolicy/partners";
 
 /// `GET /tenantRelationships/findTenantInformationByTenantId(tenantId='…')`.
-pub(crate) fn find_tenant(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    _: &[String],
-) -> Result<Resp> {
+pub fn find_tenant(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let t = Uuid::parse_str(&key)
         .ok()
-        .and_then(|id| st.tenants.get(&id))
+        .and_then(|id| st.world.info(&id))
         .ok_or_else(|| GraphError::not_found(&key))?;
     super::ok(json!({
         "@odata.context": ctx.context("microsoft.graph.tenantInformation"),
@@ -31,7 +27,7 @@ pub(crate) fn find_tenant(
     }))
 }
 
-fn partner<'a>(st: &'a State, ctx: &Ctx, tid: &str) -> Result<&'a Entry> {
+fn partner<'a>(st: &'a Scope<'_>, ctx: &Ctx, tid: &str) -> Result<&'a Entry> {
     super::tenant(st, ctx)?
         .find_by(PARTNERS, "tenantId", tid)
         .filter(|e| e.visible(ctx.now))
@@ -44,7 +40,7 @@ fn partner<'a>(st: &'a State, ctx: &Ctx, tid: &str) -> Result<&'a Entry> {
         })
 }
 
-pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(TYPE, &["tenantId", "isServiceProvider"]);
     super::list(
@@ -56,12 +52,12 @@ pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let e = partner(st, ctx, &args[0])?;
     super::get_one(ctx, req, SET, TYPE, &e.v)
 }
 
-pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(TYPE, &body, Mode::Create)?;
     super::require(
@@ -99,7 +95,7 @@ pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Resu
     super::created(super::entity(ctx, SET, &render(&p)))
 }
 
-pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(TYPE, &body, Mode::Update)?;
     partner(st, ctx, &args[0])?;
@@ -113,7 +109,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
     super::no_content()
 }
 
-pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     partner(st, ctx, &args[0])?;
     let t = super::tenant_mut(st, ctx)?;
     t.list_mut(PARTNERS).retain(|e| {

@@ -10,8 +10,9 @@ use super::{ApiRequest, Ctx, Resp, Result};
 use crate::sandbox::csdl::{self, Mode};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::state::{
-    DEFENDER_ASSIGNMENTS, DEFENDER_ROLES, Entry, GROUPS, SERVICE_PRINCIPALS, State, new_id,
+    DEFENDER_ASSIGNMENTS, DEFENDER_ROLES, Entry, GROUPS, SERVICE_PRINCIPALS, new_id,
 };
+use crate::sandbox::world::Scope;
 
 fn kind(k: &str) -> Result<(&'static str, &'static str, &'static str)> {
     match k {
@@ -91,7 +92,7 @@ fn normalise_role(v: &mut Value) {
     }
 }
 
-pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let (coll, ty, set) = kind(&args[0])?;
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
@@ -113,7 +114,7 @@ pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Res
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let (coll, ty, set) = kind(&args[0])?;
     let t = super::tenant(st, ctx)?;
     super::get_one(
@@ -125,7 +126,7 @@ pub fn get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Resu
     )
 }
 
-fn check_assignment(st: &State, ctx: &Ctx, body: &Value, create: bool) -> Result<()> {
+fn check_assignment(st: &Scope<'_>, ctx: &Ctx, body: &Value, create: bool) -> Result<()> {
     if create {
         super::require(
             body,
@@ -201,7 +202,7 @@ fn check_role_actions(body: &Value) -> Result<()> {
     Ok(())
 }
 
-pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let (coll, ty, set) = kind(&args[0])?;
     let body = req.body();
     csdl::validate(ty, &body, Mode::Create)?;
@@ -232,7 +233,7 @@ pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> R
     super::created(super::entity(ctx, set, &v))
 }
 
-pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let (coll, ty, _) = kind(&args[0])?;
     let body = req.body();
     csdl::validate(ty, &body, Mode::Update)?;
@@ -253,7 +254,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
     super::no_content()
 }
 
-pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     let (coll, _, _) = kind(&args[0])?;
     let t = super::tenant_mut(st, ctx)?;
     super::visible(t, coll, &args[1], ctx.now)?;

@@ -13,8 +13,9 @@ use crate::sandbox::errors::GraphError;
 use crate::sandbox::permissions::{Access, Area};
 use crate::sandbox::state::{
     ACCESS_PACKAGES, ASSIGNMENTS, CATALOGS, CONNECTED_ORGS, Entry, GROUPS, POLICIES,
-    RESOURCE_REQUESTS, RESOURCES, ROLE_SCOPES, State, Tenant, new_id, now_iso,
+    RESOURCE_REQUESTS, RESOURCES, ROLE_SCOPES, Tenant, new_id, now_iso,
 };
+use crate::sandbox::world::Scope;
 
 const EM: &str = "identityGovernance/entitlementManagement";
 
@@ -82,7 +83,7 @@ fn stamp_modified(v: &mut Value) {
 
 const ORG_TYPE: &str = "microsoft.graph.connectedOrganization";
 
-pub(crate) fn org_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn org_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         ORG_TYPE,
@@ -97,12 +98,7 @@ pub(crate) fn org_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]
     )
 }
 
-pub(crate) fn org_get(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    args: &[String],
-) -> Result<Resp> {
+pub fn org_get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::get_one(
         ctx,
@@ -114,7 +110,7 @@ pub(crate) fn org_get(
 }
 
 /// The service resolves a domain to its Entra tenant; unknown domains stay domain sources.
-fn convert_sources(st: &State, sources: &Value) -> Value {
+fn convert_sources(st: &Scope<'_>, sources: &Value) -> Value {
     let convert = |s: &Value| {
         let ty = s
             .get("@odata.type")
@@ -127,7 +123,7 @@ fn convert_sources(st: &State, sources: &Value) -> Value {
                     .get("domainName")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                match st.tenant_by_domain(domain) {
+                match st.world.by_domain(domain) {
                     Some(t) => {
                         json!({"@odata.type": "#microsoft.graph.azureActiveDirectoryTenant", "tenantId": t.id.to_string(), "displayName": t.display_name})
                     }
@@ -141,7 +137,7 @@ fn convert_sources(st: &State, sources: &Value) -> Value {
                     .unwrap_or_default();
                 let name = uuid::Uuid::parse_str(tid)
                     .ok()
-                    .and_then(|id| st.tenants.get(&id))
+                    .and_then(|id| st.world.info(&id))
                     .map(|t| t.display_name.clone());
                 json!({"@odata.type": "#microsoft.graph.azureActiveDirectoryTenant", "tenantId": tid, "displayName": name.or_else(|| s.get("displayName").and_then(Value::as_str).map(str::to_string))})
             }
@@ -156,12 +152,7 @@ fn convert_sources(st: &State, sources: &Value) -> Value {
     )
 }
 
-pub(crate) fn org_create(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    _: &[String],
-) -> Result<Resp> {
+pub fn org_create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(ORG_TYPE, &body, Mode::Create)?;
     super::require(
@@ -189,12 +180,7 @@ pub(crate) fn org_create(
     super::created(super::entity(ctx, &set("connectedOrganizations"), &answer))
 }
 
-pub(crate) fn org_patch(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    args: &[String],
-) -> Result<Resp> {
+pub fn org_patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let mut body = req.body();
     csdl::validate(ORG_TYPE, &body, Mode::Update)?;
     if body.get("identitySources").is_some() {
@@ -212,16 +198,11 @@ pub(crate) fn org_patch(
     })
 }
 
-pub(crate) fn org_delete(
-    ctx: &Ctx,
-    st: &mut State,
-    _: &ApiRequest,
-    args: &[String],
-) -> Result<Resp> {
+pub fn org_delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     delete_from(ctx, st, CONNECTED_ORGS, &args[0])
 }
 
-fn delete_from(ctx: &Ctx, st: &mut State, coll: &str, id: &str) -> Result<Resp> {
+fn delete_from(ctx: &Ctx, st: &mut Scope<'_>, coll: &str, id: &str) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     super::visible(t, coll, id, ctx.now)?;
     t.remove(coll, id);
@@ -232,12 +213,7 @@ fn delete_from(ctx: &Ctx, st: &mut State, coll: &str, id: &str) -> Result<Resp> 
 
 const CATALOG_TYPE: &str = "microsoft.graph.accessPackageCatalog";
 
-pub(crate) fn catalog_list(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    _: &[String],
-) -> Result<Resp> {
+pub fn catalog_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(
         CATALOG_TYPE,
@@ -258,9 +234,9 @@ pub(crate) fn catalog_list(
     )
 }
 
-pub(crate) fn catalog_get(
+pub fn catalog_get(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -274,9 +250,9 @@ pub(crate) fn catalog_get(
     )
 }
 
-pub(crate) fn catalog_create(
+pub fn catalog_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     _: &[String],
 ) -> Result<Resp> {
@@ -291,9 +267,9 @@ pub(crate) fn catalog_create(
     super::created(super::entity(ctx, &set("catalogs"), &c))
 }
 
-pub(crate) fn catalog_patch(
+pub fn catalog_patch(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -302,7 +278,7 @@ pub(crate) fn catalog_patch(
 
 fn patch_in(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     coll: &str,
     ty: &str,
@@ -317,9 +293,9 @@ fn patch_in(
     super::no_content()
 }
 
-pub(crate) fn catalog_delete(
+pub fn catalog_delete(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     _: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -362,9 +338,9 @@ fn check_expand(req: &ApiRequest, allowed: &[&str]) -> Result<()> {
     }
 }
 
-pub(crate) fn resources_list(
+pub fn resources_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -388,9 +364,9 @@ pub(crate) fn resources_list(
     )
 }
 
-pub(crate) fn resource_roles_list(
+pub fn resource_roles_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -437,12 +413,7 @@ pub(crate) fn resource_roles_list(
 
 const REQUEST_TYPE: &str = "microsoft.graph.accessPackageResourceRequest";
 
-pub(crate) fn request_list(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    _: &[String],
-) -> Result<Resp> {
+pub fn request_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(REQUEST_TYPE, &["id", "requestType", "state"]);
     super::list(
@@ -464,9 +435,9 @@ fn group_resource(group: &Entry, catalog: &str) -> Value {
         "scopes": [{"id": new_id(), "displayName": "Root", "description": "Root Scope", "originId": gid, "originSystem": "AadGroup", "isRootScope": true}]})
 }
 
-pub(crate) fn request_create(
+pub fn request_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     _: &[String],
 ) -> Result<Resp> {
@@ -544,12 +515,7 @@ pub(crate) fn request_create(
 
 const PACKAGE_TYPE: &str = "microsoft.graph.accessPackage";
 
-pub(crate) fn package_list(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    _: &[String],
-) -> Result<Resp> {
+pub fn package_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(PACKAGE_TYPE, &["id", "displayName", "isHidden", "catalog"]);
     let items = super::visible_items(t, ACCESS_PACKAGES, ctx.now, None);
@@ -583,9 +549,9 @@ fn expand_package(t: &Tenant, mut p: Value, expand: &[String]) -> Value {
     p
 }
 
-pub(crate) fn package_get(
+pub fn package_get(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -601,9 +567,9 @@ pub(crate) fn package_get(
     super::get_one(ctx, req, &set("accessPackages"), PACKAGE_TYPE, &p)
 }
 
-pub(crate) fn package_create(
+pub fn package_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     _: &[String],
 ) -> Result<Resp> {
@@ -628,9 +594,9 @@ pub(crate) fn package_create(
     super::created(super::entity(ctx, &set("accessPackages"), &p))
 }
 
-pub(crate) fn package_patch(
+pub fn package_patch(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -642,9 +608,9 @@ pub(crate) fn package_patch(
     patch_in(ctx, st, req, ACCESS_PACKAGES, PACKAGE_TYPE, &args[0])
 }
 
-pub(crate) fn package_delete(
+pub fn package_delete(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     _: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -666,9 +632,9 @@ pub(crate) fn package_delete(
 
 const SCOPE_TYPE: &str = "microsoft.graph.accessPackageResourceRoleScope";
 
-pub(crate) fn scope_list(
+pub fn scope_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -725,9 +691,9 @@ fn resolve_role_scope(t: &Tenant, catalog: &str, body: &Value) -> Option<(Value,
     None
 }
 
-pub(crate) fn scope_create(
+pub fn scope_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -770,9 +736,9 @@ pub(crate) fn scope_create(
     ))
 }
 
-pub(crate) fn scope_delete(
+pub fn scope_delete(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     _: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -810,12 +776,7 @@ fn expand_policy(t: &Tenant, mut p: Value, expand: &[String]) -> Value {
     p
 }
 
-pub(crate) fn policy_list(
-    ctx: &Ctx,
-    st: &mut State,
-    req: &ApiRequest,
-    _: &[String],
-) -> Result<Resp> {
+pub fn policy_list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     check_expand(req, &["accessPackage"])?;
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(POLICY_TYPE, &["id", "displayName", "accessPackage"]);
@@ -845,9 +806,9 @@ pub(crate) fn policy_list(
     ))
 }
 
-pub(crate) fn policy_get(
+pub fn policy_get(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -871,9 +832,9 @@ fn policy_defaults() -> Value {
         "reviewSettings": null, "automaticRequestSettings": null})
 }
 
-pub(crate) fn policy_create(
+pub fn policy_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     _: &[String],
 ) -> Result<Resp> {
@@ -907,9 +868,9 @@ pub(crate) fn policy_create(
 }
 
 /// PUT replaces the whole policy: omitted settings are reset to their defaults.
-pub(crate) fn policy_put(
+pub fn policy_put(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -952,9 +913,9 @@ pub(crate) fn policy_put(
     ))
 }
 
-pub(crate) fn policy_delete(
+pub fn policy_delete(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     _: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -963,9 +924,9 @@ pub(crate) fn policy_delete(
 
 // ------------------------------------------------------------ assignments (read-only)
 
-pub(crate) fn assignment_list(
+pub fn assignment_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     _: &[String],
 ) -> Result<Resp> {
@@ -990,9 +951,9 @@ pub(crate) fn assignment_list(
     )
 }
 
-pub(crate) fn assignment_get(
+pub fn assignment_get(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {

@@ -21,8 +21,9 @@ use crate::sandbox::errors::GraphError;
 use crate::sandbox::odata::CollectionRules;
 use crate::sandbox::state::{
     self, Entry, GDAP_ASSIGNMENTS, GDAP_OPERATIONS, GDAP_RELATIONSHIPS, GDAP_REQUESTS, GROUPS,
-    PARTNER_CDA_APP_ID, State, Tenant, iso, new_id,
+    PARTNER_CDA_APP_ID, Tenant, iso, new_id,
 };
+use crate::sandbox::world::Scope;
 
 const REL_TYPE: &str = "microsoft.graph.delegatedAdminRelationship";
 const ASSIGN_TYPE: &str = "microsoft.graph.delegatedAdminAccessAssignment";
@@ -166,7 +167,7 @@ pub fn advance(t: &mut Tenant, now: i64) {
 }
 
 /// The tenant of the call, advanced to now, after the service-principal prerequisite.
-fn partner<'a>(ctx: &Ctx, st: &'a mut State) -> Result<&'a mut Tenant> {
+fn partner<'a>(ctx: &Ctx, st: &'a mut Scope<'_>) -> Result<&'a mut Tenant> {
     let t = super::tenant_mut(st, ctx)?;
     let provisioned = t
         .sp_by_app_id(PARTNER_CDA_APP_ID)
@@ -301,7 +302,7 @@ fn check_auto_extend(value: &str, roles: &[String]) -> Result<()> {
 
 // ------------------------------------------------------------------ relationships
 
-pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = partner(ctx, st)?;
     let items = super::visible_items(t, GDAP_RELATIONSHIPS, ctx.now, None);
     super::list(
@@ -313,13 +314,13 @@ pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = partner(ctx, st)?;
     let e = relationship(t, &args[0], ctx.now)?;
     super::get_one(ctx, req, SET, REL_TYPE, &e.v)
 }
 
-pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(REL_TYPE, &body, Mode::Create)?;
     super::require(
@@ -406,7 +407,7 @@ pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Resu
     Ok(resp)
 }
 
-pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(REL_TYPE, &body, Mode::Update)?;
     let now = ctx.now;
@@ -462,7 +463,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
     super::ok(super::entity(ctx, SET, &next))
 }
 
-pub fn delete(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let now = ctx.now;
     let t = partner(ctx, st)?;
     let current = relationship(t, &args[0], now)?.v.clone();
@@ -480,7 +481,12 @@ pub fn delete(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> R
 
 // ------------------------------------------------------------------ requests
 
-pub fn requests_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn requests_list(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = partner(ctx, st)?;
     parent(t, &args[0], ctx.now)?;
     let items = super::visible_items(t, GDAP_REQUESTS, ctx.now, Some(&args[0]));
@@ -488,7 +494,12 @@ pub fn requests_list(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String
     super::list(ctx, req, items, &rules(REQUEST_TYPE, &["action"]), &set)
 }
 
-pub fn request_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn request_get(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = partner(ctx, st)?;
     parent(t, &args[0], ctx.now)?;
     let e = child(t, GDAP_REQUESTS, &args[0], &args[1], ctx.now)?;
@@ -510,7 +521,7 @@ fn child<'a>(t: &'a Tenant, coll: &str, rel: &str, id: &str, now: i64) -> Result
 
 pub fn request_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -571,7 +582,7 @@ pub fn request_create(
 
 pub fn assignments_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -589,7 +600,7 @@ pub fn assignments_list(
 
 pub fn assignment_get(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -614,7 +625,7 @@ fn check_subset(roles: &[String], rel: &Value) -> Result<()> {
 
 pub fn assignment_create(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -716,7 +727,7 @@ pub fn assignment_create(
 
 pub fn assignment_patch(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -792,7 +803,7 @@ pub fn assignment_patch(
 
 pub fn assignment_delete(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -816,7 +827,7 @@ pub fn assignment_delete(
 
 pub fn operations_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -826,7 +837,12 @@ pub fn operations_list(
     super::list(ctx, req, items, &rules(OP_TYPE, &["status"]), "operations")
 }
 
-pub fn operation_get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn operation_get(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = partner(ctx, st)?;
     parent(t, &args[0], ctx.now)?;
     let e = child(t, GDAP_OPERATIONS, &args[0], &args[1], ctx.now)?;
@@ -846,23 +862,25 @@ pub enum ControlAction {
     Terminate,
 }
 
-/// Applies `action` to relationship `id`, wherever it lives; `end` moves the end date (ms) of an
-/// active relationship instead. Returns the relationship as rendered, or a message for a 4xx.
+/// Whether relationship `id` lives in `t` (the control endpoint looks for it tenant by tenant).
+pub fn holds(t: &Tenant, id: &str) -> bool {
+    t.find(GDAP_RELATIONSHIPS, id).is_some()
+}
+
+/// Applies `action` to relationship `id` of tenant `t` (the one that [`holds`] it); `end` moves
+/// the end date (ms) of an active relationship instead. Returns the relationship as rendered,
+/// or a message for a 4xx.
 pub fn control(
-    st: &mut State,
+    t: &mut Tenant,
     id: &str,
     action: Option<ControlAction>,
     end: Option<i64>,
     now: i64,
     delay: i64,
 ) -> std::result::Result<Value, (u16, String)> {
-    let Some(t) = st
-        .tenants
-        .values_mut()
-        .find(|t| t.find(GDAP_RELATIONSHIPS, id).is_some())
-    else {
+    if !holds(t, id) {
         return Err((404, format!("no delegated admin relationship '{id}'")));
-    };
+    }
     advance(t, now);
     let Some(e) = t.find_mut(GDAP_RELATIONSHIPS, id) else {
         return Err((404, format!("no delegated admin relationship '{id}'")));

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use super::{ApiRequest, Ctx, Resp, Result};
 use crate::sandbox::csdl::{self, Mode};
 use crate::sandbox::errors::GraphError;
-use crate::sandbox::state::{DELETED, Entry, GROUPS, State, Tenant, new_id, now_iso};
+use crate::sandbox::state::{DELETED, Entry, GROUPS, Tenant, new_id, now_iso};
+use crate::sandbox::world::Scope;
 
 const TYPE: &str = "microsoft.graph.group";
 const FILTERABLE: &[&str] = &[
@@ -20,7 +21,7 @@ const FILTERABLE: &[&str] = &[
     "createdDateTime",
 ];
 
-pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let items = super::visible_items(t, GROUPS, ctx.now, None);
     super::list(
@@ -32,7 +33,7 @@ pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let e = super::visible(t, GROUPS, &args[0], ctx.now)?;
     super::get_one(ctx, req, "groups", TYPE, &e.v)
@@ -85,7 +86,7 @@ fn new_group(ctx: &Ctx, t: &mut Tenant, body: &Value) -> Result<Value> {
     Ok(g)
 }
 
-pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let g = new_group(ctx, t, &req.body())?;
     super::created(super::entity(ctx, "groups", &g))
@@ -107,7 +108,7 @@ fn update(ctx: &Ctx, e: &mut Entry, body: &Value) -> Result<()> {
     Ok(())
 }
 
-pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let body = req.body();
     let t = super::tenant_mut(st, ctx)?;
     if let Some(u) = body.get("uniqueName").and_then(Value::as_str)
@@ -123,7 +124,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
 }
 
 /// `PATCH /groups(uniqueName='…')`: 204 when it exists, 201 when created with `Prefer: create-if-missing`, else 404.
-pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn upsert(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let body = req.body();
     let t = super::tenant_mut(st, ctx)?;
@@ -145,7 +146,7 @@ pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) 
     super::created(super::entity(ctx, "groups", &g))
 }
 
-pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     super::visible(t, GROUPS, &args[0], ctx.now)?;
     let Some(mut e) = t.remove(GROUPS, &args[0]) else {

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use super::{ApiRequest, Ctx, Resp, Result};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::odata::{self, CollectionRules};
-use crate::sandbox::state::{ALERTS, State};
+use crate::sandbox::state::ALERTS;
+use crate::sandbox::world::Scope;
 
 const FILTERS: &[&str] = &[
     "alertCreationTime",
@@ -50,7 +51,7 @@ fn to_mde(a: &Value) -> Value {
     })
 }
 
-fn mde_alerts(st: &State, ctx: &Ctx) -> Result<Vec<Value>> {
+fn mde_alerts(st: &Scope<'_>, ctx: &Ctx) -> Result<Vec<Value>> {
     let t = super::tenant(st, ctx)?;
     if !t.defender_licensed {
         return Err(GraphError::new(
@@ -66,7 +67,7 @@ fn mde_alerts(st: &State, ctx: &Ctx) -> Result<Vec<Value>> {
 }
 
 /// `GET /api/alerts`.
-pub fn alerts(ctx: &Ctx, st: &State, req: &ApiRequest) -> Result<Resp> {
+pub fn alerts(ctx: &Ctx, st: &Scope<'_>, req: &ApiRequest) -> Result<Resp> {
     let items = mde_alerts(st, ctx)?;
     let max_top = crate::alerts::fetch::Stream::DefenderAlerts.max_top() as usize;
     let rules = CollectionRules {
@@ -98,7 +99,7 @@ pub fn alerts(ctx: &Ctx, st: &State, req: &ApiRequest) -> Result<Resp> {
 }
 
 /// `GET /api/alerts/{id}`.
-pub fn alert(ctx: &Ctx, st: &State, id: &str) -> Result<Resp> {
+pub fn alert(ctx: &Ctx, st: &Scope<'_>, id: &str) -> Result<Resp> {
     let a = mde_alerts(st, ctx)?
         .into_iter()
         .find(|a| a["id"].as_str() == Some(id))

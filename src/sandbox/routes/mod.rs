@@ -1,6 +1,6 @@
 //! Graph and Defender routes: the routing table (path pattern → permission area → handler) and the
 //! small response helpers every handler shares. Handlers are synchronous functions over the locked
-//! [`State`]; the HTTP layer ([`super::api`]) does authentication, faults and latency around them,
+//! tenant ([`Scope`]); the HTTP layer ([`super::api`]) does authentication, faults and latency around them,
 //! and `$batch` re-enters [`dispatch`] for each inner request.
 
 pub mod applications;
@@ -21,7 +21,8 @@ use uuid::Uuid;
 use super::errors::GraphError;
 use super::odata::{self, CollectionRules, Query};
 use super::permissions::{self, Access, Area};
-use super::state::{self, Entry, State, Tenant};
+use super::state::{self, Entry, Tenant};
+use super::world::Scope;
 
 /// Per-request context.
 pub struct Ctx {
@@ -111,14 +112,17 @@ pub(crate) fn entity(ctx: &Ctx, set: &str, v: &Value) -> Value {
     out
 }
 
-pub fn tenant<'a>(st: &'a State, ctx: &Ctx) -> Result<&'a Tenant> {
-    st.tenants
-        .get(&ctx.tenant)
+/// The request's tenant (the scope holds the tenant of `ctx`, locked).
+pub fn tenant<'a>(st: &'a Scope<'_>, ctx: &Ctx) -> Result<&'a Tenant> {
+    st.tenant
+        .as_deref()
+        .filter(|t| t.id == ctx.tenant)
         .ok_or_else(|| GraphError::unauthenticated("The tenant of the token is unknown."))
 }
-pub fn tenant_mut<'a>(st: &'a mut State, ctx: &Ctx) -> Result<&'a mut Tenant> {
-    st.tenants
-        .get_mut(&ctx.tenant)
+pub fn tenant_mut<'a>(st: &'a mut Scope<'_>, ctx: &Ctx) -> Result<&'a mut Tenant> {
+    st.tenant
+        .as_deref_mut()
+        .filter(|t| t.id == ctx.tenant)
         .ok_or_else(|| GraphError::unauthenticated("The tenant of the token is unknown."))
 }
 
@@ -253,7 +257,7 @@ pub(crate) fn require(body: &Value, fields: &[&str], type_label: &str) -> Result
     Ok(())
 }
 
-type Handler = fn(&Ctx, &mut State, &ApiRequest, &[String]) -> Result<Resp>;
+type Handler = fn(&Ctx, &mut Scope<'_>, &ApiRequest, &[String]) -> Result<Resp>;
 
 /// A matched route.
 pub struct Route {
@@ -489,7 +493,7 @@ pub(crate) fn fold_keys(segments: &[String]) -> (Vec<String>, Vec<String>) {
 /// except for the upsert form (PATCH on the keyed segment alone), which handlers treat specially.
 fn resolve_alternate_keys(
     ctx: &Ctx,
-    st: &State,
+    st: &Scope<'_>,
     method: &str,
     toks: &mut Vec<String>,
     keys: &[String],
@@ -520,7 +524,7 @@ fn resolve_alternate_keys(
 }
 
 /// Runs one Graph request (also used for each `$batch` item).
-pub(crate) fn dispatch(ctx: &Ctx, st: &mut State, req: &ApiRequest) -> Result<Resp> {
+pub(crate) fn dispatch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest) -> Result<Resp> {
     let (mut toks, keys) = fold_keys(&req.segments);
     resolve_alternate_keys(ctx, st, &req.method, &mut toks, &keys)?;
     let refs: Vec<&str> = toks.iter().map(String::as_str).collect();

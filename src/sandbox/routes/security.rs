@@ -8,7 +8,8 @@ use super::{ApiRequest, Ctx, Resp, Result};
 use crate::alerts::fetch::Stream;
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::odata::{self, CollectionRules};
-use crate::sandbox::state::{ALERTS, Entry, INCIDENTS, State, Tenant, iso, now_ms};
+use crate::sandbox::state::{ALERTS, Entry, INCIDENTS, Tenant, iso, now_ms};
+use crate::sandbox::world::Scope;
 
 const ALERT_FILTERS: &[&str] = &[
     "assignedTo",
@@ -132,7 +133,7 @@ fn public(items: Vec<Value>) -> Vec<Value> {
     items.iter().map(crate::sandbox::state::render).collect()
 }
 
-pub fn alerts(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn alerts(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     security_list(
         ctx,
@@ -143,7 +144,7 @@ pub fn alerts(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Resu
     )
 }
 
-pub fn alert(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn alert(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let a = t.find(ALERTS, &args[0]).ok_or_else(|| {
         GraphError::new(
@@ -174,7 +175,7 @@ fn with_alerts(t: &Tenant, mut inc: Value, expand: &[String]) -> Value {
     inc
 }
 
-pub fn incidents(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn incidents(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let items = public(newest_first(t, INCIDENTS))
         .into_iter()
@@ -189,7 +190,7 @@ pub fn incidents(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> R
     )
 }
 
-pub fn incident(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn incident(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let i = t.find(INCIDENTS, &args[0]).ok_or_else(|| {
         GraphError::new(

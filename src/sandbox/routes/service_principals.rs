@@ -10,9 +10,10 @@ use crate::sandbox::csdl::{self, Mode};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::state::{
     self, APP_ROLE_ASSIGNMENTS, APPLICATIONS, DEFENDER_APP_ID, DELETED, Entry, GRAPH_APP_ID,
-    MICROSOFT_SERVICES_TENANT, PARTNER_CDA_APP_ID, PARTNER_CDA_NAME, SERVICE_PRINCIPALS, State,
-    new_id, now_iso, opaque_id,
+    MICROSOFT_SERVICES_TENANT, PARTNER_CDA_APP_ID, PARTNER_CDA_NAME, SERVICE_PRINCIPALS, new_id,
+    now_iso, opaque_id,
 };
+use crate::sandbox::world::Scope;
 
 const TYPE: &str = "microsoft.graph.servicePrincipal";
 const FILTERABLE: &[&str] = &[
@@ -27,7 +28,7 @@ const FILTERABLE: &[&str] = &[
 ];
 const ASSIGNMENT_TYPE: &str = "microsoft.graph.appRoleAssignment";
 
-pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let items = super::visible_items(t, SERVICE_PRINCIPALS, ctx.now, None);
     super::list(
@@ -39,7 +40,7 @@ pub fn list(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let e = super::visible(t, SERVICE_PRINCIPALS, &args[0], ctx.now)?;
     super::get_one(ctx, req, "servicePrincipals", TYPE, &e.v)
@@ -51,7 +52,7 @@ fn no_backing_app(app_id: &str) -> GraphError {
 }
 
 /// The application an SP for `app_id` may be instantiated from, as seen from `ctx.tenant`.
-fn backing_app(ctx: &Ctx, st: &State, app_id: &str) -> Result<(String, Value)> {
+fn backing_app(ctx: &Ctx, st: &Scope<'_>, app_id: &str) -> Result<(String, Value)> {
     let (home, app) = st
         .home_app(app_id)
         .filter(|(_, a)| a.visible(ctx.now))
@@ -66,7 +67,7 @@ fn backing_app(ctx: &Ctx, st: &State, app_id: &str) -> Result<(String, Value)> {
     Ok((home.to_string(), app.v.clone()))
 }
 
-fn new_sp(ctx: &Ctx, st: &mut State, body: &Value) -> Result<Value> {
+fn new_sp(ctx: &Ctx, st: &mut Scope<'_>, body: &Value) -> Result<Value> {
     csdl::validate(TYPE, body, Mode::Create)?;
     super::require(body, &["appId"], "ServicePrincipal")?;
     let app_id = body["appId"].as_str().unwrap_or_default().to_string();
@@ -118,12 +119,12 @@ fn new_sp(ctx: &Ctx, st: &mut State, body: &Value) -> Result<Value> {
     Ok(sp)
 }
 
-pub fn create(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let sp = new_sp(ctx, st, &req.body())?;
     super::created(super::entity(ctx, "servicePrincipals", &sp))
 }
 
-pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(TYPE, &body, Mode::Update)?;
     let t = super::tenant_mut(st, ctx)?;
@@ -142,7 +143,7 @@ pub fn patch(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Re
 }
 
 /// `PATCH /servicePrincipals(appId='…')` upsert.
-pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub fn upsert(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let key = req.keys.first().cloned().unwrap_or_default();
     let body = req.body();
     let existing = super::tenant(st, ctx)?
@@ -164,7 +165,7 @@ pub(crate) fn upsert(ctx: &Ctx, st: &mut State, req: &ApiRequest, _: &[String]) 
     super::created(super::entity(ctx, "servicePrincipals", &sp))
 }
 
-pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     super::visible(t, SERVICE_PRINCIPALS, &args[0], ctx.now)?;
     if let Some(mut e) = t.remove(SERVICE_PRINCIPALS, &args[0]) {
@@ -178,18 +179,18 @@ pub fn delete(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Res
 
 // ------------------------------------------------------------ app role assignments
 
-pub(crate) fn assigned_to_list(
+pub fn assigned_to_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
     assignments_where(ctx, st, req, &args[0], "resourceId", "appRoleAssignedTo")
 }
 
-pub(crate) fn assignments_list(
+pub fn assignments_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -198,7 +199,7 @@ pub(crate) fn assignments_list(
 
 fn assignments_where(
     ctx: &Ctx,
-    st: &State,
+    st: &Scope<'_>,
     req: &ApiRequest,
     sp: &str,
     field: &str,
@@ -228,7 +229,7 @@ fn assignments_where(
 }
 
 /// POST on either side (resource's appRoleAssignedTo or principal's appRoleAssignments).
-pub fn assign(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn assign(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
     let body = req.body();
     csdl::validate(ASSIGNMENT_TYPE, &body, Mode::Create)?;
     super::require(
@@ -282,7 +283,7 @@ pub fn assign(ctx: &Ctx, st: &mut State, req: &ApiRequest, args: &[String]) -> R
     ))
 }
 
-pub(crate) fn unassign(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub fn unassign(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     let a = super::visible(t, APP_ROLE_ASSIGNMENTS, &args[1], ctx.now)?;
     let on_sp = [a.str("principalId"), a.str("resourceId")]
@@ -298,9 +299,9 @@ pub(crate) fn unassign(ctx: &Ctx, st: &mut State, _: &ApiRequest, args: &[String
 
 // ------------------------------------------------------------ deleted items
 
-pub(crate) fn deleted_list(
+pub fn deleted_list(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -335,9 +336,9 @@ pub(crate) fn deleted_list(
     )
 }
 
-pub(crate) fn deleted_get(
+pub fn deleted_get(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -351,9 +352,9 @@ pub(crate) fn deleted_get(
     ))
 }
 
-pub(crate) fn deleted_restore(
+pub fn deleted_restore(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     _: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
@@ -368,9 +369,9 @@ pub(crate) fn deleted_restore(
     super::ok(body)
 }
 
-pub(crate) fn deleted_purge(
+pub fn deleted_purge(
     ctx: &Ctx,
-    st: &mut State,
+    st: &mut Scope<'_>,
     _: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
