@@ -4,6 +4,8 @@
 //! ISO 8601 durations, dates, references between documents, derived-name limits) before
 //! reporting, so a user fixes a manifest in one round trip. Warnings never fail a run.
 
+pub mod detections;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -26,6 +28,8 @@ pub const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
 pub struct Validated {
     pub provider: Sourced<ProviderManifest>,
     pub customers: Vec<Sourced<CustomerManifest>>,
+    /// Each detection rule's KQL by rule name, read once at validation.
+    pub detection_queries: BTreeMap<String, Arc<str>>,
 }
 
 impl Validated {
@@ -65,8 +69,10 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
             Some(first)
         }
     };
+    let mut detection_queries = BTreeMap::new();
     if let Some(p) = provider {
         check_provider(p, &set.roots, &mut diags);
+        detection_queries = detections::check_library(p, &set.roots, &mut diags);
     }
     check_customers(set, provider, today, &mut diags);
     let ok = !diags.has_errors();
@@ -74,6 +80,7 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
         (true, Some(p)) => Some(Validated {
             provider: p.clone(),
             customers: set.customers.clone(),
+            detection_queries,
         }),
         _ => None,
     };
@@ -808,7 +815,11 @@ fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
             file: &c.file,
             diags,
         };
+        detections::check_cloud(&mut cx, &v.provider.doc, &c.doc);
         for e in &c.doc.spec.exceptions {
+            if detections::check_exception(&mut cx, &v.provider.doc, &c.doc, e) {
+                continue;
+            }
             match tenant.find(&e.resource.value) {
                 None => {
                     cx.error(

@@ -5,6 +5,7 @@
 //! are wrapped in [`Loc`] to keep their line and column.
 
 mod customer;
+mod detection;
 mod load;
 mod located;
 mod provider;
@@ -17,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use customer::*;
+pub use detection::*;
 pub use load::{
     DEFAULT_DIRS, LoadOutcome, load_paths, load_paths_with, parse_source, resolve_paths,
 };

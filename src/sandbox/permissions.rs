@@ -18,6 +18,7 @@ pub enum Area {
     SecurityAlerts,
     SecurityIncidents,
     MdeAlerts,
+    CustomDetections,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,8 @@ pub fn allowed(area: Area, access: Access) -> &'static [&'static str] {
         (SecurityIncidents, Write) => &["SecurityIncident.ReadWrite.All"],
         (MdeAlerts, Read) => &["Alert.Read.All", "Alert.ReadWrite.All"],
         (MdeAlerts, Write) => &["Alert.ReadWrite.All"],
+        (CustomDetections, Read) => &["CustomDetection.Read.All", "CustomDetection.ReadWrite.All"],
+        (CustomDetections, Write) => &["CustomDetection.ReadWrite.All"],
     }
 }
 
@@ -115,4 +118,5 @@ pub const ALL_AREAS: &[Area] = &[
     Area::SecurityAlerts,
     Area::SecurityIncidents,
     Area::MdeAlerts,
+    Area::CustomDetections,
 ];

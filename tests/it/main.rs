@@ -9,6 +9,7 @@ mod ci_workflow;
 mod cli;
 mod concurrency;
 mod defender_rbac;
+mod detection_rules;
 mod export;
 mod first_contact;
 mod hostile;

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod control;
 pub mod cross_tenant;
 pub mod defender_rbac;
+pub mod detection_rules;
 pub mod entitlement;
 pub mod groups;
 pub mod mde;
@@ -414,6 +415,22 @@ pub fn route(method: &str, toks: &[&str], beta: bool) -> Option<Route> {
         ("GET", ["security", "incidents"]) => r(SecurityIncidents, Read, security::incidents, &[]),
         ("GET", ["security", "incidents", id]) => {
             r(SecurityIncidents, Read, security::incident, &[id])
+        }
+
+        ("GET", ["security", "rules", "detectionRules"]) => {
+            r(CustomDetections, Read, detection_rules::list, &[])
+        }
+        ("POST", ["security", "rules", "detectionRules"]) => {
+            r(CustomDetections, Write, detection_rules::create, &[])
+        }
+        ("GET", ["security", "rules", "detectionRules", id]) => {
+            r(CustomDetections, Read, detection_rules::get, &[id])
+        }
+        ("PATCH", ["security", "rules", "detectionRules", id]) => {
+            r(CustomDetections, Write, detection_rules::patch, &[id])
+        }
+        ("DELETE", ["security", "rules", "detectionRules", id]) => {
+            r(CustomDetections, Write, detection_rules::delete, &[id])
         }
 
         (_, ["em", ..]) => entitlement::route(method, &toks[1..]),
