@@ -406,6 +406,111 @@ pub fn action(property: &str) -> Option<&'static ActionKind> {
     ACTIONS.iter().find(|a| a.property == property)
 }
 
+/// One library rule as one customer gets it: overrides in force applied, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredRule {
+    /// The library key (`detection-rule/<name>`).
+    pub name: String,
+    /// The rule's id in the tenant (`<prefix>-<name>`), chosen by the tool at creation.
+    pub id: String,
+    /// `[<prefix>] <displayName>`: the natural key, and the mark of the tool's rules.
+    pub display_name: String,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    pub severity: String,
+    pub query: String,
+    /// The Graph body of a create (`id` included); an update sends it without `id`.
+    pub body: serde_json::Value,
+}
+
+/// The rules `customer` gets on `today`, in library order.
+pub fn desired(
+    v: &crate::validate::Validated,
+    customer: &crate::manifest::CustomerManifest,
+    today: jiff::civil::Date,
+) -> Vec<DesiredRule> {
+    use crate::validate::detections::{override_value, rule_display_name, selected};
+    let prefix = &v.provider.doc.spec.naming.prefix.value;
+    selected(&v.provider.doc, customer)
+        .into_iter()
+        .filter_map(|r| {
+            let name = r.name.value.clone();
+            // Validation read every selected rule's file; a rule without text is not sent.
+            let query = v.detection_queries.get(&name)?.to_string();
+            let status = override_value(customer, &name, "status", today)
+                .unwrap_or(if r.enabled { "enabled" } else { "disabled" })
+                .to_string();
+            let severity = override_value(customer, &name, "severity", today)
+                .unwrap_or(&r.alert.severity.value)
+                .to_string();
+            let id = format!("{prefix}-{name}");
+            let display_name = rule_display_name(prefix, &r.display_name.value);
+            let tactics: Vec<serde_json::Value> = r
+                .alert
+                .mitre
+                .iter()
+                .map(|(tactic, techniques)| {
+                    serde_json::json!({
+                        "tactic": tactic,
+                        "techniques": techniques.iter().map(|t| serde_json::json!({"technique": t.value})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let mut actions = serde_json::Map::new();
+            for a in &r.actions {
+                let Some(kind) = action(&a.action.value) else {
+                    continue;
+                };
+                let mut entry = serde_json::Map::new();
+                entry.insert("@odata.type".into(), kind.odata_type.into());
+                for prop in kind.columns {
+                    if let Some(col) = a.column(prop) {
+                        entry.insert((*prop).into(), col.into());
+                    }
+                }
+                if kind.property == "isolateDevices" {
+                    let t = a.isolation_type.as_deref().unwrap_or("full");
+                    entry.insert("isolationType".into(), t.into());
+                }
+                if let Some(list) = actions
+                    .entry(kind.property)
+                    .or_insert_with(|| serde_json::Value::Array(vec![]))
+                    .as_array_mut()
+                {
+                    list.push(serde_json::Value::Object(entry));
+                }
+            }
+            let body = serde_json::json!({
+                "id": id,
+                "displayName": display_name,
+                "description": r.description,
+                "status": status,
+                "queryCondition": {"queryText": query},
+                "schedule": {"frequency": r.frequency.value},
+                "detectionAction": {
+                    "alertTemplate": {
+                        "title": r.alert.title.value,
+                        "description": r.alert.description,
+                        "severity": severity,
+                        "recommendedActions": r.alert.recommended_actions,
+                        "tactics": tactics,
+                    },
+                    "automatedActions": actions,
+                },
+            });
+            Some(DesiredRule {
+                name,
+                id,
+                display_name,
+                status,
+                severity,
+                query,
+                body,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

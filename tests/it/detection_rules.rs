@@ -474,3 +474,62 @@ fn sovereign_customers_cannot_get_rules() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn each_customer_gets_its_rules_with_overrides_and_the_service_accepts_them() {
+    let dir = library_dir();
+    edit(
+        dir.path(),
+        "customers.yaml",
+        "    trustMfa: false\n",
+        "    trustMfa: false\n  exceptions:\n    - resource: detection-rule/lsass-access\n      field: status\n      value: disabled\n      reason: noisy on the build farm\n      owner: ops@testsoc.example\n      expires: 2026-12-31\n",
+    );
+    let v = load(dir.path());
+    let today = jiff::civil::date(2026, 11, 23);
+    let rules =
+        |c: &str| mssp::detections::desired(&v, &v.customer(c).expect("customer").doc, today);
+    let alpha = rules("alpha");
+    let beta = rules("beta");
+    let names = |r: &[mssp::detections::DesiredRule]| -> Vec<String> {
+        r.iter().map(|x| x.display_name.clone()).collect()
+    };
+    assert_eq!(
+        names(&alpha),
+        [
+            "[tsoc] Encoded PowerShell from Office",
+            "[tsoc] LSASS memory read"
+        ]
+    );
+    assert_eq!(
+        names(&beta),
+        [
+            "[tsoc] LSASS memory read",
+            "[tsoc] Forwarding rule on a finance mailbox"
+        ]
+    );
+    // The override disables the rule in beta only, until it expires.
+    assert_eq!(alpha[1].status, "enabled");
+    assert_eq!(beta[0].status, "disabled");
+    let later = mssp::detections::desired(
+        &v,
+        &v.customer("beta").expect("beta").doc,
+        jiff::civil::date(2027, 1, 1),
+    );
+    assert_eq!(later[0].status, "enabled");
+    // The query sent is the file's text, read at validation.
+    assert_eq!(alpha[0].query, KQL_POWERSHELL);
+    assert_eq!(
+        alpha[0].body["detectionAction"]["automatedActions"]["isolateDevices"][0]["deviceIdColumn"],
+        "DeviceId"
+    );
+
+    // What the tool would send is what the service accepts.
+    let w = world_with_permission().await;
+    for r in &alpha {
+        let created = w
+            .graph(ALPHA, Method::POST, RULES, Some(r.body.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", r.name));
+        assert_eq!(created["displayName"], r.display_name.as_str());
+    }
+}
