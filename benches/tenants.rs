@@ -192,7 +192,7 @@ async fn main() {
     let customers: Vec<_> = p
         .tenants
         .iter()
-        .filter(|t| t.role == mssp::providers::TenantRole::Customer)
+        .filter(|t| t.role == mssp::kinds::TenantRole::Customer)
         .collect();
     let requests: u64 = customers.iter().map(|t| t.requests).sum();
     let per_tenant = requests as f64 / customers.len() as f64;

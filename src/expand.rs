@@ -7,30 +7,28 @@
 //! that have no API. No I/O happens here; ids Graph assigns are resolved by the plan.
 
 use crate::cloud::Cloud;
+use crate::kinds::access_package::AccessPackageSpec;
+use crate::kinds::app_role_grant::AppRoleGrantSpec;
+use crate::kinds::application::{
+    ApplicationSpec, FederatedCredentialSpec, KeyCredentialSpec, PasswordCredentialSpec,
+    ResourceAccessSpec,
+};
+use crate::kinds::assignment_policy::{ApprovalSpec, AssignmentPolicySpec, ReviewSpec, SubjectRef};
+use crate::kinds::catalog::CatalogSpec;
+use crate::kinds::catalog_resource::CatalogResourceSpec;
+use crate::kinds::connected_organization::ConnectedOrganizationSpec;
+use crate::kinds::cross_tenant_partner::CrossTenantPartnerSpec;
+use crate::kinds::defender_role::DefenderRoleSpec;
+use crate::kinds::defender_role_assignment::DefenderRoleAssignmentSpec;
+use crate::kinds::group::GroupSpec;
+use crate::kinds::manual::{AttestationInfo, ManualSpec};
+use crate::kinds::role_scope::RoleScopeSpec;
+use crate::kinds::service_principal::{AppRef, ServicePrincipalSpec};
+use crate::kinds::{Address, DesiredResource, DesiredTenant, Kind, Spec, TenantRole};
 use crate::manifest::{
     Credential, CustomerManifest, DefenderRbac, LifecycleState, Loc, ProviderManifest, SiemVariant,
     Subject, Tier,
 };
-use crate::providers::access_package::AccessPackageSpec;
-use crate::providers::app_role_grant::AppRoleGrantSpec;
-use crate::providers::application::{
-    ApplicationSpec, FederatedCredentialSpec, KeyCredentialSpec, PasswordCredentialSpec,
-    ResourceAccessSpec,
-};
-use crate::providers::assignment_policy::{
-    ApprovalSpec, AssignmentPolicySpec, ReviewSpec, SubjectRef,
-};
-use crate::providers::catalog::CatalogSpec;
-use crate::providers::catalog_resource::CatalogResourceSpec;
-use crate::providers::connected_organization::ConnectedOrganizationSpec;
-use crate::providers::cross_tenant_partner::CrossTenantPartnerSpec;
-use crate::providers::defender_role::DefenderRoleSpec;
-use crate::providers::defender_role_assignment::DefenderRoleAssignmentSpec;
-use crate::providers::group::GroupSpec;
-use crate::providers::manual::{AttestationInfo, ManualSpec};
-use crate::providers::role_scope::RoleScopeSpec;
-use crate::providers::service_principal::{AppRef, ServicePrincipalSpec};
-use crate::providers::{Address, DesiredResource, DesiredTenant, Kind, Spec, TenantRole};
 use crate::validate::Validated;
 
 /// Microsoft Graph's application id (the same in every cloud).

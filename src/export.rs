@@ -19,12 +19,12 @@ use crate::cloud::Cloud;
 use crate::diagnostics::SourceFile;
 use crate::expand;
 use crate::graph::{Graph, GraphError, Service, Version};
+use crate::kinds::{self, Address, DesiredTenant, Kind, Spec};
 use crate::manifest::{
     self, Access, CustomerManifest, CustomerSiem, DefenderRbac, Lifecycle, Loc, Metadata,
 };
+use crate::model::observe::{Ids, Observed, Snapshot, str_of};
 use crate::plan::{self, Endpoints, Op, PlanOptions, TenantJob, TenantPlan, read};
-use crate::providers::graph_map::{Ids, Observed, Snapshot, str_of};
-use crate::providers::{self, Address, DesiredTenant, Kind, Spec};
 use crate::validate::{self, Validated};
 
 #[derive(Debug, Clone)]
@@ -431,7 +431,7 @@ fn discover(
             && absent(&policy)
             && !is_known(&policy)
         {
-            let policies = providers::assignment_policy::on_package(&state.snapshot, pkg, org_id);
+            let policies = kinds::assignment_policy::on_package(&state.snapshot, pkg, org_id);
             match policies.as_slice() {
                 [one] => out.push(adoption(&policy, one)),
                 [] => {}
@@ -442,7 +442,7 @@ fn discover(
         }
         let role = Address::new(Kind::DefenderRole, t);
         if tier.defender.unified_role.is_some() && absent(&role) && !is_known(&role) {
-            let roles = providers::defender_role::assigned_to(&state.snapshot, &group_id);
+            let roles = kinds::defender_role::assigned_to(&state.snapshot, &group_id);
             match roles.as_slice() {
                 [one] => out.push(adoption(&role, one)),
                 [] => {}
@@ -493,10 +493,10 @@ fn ambiguous(address: &Address, what: &str, many: &[&Value]) -> String {
 
 /// Every access package (in any catalog) that grants membership of the group.
 fn packages_granting<'a>(snap: &'a Snapshot, group_id: &str) -> Vec<&'a Value> {
-    snap.items(providers::access_package::KEY)
+    snap.items(kinds::access_package::KEY)
         .unwrap_or_default()
         .iter()
-        .filter(|p| providers::access_package::grants_group(p, group_id))
+        .filter(|p| kinds::access_package::grants_group(p, group_id))
         .collect()
 }
 
@@ -517,7 +517,7 @@ fn adoptable_group(
     else {
         return None;
     };
-    let candidates = providers::group::adoption_candidates(g, &state.snapshot);
+    let candidates = kinds::group::adoption_candidates(g, &state.snapshot);
     let package = state.observed.get(&Address::new(Kind::AccessPackage, tier));
     let granted: Vec<&Value> = match package {
         Some(Observed::Present { id, .. }) => candidates
@@ -564,7 +564,7 @@ fn adoptable_assignment(
         return None;
     }
     let role_id = state.ids.of(&Address::new(Kind::DefenderRole, tier))?;
-    let found = providers::defender_role_assignment::assigning(&state.snapshot, role_id, group_id);
+    let found = kinds::defender_role_assignment::assigning(&state.snapshot, role_id, group_id);
     match found.as_slice() {
         [one] => Some(adoption(&address, one)),
         [] => None,
@@ -580,11 +580,11 @@ fn adoptable_assignment(
 }
 
 fn package_grants(snap: &Snapshot, package_id: &str, group_id: &str) -> bool {
-    snap.items(providers::access_package::KEY)
+    snap.items(kinds::access_package::KEY)
         .unwrap_or_default()
         .iter()
         .find(|p| str_of(p, "id") == package_id)
-        .is_some_and(|p| providers::access_package::grants_group(p, group_id))
+        .is_some_and(|p| kinds::access_package::grants_group(p, group_id))
 }
 
 /// MSSP-related objects with no place in the manifest: other packages in the MSSP's catalog,
@@ -606,7 +606,7 @@ fn foreign_objects(
             .collect();
         for pkg in state
             .snapshot
-            .items(providers::access_package::KEY)
+            .items(kinds::access_package::KEY)
             .unwrap_or_default()
         {
             let in_catalog = pkg.get("catalog").is_some_and(|c| str_of(c, "id") == cat);
@@ -628,7 +628,7 @@ fn foreign_objects(
             .iter()
             .filter_map(|r| match &r.spec {
                 Spec::AppRoleGrant(g) => {
-                    let (res, role) = providers::app_role_grant::resolve(g, &state.snapshot);
+                    let (res, role) = kinds::app_role_grant::resolve(g, &state.snapshot);
                     Some((res?, role?))
                 }
                 _ => None,
@@ -662,10 +662,7 @@ fn foreign_objects(
 fn role_value<'a>(snap: &'a Snapshot, resource_id: &str, role_id: &str) -> Option<&'a str> {
     [expand::GRAPH_APP_ID, expand::DEFENDER_APP_ID]
         .iter()
-        .filter_map(|app| {
-            snap.object(&providers::service_principal::key(app))
-                .flatten()
-        })
+        .filter_map(|app| snap.object(&kinds::service_principal::key(app)).flatten())
         .find(|sp| str_of(sp, "id") == resource_id)?
         .get("appRoles")?
         .as_array()?

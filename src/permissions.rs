@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 
 use crate::cloud::Cloud;
-use crate::providers::{DesiredTenant, Kind, TenantRole};
+use crate::model::{DesiredTenant, Kind, TenantRole};
 use crate::validate::Validated;
 
 /// Microsoft Graph application permissions of the provisioning app in customer tenants that
@@ -47,78 +47,19 @@ pub fn all_graph_roles() -> Vec<String> {
     v
 }
 
-const APP_READ: &[&str] = &[
-    "Application.Read.All",
-    "Application.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-
 /// Application permissions that allow reading one kind the way the plan reads it; the first
 /// is the least privileged (Microsoft Graph permissions reference, per API page). Each inner
-/// list is "any of"; every list must be satisfied.
+/// list is "any of"; every list must be satisfied. Declared by each kind
+/// ([`crate::kinds::ResourceKind::READ_PERMISSIONS`]).
 pub fn for_reading(kind: Kind) -> &'static [&'static [&'static str]] {
-    match kind {
-        Kind::Group => &[&[
-            "Group.Read.All",
-            "Group.ReadWrite.All",
-            "Directory.Read.All",
-            "Directory.ReadWrite.All",
-        ]],
-        Kind::ConnectedOrganization
-        | Kind::Catalog
-        | Kind::CatalogResource
-        | Kind::AccessPackage
-        | Kind::RoleScope
-        | Kind::AssignmentPolicy => &[&[
-            "EntitlementManagement.Read.All",
-            "EntitlementManagement.ReadWrite.All",
-        ]],
-        // GET policies/crossTenantAccessPolicy/partners/{id}: Policy.Read.All.
-        Kind::CrossTenantPartner => &[&["Policy.Read.All", "Policy.ReadWrite.CrossTenantAccess"]],
-        Kind::DefenderRole | Kind::DefenderRoleAssignment => &[&[
-            "RoleManagement.Read.Defender",
-            "RoleManagement.ReadWrite.Defender",
-        ]],
-        // Applications, service principals (`servicePrincipals(appId=…)` for Graph,
-        // WindowsDefenderATP and the SIEM app) and their appRoleAssignments.
-        Kind::Application
-        | Kind::FederatedCredential
-        | Kind::KeyCredential
-        | Kind::PasswordCredential
-        | Kind::ServicePrincipal
-        | Kind::AppRoleGrant => &[APP_READ],
-        Kind::Manual => &[],
-    }
+    kind.read_permissions()
 }
 
 /// Application permissions that allow writing one kind; the first is the least privileged.
-/// Each inner list is "any of"; every list must be satisfied.
+/// Each inner list is "any of"; every list must be satisfied. Declared by each kind
+/// ([`crate::kinds::ResourceKind::WRITE_PERMISSIONS`]).
 pub fn for_writing(kind: Kind) -> &'static [&'static [&'static str]] {
-    const GROUP: &[&str] = &["Group.ReadWrite.All", "Directory.ReadWrite.All"];
-    const EM: &[&str] = &["EntitlementManagement.ReadWrite.All"];
-    const APP: &[&str] = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
-    match kind {
-        Kind::Group => &[GROUP],
-        // Adding a group to a catalog with application permissions also needs group rights.
-        Kind::CatalogResource => &[EM, GROUP],
-        Kind::ConnectedOrganization
-        | Kind::Catalog
-        | Kind::AccessPackage
-        | Kind::RoleScope
-        | Kind::AssignmentPolicy => &[EM],
-        Kind::CrossTenantPartner => &[&["Policy.ReadWrite.CrossTenantAccess"]],
-        Kind::DefenderRole | Kind::DefenderRoleAssignment => {
-            &[&["RoleManagement.ReadWrite.Defender"]]
-        }
-        Kind::Application
-        | Kind::FederatedCredential
-        | Kind::KeyCredential
-        | Kind::PasswordCredential
-        | Kind::ServicePrincipal => &[APP],
-        Kind::AppRoleGrant => &[&["AppRoleAssignment.ReadWrite.All"], APP],
-        Kind::Manual => &[],
-    }
+    kind.write_permissions()
 }
 
 /// What one tenant needs: the kinds the manifests write there and the kinds a plan reads.
@@ -390,7 +331,7 @@ mod tests {
     fn every_documented_role_is_needed_by_some_kind() {
         for role in CUSTOMER_GRAPH_ROLES.iter().chain(PROVIDER_GRAPH_ROLES) {
             assert!(
-                crate::providers::Kind::ALL
+                crate::model::Kind::ALL
                     .iter()
                     .any(|k| for_writing(*k).iter().any(|any| any.first() == Some(role))),
                 "{role} is documented but never required"

@@ -399,7 +399,7 @@ fn check_actions(cx: &mut Ctx<'_>, role: &Loc<String>, actions: &[Loc<String>]) 
 /// Refuses an action Microsoft does not document before anything is written: the service would
 /// answer the role's write with 400 after the tenant's other objects were created.
 fn check_documented_action(cx: &mut Ctx<'_>, a: &Loc<String>) -> bool {
-    use crate::providers::defender_role::{
+    use crate::kinds::defender_role::{
         ACTIONS_SOURCE, DOCUMENTED_ACTIONS, UnknownAction, check_action,
     };
     let Err(e) = check_action(&a.value) else {
@@ -635,7 +635,7 @@ fn check_certificate(
         Ok(bytes)
     };
     let problem = match read() {
-        Ok(bytes) => match crate::providers::application::CertificateFile::parse(&bytes) {
+        Ok(bytes) => match crate::kinds::application::CertificateFile::parse(&bytes) {
             Ok(_) => return,
             Err(e) => format!("is not a PEM or DER certificate: {e}"),
         },
@@ -880,11 +880,7 @@ fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
 }
 
 /// `spec.adopt`: groups of this customer, by GUID, each resource and id once.
-fn check_adoptions(
-    cx: &mut Ctx<'_>,
-    c: &CustomerManifest,
-    tenant: &crate::providers::DesiredTenant,
-) {
+fn check_adoptions(cx: &mut Ctx<'_>, c: &CustomerManifest, tenant: &crate::kinds::DesiredTenant) {
     let mut resources = BTreeSet::new();
     let mut ids = BTreeSet::new();
     for a in &c.spec.adopt {
@@ -899,7 +895,7 @@ fn check_adoptions(
             );
         }
         match tenant.find(&a.resource.value) {
-            Some(r) if adoptable(r.address.kind) => {}
+            Some(r) if r.address.kind.is_adoptable() => {}
             Some(_) => {
                 cx.error(
                     &a.resource,
@@ -914,7 +910,7 @@ fn check_adoptions(
                 let groups: Vec<String> = tenant
                     .resources
                     .iter()
-                    .filter(|r| adoptable(r.address.kind))
+                    .filter(|r| r.address.kind.is_adoptable())
                     .map(|r| r.address.to_string())
                     .collect();
                 cx.error(
@@ -932,19 +928,6 @@ fn check_adoptions(
             }
         }
     }
-}
-
-/// Kinds whose natural key a hand-made object may lack.
-fn adoptable(kind: crate::providers::Kind) -> bool {
-    use crate::providers::Kind;
-    matches!(
-        kind,
-        Kind::Group
-            | Kind::Catalog
-            | Kind::AssignmentPolicy
-            | Kind::DefenderRole
-            | Kind::DefenderRoleAssignment
-    )
 }
 
 fn where_<T>(doc: &Sourced<T>, at: &Loc<String>) -> String {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::kinds::TenantRole;
 use crate::plan::{self, Action, Plan, PlanOptions, TenantPlan, TenantStates, TenantStatus};
-use crate::providers::TenantRole;
 use crate::validate::Validated;
 
 const SUFFIX: &str = "the plan file was edited or is stale";

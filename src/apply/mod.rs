@@ -5,10 +5,11 @@
 //! One tenant's failure never stops the others; a failed action skips only its dependents.
 
 pub mod binding;
-pub mod journal;
 pub mod lease;
-pub mod secrets;
-pub mod writer;
+// Moved out of `apply` so kinds can write without importing it; kept reachable by the old
+// paths for callers.
+pub use crate::graph::journal;
+pub use crate::secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,15 +19,14 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::expand;
+use crate::graph::write::{Wait, WriteError, Writer};
 use crate::manifest::{CustomerManifest, LifecycleState};
+use crate::model::{Address, DesiredResource, DesiredTenant, Ids, TenantRole};
 use crate::plan::read::{self, TenantState};
 use crate::plan::{Op, Plan, TenantPlan, TenantStatus};
-use crate::providers::graph_map::Ids;
-use crate::providers::{self, Address, DesiredResource, DesiredTenant, TenantRole};
 use crate::session::Session;
 use crate::validate::Validated;
 use journal::Journal;
-use writer::{ApplyError, Wait, Writer};
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -76,7 +76,7 @@ pub struct TenantOutcome {
     pub name: String,
     pub outcome: Outcome,
     pub done: Vec<String>,
-    pub failed: Vec<ApplyError>,
+    pub failed: Vec<WriteError>,
     pub skipped: Vec<String>,
     pub waits: Vec<Wait>,
     /// Manual items still waiting for someone to do them.
@@ -304,9 +304,10 @@ async fn apply_tenant(
         Ok(s) => s,
         Err(e) => {
             out.outcome = Outcome::Blocked;
-            out.failed.push(ApplyError {
+            out.failed.push(WriteError {
                 address: "(read)".into(),
                 message: e,
+                cause: crate::graph::write::WriteCause::Unread,
             });
             return (out, Ids::default());
         }
@@ -388,7 +389,7 @@ async fn run_actions(
             levels.entry(l).or_default().push((a, r));
         }
     }
-    let results: Mutex<Vec<(String, Result<(), ApplyError>)>> = Mutex::new(vec![]);
+    let results: Mutex<Vec<(String, Result<(), WriteError>)>> = Mutex::new(vec![]);
     for (_, batch) in levels {
         futures::stream::iter(batch.into_iter().map(|(a, r)| {
             let failed = &failed;
@@ -409,24 +410,21 @@ async fn run_actions(
                     recent.sending(&w.tg.profile.graph, &w.tg.tenant, &a.address);
                 }
                 let result = match (blocked_by, lease) {
-                    (Some(dep), _) => Err(ApplyError::new(
-                        &r.address,
-                        format!("skipped: {dep} failed"),
-                    )),
-                    (None, Err(why)) => Err(ApplyError::new(&r.address, why)),
+                    (Some(dep), _) => Err(WriteError::skipped(&r.address, &dep)),
+                    (None, Err(why)) => Err(WriteError::new(&r.address, why)),
                     (None, Ok(())) => match a.op {
-                        Op::Create => providers::create(r, w).await,
+                        Op::Create => r.spec.create(&r.address, w).await,
                         Op::Update => match &a.id {
-                            Some(id) => providers::update(r, id, w).await,
-                            None => providers::create(r, w).await,
+                            Some(id) => r.spec.update(id, &r.address, w).await,
+                            None => r.spec.create(&r.address, w).await,
                         },
                         Op::Replace => {
                             let deleted = match &a.id {
-                                Some(id) => providers::delete(r, id, w).await,
+                                Some(id) => r.spec.delete(id, &r.address, w).await,
                                 None => Ok(()),
                             };
                             match deleted {
-                                Ok(()) => providers::create(r, w).await,
+                                Ok(()) => r.spec.create(&r.address, w).await,
                                 Err(e) => Err(e),
                             }
                         }
@@ -444,7 +442,7 @@ async fn run_actions(
                             recent.created(&w.tg.profile.graph, &w.tg.tenant, &a.address, id);
                         }
                         // The answer was lost: the object may exist; keep the note.
-                        (Err(e), _) if e.message.contains(crate::graph::OUTCOME_UNKNOWN) => {}
+                        (Err(e), _) if e.answer_lost() => {}
                         _ => recent.settled(&w.tg.profile.graph, &w.tg.tenant, &a.address),
                     }
                 }
@@ -467,20 +465,20 @@ async fn run_actions(
         };
         let lease = may_start(opts);
         let result = if let Err(why) = lease {
-            Err(ApplyError::new(&r.address, why))
+            Err(WriteError::new(&r.address, why))
         } else if !opts.allow_delete {
-            Err(ApplyError::new(
+            Err(WriteError::new(
                 &r.address,
                 "not deleted: deletions need --allow-delete",
             ))
         } else if a.protected && !allow_protected {
-            Err(ApplyError::new(
+            Err(WriteError::new(
                 &r.address,
                 "not deleted: protected; the customer manifest must set lifecycle.allowProtectedDeletes (or offboarding)",
             ))
         } else {
             match &a.id {
-                Some(id) => providers::delete(r, id, w).await,
+                Some(id) => r.spec.delete(id, &r.address, w).await,
                 None => Ok(()),
             }
         };
@@ -496,7 +494,7 @@ async fn run_actions(
     for (address, result) in results.into_inner().unwrap_or_default() {
         match result {
             Ok(()) => out.done.push(address),
-            Err(e) if e.message.starts_with("skipped:") => out.skipped.push(e.to_string()),
+            Err(e) if e.is_skipped() => out.skipped.push(e.to_string()),
             Err(e) => out.failed.push(e),
         }
     }

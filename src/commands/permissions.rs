@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::cli::PermissionsArgs;
 use crate::exit;
+use crate::kinds::TenantRole;
 use crate::plan::Endpoints;
-use crate::providers::TenantRole;
 
 pub fn run(args: &PermissionsArgs) -> u8 {
     let (validated, diags, _) = super::load_and_validate(&args.paths);

@@ -88,7 +88,7 @@ fn package_ids(
     customers: &[&CustomerManifest],
     connection: &super::ConnectionArgs,
 ) -> Result<PackageIds, String> {
-    use crate::providers::{Kind, Spec};
+    use crate::kinds::{Kind, Spec};
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

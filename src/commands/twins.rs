@@ -16,9 +16,9 @@ use serde_json::Value;
 use crate::apply::lease;
 use crate::exit;
 use crate::graph::{GraphError, Service, TenantGraph, Version};
+use crate::kinds::{DesiredTenant, Kind, ObserveError};
+use crate::model::observe::{ENTITLEMENT, Ids, str_of};
 use crate::plan::read::{self, ReadError};
-use crate::providers::graph_map::{ENTITLEMENT, Ids, str_of};
-use crate::providers::{DesiredTenant, Kind, ObserveError};
 
 #[derive(Debug, clap::Args)]
 pub struct TwinsArgs {

@@ -7,8 +7,10 @@
 
 mod batch;
 mod error;
+pub mod journal;
 mod retry_after;
 pub mod sanitize;
+pub mod write;
 
 use std::collections::HashSet;
 use std::sync::Arc;

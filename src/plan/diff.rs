@@ -10,9 +10,7 @@ use serde_json::Value;
 
 use super::model::{Action, Change, ExceptedChange, Op};
 use super::read::TenantState;
-use crate::providers::graph_map::Observed;
-use crate::providers::service_principal::AppRef;
-use crate::providers::{self, Address, DesiredResource, DesiredTenant, Spec};
+use crate::model::{Address, DesiredTenant, Observed, Spec};
 
 /// A drift exception from a customer manifest.
 #[derive(Debug, Clone)]
@@ -92,7 +90,7 @@ pub fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
     let desired: Vec<&Address> = input.desired.resources.iter().map(|r| &r.address).collect();
     let mut not_pruned = Vec::new();
     for r in &input.universe.resources {
-        if desired.contains(&&r.address) || !prunable(r) {
+        if desired.contains(&&r.address) || !r.spec.prunable() {
             continue;
         }
         let Some(Observed::Present { id, .. }) = input.state.observed.get(&r.address) else {
@@ -124,16 +122,10 @@ pub fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
     })
 }
 
-/// First-party service principals (WindowsDefenderATP) and manual items are never deleted.
-fn prunable(r: &DesiredResource) -> bool {
-    match &r.spec {
-        Spec::Manual(_) => false,
-        Spec::ServicePrincipal(sp) => matches!(sp.app, AppRef::Managed { .. }),
-        _ => true,
-    }
-}
-
-fn action_for(r: &DesiredResource, input: &DiffInput<'_>) -> Result<Action, Undetermined> {
+fn action_for(
+    r: &crate::model::DesiredResource,
+    input: &DiffInput<'_>,
+) -> Result<Action, Undetermined> {
     let address = r.address.to_string();
     let mut action = Action {
         address: address.clone(),
@@ -154,7 +146,7 @@ fn action_for(r: &DesiredResource, input: &DiffInput<'_>) -> Result<Action, Unde
         action.manual = Some(m.clone());
         return Ok(action);
     }
-    let desired = providers::view(r, &input.state.ids);
+    let desired = r.spec.view(&input.state.ids);
     let observed = input
         .state
         .observed
@@ -185,10 +177,7 @@ fn action_for(r: &DesiredResource, input: &DiffInput<'_>) -> Result<Action, Unde
                 None => {
                     action.op = Op::Create;
                     action.changes = changes;
-                    if let Spec::Group(g) = &r.spec {
-                        action.note =
-                            providers::group::adoption_hint(g, &address, &input.state.snapshot);
-                    }
+                    action.note = r.spec.adoption_hint(&address, &input.state.snapshot);
                 }
             }
         }
@@ -211,7 +200,7 @@ fn action_for(r: &DesiredResource, input: &DiffInput<'_>) -> Result<Action, Unde
                     });
                     continue;
                 }
-                immutable |= providers::immutable_fields(r.address.kind).contains(&field.as_str());
+                immutable |= r.address.kind.immutable_fields().contains(&field.as_str());
                 action.changes.push(Change {
                     field: field.clone(),
                     before,

@@ -17,9 +17,9 @@ pub use model::*;
 use crate::cloud::CloudProfile;
 use crate::expand;
 use crate::graph::Graph;
+use crate::kinds::DesiredTenant;
 use crate::manifest::{CustomerManifest, LifecycleState};
-use crate::providers::DesiredTenant;
-use crate::providers::graph_map::{Ids, Observed};
+use crate::model::observe::{Ids, Observed};
 use crate::validate::Validated;
 use diff::{DiffInput, ExceptionRule};
 
@@ -500,26 +500,7 @@ async fn await_recent(
 
 /// Where a twin-prone object (one Graph finds only by display name) is read by id.
 fn by_id(address: &str, id: &str) -> Option<(crate::graph::Version, String)> {
-    use crate::graph::Version;
-    use crate::providers::Kind;
-    const EM: &str = "identityGovernance/entitlementManagement";
-    let kind = crate::providers::Address::parse(address)?.kind;
-    let id = crate::providers::graph_map::enc(id);
-    Some(match kind {
-        Kind::ConnectedOrganization => (Version::V1, format!("{EM}/connectedOrganizations/{id}")),
-        Kind::Catalog => (Version::V1, format!("{EM}/catalogs/{id}")),
-        Kind::AccessPackage => (Version::V1, format!("{EM}/accessPackages/{id}")),
-        Kind::AssignmentPolicy => (Version::V1, format!("{EM}/assignmentPolicies/{id}")),
-        Kind::DefenderRole => (
-            Version::Beta,
-            format!("roleManagement/defender/roleDefinitions/{id}"),
-        ),
-        Kind::DefenderRoleAssignment => (
-            Version::Beta,
-            format!("roleManagement/defender/roleAssignments/{id}"),
-        ),
-        _ => return None,
-    })
+    crate::model::Address::parse(address)?.kind.read_by_id(id)
 }
 
 fn expiring_credentials(
@@ -531,12 +512,12 @@ fn expiring_credentials(
     t.resources
         .iter()
         .filter_map(|r| match &r.spec {
-            crate::providers::Spec::Application(a) => {
-                crate::providers::application::object(a, &state.snapshot)
+            crate::kinds::Spec::Application(a) => {
+                crate::kinds::application::object(a, &state.snapshot)
             }
             _ => None,
         })
-        .flat_map(|app| crate::providers::application::expiring(app, now, window))
+        .flat_map(|app| crate::kinds::application::expiring(app, now, window))
         .map(|(name, end)| format!("SIEM credential \"{name}\" expires {end}; rotate it"))
         .collect()
 }

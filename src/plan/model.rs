@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cloud::Cloud;
-use crate::providers::TenantRole;
-use crate::providers::manual::ManualSpec;
+use crate::kinds::TenantRole;
+use crate::kinds::manual::ManualSpec;
 
 /// Version of the JSON plan format; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;

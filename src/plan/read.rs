@@ -10,8 +10,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::graph::{BatchRequest, GraphError, GraphErrorKind, Service, TenantGraph, Version};
-use crate::providers::graph_map::{Answer, Ids, Observed, Read, Snapshot, str_of};
-use crate::providers::{self, Address, DesiredTenant, ObserveError, Spec};
+use crate::kinds::ObserveContext;
+use crate::model::observe::{Answer, Ids, Observed, Read, Snapshot, str_of};
+use crate::model::{Address, DesiredTenant, ObserveError, Spec};
 
 /// Why a tenant could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +53,7 @@ pub async fn read_tenant(
         let pending: Vec<Read> = universe
             .resources
             .iter()
-            .flat_map(|r| providers::reads(r, &ids))
+            .flat_map(|r| r.spec.reads(&ids))
             .filter(|r| !snap.answers.contains_key(&r.key) && seen.insert(r.key.clone()))
             .collect();
         if pending.is_empty() {
@@ -86,16 +87,20 @@ fn observe_all(
 ) -> Result<BTreeMap<Address, Observed>, ReadError> {
     let mut out = BTreeMap::new();
     for r in &universe.resources {
-        let o = providers::observe(r, universe, snap, ids, base_dir).map_err(|source| {
-            ReadError::Observe {
-                address: r.address.clone(),
-                source,
-            }
+        let cx = ObserveContext {
+            tenant: universe,
+            snap,
+            ids,
+            base_dir,
+        };
+        let o = r.spec.observe(&cx).map_err(|source| ReadError::Observe {
+            address: r.address.clone(),
+            source,
         })?;
         if let Observed::Present { id, .. } = &o {
             ids.objects.insert(r.address.clone(), id.clone());
             if let Spec::Application(app) = &r.spec
-                && let Some(obj) = providers::application::object(app, snap)
+                && let Some(obj) = crate::kinds::application::object(app, snap)
             {
                 ids.siem_app_id = Some(str_of(obj, "appId").to_string());
             }

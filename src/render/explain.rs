@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::providers::{DesiredTenant, Spec};
+use crate::kinds::{DesiredTenant, Spec};
 
 pub fn human(t: &DesiredTenant) -> String {
     let mut out = String::new();
     let role = match t.role {
-        crate::providers::TenantRole::Provider => "provider",
-        crate::providers::TenantRole::Customer => "customer",
+        crate::kinds::TenantRole::Provider => "provider",
+        crate::kinds::TenantRole::Customer => "customer",
     };
     let _ = writeln!(
         out,

@@ -90,8 +90,8 @@ pub fn render(plan: &Plan, style: Style) -> String {
 
 fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
     let role = match t.role {
-        crate::providers::TenantRole::Provider => "MSSP tenant",
-        crate::providers::TenantRole::Customer => "Customer",
+        crate::kinds::TenantRole::Provider => "MSSP tenant",
+        crate::kinds::TenantRole::Customer => "Customer",
     };
     let _ = writeln!(
         out,

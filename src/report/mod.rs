@@ -19,10 +19,10 @@ pub use render::{html, markdown};
 use crate::cloud::Cloud;
 use crate::expand;
 use crate::graph::{Graph, Service, Version};
+use crate::kinds::{self, Address, DesiredTenant, Kind, Spec};
 use crate::manifest::DefenderRbac;
+use crate::model::observe::{ENTITLEMENT, Ids, Observed, Snapshot, enc, str_of};
 use crate::plan::{Endpoints, read};
-use crate::providers::graph_map::{ENTITLEMENT, Ids, Observed, Snapshot, enc, str_of};
-use crate::providers::{self, Address, DesiredTenant, Kind, Spec};
 use crate::validate::Validated;
 
 /// Version of the JSON report; bumped on any incompatible change.
@@ -400,7 +400,7 @@ fn fill(
             Spec::DefenderRole(role) => {
                 let id = id_of(&x.address);
                 let live = id.as_deref().and_then(|i| {
-                    snap.items(providers::defender_role::KEY)
+                    snap.items(kinds::defender_role::KEY)
                         .unwrap_or_default()
                         .iter()
                         .find(|v| str_of(v, "id").eq_ignore_ascii_case(i))
@@ -418,7 +418,7 @@ fn fill(
                 actions.sort();
                 let mut assigned_to: Vec<String> = id
                     .as_deref()
-                    .map(|i| providers::defender_role_assignment::principals_of(snap, i))
+                    .map(|i| kinds::defender_role_assignment::principals_of(snap, i))
                     .unwrap_or_default()
                     .iter()
                     .map(|g| name_of_group(g))
@@ -514,7 +514,7 @@ fn fill(
 }
 
 fn policy_object<'a>(snap: &'a Snapshot, id: &str) -> Option<&'a Value> {
-    snap.items(providers::assignment_policy::KEY)
+    snap.items(kinds::assignment_policy::KEY)
         .unwrap_or_default()
         .iter()
         .find(|p| str_of(p, "id").eq_ignore_ascii_case(id))
@@ -570,10 +570,7 @@ fn review(p: &Value) -> Option<String> {
 fn role_value(snap: &Snapshot, resource_id: &str, role_id: &str) -> Option<String> {
     [expand::GRAPH_APP_ID, expand::DEFENDER_APP_ID]
         .iter()
-        .filter_map(|app| {
-            snap.object(&providers::service_principal::key(app))
-                .flatten()
-        })
+        .filter_map(|app| snap.object(&kinds::service_principal::key(app)).flatten())
         .find(|sp| str_of(sp, "id") == resource_id)?
         .get("appRoles")?
         .as_array()?
@@ -592,7 +589,7 @@ fn credentials(
     window: Option<std::time::Duration>,
 ) -> Vec<CredentialEntry> {
     let Some(app) = t.resources.iter().find_map(|r| match &r.spec {
-        Spec::Application(a) => providers::application::object(a, &state.snapshot),
+        Spec::Application(a) => kinds::application::object(a, &state.snapshot),
         _ => None,
     }) else {
         return vec![];

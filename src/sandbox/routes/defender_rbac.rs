@@ -179,7 +179,7 @@ fn check_assignment(st: &State, ctx: &Ctx, body: &Value, create: bool) -> Result
 }
 
 /// A role may only allow actions the tenant offers: the tool's documented list
-/// (`providers::defender_role::DOCUMENTED_ACTIONS`), or wildcards covering some of them.
+/// (`kinds::defender_role::DOCUMENTED_ACTIONS`), or wildcards covering some of them.
 fn check_role_actions(body: &Value) -> Result<()> {
     let actions = body
         .get("rolePermissions")
@@ -190,7 +190,7 @@ fn check_role_actions(body: &Value) -> Result<()> {
         .flatten();
     for a in actions {
         let a = a.as_str().unwrap_or_default();
-        if crate::providers::defender_role::check_action(a).is_err() {
+        if crate::kinds::defender_role::check_action(a).is_err() {
             return Err(GraphError::new(
                 400,
                 "BadRequest",

@@ -14,10 +14,6 @@ pub struct DefenderRoleSpec {
     pub adopt_id: Option<String>,
 }
 
-impl DefenderRoleSpec {
-    pub const FIELDS: &'static [&'static str] = &["description", "allowedResourceActions"];
-}
-
 /// The Defender XDR unified RBAC action strings Microsoft documents. `mssp validate` refuses any
 /// other (a role with an action the tenant does not offer fails its write with 400 after other
 /// objects were created), and the sandbox answers them the same way. Sources:
@@ -91,8 +87,8 @@ pub fn check_action(action: &str) -> Result<(), UnknownAction> {
 
 use serde_json::{Value, json};
 
-use super::graph_map::{Observed, Read, Snapshot, single, str_of};
 use crate::graph::Version;
+use crate::model::observe::{Observed, Read, Snapshot, single, str_of};
 use crate::validate::action_covers;
 
 pub const KEY: &str = "defender-role-definitions";
@@ -105,7 +101,10 @@ pub fn reads(_spec: &DefenderRoleSpec) -> Vec<Read> {
     )]
 }
 
-pub fn observe(spec: &DefenderRoleSpec, snap: &Snapshot) -> Result<Observed, super::ObserveError> {
+pub fn observe(
+    spec: &DefenderRoleSpec,
+    snap: &Snapshot,
+) -> Result<Observed, crate::model::ObserveError> {
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
@@ -119,7 +118,7 @@ pub fn observe(spec: &DefenderRoleSpec, snap: &Snapshot) -> Result<Observed, sup
     let what = format!("Defender role \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None if spec.adopt_id.is_some() => {
-            return Err(super::adopted_missing(
+            return Err(crate::model::adopted_missing(
                 "Defender role",
                 spec.adopt_id.as_deref().unwrap_or_default(),
             ));
@@ -194,23 +193,30 @@ pub fn normalise_actions(actions: &[String]) -> Vec<String> {
     out
 }
 
-use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer};
 
 const ROLES: &str = "roleManagement/defender/roleDefinitions";
 
 pub async fn create(
     spec: &DefenderRoleSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    let id = super::create_recovering(w, at, Version::Beta, ROLES, &body(spec), || async {
-        let items = w.list(at, Service::Graph(Version::Beta), ROLES).await?;
-        Ok(items
-            .iter()
-            .find(|r| str_of(r, "displayName") == spec.display_name)
-            .map(|r| str_of(r, "id").to_string()))
-    })
+) -> Result<(), WriteError> {
+    let id = crate::graph::write::create_recovering(
+        w,
+        at,
+        Version::Beta,
+        ROLES,
+        &body(spec),
+        || async {
+            let items = w.list(at, Service::Graph(Version::Beta), ROLES).await?;
+            Ok(items
+                .iter()
+                .find(|r| str_of(r, "displayName") == spec.display_name)
+                .map(|r| str_of(r, "id").to_string()))
+        },
+    )
     .await?;
     w.set_id(at, &id);
     Ok(())
@@ -219,12 +225,68 @@ pub async fn create(
 pub async fn update(
     spec: &DefenderRoleSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    super::patch_path(w, at, Version::Beta, &format!("{ROLES}/{id}"), &body(spec)).await
+) -> Result<(), WriteError> {
+    crate::graph::write::patch_path(w, at, Version::Beta, &format!("{ROLES}/{id}"), &body(spec))
+        .await
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(w, at, Version::Beta, &format!("{ROLES}/{id}")).await
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(w, at, Version::Beta, &format!("{ROLES}/{id}")).await
+}
+
+impl crate::kinds::ResourceKind for DefenderRoleSpec {
+    const NAME: &'static str = "defender-role";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_WRITE;
+    const FIELDS: &'static [&'static str] = &["description", "allowedResourceActions"];
+    const ADOPTABLE: bool = true;
+
+    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            crate::graph::Version::Beta,
+            format!("roleManagement/defender/roleDefinitions/{id}"),
+        ))
+    }
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        observe(self, cx.snap)
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, id, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Address;
+use crate::model::Address;
 
 /// Natural key: (package, `displayName`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,22 +54,10 @@ pub enum SubjectRef {
     ExternalSponsors,
 }
 
-impl AssignmentPolicySpec {
-    pub const FIELDS: &'static [&'static str] = &[
-        "description",
-        "allowedTargetScope",
-        "specificAllowedTargets",
-        "expiration",
-        "requestorSettings",
-        "requestApprovalSettings",
-        "reviewSettings",
-    ];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{ENTITLEMENT, Ids, Observed, Read, Snapshot, single, str_of};
 use crate::graph::Version;
+use crate::model::observe::{ENTITLEMENT, Ids, Observed, Read, Snapshot, single, str_of};
 
 pub const KEY: &str = "assignment-policies";
 
@@ -85,7 +73,7 @@ pub fn observe(
     spec: &AssignmentPolicySpec,
     snap: &Snapshot,
     ids: &Ids,
-) -> Result<Observed, super::ObserveError> {
+) -> Result<Observed, crate::model::ObserveError> {
     let Some(pkg) = ids.of(&spec.package) else {
         return Ok(Observed::Absent);
     };
@@ -101,7 +89,7 @@ pub fn observe(
     let what = format!("assignment policy \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None if spec.adopt_id.is_some() => {
-            return Err(super::adopted_missing(
+            return Err(crate::model::adopted_missing(
                 "assignment policy",
                 spec.adopt_id.as_deref().unwrap_or_default(),
             ));
@@ -361,17 +349,17 @@ fn duration(v: Option<&Value>) -> Value {
     }
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer, graph_err};
 
 pub async fn create(
     spec: &AssignmentPolicySpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let pkg = w.id_of(at, &spec.package)?;
     let body = body(spec, &w.ids());
-    let id = super::create_recovering(
+    let id = crate::graph::write::create_recovering(
         w,
         at,
         Version::V1,
@@ -396,9 +384,9 @@ pub async fn create(
 pub async fn update(
     spec: &AssignmentPolicySpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let mut b = body(spec, &w.ids());
     b["id"] = json!(id);
     w.call(
@@ -414,12 +402,76 @@ pub async fn update(
     Ok(())
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(
         w,
         at,
         Version::V1,
         &format!("{ENTITLEMENT}/assignmentPolicies/{id}"),
     )
     .await
+}
+
+impl crate::kinds::ResourceKind for AssignmentPolicySpec {
+    const NAME: &'static str = "assignment-policy";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_WRITE;
+    const FIELDS: &'static [&'static str] = &[
+        "description",
+        "allowedTargetScope",
+        "specificAllowedTargets",
+        "expiration",
+        "requestorSettings",
+        "requestApprovalSettings",
+        "reviewSettings",
+    ];
+    const PROTECTED: bool = true;
+    const ADOPTABLE: bool = true;
+
+    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            crate::graph::Version::V1,
+            format!("identityGovernance/entitlementManagement/assignmentPolicies/{id}"),
+        ))
+    }
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        observe(self, cx.snap, cx.ids)
+    }
+    fn view(&self, ids: &crate::model::Ids) -> serde_json::Value {
+        view(self, ids)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, id, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

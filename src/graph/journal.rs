@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use crate::graph::{Answer, GraphError, TenantGraph};
-use crate::providers::Address;
+use crate::model::Address;
 
 pub struct Journal {
     file: Mutex<std::fs::File>,

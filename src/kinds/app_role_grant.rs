@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Address;
+use crate::model::Address;
 
 /// Natural key: (principal, resource, appRoleId); the role id is resolved at run time from the
 /// resource service principal's `appRoles`.
@@ -15,15 +15,11 @@ pub struct AppRoleGrantSpec {
     pub app_role: String,
 }
 
-impl AppRoleGrantSpec {
-    pub const FIELDS: &'static [&'static str] = &[];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{Ids, KNOWN_AFTER_APPLY, Observed, Read, Snapshot, str_of};
 use super::service_principal;
 use crate::graph::Version;
+use crate::model::observe::{Ids, KNOWN_AFTER_APPLY, Observed, Read, Snapshot, str_of};
 
 fn key(principal_id: &str) -> String {
     format!("app-role-assignments:{principal_id}")
@@ -94,16 +90,16 @@ pub fn body(spec: &AppRoleGrantSpec, snap: &Snapshot, ids: &Ids) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer, graph_err};
 
 /// Grants the role (admin consent). The resource service principal and role id are resolved
 /// in this tenant at run time; a duplicate answer means it is already granted.
 pub async fn create(
     spec: &AppRoleGrantSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let principal = w.id_of(at, &spec.principal)?;
     let sp = w
         .get(
@@ -125,7 +121,7 @@ pub async fn create(
         .find(|r| str_of(r, "value") == spec.app_role)
         .map(|r| str_of(r, "id").to_string())
         .ok_or_else(|| {
-            ApplyError::new(
+            WriteError::new(
                 at,
                 format!(
                     "{} has no application permission {}",
@@ -153,7 +149,7 @@ pub async fn create(
                 .map(|a| str_of(a, "id").to_string()),
         )
     };
-    let id = super::create_recovering(w, at, Version::V1, &path, &body, find).await?;
+    let id = crate::graph::write::create_recovering(w, at, Version::V1, &path, &body, find).await?;
     w.set_id(at, &id);
     Ok(())
 }
@@ -161,18 +157,56 @@ pub async fn create(
 pub async fn delete(
     spec: &AppRoleGrantSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let (resource, _) = resolve(spec, w.snap);
     let Some(resource) = resource else {
         return Ok(());
     };
-    super::delete_path(
+    crate::graph::write::delete_path(
         w,
         at,
         Version::V1,
         &format!("servicePrincipals/{resource}/appRoleAssignedTo/{id}"),
     )
     .await
+}
+
+impl crate::kinds::ResourceKind for AppRoleGrantSpec {
+    const NAME: &'static str = "app-role-grant";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = &[
+        &["AppRoleAssignment.ReadWrite.All"],
+        crate::kinds::perms::APP_WRITE[0],
+    ];
+    const PROTECTED: bool = true;
+
+    fn reads(&self, ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self, ids)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap, cx.ids))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(self, id, at, w).await
+    }
 }

@@ -22,15 +22,11 @@ pub struct GroupSpec {
     pub adopt_id: Option<String>,
 }
 
-impl GroupSpec {
-    pub const FIELDS: &'static [&'static str] = &["displayName", "description"];
-}
-
 use serde_json::{Value, json};
 
-use super::ObserveError;
-use super::graph_map::{Observed, Read, Snapshot, enc, odata_str, project, str_of};
 use crate::graph::Version;
+use crate::model::ObserveError;
+use crate::model::observe::{Observed, Read, Snapshot, enc, odata_str, project, str_of};
 
 const COMPARED: &[&str] = &["displayName", "description"];
 const SELECT: &str = "$select=id,displayName,description,uniqueName";
@@ -121,7 +117,7 @@ pub fn observe(spec: &GroupSpec, snap: &Snapshot) -> Result<Observed, ObserveErr
             };
             match snap.object(&adopt_key(id)) {
                 None => Ok(Observed::Unknown),
-                Some(None) => Err(super::adopted_missing("group", id)),
+                Some(None) => Err(crate::model::adopted_missing("group", id)),
                 Some(Some(v)) => match v.get("uniqueName").and_then(Value::as_str) {
                     None | Some("") => Ok(present(v)),
                     Some(other) => Err(ObserveError::Local(format!(
@@ -149,16 +145,16 @@ pub fn upsert_body(spec: &GroupSpec) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::write::{WriteError, Writer, graph_err};
 
 /// Create and update are the same idempotent upsert: a lost answer is simply retried.
 pub async fn upsert(
     spec: &GroupSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let path = format!("groups(uniqueName='{}')", spec.unique_name);
-    let id = super::upsert_keyed(w, at, &path, &upsert_body(spec))
+    let id = crate::graph::write::upsert_keyed(w, at, &path, &upsert_body(spec))
         .await
         .map_err(graph_err(at))?;
     w.set_id(at, &id);
@@ -170,18 +166,69 @@ pub async fn upsert(
 pub async fn update(
     spec: &GroupSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     if spec.adopt_id.as_deref() != Some(id) {
         return upsert(spec, at, w).await;
     }
     let body = json!({"displayName": spec.display_name, "description": spec.description});
-    super::patch_path(w, at, Version::V1, &format!("groups/{id}"), &body).await?;
+    crate::graph::write::patch_path(w, at, Version::V1, &format!("groups/{id}"), &body).await?;
     w.set_id(at, id);
     Ok(())
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(w, at, Version::V1, &format!("groups/{id}")).await
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(w, at, Version::V1, &format!("groups/{id}")).await
+}
+
+impl crate::kinds::ResourceKind for GroupSpec {
+    const NAME: &'static str = "group";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::GROUP_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::GROUP_WRITE;
+    const FIELDS: &'static [&'static str] = &["displayName", "description"];
+    const ADOPTABLE: bool = true;
+
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        observe(self, cx.snap)
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    fn adoption_hint(&self, address: &str, snap: &crate::model::Snapshot) -> Option<String> {
+        adoption_hint(self, address, snap)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        upsert(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, id, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Address;
+use crate::model::Address;
 
 /// Natural key: (package, group). Create and delete only.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -14,13 +14,9 @@ pub struct RoleScopeSpec {
     pub role: String,
 }
 
-impl RoleScopeSpec {
-    pub const FIELDS: &'static [&'static str] = &[];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{ENTITLEMENT, Ids, Observed, Read, Snapshot, str_of};
+use crate::model::observe::{ENTITLEMENT, Ids, Observed, Read, Snapshot, str_of};
 
 use crate::graph::Version;
 
@@ -65,12 +61,12 @@ pub fn view(_spec: &RoleScopeSpec) -> Value {
     json!({})
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer, graph_err, outcome_unknown};
 
 async fn existing(
     w: &Writer<'_>,
-    at: &super::Address,
+    at: &crate::model::Address,
     pkg: &str,
     origin: &str,
 ) -> Result<Option<String>, crate::graph::GraphError> {
@@ -96,9 +92,9 @@ async fn existing(
 
 pub async fn create(
     spec: &RoleScopeSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let pkg = w.id_of(at, &spec.package)?;
     // The group must be in the catalog before it can be given a role in a package.
     w.id_of(at, &spec.catalog_resource)?;
@@ -110,16 +106,16 @@ pub async fn create(
         .resources
         .iter()
         .find_map(|r| match &r.spec {
-            super::Spec::CatalogResource(c) if c.group == spec.group => {
+            crate::model::Spec::CatalogResource(c) if c.group == spec.group => {
                 w.ids().of(&c.catalog).map(str::to_string)
             }
             _ => None,
         })
-        .ok_or_else(|| ApplyError::new(at, "the catalog of this group is unknown"))?;
+        .ok_or_else(|| WriteError::new(at, "the catalog of this group is unknown"))?;
     let resource = super::catalog_resource::lookup(w, at, &catalog_id, &group)
         .await
         .map_err(graph_err(at))?
-        .ok_or_else(|| ApplyError::new(at, "the group is not in the catalog yet"))?;
+        .ok_or_else(|| WriteError::new(at, "the group is not in the catalog yet"))?;
     let role = resource
         .get("roles")
         .and_then(Value::as_array)
@@ -128,7 +124,7 @@ pub async fn create(
         .find(|r| str_of(r, "originId").eq_ignore_ascii_case(&origin))
         .cloned()
         .ok_or_else(|| {
-            ApplyError::new(
+            WriteError::new(
                 at,
                 format!("the catalog resource has no {} role", spec.role),
             )
@@ -144,7 +140,7 @@ pub async fn create(
                 .unwrap_or(false)
         })
         .cloned()
-        .ok_or_else(|| ApplyError::new(at, "the catalog resource has no root scope"))?;
+        .ok_or_else(|| WriteError::new(at, "the catalog resource has no root scope"))?;
     let res =
         json!({"id": resource["id"], "originId": resource["originId"], "originSystem": "AadGroup"});
     let body = json!({
@@ -164,11 +160,11 @@ pub async fn create(
         )
         .await
     {
-        Ok(a) => crate::apply::writer::created_id(at, &a)?,
+        Ok(a) => crate::graph::write::created_id(at, &a)?,
         Err(e) if outcome_unknown(&e) || e.status() == Some(409) => existing(w, at, &pkg, &origin)
             .await
             .map_err(graph_err(at))?
-            .ok_or_else(|| ApplyError::new(at, e.to_string()))?,
+            .ok_or_else(|| WriteError::new(at, e.to_string()))?,
         Err(e) => return Err(graph_err(at)(e)),
     };
     w.set_id(at, &id);
@@ -178,17 +174,51 @@ pub async fn create(
 pub async fn delete(
     spec: &RoleScopeSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let Some(pkg) = w.ids().of(&spec.package).map(str::to_string) else {
         return Ok(());
     };
-    super::delete_path(
+    crate::graph::write::delete_path(
         w,
         at,
         Version::V1,
         &format!("{ENTITLEMENT}/accessPackages/{pkg}/resourceRoleScopes/{id}"),
     )
     .await
+}
+
+impl crate::kinds::ResourceKind for RoleScopeSpec {
+    const NAME: &'static str = "role-scope";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_WRITE;
+
+    fn reads(&self, ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self, ids)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap, cx.ids))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(self, id, at, w).await
+    }
 }

@@ -11,14 +11,10 @@ pub struct CrossTenantPartnerSpec {
     pub is_compliant_device_accepted: bool,
 }
 
-impl CrossTenantPartnerSpec {
-    pub const FIELDS: &'static [&'static str] = &["inboundTrust"];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{Observed, Read, Snapshot, str_of};
 use crate::graph::Version;
+use crate::model::observe::{Observed, Read, Snapshot, str_of};
 
 fn key(spec: &CrossTenantPartnerSpec) -> String {
     format!("partner:{}", spec.tenant_id)
@@ -67,17 +63,17 @@ pub fn create_body(spec: &CrossTenantPartnerSpec) -> Value {
     v
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer, graph_err, outcome_unknown};
 use reqwest::Method;
 
 const PARTNERS: &str = "policies/crossTenantAccessPolicy/partners";
 
 pub async fn create(
     spec: &CrossTenantPartnerSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     match w
         .call(
             at,
@@ -100,10 +96,10 @@ pub async fn create(
 
 pub async fn update(
     spec: &CrossTenantPartnerSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    super::patch_path(
+) -> Result<(), WriteError> {
+    crate::graph::write::patch_path(
         w,
         at,
         Version::V1,
@@ -115,8 +111,53 @@ pub async fn update(
 
 pub async fn delete(
     tenant_id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    super::delete_path(w, at, Version::V1, &format!("{PARTNERS}/{tenant_id}")).await
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(w, at, Version::V1, &format!("{PARTNERS}/{tenant_id}")).await
+}
+
+impl crate::kinds::ResourceKind for CrossTenantPartnerSpec {
+    const NAME: &'static str = "cross-tenant-partner";
+    const READ_PERMISSIONS: crate::kinds::Permissions =
+        &[&["Policy.Read.All", "Policy.ReadWrite.CrossTenantAccess"]];
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = &[&["Policy.ReadWrite.CrossTenantAccess"]];
+    const FIELDS: &'static [&'static str] = &["inboundTrust"];
+    // GET policies/crossTenantAccessPolicy/partners/{id}: Policy.Read.All.
+
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        _id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, at, w).await
+    }
+    async fn delete(
+        &self,
+        _id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(&self.tenant_id, at, w).await
+    }
 }

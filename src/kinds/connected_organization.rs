@@ -13,16 +13,12 @@ pub struct ConnectedOrganizationSpec {
     pub state: String,
 }
 
-impl ConnectedOrganizationSpec {
-    pub const FIELDS: &'static [&'static str] = &["displayName", "description", "state"];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{
+use crate::graph::Version;
+use crate::model::observe::{
     Ambiguous, ENTITLEMENT, Observed, Read, Snapshot, enc, project, single, str_of,
 };
-use crate::graph::Version;
 
 const COMPARED: &[&str] = &["displayName", "description", "state"];
 
@@ -77,17 +73,17 @@ pub fn create_body(spec: &ConnectedOrganizationSpec) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer};
 
 pub async fn create(
     spec: &ConnectedOrganizationSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let path = format!("{ENTITLEMENT}/connectedOrganizations");
     let body = create_body(spec);
-    let id = super::create_recovering(w, at, Version::V1, &path, &body, || async {
+    let id = crate::graph::write::create_recovering(w, at, Version::V1, &path, &body, || async {
         let read = &reads(spec)[0];
         let items = w.list(at, Service::Graph(Version::V1), &read.url).await?;
         Ok(single("", items.iter())
@@ -103,11 +99,11 @@ pub async fn create(
 pub async fn update(
     spec: &ConnectedOrganizationSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     // Documented to answer 202 Accepted with a body.
-    super::patch_path(
+    crate::graph::write::patch_path(
         w,
         at,
         Version::V1,
@@ -117,12 +113,67 @@ pub async fn update(
     .await
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(
         w,
         at,
         Version::V1,
         &format!("{ENTITLEMENT}/connectedOrganizations/{id}"),
     )
     .await
+}
+
+impl crate::kinds::ResourceKind for ConnectedOrganizationSpec {
+    const NAME: &'static str = "connected-organization";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_WRITE;
+    const FIELDS: &'static [&'static str] = &["displayName", "description", "state"];
+    const PROTECTED: bool = true;
+
+    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            crate::graph::Version::V1,
+            format!("identityGovernance/entitlementManagement/connectedOrganizations/{id}"),
+        ))
+    }
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap)?)
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, id, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

@@ -15,16 +15,12 @@ pub struct CatalogSpec {
     pub adopt_id: Option<String>,
 }
 
-impl CatalogSpec {
-    pub const FIELDS: &'static [&'static str] = &["description", "isExternallyVisible", "state"];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{
+use crate::graph::Version;
+use crate::model::observe::{
     ENTITLEMENT, Observed, Read, Snapshot, enc, odata_str, project, single, str_of,
 };
-use crate::graph::Version;
 
 const COMPARED: &[&str] = &["description", "isExternallyVisible", "state"];
 
@@ -49,7 +45,10 @@ pub fn reads(spec: &CatalogSpec) -> Vec<Read> {
     out
 }
 
-pub fn observe(spec: &CatalogSpec, snap: &Snapshot) -> Result<Observed, super::ObserveError> {
+pub fn observe(
+    spec: &CatalogSpec,
+    snap: &Snapshot,
+) -> Result<Observed, crate::model::ObserveError> {
     let Some(items) = snap.items(&key(spec)) else {
         return Ok(Observed::Unknown);
     };
@@ -62,7 +61,7 @@ pub fn observe(spec: &CatalogSpec, snap: &Snapshot) -> Result<Observed, super::O
     let pinned = match &spec.adopt_id {
         Some(id) if found.is_none() => match snap.object(&format!("catalog-id:{id}")) {
             None => return Ok(Observed::Unknown),
-            Some(None) => return Err(super::adopted_missing("catalog", id)),
+            Some(None) => return Err(crate::model::adopted_missing("catalog", id)),
             Some(Some(v)) => Some(v),
         },
         _ => None,
@@ -93,15 +92,15 @@ pub fn create_body(spec: &CatalogSpec) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer};
 
 pub async fn create(
     spec: &CatalogSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    let id = super::create_recovering(
+) -> Result<(), WriteError> {
+    let id = crate::graph::write::create_recovering(
         w,
         at,
         Version::V1,
@@ -125,10 +124,10 @@ pub async fn create(
 pub async fn update(
     spec: &CatalogSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    super::patch_path(
+) -> Result<(), WriteError> {
+    crate::graph::write::patch_path(
         w,
         at,
         Version::V1,
@@ -138,6 +137,62 @@ pub async fn update(
     .await
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(w, at, Version::V1, &format!("{ENTITLEMENT}/catalogs/{id}")).await
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(w, at, Version::V1, &format!("{ENTITLEMENT}/catalogs/{id}"))
+        .await
+}
+
+impl crate::kinds::ResourceKind for CatalogSpec {
+    const NAME: &'static str = "catalog";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_WRITE;
+    const FIELDS: &'static [&'static str] = &["description", "isExternallyVisible", "state"];
+    const ADOPTABLE: bool = true;
+
+    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            crate::graph::Version::V1,
+            format!("identityGovernance/entitlementManagement/catalogs/{id}"),
+        ))
+    }
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        observe(self, cx.snap)
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, id, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

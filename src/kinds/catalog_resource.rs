@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Address;
+use crate::model::Address;
 
 /// Natural key: (catalog, group object id).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,14 +12,10 @@ pub struct CatalogResourceSpec {
     pub group: Address,
 }
 
-impl CatalogResourceSpec {
-    pub const FIELDS: &'static [&'static str] = &[];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{ENTITLEMENT, Ids, Observed, Read, Snapshot, str_of};
 use crate::graph::Version;
+use crate::model::observe::{ENTITLEMENT, Ids, Observed, Read, Snapshot, str_of};
 
 fn key(catalog_id: &str) -> String {
     format!("catalog-resources:{catalog_id}")
@@ -79,13 +75,13 @@ pub fn add_request(spec: &CatalogResourceSpec, ids: &Ids, group_name: &str) -> V
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err, outcome_unknown};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer, graph_err, outcome_unknown};
 
 /// Finds the group's resource in the catalog, with its Member role and root scope.
 pub async fn lookup(
     w: &Writer<'_>,
-    at: &super::Address,
+    at: &crate::model::Address,
     catalog_id: &str,
     group_id: &str,
 ) -> Result<Option<Value>, crate::graph::GraphError> {
@@ -107,10 +103,10 @@ pub async fn lookup(
 /// appears later. Wait for it, so role scopes can refer to it.
 pub async fn create(
     spec: &CatalogResourceSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
     group_name: &str,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let cat = w.id_of(at, &spec.catalog)?;
     let group = w.id_of(at, &spec.group)?;
     if let Ok(Some(r)) = lookup(w, at, &cat, &group).await {
@@ -147,9 +143,9 @@ pub async fn create(
 
 pub async fn delete(
     spec: &CatalogResourceSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let ids = w.ids();
     let (Some(cat), Some(group)) = (ids.of(&spec.catalog), ids.of(&spec.group)) else {
         return Ok(());
@@ -170,4 +166,54 @@ pub async fn delete(
     .await
     .map_err(graph_err(at))?;
     Ok(())
+}
+
+impl crate::kinds::ResourceKind for CatalogResourceSpec {
+    const NAME: &'static str = "catalog-resource";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = &[
+        crate::kinds::perms::EM_WRITE[0],
+        // Adding a group to a catalog with application permissions also needs group rights.
+        crate::kinds::perms::GROUP_WRITE[0],
+    ];
+
+    fn reads(&self, ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self, ids)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap, cx.ids))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        // The resource request names the group by its display name.
+        let name = w
+            .tenant
+            .resources
+            .iter()
+            .find_map(|x| match &x.spec {
+                crate::model::Spec::Group(g) if x.address == self.group => {
+                    Some(g.display_name.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        create(self, at, w, &name).await
+    }
+    async fn delete(
+        &self,
+        _id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(self, at, w).await
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Address;
+use crate::model::Address;
 
 /// Natural key: (catalog, `displayName`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -16,16 +16,12 @@ pub struct AccessPackageSpec {
     pub is_hidden: bool,
 }
 
-impl AccessPackageSpec {
-    pub const FIELDS: &'static [&'static str] = &["displayName", "description", "isHidden"];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{
+use crate::graph::Version;
+use crate::model::observe::{
     Ambiguous, ENTITLEMENT, Ids, Observed, Read, Snapshot, project, single, str_of,
 };
-use crate::graph::Version;
 
 const COMPARED: &[&str] = &["displayName", "description", "isHidden"];
 pub const KEY: &str = "access-packages";
@@ -114,17 +110,17 @@ pub fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {
     })
 }
 
-use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer};
 
 pub async fn create(
     spec: &AccessPackageSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let cat = w.id_of(at, &spec.catalog)?;
     let body = create_body(spec, &w.ids());
-    let id = super::create_recovering(
+    let id = crate::graph::write::create_recovering(
         w,
         at,
         Version::V1,
@@ -148,10 +144,10 @@ pub async fn create(
 pub async fn update(
     spec: &AccessPackageSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
-    super::patch_path(
+) -> Result<(), WriteError> {
+    crate::graph::write::patch_path(
         w,
         at,
         Version::V1,
@@ -161,12 +157,67 @@ pub async fn update(
     .await
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(
         w,
         at,
         Version::V1,
         &format!("{ENTITLEMENT}/accessPackages/{id}"),
     )
     .await
+}
+
+impl crate::kinds::ResourceKind for AccessPackageSpec {
+    const NAME: &'static str = "access-package";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_WRITE;
+    const FIELDS: &'static [&'static str] = &["displayName", "description", "isHidden"];
+    const PROTECTED: bool = true;
+
+    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            crate::graph::Version::V1,
+            format!("identityGovernance/entitlementManagement/accessPackages/{id}"),
+        ))
+    }
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap, cx.ids)?)
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, id, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

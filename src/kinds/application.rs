@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Address;
+use crate::model::Address;
 
 /// Natural key: `uniqueName`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,11 +23,6 @@ pub struct ResourceAccessSpec {
     pub roles: Vec<String>,
 }
 
-impl ApplicationSpec {
-    pub const FIELDS: &'static [&'static str] =
-        &["displayName", "signInAudience", "requiredResourceAccess"];
-}
-
 /// A federated identity credential. Natural key: (application, `name`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,10 +34,6 @@ pub struct FederatedCredentialSpec {
     pub audiences: Vec<String>,
 }
 
-impl FederatedCredentialSpec {
-    pub const FIELDS: &'static [&'static str] = &["issuer", "subject", "audiences"];
-}
-
 /// A certificate's public key. Natural key: (application, certificate thumbprint).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,10 +41,6 @@ pub struct KeyCredentialSpec {
     pub application: Address,
     pub path: std::path::PathBuf,
     pub display_name: String,
-}
-
-impl KeyCredentialSpec {
-    pub const FIELDS: &'static [&'static str] = &[];
 }
 
 /// A client secret. Natural key: (application, `displayName`). Its value only goes to `sink`.
@@ -68,17 +55,13 @@ pub struct PasswordCredentialSpec {
     pub rotate_before: Option<String>,
 }
 
-impl PasswordCredentialSpec {
-    pub const FIELDS: &'static [&'static str] = &[];
-}
-
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::graph_map::{Ids, Observed, Read, Snapshot, str_of};
 use super::service_principal;
-use crate::apply::secrets::{Held, SinkRecord};
 use crate::graph::Version;
+use crate::model::observe::{Ids, Observed, Read, Snapshot, str_of};
+use crate::secrets::{Held, SinkRecord};
 
 fn key(spec: &ApplicationSpec) -> String {
     format!("application:{}", spec.unique_name)
@@ -202,7 +185,7 @@ pub fn upsert_body(spec: &ApplicationSpec, snap: &Snapshot) -> Value {
                         .flatten()
                         .find(|x| str_of(x, "value") == value)
                         .map_or_else(
-                            || super::graph_map::KNOWN_AFTER_APPLY.to_string(),
+                            || crate::model::observe::KNOWN_AFTER_APPLY.to_string(),
                             |x| str_of(x, "id").to_string(),
                         );
                     json!({"id": id, "type": "Role"})
@@ -343,12 +326,12 @@ const SINK_LOST: &str =
 pub fn password_held(
     spec: &PasswordCredentialSpec,
     app: Option<&Value>,
-    role: super::TenantRole,
+    role: crate::model::TenantRole,
     base_dir: &std::path::Path,
 ) -> Result<Held, String> {
     match app {
-        Some(app) if role == super::TenantRole::Provider => {
-            crate::apply::secrets::held(&spec.sink, base_dir, str_of(app, "id"))
+        Some(app) if role == crate::model::TenantRole::Provider => {
+            crate::secrets::held(&spec.sink, base_dir, str_of(app, "id"))
         }
         _ => Ok(Held::Unchecked),
     }
@@ -466,8 +449,8 @@ pub fn expiring(
         .collect()
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer, graph_err};
 use reqwest::Method;
 
 /// Upsert by uniqueName (idempotent); then records the appId customers' service principals need.
@@ -475,14 +458,14 @@ pub async fn upsert(
     spec: &ApplicationSpec,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     // Role ids come from the resource service principals read in this tenant.
     let body = upsert_body(spec, w.snap);
     if body
         .to_string()
-        .contains(super::graph_map::KNOWN_AFTER_APPLY)
+        .contains(crate::model::observe::KNOWN_AFTER_APPLY)
     {
-        return Err(ApplyError::new(
+        return Err(WriteError::new(
             at,
             "an application permission could not be resolved to a role id in the MSSP tenant",
         ));
@@ -502,7 +485,7 @@ pub async fn upsert(
             )
             .await
         {
-            Err(e) if crate::apply::writer::outcome_unknown(&e) && tries < 3 => continue,
+            Err(e) if crate::graph::write::outcome_unknown(&e) && tries < 3 => continue,
             other => {
                 other.map_err(graph_err(at))?;
                 break;
@@ -526,16 +509,23 @@ pub async fn fic_create(
     spec: &FederatedCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let app = w.id_of(at, &spec.application)?;
     let path = format!("applications/{app}/federatedIdentityCredentials");
-    let id = super::create_recovering(w, at, Version::V1, &path, &fic_body(spec), || async {
-        let items = w.list(at, Service::Graph(Version::V1), &path).await?;
-        Ok(items
-            .iter()
-            .find(|f| str_of(f, "name") == spec.name)
-            .map(|f| str_of(f, "id").to_string()))
-    })
+    let id = crate::graph::write::create_recovering(
+        w,
+        at,
+        Version::V1,
+        &path,
+        &fic_body(spec),
+        || async {
+            let items = w.list(at, Service::Graph(Version::V1), &path).await?;
+            Ok(items
+                .iter()
+                .find(|f| str_of(f, "name") == spec.name)
+                .map(|f| str_of(f, "id").to_string()))
+        },
+    )
     .await?;
     w.set_id(at, &id);
     Ok(())
@@ -546,9 +536,9 @@ pub async fn fic_update(
     id: &str,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let app = w.id_of(at, &spec.application)?;
-    super::patch_path(
+    crate::graph::write::patch_path(
         w,
         at,
         Version::V1,
@@ -564,10 +554,10 @@ pub async fn key_create(
     spec: &KeyCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let app = w.id_of(at, &spec.application)?;
     let cert =
-        CertificateFile::read(&w.base_dir.join(&spec.path)).map_err(|e| ApplyError::new(at, e))?;
+        CertificateFile::read(&w.base_dir.join(&spec.path)).map_err(|e| WriteError::new(at, e))?;
     let current = w
         .get(
             at,
@@ -611,14 +601,14 @@ pub async fn password_create(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<String, ApplyError> {
+) -> Result<String, WriteError> {
     let app = w.id_of(at, &spec.application)?.to_string();
     let app = app.as_str();
     let validity = crate::validate::parse_fixed_duration(&spec.validity)
-        .map_err(|e| ApplyError::new(at, e))?;
+        .map_err(|e| WriteError::new(at, e))?;
     let end = jiff::Timestamp::now()
         .checked_add(validity)
-        .map_err(|e| ApplyError::new(at, e.to_string()))?;
+        .map_err(|e| WriteError::new(at, e.to_string()))?;
     let body = json!({"passwordCredential": {"displayName": spec.display_name, "endDateTime": end.to_string()}});
     let answer = w
         .call(
@@ -635,7 +625,7 @@ pub async fn password_create(
     let secret = body
         .get("secretText")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApplyError::new(at, "addPassword answered without a secret"))?;
+        .ok_or_else(|| WriteError::new(at, "addPassword answered without a secret"))?;
     let key_id = str_of(&body, "keyId").to_string();
     let record = SinkRecord {
         key_id: key_id.clone(),
@@ -651,7 +641,7 @@ pub async fn password_create(
     {
         // Nobody will ever know this value: take the credential back rather than leave it.
         let _ = remove_password(app, &key_id, at, w).await;
-        return Err(ApplyError::new(
+        return Err(WriteError::new(
             at,
             format!("the new secret could not be stored (it was removed again): {e}"),
         ));
@@ -668,7 +658,7 @@ async fn remove_others(
     keep: &str,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     for key in password_key_ids(spec, app, at, w)
         .await?
         .iter()
@@ -685,7 +675,7 @@ async fn password_key_ids(
     app: &str,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<Vec<String>, ApplyError> {
+) -> Result<Vec<String>, WriteError> {
     Ok(password_credentials(spec, app, at, w)
         .await?
         .iter()
@@ -698,7 +688,7 @@ async fn password_credentials(
     app: &str,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<Vec<Value>, ApplyError> {
+) -> Result<Vec<Value>, WriteError> {
     let current = w
         .get(
             at,
@@ -722,7 +712,7 @@ async fn remove_password(
     key_id: &str,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     w.call(
         at,
         Service::Graph(Version::V1),
@@ -745,7 +735,7 @@ pub async fn password_rotate(
     spec: &PasswordCredentialSpec,
     at: &Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let app = w.id_of(at, &spec.application)?.to_string();
     let mine = password_credentials(spec, &app, at, w).await?;
     let refs: Vec<&Value> = mine.iter().collect();
@@ -760,7 +750,7 @@ pub async fn password_rotate(
         })
         .unwrap_or_default();
     let held = password_held(spec, Some(&json!({"id": app})), w.tenant.role, w.base_dir)
-        .map_err(|e| ApplyError::new(at, e))?;
+        .map_err(|e| WriteError::new(at, e))?;
     match held {
         Held::KeyId(k)
             if refs
@@ -775,6 +765,152 @@ pub async fn password_rotate(
     }
 }
 
-pub async fn delete(id: &str, at: &Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(w, at, Version::V1, &format!("applications/{id}")).await
+pub async fn delete(id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(w, at, Version::V1, &format!("applications/{id}")).await
+}
+
+impl crate::kinds::ResourceKind for ApplicationSpec {
+    const NAME: &'static str = "application";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_WRITE;
+    const FIELDS: &'static [&'static str] =
+        &["displayName", "signInAudience", "requiredResourceAccess"];
+    const PROTECTED: bool = true;
+
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        upsert(self, at, w).await
+    }
+    async fn update(
+        &self,
+        _id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        upsert(self, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
+}
+
+impl crate::kinds::ResourceKind for FederatedCredentialSpec {
+    const NAME: &'static str = "federated-credential";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_WRITE;
+    const FIELDS: &'static [&'static str] = &["issuer", "subject", "audiences"];
+
+    fn reads(&self, ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        fic_reads(self, ids)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(fic_observe(self, cx.snap, cx.ids))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        fic_view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        fic_create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        fic_update(self, id, at, w).await
+    }
+}
+
+impl crate::kinds::ResourceKind for KeyCredentialSpec {
+    const NAME: &'static str = "key-credential";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_WRITE;
+
+    // Read as part of the application object.
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        key_observe(self, app_object(cx), cx.base_dir).map_err(crate::model::ObserveError::Local)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        key_create(self, at, w).await
+    }
+}
+
+impl crate::kinds::ResourceKind for PasswordCredentialSpec {
+    const NAME: &'static str = "password-credential";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_WRITE;
+    // A secret whose value its sink lost cannot be repaired, only replaced.
+    const IMMUTABLE: &'static [&'static str] = &["sink"];
+
+    // Read as part of the application object.
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        let app = app_object(cx);
+        let held = password_held(self, app, cx.tenant.role, cx.base_dir)
+            .map_err(crate::model::ObserveError::Local)?;
+        Ok(password_observe(self, app, &held))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        password_view(self)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        password_create(self, at, w).await.map(|_| ())
+    }
+    async fn update(
+        &self,
+        _id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        password_rotate(self, at, w).await
+    }
+}
+
+/// The application object a credential belongs to (the tenant declares at most one).
+fn app_object<'a>(cx: &crate::kinds::ObserveContext<'a>) -> Option<&'a Value> {
+    cx.tenant.resources.iter().find_map(|x| match &x.spec {
+        crate::model::Spec::Application(a) => object(a, cx.snap),
+        _ => None,
+    })
 }

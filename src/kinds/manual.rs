@@ -29,6 +29,26 @@ pub struct AttestationInfo {
     pub note: Option<String>,
 }
 
-impl ManualSpec {
-    pub const FIELDS: &'static [&'static str] = &[];
+impl crate::kinds::ResourceKind for ManualSpec {
+    const NAME: &'static str = "manual";
+    const READ_PERMISSIONS: crate::kinds::Permissions = &[];
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = &[];
+
+    fn observe(
+        &self,
+        _cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(crate::model::Observed::Absent)
+    }
+    /// Manual items are never deleted: there is nothing to delete through an API.
+    fn prunable(&self) -> bool {
+        false
+    }
+    async fn create(
+        &self,
+        _at: &crate::model::Address,
+        _w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        Ok(())
+    }
 }

@@ -19,14 +19,10 @@ pub enum AppRef {
     FirstParty { app_id: String, name: String },
 }
 
-impl ServicePrincipalSpec {
-    pub const FIELDS: &'static [&'static str] = &[];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{Ids, Observed, Read, Snapshot, str_of};
 use crate::graph::Version;
+use crate::model::observe::{Ids, Observed, Read, Snapshot, str_of};
 
 /// The appId this service principal instantiates, if known yet.
 pub fn app_id<'a>(spec: &'a ServicePrincipalSpec, ids: &'a Ids) -> Option<&'a str> {
@@ -72,27 +68,27 @@ pub fn view(_spec: &ServicePrincipalSpec) -> Value {
     json!({})
 }
 
-use crate::apply::writer::{ApplyError, Writer, graph_err};
+use crate::graph::write::{WriteError, Writer, graph_err};
 
 /// Upsert by appId. Right after the application is created, Graph answers
 /// `NoBackingApplicationObject` for a while; the writer waits that out.
 pub async fn upsert(
     spec: &ServicePrincipalSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let ids = w.ids();
     let app = app_id(spec, &ids).map(str::to_string).ok_or_else(|| {
-        ApplyError::new(
+        WriteError::new(
             at,
             "the SIEM application does not exist in the MSSP tenant yet",
         )
     })?;
     let path = format!("servicePrincipals(appId='{app}')");
-    let id = super::upsert_keyed(w, at, &path, &json!({}))
+    let id = crate::graph::write::upsert_keyed(w, at, &path, &json!({}))
         .await
         .map_err(|e| match (&spec.app, e.status()) {
-            (AppRef::FirstParty { name, .. }, Some(400)) => ApplyError::new(
+            (AppRef::FirstParty { name, .. }, Some(400)) => WriteError::new(
                 at,
                 format!("{name} cannot be added to this tenant ({e}); does the tenant have a Microsoft Defender for Endpoint licence?"),
             ),
@@ -102,6 +98,57 @@ pub async fn upsert(
     Ok(())
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(w, at, Version::V1, &format!("servicePrincipals/{id}")).await
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(w, at, Version::V1, &format!("servicePrincipals/{id}")).await
+}
+
+impl crate::kinds::ResourceKind for ServicePrincipalSpec {
+    const NAME: &'static str = "service-principal";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_WRITE;
+    const PROTECTED: bool = true;
+
+    fn reads(&self, ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self, ids)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        Ok(observe(self, cx.snap, cx.ids))
+    }
+    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
+        view(self)
+    }
+    /// First-party service principals (WindowsDefenderATP) are never deleted.
+    fn prunable(&self) -> bool {
+        matches!(self.app, AppRef::Managed { .. })
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        upsert(self, at, w).await
+    }
+    async fn update(
+        &self,
+        _id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        upsert(self, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

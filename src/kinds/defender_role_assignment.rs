@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Address;
+use crate::model::Address;
 
 /// Natural key: `displayName`, owned by the tool. One made by hand under another name is
 /// adopted by id (`spec.adopt`), like a hand-made group.
@@ -17,15 +17,10 @@ pub struct DefenderRoleAssignmentSpec {
     pub adopt_id: Option<String>,
 }
 
-impl DefenderRoleAssignmentSpec {
-    pub const FIELDS: &'static [&'static str] =
-        &["roleDefinitionId", "principalIds", "directoryScopeIds"];
-}
-
 use serde_json::{Value, json};
 
-use super::graph_map::{Ids, Observed, Read, Snapshot, single, str_of};
 use crate::graph::Version;
+use crate::model::observe::{Ids, Observed, Read, Snapshot, single, str_of};
 
 const KEY: &str = "defender-role-assignments";
 
@@ -52,7 +47,7 @@ fn sorted(v: Option<&Value>) -> Vec<String> {
 pub fn observe(
     spec: &DefenderRoleAssignmentSpec,
     snap: &Snapshot,
-) -> Result<Observed, super::ObserveError> {
+) -> Result<Observed, crate::model::ObserveError> {
     let Some(items) = snap.items(KEY) else {
         return Ok(Observed::Unknown);
     };
@@ -66,7 +61,7 @@ pub fn observe(
     let what = format!("Defender role assignment \"{}\"", spec.display_name);
     Ok(match single(what, matching)? {
         None if spec.adopt_id.is_some() => {
-            return Err(super::adopted_missing(
+            return Err(crate::model::adopted_missing(
                 "Defender role assignment",
                 spec.adopt_id.as_deref().unwrap_or_default(),
             ));
@@ -143,42 +138,107 @@ pub fn body(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {
 /// The role an assignment points at cannot be changed in place: such a change is a replace.
 pub const IMMUTABLE: &[&str] = &["roleDefinitionId"];
 
-use crate::apply::writer::{ApplyError, Writer};
 use crate::graph::Service;
+use crate::graph::write::{WriteError, Writer};
 
 const ASSIGNMENTS: &str = "roleManagement/defender/roleAssignments";
 
 pub async fn create(
     spec: &DefenderRoleAssignmentSpec,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     w.id_of(at, &spec.role)?;
     let body = body(spec, &w.ids());
-    let id = super::create_recovering(w, at, Version::Beta, ASSIGNMENTS, &body, || async {
-        let items = w
-            .list(at, Service::Graph(Version::Beta), ASSIGNMENTS)
-            .await?;
-        Ok(items
-            .iter()
-            .find(|r| str_of(r, "displayName") == spec.display_name)
-            .map(|r| str_of(r, "id").to_string()))
-    })
+    let id = crate::graph::write::create_recovering(
+        w,
+        at,
+        Version::Beta,
+        ASSIGNMENTS,
+        &body,
+        || async {
+            let items = w
+                .list(at, Service::Graph(Version::Beta), ASSIGNMENTS)
+                .await?;
+            Ok(items
+                .iter()
+                .find(|r| str_of(r, "displayName") == spec.display_name)
+                .map(|r| str_of(r, "id").to_string()))
+        },
+    )
     .await?;
     w.set_id(at, &id);
     Ok(())
 }
 
-pub async fn delete(id: &str, at: &super::Address, w: &Writer<'_>) -> Result<(), ApplyError> {
-    super::delete_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}")).await
+pub async fn delete(
+    id: &str,
+    at: &crate::model::Address,
+    w: &Writer<'_>,
+) -> Result<(), WriteError> {
+    crate::graph::write::delete_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}")).await
 }
 
 pub async fn update(
     spec: &DefenderRoleAssignmentSpec,
     id: &str,
-    at: &super::Address,
+    at: &crate::model::Address,
     w: &Writer<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let body = body(spec, &w.ids());
-    super::patch_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}"), &body).await
+    crate::graph::write::patch_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}"), &body)
+        .await
+}
+
+impl crate::kinds::ResourceKind for DefenderRoleAssignmentSpec {
+    const NAME: &'static str = "defender-role-assignment";
+    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_READ;
+    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_WRITE;
+    const FIELDS: &'static [&'static str] =
+        &["roleDefinitionId", "principalIds", "directoryScopeIds"];
+    const IMMUTABLE: &'static [&'static str] = IMMUTABLE;
+    const ADOPTABLE: bool = true;
+
+    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            crate::graph::Version::Beta,
+            format!("roleManagement/defender/roleAssignments/{id}"),
+        ))
+    }
+    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
+        reads(self)
+    }
+    fn observe(
+        &self,
+        cx: &crate::kinds::ObserveContext<'_>,
+    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
+        observe(self, cx.snap)
+    }
+    fn view(&self, ids: &crate::model::Ids) -> serde_json::Value {
+        view(self, ids)
+    }
+    async fn create(
+        &self,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        create(self, at, w).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        update(self, id, at, w).await
+    }
+    async fn delete(
+        &self,
+        id: &str,
+        at: &crate::model::Address,
+        w: &crate::graph::write::Writer<'_>,
+    ) -> Result<(), crate::graph::write::WriteError> {
+        delete(id, at, w).await
+    }
 }

@@ -1,0 +1,425 @@
+//! Writing to one tenant: the [`Writer`] context (Graph calls with replication-delay retries,
+//! the ids of objects created so far, the journal, the record of every wait), the typed
+//! [`WriteError`], and the write helpers every kind uses (create with recovery, keyed upsert,
+//! patch, delete).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::journal::Journal;
+use super::{Answer, GraphError, GraphErrorKind, Service, TenantGraph, Version};
+use crate::model::observe::str_of;
+use crate::model::{Address, DesiredTenant, Ids, Snapshot};
+
+/// A write that did not happen (or whose outcome is unknown): which object, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{address}: {message}")]
+pub struct WriteError {
+    pub address: String,
+    /// Why, for people (with Graph's code and request id when it answered).
+    pub message: String,
+    pub cause: WriteCause,
+}
+
+/// What kind of failure a [`WriteError`] is.
+#[derive(Debug)]
+pub enum WriteCause {
+    /// Graph refused or did not answer.
+    Graph(GraphError),
+    /// The tool refused or could not build the write.
+    Refused,
+    /// Not attempted because something it depends on failed.
+    Skipped { dependency: String },
+    /// The tenant could not be re-read before writing, so nothing was attempted.
+    Unread,
+}
+
+impl WriteError {
+    pub fn new(address: &Address, message: impl Into<String>) -> Self {
+        Self {
+            address: address.to_string(),
+            message: message.into(),
+            cause: WriteCause::Refused,
+        }
+    }
+
+    pub fn skipped(address: &Address, dependency: &Address) -> Self {
+        Self {
+            address: address.to_string(),
+            message: format!("skipped: {dependency} failed"),
+            cause: WriteCause::Skipped {
+                dependency: dependency.to_string(),
+            },
+        }
+    }
+
+    pub fn is_skipped(&self) -> bool {
+        matches!(self.cause, WriteCause::Skipped { .. })
+    }
+
+    /// Whether the write may have happened although no answer said so (its answer was lost),
+    /// also when a kind wrapped the Graph error into its own message.
+    pub fn answer_lost(&self) -> bool {
+        match &self.cause {
+            WriteCause::Graph(e) => outcome_unknown(e),
+            WriteCause::Refused => self.message.contains(super::OUTCOME_UNKNOWN),
+            WriteCause::Skipped { .. } | WriteCause::Unread => false,
+        }
+    }
+}
+
+/// A replication wait that happened, for the output.
+#[derive(Debug, Clone)]
+pub struct Wait {
+    pub address: String,
+    pub waited: Duration,
+    pub reason: String,
+}
+
+pub struct Writer<'a> {
+    pub tg: &'a TenantGraph,
+    pub tenant: &'a DesiredTenant,
+    pub snap: &'a Snapshot,
+    pub base_dir: &'a Path,
+    pub ids: Mutex<Ids>,
+    pub waits: Mutex<Vec<Wait>>,
+    pub journal: Option<&'a Journal>,
+    /// How long a dependent may wait for a fresh object to replicate.
+    pub replication_deadline: Duration,
+    /// How long to look for an object whose create answer was lost before creating it again.
+    pub recovery_window: Duration,
+    pub secrets: &'a crate::secrets::SecretSinks,
+}
+
+impl Writer<'_> {
+    pub fn ids(&self) -> Ids {
+        self.ids.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// The id of an object that must exist by now (a dependency).
+    pub fn id_of(&self, at: &Address, dep: &Address) -> Result<String, WriteError> {
+        self.ids().of(dep).map(str::to_string).ok_or_else(|| {
+            WriteError::new(
+                at,
+                format!("{dep} does not exist (it failed or was skipped)"),
+            )
+        })
+    }
+
+    pub fn set_id(&self, a: &Address, id: &str) {
+        if let Ok(mut g) = self.ids.lock() {
+            g.objects.insert(a.clone(), id.to_string());
+        }
+    }
+
+    pub fn set_siem_app_id(&self, app_id: &str) {
+        if let Ok(mut g) = self.ids.lock() {
+            g.siem_app_id = Some(app_id.to_string());
+        }
+    }
+
+    /// Sends a write; while Graph answers with a documented replication error (a referenced
+    /// object created moments ago is not visible yet) it waits with backoff, up to the deadline.
+    pub async fn call(
+        &self,
+        at: &Address,
+        service: Service,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, GraphError> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let result = self
+                .tg
+                .send(service, method.clone(), path, body, headers)
+                .await;
+            if let Some(j) = self.journal {
+                j.record(self.tg, at, method.as_str(), path, &result);
+            }
+            match result {
+                Err(e)
+                    if e.is_replication_delay()
+                        && started.elapsed() < self.replication_deadline =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                other => {
+                    let waited = started.elapsed();
+                    // `delay` only grew if at least one replication error was waited out.
+                    if other.is_ok()
+                        && delay > Duration::from_millis(100)
+                        && let Ok(mut w) = self.waits.lock()
+                    {
+                        w.push(Wait {
+                            address: at.to_string(),
+                            waited,
+                            reason: "a referenced object was still replicating".into(),
+                        });
+                    }
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// GET with the same replication patience (reading back an object just created).
+    pub async fn get(
+        &self,
+        at: &Address,
+        service: Service,
+        path: &str,
+    ) -> Result<Value, GraphError> {
+        self.call(at, service, Method::GET, path, None, &[])
+            .await
+            .map(|a| a.body.unwrap_or(Value::Null))
+    }
+
+    /// Lists a collection with the same patience: a collection under an object created
+    /// moments ago answers 404 until the object has replicated.
+    pub async fn list(
+        &self,
+        at: &Address,
+        service: Service,
+        path: &str,
+    ) -> Result<Vec<Value>, GraphError> {
+        let first = self.get(at, service, path).await?;
+        self.tg.collect_pages(service, first).await
+    }
+
+    /// Waits until `probe` finds what an asynchronous step produces (e.g. a catalog resource
+    /// after its resource request), polling with backoff up to the replication deadline.
+    pub async fn await_visible<F, Fut>(
+        &self,
+        at: &Address,
+        what: &str,
+        mut probe: F,
+    ) -> Result<String, WriteError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, GraphError>>,
+    {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match probe().await {
+                Ok(Some(id)) => {
+                    let waited = started.elapsed();
+                    if waited > Duration::from_millis(50)
+                        && let Ok(mut w) = self.waits.lock()
+                    {
+                        w.push(Wait {
+                            address: at.to_string(),
+                            waited,
+                            reason: format!("waited for {what}"),
+                        });
+                    }
+                    return Ok(id);
+                }
+                Ok(None) => {}
+                Err(e) if e.is_replication_delay() => {}
+                Err(e) => return Err(graph_err(at)(e)),
+            }
+            if started.elapsed() >= self.replication_deadline {
+                return Err(WriteError::new(
+                    at,
+                    format!(
+                        "{what} did not appear within {:?}",
+                        self.replication_deadline
+                    ),
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Whether a write's answer was lost (it may have happened): recover by re-reading.
+pub fn outcome_unknown(e: &GraphError) -> bool {
+    matches!(e.kind, GraphErrorKind::OutcomeUnknown(_))
+}
+
+/// The created object's id from a 201 body.
+pub fn created_id(at: &Address, a: &Answer) -> Result<String, WriteError> {
+    a.body
+        .as_ref()
+        .and_then(|b| b.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| WriteError::new(at, "the create answer carried no id"))
+}
+
+/// Wraps a Graph error with the address it was for (`.map_err(graph_err(at))`).
+pub fn graph_err(at: &Address) -> impl Fn(GraphError) -> WriteError + '_ {
+    move |e| WriteError {
+        address: at.to_string(),
+        message: e.to_string(),
+        cause: WriteCause::Graph(e),
+    }
+}
+
+/// POSTs a create; if the answer is lost, re-reads the natural key (`find`) before trying
+/// again, so a create is never duplicated.
+pub async fn create_recovering<F, Fut>(
+    w: &Writer<'_>,
+    at: &Address,
+    version: Version,
+    path: &str,
+    body: &serde_json::Value,
+    find: F,
+) -> Result<String, WriteError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, GraphError>>,
+{
+    for _ in 0..3 {
+        match w
+            .call(
+                at,
+                Service::Graph(version),
+                reqwest::Method::POST,
+                path,
+                Some(body),
+                &[],
+            )
+            .await
+        {
+            Ok(a) => return created_id(at, &a),
+            // A lost answer (the create may have happened), or a conflict (it exists, perhaps
+            // from a run whose answer was lost, but list queries may not show it yet): look for
+            // it for as long as replication can take before deciding.
+            Err(e) if outcome_unknown(&e) || is_conflict(&e) => {
+                tracing::info!(address = %at, error = %e, "create not confirmed; re-reading the natural key");
+                let started = std::time::Instant::now();
+                let mut delay = std::time::Duration::from_millis(100);
+                loop {
+                    if let Some(id) = find().await.map_err(graph_err(at))? {
+                        return Ok(id);
+                    }
+                    if started.elapsed() >= w.recovery_window {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+                if is_conflict(&e) {
+                    return Err(graph_err(at)(e));
+                }
+            }
+            Err(e) => return Err(graph_err(at)(e)),
+        }
+    }
+    Err(WriteError::new(
+        at,
+        "the create kept losing its answer; giving up",
+    ))
+}
+
+/// Upserts by an alternate key (`groups(uniqueName=…)`, `servicePrincipals(appId=…)`,
+/// `applications(uniqueName=…)`) with `Prefer: create-if-missing`. Idempotent, so a lost
+/// answer is simply sent again. Returns the object's id: from the 201 body, or read back after
+/// a 204.
+pub async fn upsert_keyed(
+    w: &Writer<'_>,
+    at: &Address,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<String, GraphError> {
+    let mut tries = 0;
+    let answer = loop {
+        tries += 1;
+        match w
+            .call(
+                at,
+                Service::Graph(Version::V1),
+                reqwest::Method::PATCH,
+                path,
+                Some(body),
+                &[("Prefer", "create-if-missing")],
+            )
+            .await
+        {
+            Err(e) if outcome_unknown(&e) && tries < 3 => continue,
+            other => break other?,
+        }
+    };
+    if let Some(id) = answer
+        .body
+        .as_ref()
+        .and_then(|b| b.get("id"))
+        .and_then(serde_json::Value::as_str)
+    {
+        return Ok(id.to_string());
+    }
+    let v = w
+        .get(
+            at,
+            Service::Graph(Version::V1),
+            &format!("{path}?$select=id"),
+        )
+        .await?;
+    Ok(str_of(&v, "id").to_string())
+}
+
+/// A PATCH update of one object (Graph answers 204, or 202 for connected organizations).
+pub async fn patch_path(
+    w: &Writer<'_>,
+    at: &Address,
+    version: Version,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<(), WriteError> {
+    w.call(
+        at,
+        Service::Graph(version),
+        reqwest::Method::PATCH,
+        path,
+        Some(body),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
+}
+
+/// Graph's ways of saying "an object with this key already exists".
+fn is_conflict(e: &GraphError) -> bool {
+    e.status() == Some(409)
+        || (e.status() == Some(400)
+            && match &e.kind {
+                GraphErrorKind::Status { message, .. } => message.contains("already exist"),
+                _ => false,
+            })
+}
+
+/// DELETE that treats "already gone" as done.
+pub async fn delete_path(
+    w: &Writer<'_>,
+    at: &Address,
+    version: Version,
+    path: &str,
+) -> Result<(), WriteError> {
+    match w
+        .tg
+        .send(
+            Service::Graph(version),
+            reqwest::Method::DELETE,
+            path,
+            None,
+            &[],
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(graph_err(at)(e)),
+    }
+}
