@@ -425,18 +425,42 @@ pub struct DesiredRule {
 
 /// The rules `customer` gets on `today`, in library order.
 pub fn desired(
-    v: &crate::validate::Validated,
+    provider: &crate::manifest::ProviderManifest,
     customer: &crate::manifest::CustomerManifest,
     today: jiff::civil::Date,
 ) -> Vec<DesiredRule> {
-    use crate::validate::detections::{override_value, rule_display_name, selected};
-    let prefix = &v.provider.doc.spec.naming.prefix.value;
-    selected(&v.provider.doc, customer)
+    use crate::validate::detections::selected;
+    rules_for(provider, selected(provider, customer), customer, today)
+}
+
+/// Every library rule as `customer` would get it (what pruning compares against).
+pub fn all_rules(
+    provider: &crate::manifest::ProviderManifest,
+    customer: &crate::manifest::CustomerManifest,
+    today: jiff::civil::Date,
+) -> Vec<DesiredRule> {
+    rules_for(
+        provider,
+        provider.spec.detections.iter().collect(),
+        customer,
+        today,
+    )
+}
+
+fn rules_for(
+    provider: &crate::manifest::ProviderManifest,
+    rules: Vec<&crate::manifest::DetectionRule>,
+    customer: &crate::manifest::CustomerManifest,
+    today: jiff::civil::Date,
+) -> Vec<DesiredRule> {
+    use crate::validate::detections::{override_value, rule_display_name};
+    let prefix = &provider.spec.naming.prefix.value;
+    rules
         .into_iter()
         .filter_map(|r| {
             let name = r.name.value.clone();
-            // Validation read every selected rule's file; a rule without text is not sent.
-            let query = v.detection_queries.get(&name)?.to_string();
+            // Validation read every rule's file; a rule without text (not validated) is not sent.
+            let query = r.query.as_deref()?.to_string();
             let status = override_value(customer, &name, "status", today)
                 .unwrap_or(if r.enabled { "enabled" } else { "disabled" })
                 .to_string();

@@ -78,7 +78,7 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
     let ok = !diags.has_errors();
     let validated = match (ok, provider) {
         (true, Some(p)) => Some(Validated {
-            provider: p.clone(),
+            provider: with_queries(p, &detection_queries),
             customers: set.customers.clone(),
             detection_queries,
         }),
@@ -93,6 +93,18 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
         }
     }
     (validated, diags.sorted())
+}
+
+/// The provider with each detection rule's query text attached, as validation read it.
+fn with_queries(
+    p: &Sourced<ProviderManifest>,
+    queries: &BTreeMap<String, Arc<str>>,
+) -> Sourced<ProviderManifest> {
+    let mut p = p.clone();
+    for r in &mut p.doc.spec.detections {
+        r.query = queries.get(&r.name.value).cloned();
+    }
+    p
 }
 
 /// Collects diagnostics about one file.

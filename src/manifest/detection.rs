@@ -2,6 +2,7 @@
 //! manifest) and which customers get each one.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,10 @@ pub struct DetectionRule {
     /// Which customers get the rule; every customer when empty.
     #[serde(default)]
     pub select: DetectionSelect,
+    /// The query text, read from `queryFile` once by validation (never by later stages).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub query: Option<Arc<str>>,
 }
 
 fn yes() -> bool {

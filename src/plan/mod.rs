@@ -529,6 +529,9 @@ pub(crate) fn exception_rules(
     c.spec
         .exceptions
         .iter()
+        // An exception with a `value` is an override the expansion applies (a detection rule
+        // disabled in one customer), not drift to leave alone.
+        .filter(|e| e.value.is_none())
         .map(|e| ExceptionRule {
             address: e.resource.value.clone(),
             field: e.field.as_ref().map(|f| f.value.clone()),

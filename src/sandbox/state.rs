@@ -67,7 +67,13 @@ pub const GRAPH_ROLES: &[(&str, &str)] = &[
         "CrossTenantInformation.ReadBasic.All",
         "cac88765-0581-4025-9725-5ebc13f729ee",
     ),
-    // CustomDetection.Read.All is left out: its app role id is not confirmed by a source at hand.
+    // The sandbox's own id, not Microsoft's: no source at hand confirms the real app role id of
+    // CustomDetection.Read.All. The tool resolves role ids from `appRoles` by value, so the id
+    // never matters to it; the sandbox needs the role to grant least privilege for plan reads.
+    (
+        "CustomDetection.Read.All",
+        "0000c057-de7e-4c70-8000-00000000000d",
+    ),
     (
         "CustomDetection.ReadWrite.All",
         "e0fd9c8d-a12e-4cc9-9827-20c8c3cd6fb8",

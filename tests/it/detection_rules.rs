@@ -486,8 +486,13 @@ async fn each_customer_gets_its_rules_with_overrides_and_the_service_accepts_the
     );
     let v = load(dir.path());
     let today = jiff::civil::date(2026, 11, 23);
-    let rules =
-        |c: &str| mssp::detections::desired(&v, &v.customer(c).expect("customer").doc, today);
+    let rules = |c: &str| {
+        mssp::detections::desired(
+            &v.provider.doc,
+            &v.customer(c).expect("customer").doc,
+            today,
+        )
+    };
     let alpha = rules("alpha");
     let beta = rules("beta");
     let names = |r: &[mssp::detections::DesiredRule]| -> Vec<String> {
@@ -511,7 +516,7 @@ async fn each_customer_gets_its_rules_with_overrides_and_the_service_accepts_the
     assert_eq!(alpha[1].status, "enabled");
     assert_eq!(beta[0].status, "disabled");
     let later = mssp::detections::desired(
-        &v,
+        &v.provider.doc,
         &v.customer("beta").expect("beta").doc,
         jiff::civil::date(2027, 1, 1),
     );
@@ -532,4 +537,157 @@ async fn each_customer_gets_its_rules_with_overrides_and_the_service_accepts_the
             .unwrap_or_else(|e| panic!("{}: {e:?}", r.name));
         assert_eq!(created["displayName"], r.display_name.as_str());
     }
+}
+
+/// The acceptance run: a library of 3 rules, two customers selecting different subsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_is_planned_applied_and_converges_per_customer() {
+    use super::support::BETA;
+    let changes = |p: &mssp::plan::Plan, t: &str| -> Vec<String> {
+        super::support::changes(p, t)
+            .into_iter()
+            .filter(|c| c.contains("detection-rule/"))
+            .collect()
+    };
+    let w = World::in_dir(library_dir(), |_| {}).await;
+    // A rule made by hand in alpha's portal, before the tool arrives.
+    let hand = json!({
+        "id": "hand-made-1", "displayName": "Hand-made: RDP from the internet", "status": "enabled",
+        "queryCondition": {"queryText": "DeviceLogonEvents | where LogonType == \"RemoteInteractive\""},
+        "schedule": {"frequency": "P1D"},
+    });
+    w.graph(ALPHA, Method::POST, RULES, Some(hand))
+        .await
+        .expect("hand-made rule");
+
+    let p = w.plan().await;
+    assert_eq!(
+        changes(&p, "alpha"),
+        [
+            "create detection-rule/encoded-powershell",
+            "create detection-rule/lsass-access"
+        ]
+    );
+    assert_eq!(
+        changes(&p, "beta"),
+        [
+            "create detection-rule/finance-mailbox-rule",
+            "create detection-rule/lsass-access"
+        ]
+    );
+    w.apply().await;
+    let names = |rules: Vec<Value>| -> Vec<String> {
+        let mut v: Vec<String> = rules
+            .iter()
+            .map(|r| r["displayName"].as_str().unwrap_or_default().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(w.objects(ALPHA, "detectionRules").await),
+        [
+            "Hand-made: RDP from the internet",
+            "[tsoc] Encoded PowerShell from Office",
+            "[tsoc] LSASS memory read"
+        ]
+    );
+    assert_eq!(
+        names(w.objects(BETA, "detectionRules").await),
+        [
+            "[tsoc] Forwarding rule on a finance mailbox",
+            "[tsoc] LSASS memory read"
+        ]
+    );
+    let p = w.plan().await;
+    assert!(p.tenants.iter().all(|t| !t.has_changes()), "not converged");
+
+    // Editing one .kql file: one update per customer that has the rule, shown line by line.
+    edit(
+        &w.path(),
+        "detections/lsass.kql",
+        "| where ActionType",
+        "| where Timestamp > ago(1h)\n| where ActionType",
+    );
+    let p = w.plan().await;
+    assert_eq!(changes(&p, "alpha"), ["update detection-rule/lsass-access"]);
+    assert_eq!(changes(&p, "beta"), ["update detection-rule/lsass-access"]);
+    let human = mssp::render::human::render(&p, mssp::render::human::Style { color: false });
+    assert!(
+        human.contains("        + | where Timestamp > ago(1h)\n"),
+        "no line diff:\n{human}"
+    );
+    assert!(human.contains("          DeviceEvents\n"), "{human}");
+    w.apply().await;
+
+    // An exception disables one rule in one customer.
+    edit(
+        &w.path(),
+        "customers.yaml",
+        "    trustMfa: false\n",
+        "    trustMfa: false\n  exceptions:\n    - resource: detection-rule/finance-mailbox-rule\n      field: status\n      value: disabled\n      reason: the customer's DLP covers it this quarter\n      owner: ops@testsoc.example\n      expires: 2099-12-31\n",
+    );
+    let p = w.plan().await;
+    assert!(changes(&p, "alpha").is_empty());
+    assert_eq!(
+        changes(&p, "beta"),
+        ["update detection-rule/finance-mailbox-rule"]
+    );
+    w.apply().await;
+    let beta_rules = w.objects(BETA, "detectionRules").await;
+    let finance = beta_rules
+        .iter()
+        .find(|r| r["id"] == "tsoc-finance-mailbox-rule")
+        .expect("rule kept, disabled");
+    assert_eq!(finance["status"], "disabled");
+    let p = w.plan().await;
+    assert!(
+        p.tenants.iter().all(|t| !t.has_changes()),
+        "second plan not empty"
+    );
+
+    // A rule alpha no longer gets is deleted only with --allow-delete.
+    edit(
+        &w.path(),
+        "provider.yaml",
+        "        tiers: [tier2]\n",
+        "        tiers: [approvers]\n",
+    );
+    let p = w.plan().await;
+    assert!(
+        changes(&p, "alpha").is_empty(),
+        "{:?}",
+        changes(&p, "alpha")
+    );
+    let alpha = p.tenants.iter().find(|t| t.name == "alpha").expect("alpha");
+    assert_eq!(alpha.not_pruned, ["detection-rule/encoded-powershell"]);
+    let p = w.plan_with(true, &[]).await;
+    assert_eq!(
+        changes(&p, "alpha"),
+        ["delete detection-rule/encoded-powershell"]
+    );
+    w.apply_with(
+        mssp::apply::ApplyOptions {
+            allow_delete: true,
+            replication_deadline: std::time::Duration::from_secs(30),
+            ..mssp::apply::ApplyOptions::default()
+        },
+        true,
+    )
+    .await;
+    // The hand-made rule was never touched.
+    let alpha_rules = w.objects(ALPHA, "detectionRules").await;
+    assert_eq!(
+        names(alpha_rules.clone()),
+        [
+            "Hand-made: RDP from the internet",
+            "[tsoc] LSASS memory read"
+        ]
+    );
+    let hand = alpha_rules
+        .iter()
+        .find(|r| r["id"] == "hand-made-1")
+        .expect("hand-made");
+    assert_eq!(hand["status"], "enabled");
+    assert_eq!(hand["createdDateTime"], hand["lastModifiedDateTime"]);
 }
