@@ -691,3 +691,45 @@ async fn the_library_is_planned_applied_and_converges_per_customer() {
     assert_eq!(hand["status"], "enabled");
     assert_eq!(hand["createdDateTime"], hand["lastModifiedDateTime"]);
 }
+
+/// The example library (examples/detections/) is valid against the examples and selects by
+/// tier and label as its comments say.
+#[test]
+fn the_example_library_validates_and_expands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(Path::new("examples"), dir.path());
+    let library = std::fs::read_to_string(dir.path().join("detections/library.yaml.example"))
+        .expect("example library");
+    let provider = dir.path().join("provider.yaml");
+    let text = std::fs::read_to_string(&provider).expect("provider");
+    std::fs::write(&provider, format!("{}\n{library}", text.trim_end())).expect("write");
+    let v = load(dir.path());
+    assert_eq!(v.detection_queries.len(), 3);
+    let rules = |c: &str| -> Vec<String> {
+        let c = v.customer(c).expect("customer");
+        mssp::expand::expand_customer(&v.provider.doc, &c.doc)
+            .resources
+            .iter()
+            .filter(|r| r.address.kind == mssp::model::Kind::DetectionRule)
+            .map(|r| r.address.to_string())
+            .collect()
+    };
+    assert_eq!(
+        rules("contoso"),
+        [
+            "detection-rule/office-encoded-powershell",
+            "detection-rule/lsass-memory-read",
+            "detection-rule/external-forwarding-rule"
+        ]
+    );
+    // wingtip has tier2 (a rule selects by tier *or* by label).
+    assert_eq!(
+        rules("wingtip"),
+        [
+            "detection-rule/office-encoded-powershell",
+            "detection-rule/lsass-memory-read"
+        ]
+    );
+    assert!(rules("tailspin").is_empty());
+    assert!(rules("northwind-gov").is_empty());
+}
