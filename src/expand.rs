@@ -20,6 +20,7 @@ use crate::kinds::connected_organization::ConnectedOrganizationSpec;
 use crate::kinds::cross_tenant_partner::CrossTenantPartnerSpec;
 use crate::kinds::defender_role::DefenderRoleSpec;
 use crate::kinds::defender_role_assignment::DefenderRoleAssignmentSpec;
+use crate::kinds::detection_rule::DetectionRuleSpec;
 use crate::kinds::group::GroupSpec;
 use crate::kinds::manual::{AttestationInfo, ManualSpec};
 use crate::kinds::role_scope::RoleScopeSpec;
@@ -425,6 +426,13 @@ pub fn expand_customer(p: &ValidProvider, c: &CustomerManifest) -> DesiredTenant
         );
     }
 
+    // Custom detections exist in the global service only (validation refuses the others).
+    if !offboarding && cloud == Cloud::Public {
+        for r in crate::detections::desired(&p.doc, c, detection_day()) {
+            push_detection_rule(&mut b, r);
+        }
+    }
+
     DesiredTenant {
         name: c.metadata.name.value.clone(),
         role: TenantRole::Customer,
@@ -680,6 +688,24 @@ impl Builder {
     }
 }
 
+/// The day detection-rule overrides are judged on: today (an override ends after its
+/// `expires` day, and the plan shows the library's value coming back).
+fn detection_day() -> jiff::civil::Date {
+    jiff::ZonedDateTime::now().date()
+}
+
+fn push_detection_rule(b: &mut Builder, r: crate::detections::DesiredRule) {
+    b.push(
+        Address::new(Kind::DetectionRule, r.name),
+        vec![],
+        Spec::DetectionRule(DetectionRuleSpec {
+            id: r.id,
+            display_name: r.display_name,
+            body: r.body,
+        }),
+    );
+}
+
 /// Everything the tool could own in a customer tenant under these manifests: the customer
 /// as if it used every provider tier, the SIEM and MFA trust. Objects of this universe that
 /// exist but are not desired are the candidates for pruning (natural keys derived from the
@@ -697,7 +723,25 @@ pub(crate) fn universe_customer(p: &ValidProvider, c: &CustomerManifest) -> Desi
     all.spec.siem.enabled = true;
     all.spec.lifecycle.state = LifecycleState::Active;
     all.spec.notifications.clear();
-    expand_customer(p, &all)
+    let mut universe = expand_customer(p, &all);
+    // Every rule of the library, whichever customers it selects: a rule a customer no longer
+    // gets is pruned (with `--allow-delete`) like any other owned object.
+    if universe.cloud == Cloud::Public {
+        let mut b = Builder {
+            resources: std::mem::take(&mut universe.resources),
+        };
+        for r in crate::detections::all_rules(&p.doc, &all, detection_day()) {
+            let known = b
+                .resources
+                .iter()
+                .any(|x| x.address.kind == Kind::DetectionRule && x.address.name == r.name);
+            if !known {
+                push_detection_rule(&mut b, r);
+            }
+        }
+        universe.resources = b.resources;
+    }
+    universe
 }
 
 #[cfg(test)]

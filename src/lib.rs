@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
+pub mod detections;
 pub mod diagnostics;
 pub mod engine;
 pub mod exit;

@@ -117,6 +117,7 @@ pub fn restrict(v: &Validated, shard: Option<Shard>) -> Validated {
             .filter(|c| shard.owns(&c.doc.spec.tenant_id.value))
             .cloned()
             .collect(),
+        detection_queries: v.detection_queries.clone(),
     }
 }
 

@@ -4,6 +4,8 @@
 //! ISO 8601 durations, dates, references between documents, derived-name limits) before
 //! reporting, so a user fixes a manifest in one round trip. Warnings never fail a run.
 
+pub mod detections;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub(crate) const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informationa
 pub struct Validated {
     pub provider: ValidProvider,
     pub customers: Vec<ValidCustomer>,
+    /// Each detection rule's KQL by rule name, read once at validation.
+    pub detection_queries: BTreeMap<String, Arc<str>>,
 }
 
 impl Validated {
@@ -140,6 +144,8 @@ pub struct ValidException {
     pub owner: String,
     /// The last day it applies.
     pub expires: jiff::civil::Date,
+    /// An override (a detection rule's status or severity in this customer), not accepted drift.
+    pub value: Option<String>,
 }
 
 /// Validates `set` as of `today`. Returns the validated manifests when there is no error.
@@ -172,6 +178,10 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
         }
     };
     let provider = provider.map(|p| (p, check_provider(p, &set.roots, &mut diags)));
+    let detection_queries = provider
+        .as_ref()
+        .map(|(p, _)| detections::check_library(p, &set.roots, &mut diags))
+        .unwrap_or_default();
     let exceptions = check_customers(set, provider.as_ref().map(|(p, _)| *p), today, &mut diags);
     let ok = !diags.has_errors();
     // A value is missing only where an error was reported, so `ok` implies every `Some`.
@@ -191,11 +201,12 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
             .map(|customers| Validated {
                 provider: ValidProvider {
                     file: Arc::clone(&p.file),
-                    doc: p.doc.clone(),
+                    doc: with_queries(p, &detection_queries).doc,
                     tiers,
                     siem,
                 },
                 customers,
+                detection_queries,
             }),
         _ => None,
     };
@@ -208,6 +219,18 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
         }
     }
     (validated, diags.sorted())
+}
+
+/// The provider with each detection rule's query text attached, as validation read it.
+fn with_queries(
+    p: &Sourced<ProviderManifest>,
+    queries: &BTreeMap<String, Arc<str>>,
+) -> Sourced<ProviderManifest> {
+    let mut p = p.clone();
+    for r in &mut p.doc.spec.detections {
+        r.query = queries.get(&r.name.value).cloned();
+    }
+    p
 }
 
 /// Collects diagnostics about one file.
@@ -913,6 +936,7 @@ fn check_customers(
                 reason: e.reason.clone(),
                 owner: e.owner.value.clone(),
                 expires,
+                value: e.value.as_ref().map(|v| v.value.clone()),
             }));
         }
         all_exceptions.push(exceptions.into_iter().collect::<Option<Vec<_>>>());
@@ -1173,7 +1197,11 @@ fn check_references_to_resources(v: &Validated, diags: &mut Diagnostics) {
             file: &c.file,
             diags,
         };
+        detections::check_cloud(&mut cx, &v.provider.doc, &c.doc);
         for e in &c.doc.spec.exceptions {
+            if detections::check_exception(&mut cx, &v.provider.doc, &c.doc, e) {
+                continue;
+            }
             match tenant.find(&e.resource.value) {
                 None => {
                     cx.error(

@@ -31,6 +31,7 @@ pub mod connected_organization;
 pub mod cross_tenant_partner;
 pub mod defender_role;
 pub mod defender_role_assignment;
+pub mod detection_rule;
 pub mod group;
 pub mod manual;
 pub mod registry;

@@ -8,7 +8,8 @@ use serde_json::Value;
 use super::{
     ObserveContext, Permissions, ResourceKind, access_package, app_role_grant, application,
     assignment_policy, catalog, catalog_resource, connected_organization, cross_tenant_partner,
-    defender_role, defender_role_assignment, group, manual, role_scope, service_principal,
+    defender_role, defender_role_assignment, detection_rule, group, manual, role_scope,
+    service_principal,
 };
 use crate::graph::Version;
 use crate::graph::write::{WriteError, Writer};
@@ -182,6 +183,7 @@ kinds! {
     CrossTenantPartner => cross_tenant_partner::CrossTenantPartnerSpec,
     DefenderRole => defender_role::DefenderRoleSpec,
     DefenderRoleAssignment => defender_role_assignment::DefenderRoleAssignmentSpec,
+    DetectionRule => detection_rule::DetectionRuleSpec,
     ServicePrincipal => service_principal::ServicePrincipalSpec,
     AppRoleGrant => app_role_grant::AppRoleGrantSpec,
     Manual => manual::ManualSpec,

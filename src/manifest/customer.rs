@@ -193,6 +193,11 @@ pub struct Exception {
     pub owner: Loc<String>,
     /// Last day the exception applies (`YYYY-MM-DD`).
     pub expires: Loc<String>,
+    /// An override instead of accepted drift: the value the field takes in this customer until
+    /// the exception expires. Detection rules only: `field: status` with `disabled` or
+    /// `enabled`, or `field: severity` with an alert severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Loc<String>>,
 }
 
 /// Confirmation that a manual item was done.

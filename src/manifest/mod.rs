@@ -5,6 +5,7 @@
 //! are wrapped in [`Loc`] to keep their line and column.
 
 mod customer;
+mod detection;
 mod load;
 mod located;
 mod provider;
@@ -17,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use customer::*;
+pub use detection::*;
 pub(crate) use load::{DEFAULT_DIRS, load_paths_with, resolve_paths};
 pub use load::{LoadOutcome, load_paths, parse_source};
 pub use located::Loc;

@@ -54,6 +54,10 @@ pub struct ProviderSpec {
     /// Where `mssp alerts notify` delivers the customers' notification rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// The MSSP's custom detection rules, distributed to customers by tier or label
+    /// (docs/detection-rules.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<super::DetectionRule>,
     /// GDAP (CSP partners): how long relationships last and whether they auto-extend. The roles
     /// are per tier (`tiers[].gdap`); customers opt in with `access.gdap`. docs/gdap.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -550,6 +550,9 @@ fn expiring_credentials(
 pub(crate) fn exception_rules(c: &ValidCustomer, today: jiff::civil::Date) -> Vec<ExceptionRule> {
     c.exceptions
         .iter()
+        // An exception with a `value` is an override the expansion applies (a detection rule
+        // disabled in one customer), not drift to leave alone.
+        .filter(|e| e.value.is_none())
         .map(|e| ExceptionRule {
             address: e.resource.clone(),
             field: e.field.clone(),

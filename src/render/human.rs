@@ -202,7 +202,12 @@ fn change(out: &mut String, c: &Change, op: Op, style: Style) {
         return;
     }
     let _ = writeln!(out, "      {}:", c.field);
-    let (old, new) = (pretty(&c.before), pretty(&c.after));
+    // Multi-line text (a KQL query) is compared line by line as the user wrote it; as JSON it
+    // would be one escaped line replaced by another.
+    let (old, new) = match (multiline_text(&c.before), multiline_text(&c.after)) {
+        (Some(old), Some(new)) if old.contains('\n') || new.contains('\n') => (old, new),
+        _ => (pretty(&c.before), pretty(&c.after)),
+    };
     let diff = similar::TextDiff::from_lines(&old, &new);
     for op in diff.ops() {
         for ch in diff.iter_changes(op) {
@@ -215,6 +220,16 @@ fn change(out: &mut String, c: &Change, op: Op, style: Style) {
             let _ = writeln!(out, "{text}");
         }
     }
+}
+
+/// A string (or nothing) as text ending in a newline, for a line diff.
+fn multiline_text(v: &Value) -> Option<String> {
+    let text = match v {
+        Value::String(s) => s.trim_end_matches('\n').to_string(),
+        Value::Null => String::new(),
+        _ => return None,
+    };
+    Some(if text.is_empty() { text } else { text + "\n" })
 }
 
 /// One-line rendering of a value.
@@ -298,6 +313,25 @@ mod tests {
         // The spec: an empty NO_COLOR does not count as set.
         assert!(Style::decide(Some(OsStr::new("")), true).color);
         assert!(!Style::decide(None, false).color);
+    }
+
+    #[test]
+    fn a_changed_query_is_diffed_line_by_line() {
+        let c = Change {
+            field: "query".into(),
+            before: Value::String(
+                "DeviceEvents\n| where A == 1\n| project Timestamp, ReportId, DeviceId\n".into(),
+            ),
+            after: Value::String(
+                "DeviceEvents\n| where A == 2\n| project Timestamp, ReportId, DeviceId\n".into(),
+            ),
+        };
+        let mut out = String::new();
+        change(&mut out, &c, Op::Update, Style { color: false });
+        assert_eq!(
+            out,
+            "      query:\n          DeviceEvents\n        - | where A == 1\n        + | where A == 2\n          | project Timestamp, ReportId, DeviceId\n"
+        );
     }
 
     #[test]

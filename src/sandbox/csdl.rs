@@ -215,6 +215,219 @@ pub const ACCEPTED: &[AcceptedType] = &[
 pub type BetaProp = (&'static str, &'static str, bool, bool);
 
 pub(crate) const BETA_TYPES: &[(&str, &[BetaProp])] = &[
+    // Custom detection rules are v1.0 now, but younger than the shared v1.0 CSDL snapshot:
+    // written by hand from the reference pages (docs/detection-rules.md), without the
+    // properties Microsoft retired on 2026-10-01 (`isEnabled`, `schedule.period`,
+    // `responseActions`, `impactedAssets`, `lastRunDetails`, …).
+    (
+        "microsoft.graph.security.detectionRule",
+        &[
+            ("id", "Edm.String", false, false),
+            ("displayName", "Edm.String", false, false),
+            ("description", "Edm.String", false, false),
+            ("status", "Edm.String", false, false),
+            ("createdBy", "Edm.String", false, true),
+            ("createdDateTime", "Edm.DateTimeOffset", false, true),
+            ("lastModifiedBy", "Edm.String", false, true),
+            ("lastModifiedDateTime", "Edm.DateTimeOffset", false, true),
+            (
+                "queryCondition",
+                "microsoft.graph.security.queryCondition",
+                false,
+                false,
+            ),
+            (
+                "schedule",
+                "microsoft.graph.security.ruleSchedule",
+                false,
+                false,
+            ),
+            (
+                "detectionAction",
+                "microsoft.graph.security.detectionAction",
+                false,
+                false,
+            ),
+        ],
+    ),
+    (
+        "microsoft.graph.security.queryCondition",
+        &[("queryText", "Edm.String", false, false)],
+    ),
+    (
+        "microsoft.graph.security.ruleSchedule",
+        &[
+            ("frequency", "Edm.Duration", false, false),
+            ("lookback", "Edm.Duration", false, false),
+        ],
+    ),
+    (
+        "microsoft.graph.security.detectionAction",
+        &[
+            (
+                "alertTemplate",
+                "microsoft.graph.security.alertTemplate",
+                false,
+                false,
+            ),
+            (
+                "automatedActions",
+                "microsoft.graph.security.automatedActionSet",
+                false,
+                false,
+            ),
+            (
+                "organizationalScope",
+                "microsoft.graph.security.organizationalScope",
+                false,
+                false,
+            ),
+        ],
+    ),
+    (
+        "microsoft.graph.security.alertTemplate",
+        &[
+            ("title", "Edm.String", false, false),
+            ("description", "Edm.String", false, false),
+            ("severity", "Edm.String", false, false),
+            ("recommendedActions", "Edm.String", false, false),
+            (
+                "tactics",
+                "microsoft.graph.security.mitreTactic",
+                true,
+                false,
+            ),
+            (
+                "entityMappings",
+                "microsoft.graph.security.entityMappingConfiguration",
+                false,
+                false,
+            ),
+            (
+                "customDetails",
+                "microsoft.graph.security.alertCustomDetails",
+                false,
+                false,
+            ),
+        ],
+    ),
+    (
+        "microsoft.graph.security.mitreTactic",
+        &[
+            ("tactic", "Edm.String", false, false),
+            (
+                "techniques",
+                "microsoft.graph.security.mitreTechnique",
+                true,
+                false,
+            ),
+        ],
+    ),
+    (
+        "microsoft.graph.security.mitreTechnique",
+        &[("technique", "Edm.String", false, false)],
+    ),
+    (
+        "microsoft.graph.security.automatedActionSet",
+        &[
+            (
+                "allowFiles",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "blockFiles",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "collectInvestigationPackages",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "disableUsers",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "forceUserPasswordResets",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "hardDeleteEmails",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "initiateInvestigations",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "isolateDevices",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "markUsersAsCompromised",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "moveEmailsToDeletedItems",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "moveEmailsToInbox",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "moveEmailsToJunk",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "restrictAppExecutions",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "runAntivirusScans",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "softDeleteEmails",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+            (
+                "stopAndQuarantineFiles",
+                "microsoft.graph.security.automatedAction",
+                true,
+                false,
+            ),
+        ],
+    ),
     (
         "microsoft.graph.unifiedRoleDefinition",
         &[

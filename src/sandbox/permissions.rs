@@ -20,6 +20,7 @@ pub enum Area {
     MdeAlerts,
     /// GDAP relationships, their requests, access assignments and operations (partner tenant).
     DelegatedAdmin,
+    CustomDetections,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +99,8 @@ pub fn allowed(area: Area, access: Access) -> &'static [&'static str] {
             "DelegatedAdminRelationship.ReadWrite.All",
         ],
         (DelegatedAdmin, Write) => &["DelegatedAdminRelationship.ReadWrite.All"],
+        (CustomDetections, Read) => &["CustomDetection.Read.All", "CustomDetection.ReadWrite.All"],
+        (CustomDetections, Write) => &["CustomDetection.ReadWrite.All"],
     }
 }
 

@@ -36,6 +36,7 @@ pub const DEFENDER_ROLES: &str = "defenderRoleDefinitions";
 pub const DEFENDER_ASSIGNMENTS: &str = "defenderRoleAssignments";
 pub const ALERTS: &str = "alerts";
 pub const INCIDENTS: &str = "incidents";
+pub const DETECTION_RULES: &str = "detectionRules";
 pub const DELETED: &str = "deletedItems";
 pub const GDAP_RELATIONSHIPS: &str = "delegatedAdminRelationships";
 pub const GDAP_ASSIGNMENTS: &str = "delegatedAdminAccessAssignments";
@@ -73,6 +74,17 @@ pub const GRAPH_ROLES: &[(&str, &str)] = &[
     (
         "CrossTenantInformation.ReadBasic.All",
         "cac88765-0581-4025-9725-5ebc13f729ee",
+    ),
+    // The sandbox's own id, not Microsoft's: no source at hand confirms the real app role id of
+    // CustomDetection.Read.All. The tool resolves role ids from `appRoles` by value, so the id
+    // never matters to it; the sandbox needs the role to grant least privilege for plan reads.
+    (
+        "CustomDetection.Read.All",
+        "0000c057-de7e-4c70-8000-00000000000d",
+    ),
+    (
+        "CustomDetection.ReadWrite.All",
+        "e0fd9c8d-a12e-4cc9-9827-20c8c3cd6fb8",
     ),
     ("Directory.Read.All", "7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
     (

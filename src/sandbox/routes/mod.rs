@@ -8,6 +8,7 @@ pub mod batch;
 pub mod control;
 pub mod cross_tenant;
 pub mod defender_rbac;
+pub mod detection_rules;
 pub mod entitlement;
 pub mod gdap;
 pub mod groups;
@@ -434,6 +435,21 @@ pub fn route(method: &str, toks: &[&str], beta: bool) -> Option<Route> {
             r(SecurityIncidents, Read, security::incident, &[id])
         }
 
+        ("GET", ["security", "rules", "detectionRules"]) => {
+            r(CustomDetections, Read, detection_rules::list, &[])
+        }
+        ("POST", ["security", "rules", "detectionRules"]) => {
+            r(CustomDetections, Write, detection_rules::create, &[])
+        }
+        ("GET", ["security", "rules", "detectionRules", id]) => {
+            r(CustomDetections, Read, detection_rules::get, &[id])
+        }
+        ("PATCH", ["security", "rules", "detectionRules", id]) => {
+            r(CustomDetections, Write, detection_rules::patch, &[id])
+        }
+        ("DELETE", ["security", "rules", "detectionRules", id]) => {
+            r(CustomDetections, Write, detection_rules::delete, &[id])
+        }
         (_, ["tenantRelationships", "delegatedAdminRelationships", ..]) => {
             gdap_route(method, &toks[2..])
         }

@@ -1,0 +1,160 @@
+//! Custom detection rules (Graph v1.0 `security/rules/detectionRules`) from the provider's
+//! detection library: docs/detection-rules.md.
+//!
+//! Natural key: the display name `[<prefix>] <name>`, which marks the tool's rules; a rule
+//! without the prefix (made by hand in the portal) is never read as one of these, so never
+//! changed or deleted. Disabling is an update of `status`; deletion is pruning (`--allow-delete`).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::graph::write::{WriteError, Writer};
+use crate::graph::{Service, Version};
+use crate::kinds::{ObserveContext, Permissions, ResourceKind};
+use crate::model::observe::{Observed, Read, Snapshot, single, str_of};
+use crate::model::{Address, Ids, ObserveError};
+
+const RULES: &str = "security/rules/detectionRules";
+const KEY: &str = "detection-rules";
+
+/// One library rule as this customer gets it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectionRuleSpec {
+    /// The id the tool gives the rule at creation (`<prefix>-<name>`).
+    pub id: String,
+    pub display_name: String,
+    /// The create body (`crate::detections::desired`).
+    pub body: Value,
+}
+
+impl DetectionRuleSpec {
+    fn update_body(&self) -> Value {
+        let mut b = self.body.clone();
+        if let Some(o) = b.as_object_mut() {
+            o.remove("id");
+        }
+        b
+    }
+}
+
+/// The compared fields, from a rule as Graph renders it (or as the tool would send it).
+fn view_of(rule: &Value) -> Value {
+    let template = rule.pointer("/detectionAction/alertTemplate");
+    let get = |v: Option<&Value>, k: &str| v.and_then(|t| t.get(k)).cloned().unwrap_or(Value::Null);
+    let actions = rule
+        .pointer("/detectionAction/automatedActions")
+        .and_then(Value::as_object)
+        .map(|m| {
+            // Graph renders every action list, empty ones included: compare the non-empty ones.
+            let kept: serde_json::Map<String, Value> = m
+                .iter()
+                .filter(|(_, v)| v.as_array().is_some_and(|a| !a.is_empty()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Value::Object(kept)
+        })
+        .unwrap_or_else(|| json!({}));
+    let non_empty = |v: Value| {
+        if v.as_str() == Some("") {
+            Value::Null
+        } else {
+            v
+        }
+    };
+    json!({
+        "status": rule.get("status").cloned().unwrap_or(Value::Null),
+        "query": rule.pointer("/queryCondition/queryText").cloned().unwrap_or(Value::Null),
+        "frequency": rule.pointer("/schedule/frequency").cloned().unwrap_or(Value::Null),
+        "severity": get(template, "severity"),
+        "alert": {
+            "title": get(template, "title"),
+            "description": get(template, "description"),
+            "recommendedActions": non_empty(get(template, "recommendedActions")),
+            "tactics": get(template, "tactics"),
+        },
+        "actions": actions,
+        "description": non_empty(rule.get("description").cloned().unwrap_or(Value::Null)),
+    })
+}
+
+fn find<'a>(
+    spec: &DetectionRuleSpec,
+    items: &'a [Value],
+) -> Result<Option<&'a Value>, ObserveError> {
+    let matching = items
+        .iter()
+        .filter(|r| str_of(r, "displayName") == spec.display_name);
+    Ok(single(
+        format!("detection rule \"{}\"", spec.display_name),
+        matching,
+    )?)
+}
+
+impl ResourceKind for DetectionRuleSpec {
+    const NAME: &'static str = "detection-rule";
+    const READ_PERMISSIONS: Permissions =
+        &[&["CustomDetection.Read.All", "CustomDetection.ReadWrite.All"]];
+    const WRITE_PERMISSIONS: Permissions = &[&["CustomDetection.ReadWrite.All"]];
+    const FIELDS: &'static [&'static str] = crate::validate::detections::FIELDS;
+
+    fn read_by_id(id: &str) -> Option<(Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((Version::V1, format!("{RULES}/{id}")))
+    }
+
+    fn reads(&self, _ids: &Ids) -> Vec<Read> {
+        vec![Read::list(KEY, Version::V1, format!("/{RULES}"))]
+    }
+
+    fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
+        let Some(items) = cx.snap.items(KEY) else {
+            return Ok(Observed::Unknown);
+        };
+        Ok(match find(self, items)? {
+            None => Observed::Absent,
+            Some(v) => Observed::Present {
+                id: str_of(v, "id").to_string(),
+                view: view_of(v),
+            },
+        })
+    }
+
+    fn view(&self, _ids: &Ids) -> Value {
+        view_of(&self.body)
+    }
+
+    fn adoption_hint(&self, _address: &str, _snap: &Snapshot) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        let id = crate::graph::write::create_recovering(
+            w,
+            at,
+            Version::V1,
+            RULES,
+            &self.body,
+            || async {
+                let items = w.list(at, Service::Graph(Version::V1), RULES).await?;
+                Ok(items
+                    .iter()
+                    .find(|r| str_of(r, "displayName") == self.display_name)
+                    .map(|r| str_of(r, "id").to_string()))
+            },
+        )
+        .await?;
+        w.set_id(at, &id);
+        Ok(())
+    }
+
+    async fn update(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        let path = format!("{RULES}/{}", crate::model::observe::enc(id));
+        crate::graph::write::patch_path(w, at, Version::V1, &path, &self.update_body()).await
+    }
+
+    async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        let path = format!("{RULES}/{}", crate::model::observe::enc(id));
+        crate::graph::write::delete_path(w, at, Version::V1, &path).await
+    }
+}
