@@ -43,15 +43,25 @@ const SIEM: &str = "siem";
 
 /// Every tenant the manifests describe: the provider's first, then customers in name order.
 pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
-    let mut out = vec![expand_provider(&v.provider.doc)];
     let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
     customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    let mut out = vec![provider_tenant(v)];
     out.extend(
         customers
             .into_iter()
             .map(|c| expand_customer(&v.provider.doc, c)),
     );
     out
+}
+
+/// The MSSP tenant with everything the customers need there: [`expand_provider`], then the
+/// GDAP relationships of the customers that opt in (in name order).
+pub fn provider_tenant(v: &Validated) -> DesiredTenant {
+    let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
+    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    let mut provider = expand_provider(&v.provider.doc);
+    push_gdap(&mut provider.resources, &v.provider.doc, &customers);
+    provider
 }
 
 /// The MSSP tenant: the multi-tenant SIEM application, its credentials and service principal.
@@ -85,6 +95,73 @@ pub fn expand_provider(p: &ProviderManifest) -> DesiredTenant {
             .portal_link(&s.tenant_id.value.to_ascii_lowercase()),
         labels: p.metadata.labels.clone(),
         resources,
+    }
+}
+
+/// GDAP lives in the partner (provider) tenant: the Partner Customer Delegated Administration
+/// service principal the API needs, then one relationship per customer opting in.
+fn push_gdap(
+    out: &mut Vec<DesiredResource>,
+    p: &ProviderManifest,
+    customers: &[&CustomerManifest],
+) {
+    let settings = p.spec.gdap.clone().unwrap_or_default();
+    let gdap_customers: Vec<_> = customers
+        .iter()
+        .filter_map(|c| Some((*c, c.spec.access.gdap.as_ref()?)))
+        .filter(|(c, _)| c.spec.lifecycle.state != LifecycleState::Offboarding)
+        .collect();
+    if gdap_customers.is_empty() {
+        return;
+    }
+    let sp = crate::kinds::gdap_relationship::sp_address();
+    out.push(DesiredResource {
+        address: sp.clone(),
+        depends_on: vec![],
+        spec: Spec::ServicePrincipal(ServicePrincipalSpec {
+            app: AppRef::FirstParty {
+                app_id: crate::gdap::PARTNER_CDA_APP_ID.into(),
+                name: "Partner Customer Delegated Administration".into(),
+            },
+        }),
+    });
+    let days = |l: &Loc<String>| crate::gdap::duration_days(&l.value).unwrap_or(0);
+    for (c, g) in gdap_customers {
+        let roles: Vec<String> = match &g.roles {
+            Some(r) => values(r),
+            None => {
+                let mut all: Vec<String> = p
+                    .spec
+                    .tiers
+                    .iter()
+                    .filter(|t| g.tiers.iter().any(|n| n.value == t.name.value))
+                    .filter_map(|t| t.gdap.as_ref())
+                    .flat_map(|t| values(&t.roles))
+                    .map(|r| r.to_ascii_lowercase())
+                    .collect();
+                all.sort();
+                all.dedup();
+                all
+            }
+        };
+        let name = &c.metadata.name.value;
+        out.push(DesiredResource {
+            address: Address::new(Kind::GdapRelationship, name),
+            depends_on: vec![sp.clone()],
+            spec: Spec::GdapRelationship(crate::kinds::gdap_relationship::GdapRelationshipSpec {
+                customer: name.clone(),
+                customer_tenant_id: c.spec.tenant_id.value.to_ascii_lowercase(),
+                display_name: crate::gdap::relationship_name(
+                    &p.spec.naming.prefix.value,
+                    name,
+                    &roles,
+                ),
+                roles,
+                duration: settings.duration.value.clone(),
+                auto_extend: settings.auto_extend.value.clone(),
+                expiry_warning_days: days(&settings.expiry_warning),
+            }),
+        });
     }
 }
 

@@ -8,7 +8,8 @@ use serde_json::Value;
 use super::{
     ObserveContext, Permissions, ResourceKind, access_package, app_role_grant, application,
     assignment_policy, catalog, catalog_resource, connected_organization, cross_tenant_partner,
-    defender_role, defender_role_assignment, group, manual, role_scope, service_principal,
+    defender_role, defender_role_assignment, gdap_relationship, group, manual, role_scope,
+    service_principal,
 };
 use crate::graph::Version;
 use crate::graph::write::{WriteError, Writer};
@@ -133,6 +134,20 @@ macro_rules! kinds {
                 }
             }
 
+            /// See [`ResourceKind::manual_step`].
+            pub fn manual_step(&self, observed: &Observed) -> Option<super::manual::ManualSpec> {
+                match self {
+                    $(Spec::$variant(s) => s.manual_step(observed),)*
+                }
+            }
+
+            /// See [`ResourceKind::warnings`].
+            pub fn warnings(&self, observed: &Observed) -> Vec<String> {
+                match self {
+                    $(Spec::$variant(s) => s.warnings(observed),)*
+                }
+            }
+
             /// See [`ResourceKind::create`].
             pub async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
                 match self {
@@ -183,6 +198,7 @@ kinds! {
     DefenderRole => defender_role::DefenderRoleSpec,
     DefenderRoleAssignment => defender_role_assignment::DefenderRoleAssignmentSpec,
     ServicePrincipal => service_principal::ServicePrincipalSpec,
+    GdapRelationship => gdap_relationship::GdapRelationshipSpec,
     AppRoleGrant => app_role_grant::AppRoleGrantSpec,
     Manual => manual::ManualSpec,
 }

@@ -85,6 +85,9 @@ pub fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
         ));
     }
     for r in &input.desired.resources {
+        if let Some(o) = input.state.observed.get(&r.address) {
+            warnings.extend(r.spec.warnings(o));
+        }
         actions.push(action_for(r, input)?);
     }
     let desired: Vec<&Address> = input.desired.resources.iter().map(|r| &r.address).collect();
@@ -209,6 +212,9 @@ fn action_for(
             }
             if !action.changes.is_empty() {
                 action.op = if immutable { Op::Replace } else { Op::Update };
+            } else if let Some(m) = r.spec.manual_step(observed) {
+                action.op = Op::Manual;
+                action.manual = Some(m);
             }
         }
     }

@@ -12,6 +12,7 @@ mod defender_rbac;
 mod engine;
 mod export;
 mod first_contact;
+mod gdap;
 mod gdap_validate;
 mod hostile;
 mod loader_hostile;
