@@ -125,6 +125,45 @@ fn push_gdap(
             },
         }),
     });
+    let prefix = &p.spec.naming.prefix.value;
+    // Each GDAP tier's group in the MSSP tenant, once, for the tiers some customer uses.
+    let gdap_tiers: Vec<&Tier> = p
+        .spec
+        .tiers
+        .iter()
+        .filter(|t| t.gdap.is_some())
+        .filter(|t| {
+            gdap_customers
+                .iter()
+                .any(|(_, g)| g.tiers.iter().any(|n| n.value == t.name.value))
+        })
+        .collect();
+    let group_of = |t: &Tier| Address::new(Kind::Group, format!("gdap-{}", t.name.value));
+    for t in &gdap_tiers {
+        let unique = format!("{prefix}-gdap-{}", t.name.value);
+        let display = t
+            .gdap
+            .as_ref()
+            .and_then(|g| g.group_display_name.as_ref())
+            .map_or_else(
+                || format!("{} (GDAP)", t.group.display_name.value),
+                |n| n.value.clone(),
+            );
+        out.push(DesiredResource {
+            address: group_of(t),
+            depends_on: vec![],
+            spec: Spec::Group(GroupSpec {
+                adopt_id: None,
+                mail_nickname: unique.clone(),
+                unique_name: unique,
+                description: owned(&format!(
+                    "{display}: holds tier {}'s roles in GDAP customers ({}).",
+                    t.name.value, p.spec.display_name
+                )),
+                display_name: display,
+            }),
+        });
+    }
     let days = |l: &Loc<String>| crate::gdap::duration_days(&l.value).unwrap_or(0);
     for (c, g) in gdap_customers {
         let roles: Vec<String> = match &g.roles {
@@ -145,23 +184,51 @@ fn push_gdap(
             }
         };
         let name = &c.metadata.name.value;
+        let rel_name = crate::gdap::relationship_name(prefix, name, &roles);
         out.push(DesiredResource {
             address: Address::new(Kind::GdapRelationship, name),
             depends_on: vec![sp.clone()],
             spec: Spec::GdapRelationship(crate::kinds::gdap_relationship::GdapRelationshipSpec {
                 customer: name.clone(),
                 customer_tenant_id: c.spec.tenant_id.value.to_ascii_lowercase(),
-                display_name: crate::gdap::relationship_name(
-                    &p.spec.naming.prefix.value,
-                    name,
-                    &roles,
-                ),
+                display_name: rel_name.clone(),
                 roles,
                 duration: settings.duration.value.clone(),
                 auto_extend: settings.auto_extend.value.clone(),
                 expiry_warning_days: days(&settings.expiry_warning),
             }),
         });
+        let rel = Address::new(Kind::GdapRelationship, name);
+        for t in gdap_tiers
+            .iter()
+            .filter(|t| g.tiers.iter().any(|n| n.value == t.name.value))
+        {
+            let mut tier_roles: Vec<String> = t
+                .gdap
+                .as_ref()
+                .map(|x| values(&x.roles))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.to_ascii_lowercase())
+                .collect();
+            tier_roles.sort();
+            tier_roles.dedup();
+            out.push(DesiredResource {
+                address: Address::new(
+                    Kind::GdapAccessAssignment,
+                    format!("{name}.{}", t.name.value),
+                ),
+                depends_on: vec![rel.clone(), group_of(t)],
+                spec: Spec::GdapAccessAssignment(
+                    crate::kinds::gdap_access_assignment::GdapAccessAssignmentSpec {
+                        relationship: rel.clone(),
+                        relationship_name: rel_name.clone(),
+                        group: group_of(t),
+                        roles: tier_roles,
+                    },
+                ),
+            });
+        }
     }
 }
 

@@ -30,7 +30,7 @@ pub struct GdapRelationshipSpec {
 
 const RELATIONSHIPS: &str = "tenantRelationships/delegatedAdminRelationships";
 /// One read of every relationship the partner has, shared by all customers.
-const LIST_KEY: &str = "gdap-relationships";
+pub const LIST_KEY: &str = "gdap-relationships";
 /// Statuses in which a relationship no longer grants anything: its customer needs a new one.
 const GONE: [&str; 3] = ["terminated", "terminationRequested", "expired"];
 

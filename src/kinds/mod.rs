@@ -31,6 +31,7 @@ pub mod connected_organization;
 pub mod cross_tenant_partner;
 pub mod defender_role;
 pub mod defender_role_assignment;
+pub mod gdap_access_assignment;
 pub mod gdap_relationship;
 pub mod group;
 pub mod manual;
@@ -117,6 +118,12 @@ pub trait ResourceKind: Sized + Sync {
     /// A step only a person can take before the object is usable (a customer's approval),
     /// given what was observed; the plan lists it as a manual item instead of a no-op.
     fn manual_step(&self, _observed: &Observed) -> Option<crate::kinds::manual::ManualSpec> {
+        None
+    }
+
+    /// Why the resource cannot be written yet although it is missing or differs (it needs a
+    /// person's step first); the plan then lists it as a no-op with this note.
+    fn waiting(&self, _snap: &Snapshot) -> Option<String> {
         None
     }
 

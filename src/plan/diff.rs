@@ -149,6 +149,10 @@ fn action_for(
         action.manual = Some(m.clone());
         return Ok(action);
     }
+    if let Some(why) = r.spec.waiting(&input.state.snapshot) {
+        action.note = Some(why);
+        return Ok(action);
+    }
     let desired = r.spec.view(&input.state.ids);
     let observed = input
         .state

@@ -47,8 +47,20 @@ async fn gdap_customer_is_created_locked_approved_then_plans_empty() {
         changes(&p, PROVIDER),
         vec![
             "create gdap-relationship/contoso",
+            "create group/gdap-tier1",
+            "create group/gdap-tier2",
             "create service-principal/partner-cda"
         ]
+    );
+    let waiting = p
+        .tenants
+        .iter()
+        .flat_map(|t| t.actions.iter())
+        .find(|a| a.address == "gdap-access-assignment/contoso.tier1")
+        .expect("assignment listed");
+    assert!(
+        waiting.op == Op::NoOp && waiting.note.as_deref().unwrap_or("").contains("approved"),
+        "{waiting:?}"
     );
     w.apply().await;
     let rels = relationships(&w).await;
@@ -89,12 +101,185 @@ async fn gdap_customer_is_created_locked_approved_then_plans_empty() {
         .await;
     wait_status(&w, &id, "active").await;
     let p = w.plan().await;
-    assert!(
-        changes(&p, PROVIDER).is_empty(),
-        "{:?}",
-        changes(&p, PROVIDER)
+    assert_eq!(
+        changes(&p, PROVIDER),
+        vec![
+            "create gdap-access-assignment/contoso.tier1",
+            "create gdap-access-assignment/contoso.tier2"
+        ]
     );
+    w.apply().await;
+    let assignments = assignments(&w, &id).await;
+    assert_eq!(assignments.len(), 2, "{assignments:?}");
+    let groups = w.objects(PROVIDER_TID, "groups").await;
+    let tier1 = groups
+        .iter()
+        .find(|g| g["uniqueName"] == "mssp-gdap-tier1")
+        .expect("tier1 GDAP group in the MSSP tenant");
+    let a1 = assignments
+        .iter()
+        .find(|a| a["accessContainer"]["accessContainerId"] == tier1["id"])
+        .expect("tier1's assignment");
+    assert_eq!(
+        a1["accessDetails"]["unifiedRoles"],
+        serde_json::json!([{"roleDefinitionId": SECURITY_READER}])
+    );
+    let p = empty_plan(&w).await;
     assert!(p.tenants.iter().all(|t| t.warnings.is_empty()));
+}
+
+const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+const SECURITY_OPERATOR: &str = "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f";
+
+async fn assignments(w: &World, rel: &str) -> Vec<Value> {
+    w.graph(
+        PROVIDER_TID,
+        Method::GET,
+        &format!("{REL}/{rel}/accessAssignments"),
+        None,
+    )
+    .await
+    .expect("list assignments")["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Plans until the provider has nothing to do (writes take a moment to show in lists).
+async fn empty_plan(w: &World) -> Plan {
+    for _ in 0..30 {
+        let p = w.plan().await;
+        if changes(&p, PROVIDER).is_empty() {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let p = w.plan().await;
+    panic!("plan never empty: {:?}", changes(&p, PROVIDER));
+}
+
+/// An active relationship with its assignments, for the tests that start there.
+async fn onboarded(w: &World) -> String {
+    w.apply().await;
+    let id = relationships(w).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    w.control(Method::POST, &format!("gdap/{id}/approve"), None)
+        .await;
+    wait_status(w, &id, "active").await;
+    w.apply().await;
+    empty_plan(w).await;
+    // Graph provisions an assignment asynchronously; it cannot be edited until active.
+    for _ in 0..50 {
+        if assignments(w, &id)
+            .await
+            .iter()
+            .all(|a| a["status"] == "active")
+        {
+            return id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("assignments never became active");
+}
+
+#[tokio::test]
+async fn gdap_assignment_changed_behind_the_tools_back_is_reported_not_overwritten() {
+    let w = World::new("gdap-world", |_| {}).await;
+    let rel = onboarded(&w).await;
+    // Tier 1 now also holds Security Operator (already among the relationship's roles).
+    let path = w.path().join("provider.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("read");
+    let yaml = yaml.replacen(
+        &format!("          - {SECURITY_READER} # Security Reader"),
+        &format!("          - {SECURITY_READER}\n          - {SECURITY_OPERATOR}"),
+        1,
+    );
+    std::fs::write(&path, yaml).expect("write");
+    let v = w.manifests();
+    let p = w.plan().await;
+    assert_eq!(
+        changes(&p, PROVIDER),
+        vec!["update gdap-access-assignment/contoso.tier1"]
+    );
+    let states = mssp::engine::check_fresh(&v, &w.session, &p, 4)
+        .await
+        .unwrap_or_else(|_| panic!("fresh"));
+
+    // Someone edits the assignment in Partner Center between the re-read and the write.
+    let tier1 = w
+        .objects(PROVIDER_TID, "groups")
+        .await
+        .into_iter()
+        .find(|g| g["uniqueName"] == "mssp-gdap-tier1")
+        .expect("group");
+    let a = assignments(&w, &rel)
+        .await
+        .into_iter()
+        .find(|a| a["accessContainer"]["accessContainerId"] == tier1["id"])
+        .expect("assignment");
+    let a_path = format!(
+        "{REL}/{rel}/accessAssignments/{}",
+        a["id"].as_str().expect("id")
+    );
+    let tg = w.session.graph.tenant(
+        PROVIDER_TID,
+        w.session.endpoints.profile(mssp::cloud::Cloud::Public),
+    );
+    let etag = a["@odata.etag"].as_str().expect("etag").to_string();
+    tg.send(
+        mssp::graph::Service::Graph(mssp::graph::Version::V1),
+        Method::PATCH,
+        &a_path,
+        Some(&serde_json::json!({"accessDetails": {"unifiedRoles": [{"roleDefinitionId": SECURITY_OPERATOR}]}})),
+        &[("If-Match", etag.as_str())],
+    )
+    .await
+    .expect("out-of-band change");
+    let mut changed = false;
+    for _ in 0..50 {
+        let now = w
+            .graph(PROVIDER_TID, Method::GET, &a_path, None)
+            .await
+            .expect("read");
+        if now["@odata.etag"] != etag.as_str() {
+            changed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(changed, "the out-of-band change landed");
+
+    let out = mssp::apply::apply(
+        &v,
+        &w.session,
+        &p,
+        states,
+        &mssp::apply::ApplyOptions::default(),
+        None,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await;
+    let failed: Vec<String> = out
+        .iter()
+        .flat_map(|o| o.failed.iter().map(ToString::to_string))
+        .collect();
+    assert!(
+        failed.len() == 1
+            && failed[0].contains("changed since the plan read it")
+            && failed[0].contains(SECURITY_OPERATOR),
+        "{failed:?}"
+    );
+    let now = w
+        .graph(PROVIDER_TID, Method::GET, &a_path, None)
+        .await
+        .expect("read");
+    assert_eq!(
+        now["accessDetails"]["unifiedRoles"],
+        serde_json::json!([{"roleDefinitionId": SECURITY_OPERATOR}]),
+        "the out-of-band change is kept"
+    );
 }
 
 #[tokio::test]
