@@ -198,6 +198,17 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
     }
 
     async fn create(&self, at: &crate::model::Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        if let Some(gone) = find(self, w.snap).flatten() {
+            // Graph keeps the names of ended relationships: a create would only conflict.
+            return Err(WriteError::new(
+                at,
+                format!(
+                    "the relationship `{}` is {}, and Graph keeps that name; the tool cannot create a new relationship under it (docs/gdap.md: an ended relationship)",
+                    self.display_name,
+                    status(gone)
+                ),
+            ));
+        }
         // The API refuses every call until the partner's service principal, created just
         // before in the same apply, has replicated: wait for the API to answer first.
         w.await_visible(

@@ -344,3 +344,44 @@ async fn gdap_without_its_permission_is_refused_before_any_write() {
     );
     assert!(relationships(&w).await.is_empty());
 }
+
+#[tokio::test]
+async fn gdap_ended_relationship_is_drift_planned_again_with_its_reason() {
+    let w = World::new("gdap-world", |_| {}).await;
+    w.apply().await;
+    let id = relationships(&w).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    w.control(Method::POST, &format!("gdap/{id}/approve"), None)
+        .await;
+    wait_status(&w, &id, "active").await;
+    w.control(Method::POST, &format!("gdap/{id}/terminate"), None)
+        .await;
+    wait_status(&w, &id, "terminated").await;
+    let p = w.plan().await;
+    let a = rel_action(&p);
+    assert_eq!(a.op, Op::Create, "{a:?}");
+    assert!(
+        a.note.as_deref().unwrap_or("").contains("is terminat"),
+        "{a:?}"
+    );
+    let out = w
+        .apply_with(
+            mssp::apply::ApplyOptions {
+                replication_deadline: std::time::Duration::from_secs(5),
+                ..Default::default()
+            },
+            false,
+        )
+        .await;
+    let failed: Vec<String> = out
+        .iter()
+        .flat_map(|o| o.failed.iter().map(ToString::to_string))
+        .collect();
+    assert!(
+        failed.len() == 1 && failed[0].contains("Graph keeps that name"),
+        "{failed:?}"
+    );
+    assert_eq!(relationships(&w).await.len(), 1, "no create was sent");
+}
