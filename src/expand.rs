@@ -42,15 +42,25 @@ const SIEM: &str = "siem";
 
 /// Every tenant the manifests describe: the provider's first, then customers in name order.
 pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
-    let mut out = vec![expand_provider(&v.provider)];
     let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
     customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    let mut out = vec![provider_tenant(v)];
     out.extend(
         customers
             .into_iter()
             .map(|c| expand_customer(&v.provider, c)),
     );
     out
+}
+
+/// The MSSP tenant with everything the customers need there: [`expand_provider`], then the
+/// GDAP relationships of the customers that opt in (in name order).
+pub fn provider_tenant(v: &Validated) -> DesiredTenant {
+    let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
+    customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
+    let mut provider = expand_provider(&v.provider);
+    push_gdap(&mut provider.resources, &v.provider.doc, &customers);
+    provider
 }
 
 /// The MSSP tenant: the multi-tenant SIEM application, its credentials and service principal.
@@ -84,6 +94,140 @@ pub(crate) fn expand_provider(p: &ValidProvider) -> DesiredTenant {
             .portal_link(&s.tenant_id.value.to_ascii_lowercase()),
         labels: p.doc.metadata.labels.clone(),
         resources,
+    }
+}
+
+/// GDAP lives in the partner (provider) tenant: the Partner Customer Delegated Administration
+/// service principal the API needs, then one relationship per customer opting in.
+fn push_gdap(
+    out: &mut Vec<DesiredResource>,
+    p: &crate::manifest::ProviderManifest,
+    customers: &[&CustomerManifest],
+) {
+    let settings = p.spec.gdap.clone().unwrap_or_default();
+    let gdap_customers: Vec<_> = customers
+        .iter()
+        .filter_map(|c| Some((*c, c.spec.access.gdap.as_ref()?)))
+        .filter(|(c, _)| c.spec.lifecycle.state != LifecycleState::Offboarding)
+        .collect();
+    if gdap_customers.is_empty() {
+        return;
+    }
+    let sp = crate::kinds::gdap_relationship::sp_address();
+    out.push(DesiredResource {
+        address: sp.clone(),
+        depends_on: vec![],
+        spec: Spec::ServicePrincipal(ServicePrincipalSpec {
+            app: AppRef::FirstParty {
+                app_id: crate::gdap::PARTNER_CDA_APP_ID.into(),
+                name: "Partner Customer Delegated Administration".into(),
+            },
+        }),
+    });
+    let prefix = &p.spec.naming.prefix.value;
+    // Each GDAP tier's group in the MSSP tenant, once, for the tiers some customer uses.
+    let gdap_tiers: Vec<&Tier> = p
+        .spec
+        .tiers
+        .iter()
+        .filter(|t| t.gdap.is_some())
+        .filter(|t| {
+            gdap_customers
+                .iter()
+                .any(|(_, g)| g.tiers.iter().any(|n| n.value == t.name.value))
+        })
+        .collect();
+    let group_of = |t: &Tier| Address::new(Kind::Group, format!("gdap-{}", t.name.value));
+    for t in &gdap_tiers {
+        let unique = format!("{prefix}-gdap-{}", t.name.value);
+        let display = t
+            .gdap
+            .as_ref()
+            .and_then(|g| g.group_display_name.as_ref())
+            .map_or_else(
+                || format!("{} (GDAP)", t.group.display_name.value),
+                |n| n.value.clone(),
+            );
+        out.push(DesiredResource {
+            address: group_of(t),
+            depends_on: vec![],
+            spec: Spec::Group(GroupSpec {
+                adopt_id: None,
+                mail_nickname: unique.clone(),
+                unique_name: unique,
+                description: owned(&format!(
+                    "{display}: holds tier {}'s roles in GDAP customers ({}).",
+                    t.name.value, p.spec.display_name
+                )),
+                display_name: display,
+            }),
+        });
+    }
+    let days = |l: &Loc<String>| crate::gdap::duration_days(&l.value).unwrap_or(0);
+    for (c, g) in gdap_customers {
+        let roles: Vec<String> = match &g.roles {
+            Some(r) => values(r),
+            None => {
+                let mut all: Vec<String> = p
+                    .spec
+                    .tiers
+                    .iter()
+                    .filter(|t| g.tiers.iter().any(|n| n.value == t.name.value))
+                    .filter_map(|t| t.gdap.as_ref())
+                    .flat_map(|t| values(&t.roles))
+                    .map(|r| r.to_ascii_lowercase())
+                    .collect();
+                all.sort();
+                all.dedup();
+                all
+            }
+        };
+        let name = &c.metadata.name.value;
+        let rel_name = crate::gdap::relationship_name(prefix, name, &roles);
+        out.push(DesiredResource {
+            address: Address::new(Kind::GdapRelationship, name),
+            depends_on: vec![sp.clone()],
+            spec: Spec::GdapRelationship(crate::kinds::gdap_relationship::GdapRelationshipSpec {
+                customer: name.clone(),
+                customer_tenant_id: c.spec.tenant_id.value.to_ascii_lowercase(),
+                display_name: rel_name.clone(),
+                roles,
+                duration: settings.duration.value.clone(),
+                auto_extend: settings.auto_extend.value.clone(),
+                expiry_warning_days: days(&settings.expiry_warning),
+            }),
+        });
+        let rel = Address::new(Kind::GdapRelationship, name);
+        for t in gdap_tiers
+            .iter()
+            .filter(|t| g.tiers.iter().any(|n| n.value == t.name.value))
+        {
+            let mut tier_roles: Vec<String> = t
+                .gdap
+                .as_ref()
+                .map(|x| values(&x.roles))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.to_ascii_lowercase())
+                .collect();
+            tier_roles.sort();
+            tier_roles.dedup();
+            out.push(DesiredResource {
+                address: Address::new(
+                    Kind::GdapAccessAssignment,
+                    format!("{name}.{}", t.name.value),
+                ),
+                depends_on: vec![rel.clone(), group_of(t)],
+                spec: Spec::GdapAccessAssignment(
+                    crate::kinds::gdap_access_assignment::GdapAccessAssignmentSpec {
+                        relationship: rel.clone(),
+                        relationship_name: rel_name.clone(),
+                        group: group_of(t),
+                        roles: tier_roles,
+                    },
+                ),
+            });
+        }
     }
 }
 

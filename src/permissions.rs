@@ -137,7 +137,7 @@ impl TenantNeeds {
 /// What every tenant of the manifests needs (the provider first), limited to `customers`
 /// when not empty.
 pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
-    let provider = crate::expand::expand_provider(&v.provider);
+    let provider = crate::expand::provider_tenant(v);
     let mut mssp = TenantNeeds::of(&provider, &provider);
     // The apply lease is a group in the MSSP tenant (`apply::lease`).
     mssp.writes.insert(Kind::Group);

@@ -80,7 +80,7 @@ async fn run_async(args: &TwinsArgs) -> super::Outcome {
     };
     let mut tenants: Vec<(String, DesiredTenant)> = vec![(
         v.provider.doc.metadata.name.value.clone(),
-        crate::expand::expand_provider(&v.provider),
+        crate::expand::provider_tenant(&v),
     )];
     for c in &v.customers {
         let name = &c.doc.metadata.name.value;

@@ -32,6 +32,8 @@ pub mod cross_tenant_partner;
 pub mod defender_role;
 pub mod defender_role_assignment;
 pub mod detection_rule;
+pub mod gdap_access_assignment;
+pub mod gdap_relationship;
 pub mod group;
 pub mod manual;
 pub mod registry;
@@ -112,6 +114,23 @@ pub trait ResourceKind: Sized + Sync {
     /// A note on a planned create when a similar object exists that could be adopted instead.
     fn adoption_hint(&self, _address: &str, _snap: &Snapshot) -> Option<String> {
         None
+    }
+
+    /// A step only a person can take before the object is usable (a customer's approval),
+    /// given what was observed; the plan lists it as a manual item instead of a no-op.
+    fn manual_step(&self, _observed: &Observed) -> Option<crate::kinds::manual::ManualSpec> {
+        None
+    }
+
+    /// Why the resource cannot be written yet although it is missing or differs (it needs a
+    /// person's step first); the plan then lists it as a no-op with this note.
+    fn waiting(&self, _snap: &Snapshot) -> Option<String> {
+        None
+    }
+
+    /// Plan warnings about the observed object (an end date coming close).
+    fn warnings(&self, _observed: &Observed) -> Vec<String> {
+        vec![]
     }
 
     /// Creates the object (an upsert where Graph offers one) and records its id in `w`.

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::{
     ObserveContext, Permissions, ResourceKind, access_package, app_role_grant, application,
     assignment_policy, catalog, catalog_resource, connected_organization, cross_tenant_partner,
-    defender_role, defender_role_assignment, detection_rule, group, manual, role_scope,
-    service_principal,
+    defender_role, defender_role_assignment, detection_rule, gdap_access_assignment,
+    gdap_relationship, group, manual, role_scope, service_principal,
 };
 use crate::graph::Version;
 use crate::graph::write::{WriteError, Writer};
@@ -134,6 +134,27 @@ macro_rules! kinds {
                 }
             }
 
+            /// See [`ResourceKind::manual_step`].
+            pub fn manual_step(&self, observed: &Observed) -> Option<super::manual::ManualSpec> {
+                match self {
+                    $(Spec::$variant(s) => s.manual_step(observed),)*
+                }
+            }
+
+            /// See [`ResourceKind::waiting`].
+            pub fn waiting(&self, snap: &Snapshot) -> Option<String> {
+                match self {
+                    $(Spec::$variant(s) => s.waiting(snap),)*
+                }
+            }
+
+            /// See [`ResourceKind::warnings`].
+            pub fn warnings(&self, observed: &Observed) -> Vec<String> {
+                match self {
+                    $(Spec::$variant(s) => s.warnings(observed),)*
+                }
+            }
+
             /// See [`ResourceKind::create`].
             pub async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
                 match self {
@@ -185,6 +206,8 @@ kinds! {
     DefenderRoleAssignment => defender_role_assignment::DefenderRoleAssignmentSpec,
     DetectionRule => detection_rule::DetectionRuleSpec,
     ServicePrincipal => service_principal::ServicePrincipalSpec,
+    GdapRelationship => gdap_relationship::GdapRelationshipSpec,
+    GdapAccessAssignment => gdap_access_assignment::GdapAccessAssignmentSpec,
     AppRoleGrant => app_role_grant::AppRoleGrantSpec,
     Manual => manual::ManualSpec,
 }

@@ -85,6 +85,9 @@ pub(crate) fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
         ));
     }
     for r in &input.desired.resources {
+        if let Some(o) = input.state.observed.get(&r.address) {
+            warnings.extend(r.spec.warnings(o));
+        }
         actions.push(action_for(r, input)?);
     }
     let desired: Vec<&Address> = input.desired.resources.iter().map(|r| &r.address).collect();
@@ -144,6 +147,10 @@ fn action_for(
             None => action.op = Op::Manual,
         }
         action.manual = Some(m.clone());
+        return Ok(action);
+    }
+    if let Some(why) = r.spec.waiting(&input.state.snapshot) {
+        action.note = Some(why);
         return Ok(action);
     }
     let desired = r.spec.view(&input.state.ids);
@@ -209,6 +216,9 @@ fn action_for(
             }
             if !action.changes.is_empty() {
                 action.op = if immutable { Op::Replace } else { Op::Update };
+            } else if let Some(m) = r.spec.manual_step(observed) {
+                action.op = Op::Manual;
+                action.manual = Some(m);
             }
         }
     }

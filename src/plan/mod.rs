@@ -112,7 +112,7 @@ async fn plan_inner(
     keep_states: bool,
 ) -> (Plan, TenantStates) {
     let base_dir = v.base_dir();
-    let provider_desired = expand::expand_provider(&v.provider);
+    let provider_desired = expand::provider_tenant(v);
     let selected = selected_customers(v, opts);
     let window = v.siem_expiry_window();
     let ((provider_plan, provider_state), results) = provider_first(
@@ -281,7 +281,7 @@ pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &Plan
         Some(Err(e)) => Err(e.to_string()),
         None => Err(read::ReadError::NotRead.to_string()),
     };
-    let provider = expand::expand_provider(&v.provider);
+    let provider = expand::provider_tenant(v);
     let window = v.siem_expiry_window();
     let mut tenants = vec![tenant_plan(
         &TenantJob {

@@ -14,6 +14,7 @@ mod detection_rules;
 mod engine;
 mod export;
 mod first_contact;
+mod gdap;
 mod gdap_validate;
 mod hostile;
 mod loader_hostile;
