@@ -531,7 +531,7 @@ impl GithubOidcAssertion {
         })
     }
 
-    async fn fetch(&self) -> Result<String, String> {
+    async fn fetch(&self) -> Result<String, OidcError> {
         let origin = self.url.origin().ascii_serialization();
         let resp = self
             .http
@@ -543,31 +543,59 @@ impl GithubOidcAssertion {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| format!("GitHub's OIDC token request to {origin} failed: {e}"))?;
+            .map_err(|source| OidcError::Unreachable {
+                origin: origin.clone(),
+                source,
+            })?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("GitHub's OIDC token answer from {origin} was cut: {e}"))?;
+        let body = resp.bytes().await.map_err(|source| OidcError::Cut {
+            origin: origin.clone(),
+            source,
+        })?;
         if !status.is_success() {
-            return Err(format!(
-                "GitHub's OIDC token request to {origin} answered {status} (does the job have `permissions: id-token: write`?)"
-            ));
+            return Err(OidcError::Refused { origin, status });
         }
         if body.len() > MAX_OIDC_BODY {
-            return Err(format!(
-                "GitHub's OIDC token answer from {origin} is larger than {MAX_OIDC_BODY} bytes"
-            ));
+            return Err(OidcError::TooLarge { origin });
         }
         serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("value")?.as_str().map(str::to_string))
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                format!("GitHub's OIDC token answer from {origin} has no `value` string")
-            })
+            .ok_or(OidcError::NoValue { origin })
     }
 }
+
+/// Why GitHub's OIDC token could not be had; names the origin asked, never the request token.
+#[derive(Debug, thiserror::Error)]
+enum OidcError {
+    #[error("GitHub's OIDC token request to {origin} failed: {source}")]
+    Unreachable {
+        origin: String,
+        source: reqwest::Error,
+    },
+    #[error("GitHub's OIDC token answer from {origin} was cut: {source}")]
+    Cut {
+        origin: String,
+        source: reqwest::Error,
+    },
+    #[error(
+        "GitHub's OIDC token request to {origin} answered {status} (does the job have `permissions: id-token: write`?)"
+    )]
+    Refused {
+        origin: String,
+        status: reqwest::StatusCode,
+    },
+    #[error("GitHub's OIDC token answer from {origin} is larger than {MAX_OIDC_BODY} bytes")]
+    TooLarge { origin: String },
+    #[error("GitHub's OIDC token answer from {origin} has no `value` string")]
+    NoValue { origin: String },
+}
+
+/// The platform's signer refused to sign the client assertion (it gives no reason).
+#[derive(Debug, thiserror::Error)]
+#[error("signing the client assertion failed")]
+struct SigningFailed;
 
 #[async_trait::async_trait]
 impl ClientAssertion for GithubOidcAssertion {
@@ -576,7 +604,7 @@ impl ClientAssertion for GithubOidcAssertion {
         _options: Option<ClientMethodOptions<'_>>,
     ) -> azure_core::Result<String> {
         self.fetch().await.map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
         })
     }
 }
@@ -631,7 +659,7 @@ impl CertificateAssertion {
         })
     }
 
-    fn sign(&self) -> Result<String, String> {
+    fn sign(&self) -> Result<String, SigningFailed> {
         let now = jiff::Timestamp::now().as_second();
         let header = serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.x5t_s256});
         let claims = serde_json::json!({
@@ -652,7 +680,7 @@ impl CertificateAssertion {
                 signing_input.as_bytes(),
                 &mut sig,
             )
-            .map_err(|_| "signing the client assertion failed".to_string())?;
+            .map_err(|_| SigningFailed)?;
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 }
@@ -664,7 +692,7 @@ impl ClientAssertion for CertificateAssertion {
         _options: Option<ClientMethodOptions<'_>>,
     ) -> azure_core::Result<String> {
         self.sign().map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
         })
     }
 }

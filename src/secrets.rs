@@ -13,6 +13,30 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Tokens;
 use crate::manifest::SecretSink;
 
+/// Why a sink could not store a value or say what it holds. Never carries the value.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Record(serde_json::Error),
+    #[error("{0}")]
+    Token(crate::auth::AuthError),
+    #[error("Key Vault {vault}: {source}")]
+    VaultUnreachable {
+        vault: String,
+        source: reqwest::Error,
+    },
+    #[error("Key Vault {vault} answered {status}")]
+    VaultRefused {
+        vault: String,
+        status: reqwest::StatusCode,
+    },
+}
+
 pub struct SecretSinks {
     pub http: reqwest::Client,
     pub tokens: Arc<Tokens>,
@@ -31,12 +55,12 @@ impl SecretSinks {
         base_dir: &Path,
         value: &str,
         record: &SinkRecord,
-    ) -> Result<(), String> {
+    ) -> Result<(), SinkError> {
         match sink {
             SecretSink::File(path) => {
                 let path = base_dir.join(path);
                 write_private(&path, value)?;
-                let json = serde_json::to_string_pretty(record).map_err(|e| e.to_string())?;
+                let json = serde_json::to_string_pretty(record).map_err(SinkError::Record)?;
                 write_private(&record_path(&path), &(json + "\n"))
             }
             SecretSink::KeyVault(kv) => {
@@ -46,7 +70,7 @@ impl SecretSinks {
                     .tokens
                     .token(&self.login, &self.tenant, &audience)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(SinkError::Token)?;
                 let url = format!("{vault}/secrets/{}?api-version=7.4", kv.secret_name);
                 let resp = self
                     .http
@@ -63,11 +87,17 @@ impl SecretSinks {
                     }))
                     .send()
                     .await
-                    .map_err(|e| format!("Key Vault {vault}: {e}"))?;
+                    .map_err(|source| SinkError::VaultUnreachable {
+                        vault: vault.to_string(),
+                        source,
+                    })?;
                 if resp.status().is_success() {
                     Ok(())
                 } else {
-                    Err(format!("Key Vault {vault} answered {}", resp.status()))
+                    Err(SinkError::VaultRefused {
+                        vault: vault.to_string(),
+                        status: resp.status(),
+                    })
                 }
             }
         }
@@ -113,7 +143,7 @@ pub fn record_path(value_file: &Path) -> PathBuf {
 /// What `sink` holds for the application `application` (object id). Reads the file sink's
 /// record and checks that the value file exists and is not empty; the value itself is never
 /// read. An unreadable record (other than missing or malformed) is an error, never "nothing".
-pub fn held(sink: &SecretSink, base_dir: &Path, application: &str) -> Result<Held, String> {
+pub fn held(sink: &SecretSink, base_dir: &Path, application: &str) -> Result<Held, SinkError> {
     let SecretSink::File(path) = sink else {
         return Ok(Held::Unchecked);
     };
@@ -122,13 +152,13 @@ pub fn held(sink: &SecretSink, base_dir: &Path, application: &str) -> Result<Hel
         Ok(m) if m.len() > 0 => {}
         Ok(_) => return Ok(Held::Nothing),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Held::Nothing),
-        Err(e) => return Err(format!("{}: {e}", value_file.display())),
+        Err(e) => return Err(err(&value_file)(e)),
     }
     let at = record_path(&value_file);
     let text = match std::fs::read_to_string(&at) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Held::Nothing),
-        Err(e) => return Err(format!("{}: {e}", at.display())),
+        Err(e) => return Err(err(&at)(e)),
     };
     // A record that cannot be parsed says nothing reliable: the credential is replaced and the
     // record written anew.
@@ -151,13 +181,16 @@ fn vault_audience(vault: &str) -> String {
     }
 }
 
-fn err(p: &Path) -> impl Fn(std::io::Error) -> String + '_ {
-    move |e| format!("{}: {e}", p.display())
+fn err(p: &Path) -> impl Fn(std::io::Error) -> SinkError + '_ {
+    move |source| SinkError::Io {
+        path: p.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes a file readable only by its owner. The content goes to a temporary file in the same
 /// directory that is then renamed over `path`, so a crash never leaves half a secret behind.
-pub(crate) fn write_private(path: &Path, value: &str) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, value: &str) -> Result<(), SinkError> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err(dir))?;

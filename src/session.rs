@@ -20,8 +20,8 @@ pub struct Session {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("{0}")]
-    Http(String),
+    #[error(transparent)]
+    Http(#[from] graph::HttpClientError),
     #[error(
         "no credentials: set AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE (or sign in with the Azure CLI), or try `--sandbox`"
     )]

@@ -344,7 +344,7 @@ pub(crate) async fn run_stream<C: Consumer>(
         }
         match page.get("@odata.nextLink").and_then(Value::as_str) {
             Some(next) => {
-                url = follow(&tg.profile, stream.service(), next).map_err(|host| {
+                url = follow(&tg.profile, stream.service(), next).map_err(|ForeignHost(host)| {
                     AlertsError::ForeignLink {
                         customer: target.name.clone(),
                         host,
@@ -364,13 +364,13 @@ pub(crate) async fn run_stream<C: Consumer>(
 /// The URL to request for a nextLink, or the host it points to when that is not the service
 /// the request went to: the SIEM app's token must never travel anywhere else. nextLinks name
 /// the service's public host; with an overridden endpoint they are rebased onto ours.
-fn follow(p: &CloudProfile, service: Service, next: &str) -> Result<String, String> {
+fn follow(p: &CloudProfile, service: Service, next: &str) -> Result<String, ForeignHost> {
     let (ours, public) = match service {
         Service::Defender => (p.defender.as_deref(), p.defender_audience.as_deref()),
         Service::Graph(_) => (Some(p.graph.as_str()), Some(p.graph_audience.as_str())),
     };
     let Some(ours) = ours else {
-        return Err(host_of(next));
+        return Err(ForeignHost(host_of(next)));
     };
     if let Some(public) = public
         && let Some(rest) = strip_origin(next, public)
@@ -380,8 +380,12 @@ fn follow(p: &CloudProfile, service: Service, next: &str) -> Result<String, Stri
     if strip_origin(next, ours).is_some() {
         return Ok(next.to_string());
     }
-    Err(host_of(next))
+    Err(ForeignHost(host_of(next)))
 }
+
+/// The host a paging link pointed to that is not the service's: the link is not followed.
+#[derive(Debug, PartialEq, Eq)]
+struct ForeignHost(String);
 
 /// `url` without the origin of `base` (scheme, host and port compared as Url does), if it has it.
 fn strip_origin<'a>(url: &'a str, base: &str) -> Option<&'a str> {
@@ -557,7 +561,11 @@ mod tests {
                 "127.0.0.1",
             ),
         ] {
-            assert_eq!(follow(&p, g, link), Err(host.to_string()), "{link}");
+            assert_eq!(
+                follow(&p, g, link),
+                Err(ForeignHost(host.to_string())),
+                "{link}"
+            );
         }
         // A Graph link is not good for the Defender API and vice versa.
         let public = CloudProfile::with_overrides(Cloud::Public, |_| None);

@@ -210,7 +210,7 @@ fn webhook_url(
 pub struct Deliverer {
     tera: tera::Tera,
     /// Built up front, but a broken relay configuration only fails the deliveries that need it.
-    smtp: Option<Result<Smtp, String>>,
+    smtp: Option<Result<Smtp, AlertsError>>,
     webhooks: BTreeMap<String, crate::manifest::Webhook>,
     http: reqwest::Client,
     provider: String,
@@ -248,7 +248,8 @@ impl Deliverer {
         if !recipients.is_empty() {
             let smtp = match &self.smtp {
                 Some(Ok(s)) => s,
-                Some(Err(e)) => return Err(AlertsError::Delivery(e.clone())),
+                // Every delivery that needs the relay fails the same way; errors are not Clone.
+                Some(Err(e)) => return Err(AlertsError::Delivery(e.to_string())),
                 None => {
                     return Err(AlertsError::Delivery(
                         "the rule has recipients but the provider has no delivery.smtp".into(),
@@ -362,7 +363,7 @@ pub async fn notify(
 ) -> Result<NotifyReport, AlertsError> {
     let tera = super::templates::load(BUILTIN, req.templates.as_deref())?;
     let smtp = match delivery.and_then(|d| d.smtp.as_ref()) {
-        Some(cfg) if !req.dry_run => Some(Smtp::new(cfg).map_err(|e| e.to_string())),
+        Some(cfg) if !req.dry_run => Some(Smtp::new(cfg)),
         _ => None,
     };
     let mut deliverer = Deliverer {

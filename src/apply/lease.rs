@@ -202,11 +202,9 @@ pub struct LeaseCheck(Arc<Shared>);
 
 impl LeaseCheck {
     /// `Err` once the lease is lost or about to expire: no write may start then.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), crate::graph::write::Halted> {
         if self.0.lost.load(Ordering::SeqCst) {
-            return Err(
-                "the apply lease was lost (another apply took it over); writes stopped".into(),
-            );
+            return Err(crate::graph::write::Halted::LeaseLost);
         }
         let until = self
             .0
@@ -215,10 +213,7 @@ impl LeaseCheck {
             .map(|g| *g)
             .unwrap_or_else(|_| Instant::now());
         if Instant::now() >= until {
-            return Err(
-                "the apply lease could not be renewed and is about to expire; writes stopped"
-                    .into(),
-            );
+            return Err(crate::graph::write::Halted::LeaseExpiring);
         }
         Ok(())
     }

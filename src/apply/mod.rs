@@ -183,13 +183,13 @@ pub async fn apply(
 }
 
 /// `Err` with the reason once no write may start: interrupted, or the lease lost.
-fn may_start(opts: &ApplyOptions) -> Result<(), String> {
+fn may_start(opts: &ApplyOptions) -> Result<(), crate::graph::write::Halted> {
     if opts
         .interrupted
         .as_ref()
         .is_some_and(|i| i.load(std::sync::atomic::Ordering::SeqCst))
     {
-        return Err("not started: interrupted (Ctrl-C)".into());
+        return Err(crate::graph::write::Halted::Interrupted);
     }
     opts.lease.as_ref().map_or(Ok(()), lease::LeaseCheck::check)
 }
@@ -536,7 +536,7 @@ async fn write_one(w: &Writer<'_>, n: &Node<'_>, opts: &ApplyOptions) -> Result<
         recent.sending(&w.tg.profile.graph, &w.tg.tenant, &a.address);
     }
     let result = match lease {
-        Err(why) => Err(WriteError::new(&r.address, why)),
+        Err(why) => Err(WriteError::halted(&r.address, why)),
         Ok(()) => match a.op {
             Op::Create => r.spec.create(&r.address, w).await,
             Op::Update => match &a.id {
@@ -578,7 +578,7 @@ async fn delete_one(
 ) -> Result<(), WriteError> {
     let (a, r) = (n.action, n.resource);
     let result = if let Err(why) = may_start(opts) {
-        Err(WriteError::new(&r.address, why))
+        Err(WriteError::halted(&r.address, why))
     } else if !opts.allow_delete {
         Err(WriteError::new(
             &r.address,

@@ -74,7 +74,7 @@ pub enum Error {
     )]
     BreakNeedsYes,
     #[error("cannot open a browser: {0}")]
-    Browser(String),
+    Browser(super::portal::BrowserError),
     /// Tenants that could not be read, so the output (plan, report) leaves them out.
     #[error("{} {} could not be {}: {}", .tenants.len(), noun(.what, .tenants.len()), .how, .tenants.join(", "))]
     Unread {

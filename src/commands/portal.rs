@@ -116,8 +116,23 @@ fn package_ids(
     })
 }
 
+/// Why the desktop's URL handler did not open the link.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    #[error("{program}: {source}")]
+    NotRun {
+        program: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{program} exited with {status}")]
+    Failed {
+        program: &'static str,
+        status: std::process::ExitStatus,
+    },
+}
+
 /// Opens a URL with the desktop's handler.
-fn open(url: &str) -> Result<(), String> {
+fn open(url: &str) -> Result<(), BrowserError> {
     let program = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -128,12 +143,12 @@ fn open(url: &str) -> Result<(), String> {
     std::process::Command::new(program)
         .arg(url)
         .status()
-        .map_err(|e| format!("{program}: {e}"))
-        .and_then(|s| {
-            if s.success() {
+        .map_err(|source| BrowserError::NotRun { program, source })
+        .and_then(|status| {
+            if status.success() {
                 Ok(())
             } else {
-                Err(format!("{program} exited with {s}"))
+                Err(BrowserError::Failed { program, status })
             }
         })
 }

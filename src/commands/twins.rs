@@ -292,12 +292,9 @@ async fn delete_package(tg: &TenantGraph, package: &str) -> Result<(), GraphErro
 
 /// Deletes every twin but the first (the oldest), children first. Dependents of the kept twin
 /// are untouched: existing assignments point at the oldest objects, which is why it stays.
-async fn remove_newer(tg: &TenantGraph, t: &Twins) -> Result<(), String> {
+async fn remove_newer(tg: &TenantGraph, t: &Twins) -> Result<(), RemoveError> {
     if object_path(t.kind, "x").is_none() {
-        return Err(format!(
-            "{:?} objects are keyed by an immutable unique value in Graph and cannot be twins; remove them by hand",
-            t.kind
-        ));
+        return Err(RemoveError::ByHand(t.kind));
     }
     for (id, _) in t.objects.iter().skip(1) {
         let result = match t.kind {
@@ -307,14 +304,11 @@ async fn remove_newer(tg: &TenantGraph, t: &Twins) -> Result<(), String> {
                         Service::Graph(Version::V1),
                         &format!("{ENTITLEMENT}/accessPackages?$expand=catalog"),
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 for p in packages.iter().filter(|p| {
                     p.pointer("/catalog/id").and_then(Value::as_str) == Some(id.as_str())
                 }) {
-                    delete_package(tg, str_of(p, "id"))
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    delete_package(tg, str_of(p, "id")).await?;
                 }
                 delete(tg, Kind::Catalog, id).await
             }
@@ -325,24 +319,32 @@ async fn remove_newer(tg: &TenantGraph, t: &Twins) -> Result<(), String> {
                         Service::Graph(Version::Beta),
                         "roleManagement/defender/roleAssignments",
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 for a in assignments
                     .iter()
                     .filter(|a| str_of(a, "roleDefinitionId") == id)
                 {
-                    delete(tg, Kind::DefenderRoleAssignment, str_of(a, "id"))
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    delete(tg, Kind::DefenderRoleAssignment, str_of(a, "id")).await?;
                 }
                 delete(tg, Kind::DefenderRole, id).await
             }
             kind => delete(tg, kind, id).await,
         };
-        result.map_err(|e| e.to_string())?;
+        result?;
         println!("  removed {id}");
     }
     Ok(())
+}
+
+/// Why the newer twins could not all be removed.
+#[derive(Debug, thiserror::Error)]
+enum RemoveError {
+    #[error(
+        "{0:?} objects are keyed by an immutable unique value in Graph and cannot be twins; remove them by hand"
+    )]
+    ByHand(Kind),
+    #[error("{0}")]
+    Graph(#[from] GraphError),
 }
 
 fn confirm() -> Result<bool, Error> {

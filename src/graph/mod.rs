@@ -24,7 +24,7 @@ use serde_json::Value;
 pub use batch::{BatchRequest, BatchResponse};
 pub(crate) use error::OUTCOME_UNKNOWN;
 pub use error::{GraphError, GraphErrorKind};
-pub use retry::{Attempts, RetryPolicy};
+pub use retry::{Attempts, BeyondDeadline, RetryPolicy};
 pub use retry_after::RetryAfter;
 
 use crate::auth::Tokens;
@@ -80,9 +80,25 @@ impl Default for HttpLimits {
     }
 }
 
+/// Why no HTTP client could be built: the CA bundle is unreadable or not one, or TLS setup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    #[error("cannot read MSSP_CA_BUNDLE {path}: {source}")]
+    ReadBundle {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("MSSP_CA_BUNDLE is not a PEM bundle: {0}")]
+    NotPem(reqwest::Error),
+    #[error("MSSP_CA_BUNDLE holds no certificate")]
+    EmptyBundle,
+    #[error("{0}")]
+    Build(reqwest::Error),
+}
+
 /// Builds the HTTP client: rustls with the platform's roots plus the PEM bundle named by
 /// `MSSP_CA_BUNDLE` (TLS-inspecting proxies, private clouds, the sandbox), default limits.
-pub fn http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
+pub fn http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, HttpClientError> {
     http_client_with(extra_ca_pem, &HttpLimits::default())
 }
 
@@ -90,7 +106,7 @@ pub fn http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, Strin
 pub fn http_client_with(
     extra_ca_pem: Option<&[u8]>,
     limits: &HttpLimits,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, HttpClientError> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("mssp/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(limits.connect)
@@ -100,24 +116,26 @@ pub fn http_client_with(
         .tcp_nodelay(true)
         .pool_max_idle_per_host(32);
     if let Some(pem) = extra_ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| format!("MSSP_CA_BUNDLE is not a PEM bundle: {e}"))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(HttpClientError::NotPem)?;
         if certs.is_empty() {
-            return Err("MSSP_CA_BUNDLE holds no certificate".into());
+            return Err(HttpClientError::EmptyBundle);
         }
         b = b.tls_certs_merge(certs);
     }
-    b.build().map_err(|e| e.to_string())
+    b.build().map_err(HttpClientError::Build)
 }
 
 /// Reads `MSSP_CA_BUNDLE` if set.
-pub(crate) fn ca_bundle_from_env() -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn ca_bundle_from_env() -> Result<Option<Vec<u8>>, HttpClientError> {
     match std::env::var_os("MSSP_CA_BUNDLE") {
         None => Ok(None),
         Some(p) if p.is_empty() => Ok(None),
         Some(p) => std::fs::read(&p)
             .map(Some)
-            .map_err(|e| format!("cannot read MSSP_CA_BUNDLE {}: {e}", p.to_string_lossy())),
+            .map_err(|source| HttpClientError::ReadBundle {
+                path: p.to_string_lossy().into_owned(),
+                source,
+            }),
     }
 }
 
@@ -586,17 +604,25 @@ fn is_absolute(path: &str) -> bool {
     !path.starts_with('/') && url::Url::parse(path).is_ok()
 }
 
+/// Why an endpoint cannot carry a token; the text completes "the endpoint … ".
+#[derive(Debug, thiserror::Error)]
+enum NotHttpsOrigin {
+    #[error("is not a valid URL ({0})")]
+    Invalid(url::ParseError),
+    #[error("must use https (tokens are never sent in clear), not {0}")]
+    Scheme(String),
+    #[error("names no host")]
+    NoHost,
+}
+
 /// `scheme://host:port` of an https URL, or why it is not one.
-fn https_origin(base: &str) -> Result<String, String> {
-    let u = url::Url::parse(base).map_err(|e| format!("is not a valid URL ({e})"))?;
+fn https_origin(base: &str) -> Result<String, NotHttpsOrigin> {
+    let u = url::Url::parse(base).map_err(NotHttpsOrigin::Invalid)?;
     if u.scheme() != "https" {
-        return Err(format!(
-            "must use https (tokens are never sent in clear), not {}",
-            u.scheme()
-        ));
+        return Err(NotHttpsOrigin::Scheme(u.scheme().to_string()));
     }
     if u.host_str().is_none_or(str::is_empty) {
-        return Err("names no host".into());
+        return Err(NotHttpsOrigin::NoHost);
     }
     Ok(u.origin().ascii_serialization())
 }

@@ -57,15 +57,14 @@ impl RetryPolicy {
         attempt: u32,
         started: Instant,
         retry_after: RetryAfter,
-    ) -> Result<Duration, String> {
+    ) -> Result<Duration, BeyondDeadline> {
         let left = self.deadline.saturating_sub(started.elapsed());
         match retry_after.duration() {
-            Some(d) if d > left => Err(format!(
-                "the service asked to wait {} s, beyond the run's deadline ({} s left of {} s)",
-                d.as_secs(),
-                left.as_secs(),
-                self.deadline.as_secs()
-            )),
+            Some(d) if d > left => Err(BeyondDeadline {
+                asked: d.as_secs(),
+                left: left.as_secs(),
+                deadline: self.deadline.as_secs(),
+            }),
             Some(d) => Ok(d),
             None => Ok(self.backoff(attempt).min(left)),
         }
@@ -142,7 +141,7 @@ impl Attempts<'_> {
     /// Sleeps before the next attempt: `retry_after` when usable, else backoff, never past
     /// the deadline. `Err` carries the reason, without sleeping, when the server asks for a
     /// wait that would end beyond the deadline.
-    pub async fn pause(&mut self, retry_after: RetryAfter) -> Result<Duration, String> {
+    pub async fn pause(&mut self, retry_after: RetryAfter) -> Result<Duration, BeyondDeadline> {
         // Backoff grows with the waits of this sequence; a sequence that counts no attempts
         // (polling) still backs off.
         let step = self.attempt.max(self.waits + 1);
@@ -151,6 +150,18 @@ impl Attempts<'_> {
         tokio::time::sleep(delay).await;
         Ok(delay)
     }
+}
+
+/// The server asked for a wait (`Retry-After`) that would end after the run's deadline, so
+/// the caller fails at once rather than sleeping for nothing. Seconds throughout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the service asked to wait {asked} s, beyond the run's deadline ({left} s left of {deadline} s)"
+)]
+pub struct BeyondDeadline {
+    asked: u64,
+    left: u64,
+    deadline: u64,
 }
 
 #[cfg(test)]

@@ -43,6 +43,19 @@ pub enum WriteCause {
     Skipped { dependency: String },
     /// The tenant could not be re-read before writing, so nothing was attempted.
     Unread,
+    /// The run stopped starting writes: see [`Halted`].
+    Halted(Halted),
+}
+
+/// Why no write may start any more in this run (nothing was sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Halted {
+    #[error("not started: interrupted (Ctrl-C)")]
+    Interrupted,
+    #[error("the apply lease was lost (another apply took it over); writes stopped")]
+    LeaseLost,
+    #[error("the apply lease could not be renewed and is about to expire; writes stopped")]
+    LeaseExpiring,
 }
 
 impl WriteError {
@@ -51,6 +64,15 @@ impl WriteError {
             address: address.to_string(),
             message: message.into(),
             cause: WriteCause::Refused,
+        }
+    }
+
+    /// A write never sent because the run stopped starting writes.
+    pub(crate) fn halted(address: &Address, why: Halted) -> Self {
+        Self {
+            address: address.to_string(),
+            message: why.to_string(),
+            cause: WriteCause::Halted(why),
         }
     }
 
@@ -74,7 +96,7 @@ impl WriteError {
         match &self.cause {
             WriteCause::Graph(e) => outcome_unknown(e),
             WriteCause::Refused => self.message.contains(super::OUTCOME_UNKNOWN),
-            WriteCause::Skipped { .. } | WriteCause::Unread => false,
+            WriteCause::Skipped { .. } | WriteCause::Unread | WriteCause::Halted(_) => false,
         }
     }
 }

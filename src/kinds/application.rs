@@ -255,33 +255,67 @@ pub struct CertificateFile {
     pub not_after: String,
 }
 
+/// Why bytes are not a certificate the tool can send.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateParseError {
+    #[error("no CERTIFICATE block")]
+    NoPemBlock,
+    #[error("{0}")]
+    Pem(rustls_pki_types::pem::Error),
+    #[error("not an X.509 certificate: {0}")]
+    NotX509(x509_parser::nom::Err<x509_parser::error::X509Error>),
+    #[error("certificate validity: {0}")]
+    Validity(jiff::Error),
+}
+
+/// A certificate file that could not be read or is not a certificate; names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        path: std::path::PathBuf,
+        source: CertificateParseError,
+    },
+}
+
 impl CertificateFile {
-    pub fn read(path: &std::path::Path) -> Result<Self, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn read(path: &std::path::Path) -> Result<Self, CertificateError> {
+        let bytes = std::fs::read(path).map_err(|source| CertificateError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&bytes).map_err(|source| CertificateError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// A PEM (first CERTIFICATE block) or DER X.509 certificate.
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, CertificateParseError> {
         use rustls_pki_types::CertificateDer;
         use rustls_pki_types::pem::PemObject;
         let der: Vec<u8> = if bytes.starts_with(b"-----") {
             CertificateDer::pem_slice_iter(bytes)
                 .next()
-                .ok_or_else(|| "no CERTIFICATE block".to_string())?
-                .map_err(|e| e.to_string())?
+                .ok_or(CertificateParseError::NoPemBlock)?
+                .map_err(CertificateParseError::Pem)?
                 .to_vec()
         } else {
             bytes.to_vec()
         };
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
-        let (_, parsed) = x509_parser::parse_x509_certificate(&der)
-            .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        let (_, parsed) =
+            x509_parser::parse_x509_certificate(&der).map_err(CertificateParseError::NotX509)?;
         let validity = parsed.validity();
         let rfc3339 = |t: &x509_parser::time::ASN1Time| {
             jiff::Timestamp::from_second(t.timestamp())
                 .map(|ts| ts.to_string())
-                .map_err(|e| format!("certificate validity: {e}"))
+                .map_err(CertificateParseError::Validity)
         };
         let b64 = base64::engine::general_purpose::STANDARD;
         Ok(Self {
@@ -297,7 +331,7 @@ pub(crate) fn key_observe(
     spec: &KeyCredentialSpec,
     app: Option<&Value>,
     base_dir: &std::path::Path,
-) -> Result<Observed, String> {
+) -> Result<Observed, CertificateError> {
     let Some(app) = app else {
         return Ok(Observed::Absent);
     };
@@ -329,7 +363,7 @@ pub(crate) fn password_held(
     app: Option<&Value>,
     role: crate::model::TenantRole,
     base_dir: &std::path::Path,
-) -> Result<Held, String> {
+) -> Result<Held, crate::secrets::SinkError> {
     match app {
         Some(app) if role == crate::model::TenantRole::Provider => {
             crate::secrets::held(&spec.sink, base_dir, str_of(app, "id"))
@@ -564,8 +598,8 @@ pub(crate) async fn key_create(
     w: &Writer<'_>,
 ) -> Result<(), WriteError> {
     let app = w.id_of(at, &spec.application)?;
-    let cert =
-        CertificateFile::read(&w.base_dir.join(&spec.path)).map_err(|e| WriteError::new(at, e))?;
+    let cert = CertificateFile::read(&w.base_dir.join(&spec.path))
+        .map_err(|e| WriteError::new(at, e.to_string()))?;
     let current = w
         .get(
             at,
@@ -756,7 +790,7 @@ pub(crate) async fn password_rotate(
         })
         .unwrap_or_default();
     let held = password_held(spec, Some(&json!({"id": app})), w.tenant.role, w.base_dir)
-        .map_err(|e| WriteError::new(at, e))?;
+        .map_err(|e| WriteError::new(at, e.to_string()))?;
     match held {
         Held::KeyId(k)
             if refs
@@ -865,7 +899,8 @@ impl crate::kinds::ResourceKind for KeyCredentialSpec {
         &self,
         cx: &crate::kinds::ObserveContext<'_>,
     ) -> Result<crate::model::Observed, crate::model::ObserveError> {
-        key_observe(self, app_object(cx), cx.base_dir).map_err(crate::model::ObserveError::Local)
+        key_observe(self, app_object(cx), cx.base_dir)
+            .map_err(|e| crate::model::ObserveError::Local(e.to_string()))
     }
     async fn create(
         &self,
@@ -890,7 +925,7 @@ impl crate::kinds::ResourceKind for PasswordCredentialSpec {
     ) -> Result<crate::model::Observed, crate::model::ObserveError> {
         let app = app_object(cx);
         let held = password_held(self, app, cx.tenant.role, cx.base_dir)
-            .map_err(crate::model::ObserveError::Local)?;
+            .map_err(|e| crate::model::ObserveError::Local(e.to_string()))?;
         Ok(password_observe(self, app, &held))
     }
     fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {

@@ -276,10 +276,11 @@ fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan
 /// tenants, then derives its actions here instead of trusting the file's). Tenants missing
 /// from `states` are blocked. No I/O: the same diff as [`plan`], on the given states.
 pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
+    static NOT_READ: read::ReadError = read::ReadError::NotRead;
     let state_of = |name: &str| match states.get(name) {
         Some(Ok(s)) => Ok(s),
-        Some(Err(e)) => Err(e.to_string()),
-        None => Err(read::ReadError::NotRead.to_string()),
+        Some(Err(e)) => Err(e),
+        None => Err(&NOT_READ),
     };
     let provider = expand::provider_tenant(v);
     let window = v.siem_expiry_window();
@@ -344,7 +345,7 @@ pub(crate) async fn plan_tenant(
     if let Err(e) = &state {
         tracing::debug!(tenant = %t.name, error = %e, "tenant blocked");
     }
-    let mut plan = tenant_plan(&job, opts, state.as_ref().map_err(ToString::to_string));
+    let mut plan = tenant_plan(&job, opts, state.as_ref());
     plan.requests = tg.request_count();
     (plan, state)
 }
@@ -353,7 +354,7 @@ pub(crate) async fn plan_tenant(
 fn tenant_plan(
     job: &TenantJob<'_>,
     opts: &PlanOptions,
-    state: Result<&read::TenantState, String>,
+    state: Result<&read::TenantState, &read::ReadError>,
 ) -> TenantPlan {
     let t = job.desired;
     let mut plan = TenantPlan {
@@ -377,7 +378,7 @@ fn tenant_plan(
         Ok(s) => s,
         Err(e) => {
             plan.status = TenantStatus::Blocked;
-            plan.blocked_reason = Some(e);
+            plan.blocked_reason = Some(e.to_string());
             plan.counts.blocked = 1;
             return plan;
         }

@@ -196,17 +196,34 @@ fn read_query(cx: &mut Ctx<'_>, rule: &DetectionRule, roots: &[PathBuf]) -> Opti
     Some(Arc::from(text))
 }
 
+/// Why a query file is not used; the text completes "query file `…` ".
+#[derive(Debug, thiserror::Error)]
+enum QueryFileError {
+    #[error("not found")]
+    NotFound,
+    #[error("cannot be read: {0}")]
+    Unreadable(std::io::Error),
+    #[error("is outside the manifests' folder {}", .0.display())]
+    Outside(PathBuf),
+    #[error("is not a regular file")]
+    NotAFile,
+    #[error("is larger than {} KiB", MAX_QUERY_BYTES / 1024)]
+    TooLarge,
+    #[error("is not UTF-8 text")]
+    NotUtf8,
+}
+
 fn read_inside(
     base: &Path,
     path: &Path,
     absolute: bool,
     roots: &[PathBuf],
-) -> Result<String, String> {
+) -> Result<String, QueryFileError> {
     let io = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            "not found".to_string()
+            QueryFileError::NotFound
         } else {
-            format!("cannot be read: {e}")
+            QueryFileError::Unreadable(e)
         }
     };
     if !absolute {
@@ -219,25 +236,22 @@ fn read_inside(
             .unwrap_or(real_base);
         let real = path.canonicalize().map_err(io)?;
         if !real.starts_with(&fence) {
-            return Err(format!(
-                "is outside the manifests' folder {}",
-                fence.display()
-            ));
+            return Err(QueryFileError::Outside(fence));
         }
     }
     // Before opening: opening a FIFO would wait for a writer forever.
     if !std::fs::metadata(path).map_err(io)?.is_file() {
-        return Err("is not a regular file".into());
+        return Err(QueryFileError::NotAFile);
     }
     let f = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     f.take(MAX_QUERY_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot be read: {e}"))?;
+        .map_err(QueryFileError::Unreadable)?;
     if bytes.len() as u64 > MAX_QUERY_BYTES {
-        return Err(format!("is larger than {} KiB", MAX_QUERY_BYTES / 1024));
+        return Err(QueryFileError::TooLarge);
     }
-    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())
+    String::from_utf8(bytes).map_err(|_| QueryFileError::NotUtf8)
 }
 
 fn check_actions(cx: &mut Ctx<'_>, rule: &DetectionRule, query: Option<&str>) {
