@@ -15,7 +15,8 @@ use crate::model::observe::{Observed, Read, Snapshot, single, str_of};
 use crate::model::{Address, Ids, ObserveError};
 
 const RULES: &str = "security/rules/detectionRules";
-const KEY: &str = "detection-rules";
+/// Where the plan's read of the tenant's rules lands in the snapshot (the report reuses it).
+pub(crate) const KEY: &str = "detection-rules";
 
 /// One library rule as this customer gets it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -76,6 +76,20 @@ pub struct CustomerReport {
     pub defender_roles: Vec<RoleEntry>,
     pub siem: SiemEntry,
     pub manual_items: Vec<ManualEntry>,
+    /// Custom detection rules the tool owns here (display name with the provider's prefix).
+    /// Omitted when there are none, so reports of tenants without rules keep their shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detection_rules: Vec<DetectionRuleEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectionRuleEntry {
+    pub display_name: String,
+    pub id: String,
+    /// As Graph returns it: `enabled`, `disabled` or `autoDisabled` (Defender turned it off
+    /// after repeated failures). Graph v1.0 gives no last-run details.
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -228,6 +242,7 @@ pub async fn report(
         let base_dir = base_dir.clone();
         let provider_credentials = provider_credentials.clone();
         let model = c.spec.access.defender_rbac;
+        let prefix = p.spec.naming.prefix.value.as_str();
         let siem_enabled = p.spec.siem.is_some() && c.spec.siem.enabled;
         async move {
             let tg = graph.tenant(&desired.tenant_id, endpoints.profile(desired.cloud));
@@ -241,6 +256,7 @@ pub async fn report(
                         assignments,
                         warn_before(opts.now, window),
                     );
+                    r.detection_rules = detection_rules(&state.snapshot, prefix);
                     // A per-customer SIEM app lives here; the multi-tenant one in the MSSP tenant.
                     let local = credentials(&desired, &state, opts.now, window);
                     r.siem.credentials = if !local.is_empty() {
@@ -513,6 +529,25 @@ fn fill(
         .collect();
     entries.sort_by(|a, b| (&a.package, &a.principal).cmp(&(&b.package, &b.principal)));
     r.assignments = entries;
+}
+
+/// The tool's rules among those the plan read (read only when the customer gets rules, so a
+/// tenant without any costs no extra request).
+fn detection_rules(snap: &Snapshot, prefix: &str) -> Vec<DetectionRuleEntry> {
+    let mark = crate::validate::detections::rule_display_name(prefix, "");
+    let mut out: Vec<DetectionRuleEntry> = snap
+        .items(kinds::detection_rule::KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|v| str_of(v, "displayName").starts_with(&mark))
+        .map(|v| DetectionRuleEntry {
+            display_name: str_of(v, "displayName").to_string(),
+            id: str_of(v, "id").to_string(),
+            status: str_of(v, "status").to_string(),
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
+    out
 }
 
 fn policy_object<'a>(snap: &'a Snapshot, id: &str) -> Option<&'a Value> {

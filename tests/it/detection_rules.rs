@@ -733,3 +733,75 @@ fn the_example_library_validates_and_expands() {
     assert!(rules("tailspin").is_empty());
     assert!(rules("northwind-gov").is_empty());
 }
+
+/// `mssp report` lists, per customer, the tool's rules with Graph's status — not hand-made ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_lists_each_customers_rules_with_their_status() {
+    let dir = library_dir();
+    edit(
+        dir.path(),
+        "customers.yaml",
+        "    trustMfa: false\n",
+        "    trustMfa: false\n  exceptions:\n    - resource: detection-rule/lsass-access\n      field: status\n      value: disabled\n      reason: noisy on the build farm\n      owner: ops@testsoc.example\n      expires: 2099-12-31\n",
+    );
+    let w = World::in_dir(dir, |_| {}).await;
+    let hand = json!({
+        "id": "hand-made-1", "displayName": "Hand-made: RDP from the internet", "status": "enabled",
+        "queryCondition": {"queryText": "DeviceLogonEvents | where LogonType == \"RemoteInteractive\""},
+        "schedule": {"frequency": "P1D"},
+    });
+    w.graph(ALPHA, Method::POST, RULES, Some(hand))
+        .await
+        .expect("hand-made rule");
+    w.apply().await;
+    let r = super::report::make(&w, &[]).await;
+    let json = serde_json::to_value(&r).expect("json");
+    let rules = |c: &str| -> Vec<(String, String, String)> {
+        let c = json["customers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == c))
+            .unwrap_or_else(|| panic!("customer {c} in {json}"));
+        c["detectionRules"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no detectionRules in {c}"))
+            .iter()
+            .map(|d| {
+                let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+                (s("displayName"), s("id"), s("status"))
+            })
+            .collect()
+    };
+    let t = |n: &str, id: &str, s: &str| (n.to_string(), id.to_string(), s.to_string());
+    assert_eq!(
+        rules("alpha"),
+        [
+            t(
+                "[tsoc] Encoded PowerShell from Office",
+                "tsoc-encoded-powershell",
+                "enabled"
+            ),
+            t("[tsoc] LSASS memory read", "tsoc-lsass-access", "enabled"),
+        ]
+    );
+    assert_eq!(
+        rules("beta"),
+        [
+            t(
+                "[tsoc] Forwarding rule on a finance mailbox",
+                "tsoc-finance-mailbox-rule",
+                "enabled"
+            ),
+            t("[tsoc] LSASS memory read", "tsoc-lsass-access", "disabled"),
+        ]
+    );
+    let md = mssp::report::markdown(&r).expect("markdown");
+    assert!(
+        md.contains("| \\[tsoc\\] LSASS memory read | `tsoc-lsass-access` | **disabled** |"),
+        "{md}"
+    );
+    let html = mssp::report::html(&r).expect("html");
+    assert!(
+        html.contains("Custom detection rules"),
+        "no rules in the page"
+    );
+}
