@@ -335,6 +335,28 @@ pub(crate) fn graph_err(at: &Address) -> impl Fn(GraphError) -> WriteError + '_ 
     }
 }
 
+/// Creates in the v1.0 collection `path` and records the id; an answer lost on the way is
+/// recovered by listing `list_url` and taking the object `is_key` picks out.
+pub(crate) async fn create_listed(
+    w: &Writer<'_>,
+    at: &Address,
+    path: &str,
+    body: &Value,
+    list_url: &str,
+    is_key: impl Fn(&Value) -> bool,
+) -> Result<(), WriteError> {
+    let id = create_recovering(w, at, Version::V1, path, body, || async {
+        let items = w.list(at, Service::Graph(Version::V1), list_url).await?;
+        Ok(items
+            .iter()
+            .find(|v| is_key(v))
+            .map(|v| str_of(v, "id").to_string()))
+    })
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
+}
+
 /// POSTs a create; if the answer is lost, re-reads the natural key (`find`) before trying
 /// again, so a create is never duplicated.
 pub(crate) async fn create_recovering<F, Fut>(

@@ -110,7 +110,6 @@ pub(crate) fn create_body(spec: &AccessPackageSpec, ids: &Ids) -> Value {
     })
 }
 
-use crate::graph::Service;
 use crate::graph::write::{WriteError, Writer};
 
 pub async fn create(
@@ -120,25 +119,15 @@ pub async fn create(
 ) -> Result<(), WriteError> {
     let cat = w.id_of(at, &spec.catalog)?;
     let body = create_body(spec, &w.ids());
-    let id = crate::graph::write::create_recovering(
+    crate::graph::write::create_listed(
         w,
         at,
-        Version::V1,
         &format!("{ENTITLEMENT}/accessPackages"),
         &body,
-        || async {
-            let items = w
-                .list(at, Service::Graph(Version::V1), &reads(spec)[0].url)
-                .await?;
-            Ok(items
-                .iter()
-                .find(|p| is_key(p, spec, &cat))
-                .map(|p| str_of(p, "id").to_string()))
-        },
+        &reads(spec)[0].url,
+        |p| is_key(p, spec, &cat),
     )
-    .await?;
-    w.set_id(at, &id);
-    Ok(())
+    .await
 }
 
 pub async fn update(

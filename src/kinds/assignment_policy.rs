@@ -359,25 +359,15 @@ pub async fn create(
 ) -> Result<(), WriteError> {
     let pkg = w.id_of(at, &spec.package)?;
     let body = body(spec, &w.ids());
-    let id = crate::graph::write::create_recovering(
+    crate::graph::write::create_listed(
         w,
         at,
-        Version::V1,
         &format!("{ENTITLEMENT}/assignmentPolicies"),
         &body,
-        || async {
-            let items = w
-                .list(at, Service::Graph(Version::V1), &reads(spec)[0].url)
-                .await?;
-            Ok(items
-                .iter()
-                .find(|p| is_key(p, spec, &pkg))
-                .map(|p| str_of(p, "id").to_string()))
-        },
+        &reads(spec)[0].url,
+        |p| is_key(p, spec, &pkg),
     )
-    .await?;
-    w.set_id(at, &id);
-    Ok(())
+    .await
 }
 
 /// Update is a PUT of the complete policy (the service resets whatever is left out).

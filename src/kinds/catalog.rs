@@ -92,7 +92,6 @@ pub(crate) fn create_body(spec: &CatalogSpec) -> Value {
     })
 }
 
-use crate::graph::Service;
 use crate::graph::write::{WriteError, Writer};
 
 pub async fn create(
@@ -100,25 +99,15 @@ pub async fn create(
     at: &crate::model::Address,
     w: &Writer<'_>,
 ) -> Result<(), WriteError> {
-    let id = crate::graph::write::create_recovering(
+    crate::graph::write::create_listed(
         w,
         at,
-        Version::V1,
         &format!("{ENTITLEMENT}/catalogs"),
         &create_body(spec),
-        || async {
-            let items = w
-                .list(at, Service::Graph(Version::V1), &reads(spec)[0].url)
-                .await?;
-            Ok(items
-                .iter()
-                .find(|v| str_of(v, "displayName") == spec.display_name)
-                .map(|v| str_of(v, "id").to_string()))
-        },
+        &reads(spec)[0].url,
+        |v| str_of(v, "displayName") == spec.display_name,
     )
-    .await?;
-    w.set_id(at, &id);
-    Ok(())
+    .await
 }
 
 pub async fn update(
