@@ -27,7 +27,11 @@ use super::world::{Scope, World};
 /// One request-log line.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogEntry {
+    /// When the answer was sent (after any injected latency).
     pub time: String,
+    /// When the request arrived: what "no write after X" checks need, since `time` includes
+    /// the latency and any slowness of a busy machine.
+    pub received: String,
     pub method: String,
     pub path: String,
     pub tenant: Option<Uuid>,
@@ -55,9 +59,10 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn record(&self, method: &str, path: &str, tenant: Option<Uuid>, status: u16) {
+    fn record(&self, received: &str, method: &str, path: &str, tenant: Option<Uuid>, status: u16) {
         lock(&self.log).push(LogEntry {
             time: now_iso(),
+            received: received.to_string(),
             method: method.into(),
             path: path.into(),
             tenant,
@@ -137,6 +142,7 @@ pub async fn token_endpoint(
     Path(tenant): Path<String>,
     body: Bytes,
 ) -> Response {
+    let received = now_iso();
     let slow = lock(&sh.faults).delay_for(
         "POST",
         &format!("/{tenant}/oauth2/v2.0/token"),
@@ -179,7 +185,13 @@ pub async fn token_endpoint(
     let tid = Uuid::parse_str(&tenant).ok();
     match result {
         Ok(body) => {
-            sh.record("POST", &format!("/{tenant}/oauth2/v2.0/token"), tid, 200);
+            sh.record(
+                &received,
+                "POST",
+                &format!("/{tenant}/oauth2/v2.0/token"),
+                tid,
+                200,
+            );
             json_response(
                 200,
                 &body,
@@ -188,6 +200,7 @@ pub async fn token_endpoint(
         }
         Err(e) => {
             sh.record(
+                &received,
                 "POST",
                 &format!("/{tenant}/oauth2/v2.0/token"),
                 tid,
@@ -383,7 +396,7 @@ pub async fn api(
                 "NotFound",
                 format!("No sandbox endpoint serves '{path}'."),
             );
-            sh.record(method.as_str(), &path, None, 404);
+            sh.record(&ids.date, method.as_str(), &path, None, 404);
             return graph_error_response(&e, &ids, false);
         }
     };
@@ -392,7 +405,7 @@ pub async fn api(
     let (tenant, roles) = match authenticate(&sh, &headers, &service) {
         Ok(x) => x,
         Err(e) => {
-            sh.record(method.as_str(), &path, None, e.status);
+            sh.record(&ids.date, method.as_str(), &path, None, e.status);
             return graph_error_response(&e, &ids, mde);
         }
     };
@@ -417,7 +430,7 @@ pub async fn api(
         if mde && status == 429 {
             e.code = "TooManyRequests".into();
         }
-        sh.record(method.as_str(), &path, Some(tenant), status);
+        sh.record(&ids.date, method.as_str(), &path, Some(tenant), status);
         return graph_error_response(&e, &ids, mde);
     }
     let mut guard = match sh.world.cell(&tenant) {
@@ -453,7 +466,7 @@ pub async fn api(
         (Ok(r), _) => r.status,
         (Err(e), _) => e.status,
     };
-    sh.record(method.as_str(), &path, Some(tenant), status);
+    sh.record(&ids.date, method.as_str(), &path, Some(tenant), status);
     if decision == Decision::Lose {
         // The write happened; the client only learns that the gateway gave up.
         return graph_error_response(&fault_error(504), &ids, mde);
