@@ -27,6 +27,9 @@ pub struct DetectionRuleSpec {
     pub display_name: String,
     /// The create body (`crate::detections::desired`).
     pub body: Value,
+    /// The id of a hand-made rule taken over (`spec.adopt`, written by `mssp export`): found by
+    /// id until the next apply renames it to `display_name`, and by either afterwards.
+    pub adopt_id: Option<String>,
 }
 
 impl DetectionRuleSpec {
@@ -64,8 +67,12 @@ fn view_of(rule: &Value) -> Value {
         }
     };
     json!({
+        "displayName": rule.get("displayName").cloned().unwrap_or(Value::Null),
         "status": rule.get("status").cloned().unwrap_or(Value::Null),
-        "query": rule.pointer("/queryCondition/queryText").cloned().unwrap_or(Value::Null),
+        "query": rule
+            .pointer("/queryCondition/queryText")
+            .and_then(Value::as_str)
+            .map_or(Value::Null, |q| Value::String(crate::detections::normalise_query(q))),
         "frequency": rule.pointer("/schedule/frequency").cloned().unwrap_or(Value::Null),
         "severity": get(template, "severity"),
         "alert": {
@@ -83,13 +90,23 @@ fn find<'a>(
     spec: &DetectionRuleSpec,
     items: &'a [Value],
 ) -> Result<Option<&'a Value>, ObserveError> {
-    let matching = items
-        .iter()
-        .filter(|r| str_of(r, "displayName") == spec.display_name);
-    Ok(single(
+    let matching = items.iter().filter(|r| {
+        str_of(r, "displayName") == spec.display_name
+            || spec
+                .adopt_id
+                .as_deref()
+                .is_some_and(|id| str_of(r, "id").eq_ignore_ascii_case(id))
+    });
+    let found = single(
         format!("detection rule \"{}\"", spec.display_name),
         matching,
-    )?)
+    )?;
+    if found.is_none()
+        && let Some(id) = &spec.adopt_id
+    {
+        return Err(crate::model::adopted_missing("detection rule", id));
+    }
+    Ok(found)
 }
 
 impl ResourceKind for DetectionRuleSpec {
@@ -98,6 +115,7 @@ impl ResourceKind for DetectionRuleSpec {
         &[&["CustomDetection.Read.All", "CustomDetection.ReadWrite.All"]];
     const WRITE_PERMISSIONS: Permissions = &[&["CustomDetection.ReadWrite.All"]];
     const FIELDS: &'static [&'static str] = crate::validate::detections::FIELDS;
+    const ADOPTABLE: bool = true;
 
     fn read_by_id(id: &str) -> Option<(Version, String)> {
         let id = crate::model::observe::enc(id);

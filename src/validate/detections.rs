@@ -153,6 +153,17 @@ fn is_technique(s: &str) -> bool {
 /// to Microsoft as a query). Query problems are reported at their line and column in the file.
 fn read_query(cx: &mut Ctx<'_>, rule: &DetectionRule, roots: &[PathBuf]) -> Option<Arc<str>> {
     let at = &rule.query_file;
+    // Read once: a rule validated before (or built by `mssp export` before its file is
+    // written) carries its text, which is what later stages send.
+    if let Some(text) = &rule.query {
+        for p in d::check_required_columns(text) {
+            cx.error(
+                at,
+                format!("{} (line {}, column {})", p.message, p.line, p.column),
+            );
+        }
+        return Some(Arc::clone(text));
+    }
     let base = cx
         .file
         .path

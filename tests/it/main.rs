@@ -13,6 +13,7 @@ mod defender_rbac;
 mod detection_rules;
 mod engine;
 mod export;
+mod export_detections;
 mod first_contact;
 mod gdap;
 mod gdap_validate;
