@@ -86,6 +86,15 @@ fn view_of(rule: &Value) -> Value {
     })
 }
 
+/// `[<prefix>] `, the start of every display name the tool gives a rule.
+fn owner_mark(display_name: &str) -> Option<&str> {
+    let end = display_name.find("] ")?;
+    display_name
+        .starts_with('[')
+        .then(|| &display_name[..end + 2])
+        .filter(|m| m.len() > 3)
+}
+
 fn find<'a>(
     spec: &DetectionRuleSpec,
     items: &'a [Value],
@@ -145,6 +154,68 @@ impl ResourceKind for DetectionRuleSpec {
 
     fn adoption_hint(&self, _address: &str, _snap: &Snapshot) -> Option<String> {
         None
+    }
+
+    /// Rules carrying the `[<prefix>] ` mark that no library rule names: removed from the
+    /// library, so no manifest can name them, yet still the tool's. Hand-made rules lack the
+    /// mark and are never among them. The mark is known from the library's own rules, so a
+    /// library emptied entirely reads no rules at all (docs/detection-rules.md).
+    fn leftovers(ours: &[&Self], snap: &Snapshot) -> Vec<(String, Self)> {
+        let Some(mark) = ours.iter().find_map(|s| owner_mark(&s.display_name)) else {
+            return vec![];
+        };
+        let Some(items) = snap.items(KEY) else {
+            return vec![];
+        };
+        let prefix = &mark[1..mark.len() - 2];
+        let mut names: Vec<String> = ours
+            .iter()
+            .map(|s| {
+                s.id.strip_prefix(&format!("{prefix}-"))
+                    .unwrap_or(&s.id)
+                    .to_string()
+            })
+            .collect();
+        let mut out = Vec::new();
+        for r in items {
+            let (id, shown) = (str_of(r, "id"), str_of(r, "displayName"));
+            let named = ours.iter().any(|s| {
+                s.display_name == shown
+                    || s.adopt_id
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(id))
+            });
+            if !shown.starts_with(mark) || named {
+                continue;
+            }
+            // The library name the rule was created under (its id is `<prefix>-<name>`), else
+            // one from its display name; never an address the universe or another uses.
+            let base = id
+                .strip_prefix(&format!("{prefix}-"))
+                .filter(|n| !n.is_empty())
+                .map_or_else(|| crate::expand::slug(&shown[mark.len()..]), str::to_string);
+            let name = (1..)
+                .map(|n| {
+                    if n == 1 {
+                        base.clone()
+                    } else {
+                        format!("{base}-{n}")
+                    }
+                })
+                .find(|n| !names.contains(n))
+                .unwrap_or(base);
+            names.push(name.clone());
+            out.push((
+                name,
+                DetectionRuleSpec {
+                    id: id.to_string(),
+                    display_name: shown.to_string(),
+                    body: r.clone(),
+                    adopt_id: None,
+                },
+            ));
+        }
+        out
     }
 
     async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {

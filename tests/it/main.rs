@@ -10,6 +10,7 @@ mod ci_workflow;
 mod cli;
 mod concurrency;
 mod defender_rbac;
+mod detection_prune;
 mod detection_rules;
 mod engine;
 mod export;
