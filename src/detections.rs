@@ -514,7 +514,7 @@ fn rules_for(
                     list.push(serde_json::Value::Object(entry));
                 }
             }
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "id": id,
                 "displayName": display_name,
                 "description": r.description,
@@ -532,6 +532,17 @@ fn rules_for(
                     "automatedActions": actions,
                 },
             });
+            if !r.device_groups.is_empty()
+                && let Some(action) = body
+                    .get_mut("detectionAction")
+                    .and_then(serde_json::Value::as_object_mut)
+            {
+                let groups: Vec<&str> = r.device_groups.iter().map(|g| g.value.as_str()).collect();
+                action.insert(
+                    "organizationalScope".into(),
+                    serde_json::json!({ "deviceGroups": groups }),
+                );
+            }
             Some(DesiredRule {
                 name,
                 id,

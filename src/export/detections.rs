@@ -427,6 +427,14 @@ fn new_entry(
             recommended_actions: text(template.and_then(|t| t.get("recommendedActions"))),
             mitre,
         },
+        device_groups: r
+            .pointer("/detectionAction/organizationalScope/deviceGroups")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(s)
+            .collect(),
         actions,
         select: DetectionSelect {
             tiers: vec![],
@@ -527,6 +535,10 @@ fn fragment_yaml(entries: &[DetectionRule]) -> String {
                 let list: Vec<String> = techniques.iter().map(|t| q(&t.value)).collect();
                 y.push_str(&format!("          {}: [{}]\n", q(tactic), list.join(", ")));
             }
+        }
+        if !r.device_groups.is_empty() {
+            let list: Vec<String> = r.device_groups.iter().map(|g| q(&g.value)).collect();
+            y.push_str(&format!("      deviceGroups: [{}]\n", list.join(", ")));
         }
         if !r.actions.is_empty() {
             y.push_str("      actions:\n");

@@ -38,6 +38,11 @@ impl DetectionRuleSpec {
         if let Some(o) = b.as_object_mut() {
             o.remove("id");
         }
+        // A PATCH leaves out what it does not send: a scope the library no longer declares is
+        // cleared explicitly (every device again).
+        if let Some(action) = b.get_mut("detectionAction").and_then(Value::as_object_mut) {
+            action.entry("organizationalScope").or_insert(Value::Null);
+        }
         b
     }
 }
@@ -82,6 +87,7 @@ fn view_of(rule: &Value) -> Value {
             "tactics": get(template, "tactics"),
         },
         "actions": actions,
+        "deviceGroups": device_groups(rule),
         "description": non_empty(rule.get("description").cloned().unwrap_or(Value::Null)),
     })
 }
@@ -93,6 +99,19 @@ fn owner_mark(display_name: &str) -> Option<&str> {
         .starts_with('[')
         .then(|| &display_name[..end + 2])
         .filter(|m| m.len() > 3)
+}
+
+/// `organizationalScope.deviceGroups` as a sorted list; none (null scope) is every device.
+fn device_groups(rule: &Value) -> Value {
+    let mut groups: Vec<&str> = rule
+        .pointer("/detectionAction/organizationalScope/deviceGroups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    groups.sort_unstable();
+    json!(groups)
 }
 
 fn find<'a>(

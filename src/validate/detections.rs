@@ -27,6 +27,7 @@ pub const FIELDS: &[&str] = &[
     "frequency",
     "alert",
     "actions",
+    "deviceGroups",
     "description",
 ];
 
@@ -109,6 +110,14 @@ pub(super) fn check_library(
                     )
                     .set_label("expected e.g. T1059 or T1059.001");
                 }
+            }
+        }
+        let mut groups = BTreeSet::new();
+        for g in &rule.device_groups {
+            if g.value.trim().is_empty() {
+                cx.error(g, "device group name is empty");
+            } else if !groups.insert(g.value.as_str()) {
+                cx.error(g, format!("device group `{}` is listed twice", g.value));
             }
         }
         for t in &rule.select.tiers {

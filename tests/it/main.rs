@@ -12,6 +12,7 @@ mod concurrency;
 mod defender_rbac;
 mod detection_prune;
 mod detection_rules;
+mod detection_scope;
 mod engine;
 mod export;
 mod export_detections;
