@@ -7,7 +7,8 @@
 //! The draft is then validated and planned like any manifest: live values that differ from the
 //! provider's standard become drift exceptions (with an owner and an expiry, so they are
 //! reviewed, not forgotten) when `--owner` is given, and are listed otherwise. Objects the
-//! manifest cannot express are listed, never dropped silently.
+//! manifest cannot express are listed, never dropped silently. Hand-made custom detection rules
+//! go into the Provider's library ([`detections`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
