@@ -47,6 +47,16 @@ pub const ENTITY_COLUMNS: &[&str] = &[
     "InitiatingProcessAccountObjectId",
 ];
 
+/// A query as compared and deduplicated: line endings, trailing spaces and trailing blank lines
+/// carry no meaning in KQL but differ between editors, so they never make a diff or a twin.
+pub fn normalise_query(query: &str) -> String {
+    let lines: Vec<&str> = query
+        .split('\n')
+        .map(|l| l.trim_end_matches(['\r', ' ', '\t']))
+        .collect();
+    lines.join("\n").trim_end_matches('\n').to_string()
+}
+
 /// The name of `frequency` for people, when it is one Microsoft accepts.
 pub fn frequency_label(frequency: &str) -> Option<&'static str> {
     FREQUENCIES
@@ -504,7 +514,7 @@ fn rules_for(
                     list.push(serde_json::Value::Object(entry));
                 }
             }
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "id": id,
                 "displayName": display_name,
                 "description": r.description,
@@ -522,6 +532,17 @@ fn rules_for(
                     "automatedActions": actions,
                 },
             });
+            if !r.device_groups.is_empty()
+                && let Some(action) = body
+                    .get_mut("detectionAction")
+                    .and_then(serde_json::Value::as_object_mut)
+            {
+                let groups: Vec<&str> = r.device_groups.iter().map(|g| g.value.as_str()).collect();
+                action.insert(
+                    "organizationalScope".into(),
+                    serde_json::json!({ "deviceGroups": groups }),
+                );
+            }
             Some(DesiredRule {
                 name,
                 id,
@@ -576,6 +597,17 @@ mod tests {
     fn pipes_in_strings_and_comments_are_not_stages() {
         let q = "T // a | project X\n| where A has \"| project Y\"";
         assert!(output_shape(q).is_none());
+    }
+
+    #[test]
+    fn queries_differing_only_in_line_ends_and_trailing_spaces_are_one() {
+        let a = "T\r\n| where A == 1  \r\n| project X\r\n\r\n";
+        let b = "T\n| where A == 1\n| project X";
+        assert_eq!(normalise_query(a), normalise_query(b));
+        assert_ne!(
+            normalise_query("T | take 1"),
+            normalise_query("T  | take 1")
+        );
     }
 
     #[test]

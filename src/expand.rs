@@ -573,7 +573,7 @@ pub fn expand_customer(p: &ValidProvider, c: &CustomerManifest) -> DesiredTenant
     // Custom detections exist in the global service only (validation refuses the others).
     if !offboarding && cloud == Cloud::Public {
         for r in crate::detections::desired(&p.doc, c, detection_day()) {
-            push_detection_rule(&mut b, r);
+            push_detection_rule(&mut b, c, r);
         }
     }
 
@@ -838,14 +838,17 @@ fn detection_day() -> jiff::civil::Date {
     jiff::ZonedDateTime::now().date()
 }
 
-fn push_detection_rule(b: &mut Builder, r: crate::detections::DesiredRule) {
+fn push_detection_rule(b: &mut Builder, c: &CustomerManifest, r: crate::detections::DesiredRule) {
+    let address = Address::new(Kind::DetectionRule, r.name);
+    let adopt_id = adopted(c, &address);
     b.push(
-        Address::new(Kind::DetectionRule, r.name),
+        address,
         vec![],
         Spec::DetectionRule(DetectionRuleSpec {
             id: r.id,
             display_name: r.display_name,
             body: r.body,
+            adopt_id,
         }),
     );
 }
@@ -880,7 +883,7 @@ pub(crate) fn universe_customer(p: &ValidProvider, c: &CustomerManifest) -> Desi
                 .iter()
                 .any(|x| x.address.kind == Kind::DetectionRule && x.address.name == r.name);
             if !known {
-                push_detection_rule(&mut b, r);
+                push_detection_rule(&mut b, c, r);
             }
         }
         universe.resources = b.resources;

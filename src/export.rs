@@ -7,8 +7,10 @@
 //! The draft is then validated and planned like any manifest: live values that differ from the
 //! provider's standard become drift exceptions (with an owner and an expiry, so they are
 //! reviewed, not forgotten) when `--owner` is given, and are listed otherwise. Objects the
-//! manifest cannot express are listed, never dropped silently.
+//! manifest cannot express are listed, never dropped silently. Hand-made custom detection rules
+//! go into the Provider's library ([`detections`]).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,6 +29,8 @@ use crate::model::observe::{Ids, Observed, Snapshot, str_of};
 use crate::plan::{self, Endpoints, Op, PlanOptions, TenantJob, TenantPlan, read};
 use crate::validate::{self, Validated};
 
+pub mod detections;
+
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
     pub tenant_id: String,
@@ -43,6 +47,9 @@ pub struct ExportOptions {
     /// How long those exceptions last.
     pub keep_days: i64,
     pub today: jiff::civil::Date,
+    /// Detection library entries loaded from the fragment of earlier exports, not yet pasted
+    /// into the Provider ([`detections::load_for_export`]).
+    pub pending_detections: std::collections::BTreeSet<String>,
 }
 
 /// What `export` found and wrote.
@@ -63,6 +70,10 @@ pub struct Export {
     pub unplaceable: Vec<String>,
     /// Things export cannot read at all (no API).
     pub notes: Vec<String>,
+    /// Hand-made custom detection rules taken into the library.
+    pub detections: Vec<detections::AdoptedRule>,
+    /// Library files to write beside the Provider (new `.kql` files, the entries' fragment).
+    pub library_files: Vec<detections::LibraryFile>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +170,8 @@ pub async fn export(
         defender_rbac: DefenderRbac::Unified,
         siem: p.spec.siem.is_some(),
         adopt: vec![],
+        labels: BTreeMap::new(),
+        library: vec![],
         exceptions: vec![],
         owner: opts.owner.clone(),
         expires: opts
@@ -201,6 +214,22 @@ pub async fn export(
     let mut unplaceable = unplaceable;
     decide(&mut draft, p, &universe, &state);
     unplaceable.extend(foreign_objects(p, &universe, &state));
+    // Custom detections exist in the global service only.
+    let rules = if cloud == Cloud::Public {
+        detections::adopt(
+            &tg,
+            &v.provider.sourced(),
+            &opts.pending_detections,
+            &draft.manifest(),
+        )
+        .await
+    } else {
+        detections::Adoption::default()
+    };
+    draft.labels.extend(rules.labels.clone());
+    draft.adopt.extend(rules.pins.iter().cloned());
+    draft.library.clone_from(&rules.entries);
+    unplaceable.extend(rules.unplaceable.iter().cloned());
 
     // Plan the draft like any manifest; keep differing live values as exceptions if asked.
     let plan_opts = PlanOptions {
@@ -221,11 +250,15 @@ pub async fn export(
             .filter(|a| matches!(a.op, Op::Update | Op::Replace))
         {
             for c in &a.changes {
+                let Some(value) = detections::kept(&a.address, &c.field, &c.before) else {
+                    continue;
+                };
                 excepted.push(format!("{} {}: keeps {}", a.address, c.field, c.before));
                 draft.exceptions.push(DraftException {
                     resource: a.address.clone(),
                     field: c.field.clone(),
                     live: c.before.clone(),
+                    value,
                 });
             }
         }
@@ -237,27 +270,30 @@ pub async fn export(
         .actions
         .iter()
         .filter(|a| a.op.is_change())
-        .map(|a| match a.op {
-            Op::Update | Op::Replace => format!(
-                "{} {}: {} (pass --owner to keep the live values as accepted drift)",
-                a.op.verb(),
-                a.address,
-                a.changes
-                    .iter()
-                    .map(|c| format!("{} {} → {}", c.field, c.before, c.after))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            Op::Manual => format!(
-                "manual {}: do it, then attest it in the manifest",
-                a.address
-            ),
-            _ => format!("{} {}", a.op.verb(), a.address),
+        .map(|a| {
+            detections::remaining_note(a).unwrap_or_else(|| match a.op {
+                Op::Update | Op::Replace => format!(
+                    "{} {}: {} (pass --owner to keep the live values as accepted drift)",
+                    a.op.verb(),
+                    a.address,
+                    a.changes
+                        .iter()
+                        .map(|c| format!("{} {} → {}", c.field, c.before, c.after))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                Op::Manual => format!(
+                    "manual {}: do it, then attest it in the manifest",
+                    a.address
+                ),
+                _ => format!("{} {}", a.op.verb(), a.address),
+            })
         })
         .collect();
     let mut notes = vec![
         "Defender e-mail notification rules have no API and were not read: declare them under spec.notifications and attest them".to_string(),
     ];
+    notes.extend(rules.notes.iter().cloned());
     if draft.tiers.is_empty() {
         notes.push("no tier of the provider was found in this tenant".to_string());
     }
@@ -270,6 +306,8 @@ pub async fn export(
         remaining,
         unplaceable,
         notes,
+        detections: rules.rules,
+        library_files: rules.files,
     })
 }
 
@@ -705,6 +743,11 @@ struct Draft {
     defender_rbac: DefenderRbac,
     siem: bool,
     adopt: Vec<(String, String)>,
+    /// `metadata.labels`: the adopted detection rules' selection.
+    labels: BTreeMap<String, String>,
+    /// Detection library entries the Provider does not hold yet (adopted by this or an earlier
+    /// export): the draft is validated and planned as if they were pasted in.
+    library: Vec<manifest::DetectionRule>,
     exceptions: Vec<DraftException>,
     owner: Option<String>,
     expires: jiff::civil::Date,
@@ -715,6 +758,8 @@ struct DraftException {
     resource: String,
     field: String,
     live: Value,
+    /// A detection rule's override (`status`, `severity`): the live value, kept by the rule.
+    value: Option<String>,
 }
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
@@ -731,7 +776,7 @@ impl Draft {
             kind: s("Customer"),
             metadata: Metadata {
                 name: s(&self.name),
-                labels: Default::default(),
+                labels: self.labels.clone(),
             },
             spec: manifest::CustomerSpec {
                 tenant_id: s(&self.tenant_id),
@@ -770,6 +815,12 @@ impl Draft {
         ));
         y.push_str("apiVersion: mssp.io/v1\nkind: Customer\nmetadata:\n");
         y.push_str(&format!("  name: {}\n", q(&self.name)));
+        if !self.labels.is_empty() {
+            y.push_str("  # Selects the detection rules adopted from this tenant.\n  labels:\n");
+            for (k, v) in &self.labels {
+                y.push_str(&format!("    {}: {}\n", q(k), q(v)));
+            }
+        }
         y.push_str("spec:\n");
         y.push_str(&format!("  tenantId: {}\n", q(&self.tenant_id)));
         y.push_str(&format!("  domain: {}\n", q(&self.domain)));
@@ -821,6 +872,9 @@ impl Draft {
                     q(owner),
                     self.expires
                 ));
+                if let Some(v) = &e.value {
+                    y.push_str(&format!("      value: {}\n", q(v)));
+                }
             }
         }
         y
@@ -833,7 +887,13 @@ impl Draft {
         let mut out = manifest::LoadOutcome::default();
         manifest::parse_source(&file, true, &mut out);
         let mut set = out.set;
-        set.providers.push(v.provider.sourced());
+        let mut provider = v.provider.sourced();
+        provider
+            .doc
+            .spec
+            .detections
+            .extend(self.library.iter().cloned());
+        set.providers.push(provider);
         let (checked, diags) = validate::validate(&set, self.today);
         let mut diags_all = out.diagnostics;
         diags_all.extend(diags);

@@ -1266,7 +1266,15 @@ fn check_adoptions(cx: &mut Ctx<'_>, c: &CustomerManifest, tenant: &crate::kinds
     let mut resources = BTreeSet::new();
     let mut ids = BTreeSet::new();
     for a in &c.spec.adopt {
-        cx.guid(&a.id, "adopted object id");
+        // Directory and entitlement objects have GUIDs; a detection rule's id is whatever
+        // Defender gave it (numbers for rules made in the portal).
+        if a.resource.value.starts_with(detections::ADDRESS_PREFIX) {
+            if a.id.value.trim().is_empty() || a.id.value.chars().any(char::is_control) {
+                cx.error(&a.id, "adopted detection rule id is empty or not printable");
+            }
+        } else {
+            cx.guid(&a.id, "adopted object id");
+        }
         if !ids.insert(a.id.value.to_ascii_lowercase()) {
             cx.error(&a.id, format!("object `{}` is adopted twice", a.id.value));
         }
@@ -1282,7 +1290,7 @@ fn check_adoptions(cx: &mut Ctx<'_>, c: &CustomerManifest, tenant: &crate::kinds
                 cx.error(
                     &a.resource,
                     format!(
-                        "`{}` cannot be adopted; only groups, the catalog, assignment policies, Defender roles and their assignments are",
+                        "`{}` cannot be adopted; only groups, the catalog, assignment policies, Defender roles and their assignments, and detection rules are",
                         a.resource.value
                     ),
                 )

@@ -265,6 +265,7 @@ async fn apply_tenant(
         &w,
         desired,
         universe,
+        &state.leftovers,
         &writes,
         opts,
         allow_protected,
@@ -300,6 +301,7 @@ struct Node<'a> {
 fn graph_of<'a>(
     desired: &'a DesiredTenant,
     universe: &'a DesiredTenant,
+    leftovers: &'a [DesiredResource],
     writes: &[&'a crate::plan::Action],
 ) -> Vec<Node<'a>> {
     let mut nodes: Vec<Node<'a>> = Vec::new();
@@ -328,7 +330,7 @@ fn graph_of<'a>(
     }
     let creates: Vec<usize> = (0..nodes.len()).collect();
     let mut deletes: BTreeMap<&Address, usize> = BTreeMap::new();
-    for r in universe.resources.iter().rev() {
+    for r in universe.resources.iter().rev().chain(leftovers) {
         if let Some(a) = writes
             .iter()
             .find(|a| a.op == Op::Delete && a.address == r.address.to_string())
@@ -386,10 +388,12 @@ struct Ran {
 /// Runs the writes along their dependencies: each starts as soon as the writes it waits for
 /// have finished (not when a whole level has), as many at once as are ready, up to
 /// `opts.per_tenant`. A failed write skips what depends on it.
+#[allow(clippy::too_many_arguments)]
 async fn run_actions(
     w: &Writer<'_>,
     desired: &DesiredTenant,
     universe: &DesiredTenant,
+    leftovers: &[DesiredResource],
     writes: &[&crate::plan::Action],
     opts: &ApplyOptions,
     allow_protected: bool,
@@ -398,7 +402,7 @@ async fn run_actions(
     use futures::stream::FuturesUnordered;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    let nodes = graph_of(desired, universe, writes);
+    let nodes = graph_of(desired, universe, leftovers, writes);
     let mut dependents: Vec<Vec<usize>> = vec![vec![]; nodes.len()];
     for (i, n) in nodes.iter().enumerate() {
         for &d in &n.deps {

@@ -67,11 +67,19 @@ pub fn run(args: &ExportArgs) -> super::Outcome {
     {
         return Err(Error::OutExists(out.clone()));
     }
-    let v = engine::load_checked(&args.manifests.paths, Some("exported"))?;
-    engine::block_on(run_async(args, &v))
+    let (v, diags, pending) = export::detections::load_for_export(&args.manifests.paths);
+    eprint!("{}", diags.render_brief());
+    let v = v.ok_or(engine::EngineError::InvalidManifests {
+        what: Some("exported"),
+    })?;
+    engine::block_on(run_async(args, &v, pending))
 }
 
-async fn run_async(args: &ExportArgs, v: &Validated) -> super::Outcome {
+async fn run_async(
+    args: &ExportArgs,
+    v: &Validated,
+    pending_detections: std::collections::BTreeSet<String>,
+) -> super::Outcome {
     let (session, sandbox) = engine::connect(&args.connection, v).await?;
     let opts = ExportOptions {
         tenant_id: args.customer_tenant.clone(),
@@ -82,6 +90,7 @@ async fn run_async(args: &ExportArgs, v: &Validated) -> super::Outcome {
         owner: args.owner.clone(),
         keep_days: i64::from(args.keep_days),
         today: jiff::ZonedDateTime::now().date(),
+        pending_detections,
     };
     let result = export::export(v, Arc::clone(&session.graph), &session.endpoints, &opts).await;
     engine::disconnect(sandbox).await;
@@ -89,6 +98,7 @@ async fn run_async(args: &ExportArgs, v: &Validated) -> super::Outcome {
 }
 
 fn write(args: &ExportArgs, e: &Export) -> super::Outcome {
+    write_library(e)?;
     let text = format!("{}\n{}", modeline(args.out.as_deref()), e.manifest);
     match &args.out {
         Some(path) => std::fs::write(path, &text).map_err(Error::io(format!(
@@ -101,6 +111,24 @@ fn write(args: &ExportArgs, e: &Export) -> super::Outcome {
     }
     eprint!("{}", summary(e, args.out.as_deref()));
     Ok(exit::SUCCESS)
+}
+
+/// The detection library's new `.kql` files and its fragment, beside the Provider manifest:
+/// written before the manifest that selects them, so a manifest never names a missing query.
+fn write_library(e: &Export) -> Result<(), Error> {
+    for f in &e.library_files {
+        if let Some(dir) = f.path.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(format!(
+                "cannot create the detection library folder: {}",
+                dir.display()
+            )))?;
+        }
+        std::fs::write(&f.path, &f.text).map_err(Error::io(format!(
+            "cannot write the detection library: {}",
+            f.path.display()
+        )))?;
+    }
+    Ok(())
 }
 
 /// The editor's schema line, as the committed manifests start: the Customer schema in the
@@ -160,6 +188,31 @@ pub fn summary(e: &Export, out: Option<&std::path::Path>) -> String {
         s.push_str(&format!(
             "  adopted {} = {} \"{}\" (made by hand; pinned by id)\n",
             a.resource, a.id, a.display_name
+        ));
+    }
+    for r in &e.detections {
+        s.push_str(&format!(
+            "  adopted detection rule \"{}\" ({}) as detection-rule/{}{}\n",
+            r.display_name,
+            r.id,
+            r.entry,
+            if r.reused {
+                " (same query as the library's entry)"
+            } else {
+                " (new library entry)"
+            }
+        ));
+    }
+    for f in &e.library_files {
+        s.push_str(&format!("  wrote {}\n", f.path.display()));
+    }
+    if e.library_files
+        .iter()
+        .any(|f| f.path.ends_with(export::detections::FRAGMENT))
+    {
+        s.push_str(&format!(
+            "paste {} under `spec:` of the Provider manifest once every customer is exported\n",
+            export::detections::FRAGMENT
         ));
     }
     for x in &e.excepted {

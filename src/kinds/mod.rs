@@ -12,7 +12,7 @@
 //!    [`ResourceKind::observe`] and [`ResourceKind::create`]. Everything else has a default
 //!    that fits a kind with no compared fields and nothing to update or delete:
 //!    `FIELDS`, `IMMUTABLE`, `PROTECTED`, `ADOPTABLE`, `read_by_id`, `reads`, `view`,
-//!    `prunable`, `adoption_hint`, `update`, `delete`.
+//!    `prunable`, `leftovers`, `adoption_hint`, `update`, `delete`.
 //! 2. One line in the `kinds!` list of `registry.rs` (`MyKind => my_kind::MySpec,`), at the
 //!    place in the plan order where it belongs, and `pub mod my_kind;` below.
 //! 3. Its expansion from the manifests in `expand.rs`.
@@ -109,6 +109,14 @@ pub trait ResourceKind: Sized + Sync {
     /// Whether an owned object no longer declared may be deleted when pruning.
     fn prunable(&self) -> bool {
         true
+    }
+
+    /// Objects of this kind the tool owns (they carry its ownership mark) that no manifest names
+    /// any more, found in what was read, as `(address name, spec)`: pruning candidates beyond
+    /// the universe, for kinds whose mark outlives the manifest entry that made them. `ours`
+    /// are this kind's resources in the universe of the tenant.
+    fn leftovers(_ours: &[&Self], _snap: &Snapshot) -> Vec<(String, Self)> {
+        vec![]
     }
 
     /// A note on a planned create when a similar object exists that could be adopted instead.

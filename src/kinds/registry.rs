@@ -78,6 +78,33 @@ macro_rules! kinds {
             }
         }
 
+        /// Owned objects no manifest names any more, of every kind (see
+        /// [`ResourceKind::leftovers`]), as resources to prune.
+        pub(crate) fn leftovers(
+            universe: &crate::model::DesiredTenant,
+            snap: &Snapshot,
+        ) -> Vec<crate::model::DesiredResource> {
+            let mut out = Vec::new();
+            $(
+                let ours: Vec<&$ty> = universe
+                    .resources
+                    .iter()
+                    .filter_map(|r| match &r.spec {
+                        Spec::$variant(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect();
+                out.extend(<$ty as ResourceKind>::leftovers(&ours, snap).into_iter().map(
+                    |(name, spec)| crate::model::DesiredResource {
+                        address: Address::new(Kind::$variant, name),
+                        depends_on: vec![],
+                        spec: Spec::$variant(spec),
+                    },
+                ));
+            )*
+            out
+        }
+
         /// The desired state of one resource.
         #[derive(Debug, Clone, PartialEq, Serialize)]
         #[serde(untagged)]

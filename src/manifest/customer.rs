@@ -65,12 +65,11 @@ pub struct CustomerSpec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Adoption {
     /// The resource address, e.g. `group/tier1`: a group, the catalog, an assignment
-    /// policy, a Defender role or role assignment. Every other kind is found by a key Graph
-    /// already holds (tenant id, app id) or through an adopted object (a package by the group
-    /// it grants).
+    /// policy, a Defender role or role assignment, a detection rule. Every other kind is found
+    /// by a key Graph already holds (tenant id, app id) or through an adopted object (a
+    /// package by the group it grants).
     pub resource: Loc<String>,
-    /// The existing object's id (GUID).
-    #[schemars(regex(pattern = super::GUID_PATTERN))]
+    /// The existing object's id: a GUID, except for a detection rule (the id Defender gave it).
     pub id: Loc<String>,
 }
 

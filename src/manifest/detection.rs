@@ -32,6 +32,10 @@ pub struct DetectionRule {
     pub enabled: bool,
     /// The alert each match raises.
     pub alert: DetectionAlert,
+    /// Device groups (Defender for Endpoint) the rule applies to
+    /// (`detectionAction.organizationalScope.deviceGroups`); every device when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_groups: Vec<Loc<String>>,
     /// Automated response actions on what the query returns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ResponseAction>,

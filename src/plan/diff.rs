@@ -92,7 +92,12 @@ pub(crate) fn diff(input: &DiffInput<'_>) -> Result<DiffOutput, Undetermined> {
     }
     let desired: Vec<&Address> = input.desired.resources.iter().map(|r| &r.address).collect();
     let mut not_pruned = Vec::new();
-    for r in &input.universe.resources {
+    for r in input
+        .universe
+        .resources
+        .iter()
+        .chain(&input.state.leftovers)
+    {
         if desired.contains(&&r.address) || !r.spec.prunable() {
             continue;
         }

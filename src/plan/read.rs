@@ -38,6 +38,9 @@ pub struct TenantState {
     pub snapshot: Snapshot,
     pub ids: Ids,
     pub observed: BTreeMap<Address, Observed>,
+    /// Owned objects found in what was read that no manifest names any more (a detection rule
+    /// removed from the library): pruning candidates besides the universe's, observed above.
+    pub leftovers: Vec<crate::model::DesiredResource>,
 }
 
 const MAX_ROUNDS: usize = 4;
@@ -91,10 +94,25 @@ pub(crate) async fn read_tenant(
     if observed.is_empty() {
         observed = observe_all(universe, &snap, &mut ids, base_dir)?;
     }
+    let leftovers = crate::kinds::registry::leftovers(universe, &snap);
+    for r in &leftovers {
+        let cx = ObserveContext {
+            tenant: universe,
+            snap: &snap,
+            ids: &ids,
+            base_dir,
+        };
+        let o = r.spec.observe(&cx).map_err(|source| ReadError::Observe {
+            address: r.address.clone(),
+            source,
+        })?;
+        observed.insert(r.address.clone(), o);
+    }
     Ok(TenantState {
         snapshot: snap,
         ids,
         observed,
+        leftovers,
     })
 }
 

@@ -285,6 +285,10 @@ pub(crate) const BETA_TYPES: &[(&str, &[BetaProp])] = &[
         ],
     ),
     (
+        "microsoft.graph.security.organizationalScope",
+        &[("deviceGroups", "Edm.String", true, false)],
+    ),
+    (
         "microsoft.graph.security.alertTemplate",
         &[
             ("title", "Edm.String", false, false),

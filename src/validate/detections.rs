@@ -27,6 +27,7 @@ pub const FIELDS: &[&str] = &[
     "frequency",
     "alert",
     "actions",
+    "deviceGroups",
     "description",
 ];
 
@@ -111,6 +112,14 @@ pub(super) fn check_library(
                 }
             }
         }
+        let mut groups = BTreeSet::new();
+        for g in &rule.device_groups {
+            if g.value.trim().is_empty() {
+                cx.error(g, "device group name is empty");
+            } else if !groups.insert(g.value.as_str()) {
+                cx.error(g, format!("device group `{}` is listed twice", g.value));
+            }
+        }
         for t in &rule.select.tiers {
             if !spec.tiers.iter().any(|pt| pt.name.value == t.value) {
                 cx.error(t, format!("unknown tier `{}`", t.value))
@@ -153,6 +162,17 @@ fn is_technique(s: &str) -> bool {
 /// to Microsoft as a query). Query problems are reported at their line and column in the file.
 fn read_query(cx: &mut Ctx<'_>, rule: &DetectionRule, roots: &[PathBuf]) -> Option<Arc<str>> {
     let at = &rule.query_file;
+    // Read once: a rule validated before (or built by `mssp export` before its file is
+    // written) carries its text, which is what later stages send.
+    if let Some(text) = &rule.query {
+        for p in d::check_required_columns(text) {
+            cx.error(
+                at,
+                format!("{} (line {}, column {})", p.message, p.line, p.column),
+            );
+        }
+        return Some(Arc::clone(text));
+    }
     let base = cx
         .file
         .path

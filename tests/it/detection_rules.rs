@@ -235,7 +235,7 @@ const KQL_LSASS: &str =
 const KQL_FORWARDING: &str = "CloudAppEvents\n| where ActionType == \"New-InboxRule\"\n| project Timestamp, ReportId, AccountObjectId\n";
 
 /// The `world` fixture plus the library, its KQL files and a label on `beta`.
-fn library_dir() -> tempfile::TempDir {
+pub(super) fn library_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(Path::new("tests/fixtures/world"), dir.path());
     let provider = dir.path().join("provider.yaml");
@@ -295,7 +295,7 @@ fn the_library_loads_with_its_queries_and_selects_by_tier_and_label() {
 }
 
 /// Rewrites one file of the library directory.
-fn edit(dir: &Path, file: &str, from: &str, to: &str) {
+pub(super) fn edit(dir: &Path, file: &str, from: &str, to: &str) {
     let p = dir.join(file);
     let text = std::fs::read_to_string(&p).expect("read");
     assert!(text.contains(from), "{file} lacks {from:?}");

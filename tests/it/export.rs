@@ -276,6 +276,7 @@ fn options(owner: Option<&str>) -> ExportOptions {
         owner: owner.map(str::to_string),
         keep_days: 90,
         today: jiff::civil::date(2026, 11, 23),
+        pending_detections: Default::default(),
     }
 }
 
