@@ -193,7 +193,7 @@ pub struct Shortfall {
     pub consent_url: String,
 }
 
-/// How many tokens the plan's warnings fetch at once when a plan has no parallelism to say.
+/// How many tokens [`preflight`] fetches at once (apply passes its `--parallelism` instead).
 pub const PREFLIGHT_CONCURRENCY: usize = 16;
 
 /// Checks that the token in every tenant carries the application permissions needed to read

@@ -154,8 +154,8 @@ pub async fn plan_with_states(
     plan_inner(v, graph, endpoints, opts, progress, true, Keep::default()).await
 }
 
-/// With `keep_states` false, customer states are dropped as soon as their plan is made (only
-/// whether they could be read is kept).
+/// With `keep_states` false, customer states are dropped as soon as their plan is made and the
+/// states returned hold the MSSP tenant's alone.
 async fn plan_inner(
     v: &Validated,
     graph: Arc<Graph>,
@@ -229,14 +229,9 @@ async fn plan_inner(
                 )
                 .await;
                 progress.inc(1);
-                // Only an apply that follows at once uses what was read; otherwise whether
-                // the tenant could be read is all that is kept (nothing, for a readable one).
-                let state = if keep_states {
-                    Some(state)
-                } else {
-                    state.err().map(Err)
-                };
-                (p, state)
+                // Only an apply that follows at once uses what was read; otherwise the plan
+                // (a blocked tenant's reason included) is all that is kept.
+                (p, keep_states.then_some(state))
             }
         },
     )
