@@ -19,6 +19,7 @@ import os
 import platform
 import shutil
 import signal
+import shlex
 import ssl
 import subprocess
 import sys
@@ -105,10 +106,11 @@ class Sandbox:
         self.proc.wait(timeout=600)
 
 
-def run_tool(binary, args, env):
-    """Runs the tool; returns (exit code, wall s, peak RSS MB, CPU s)."""
+def run_tool(binary, args, env, wrap=()):
+    """Runs the tool (behind `wrap`, a command prefix); returns (exit code, wall s, peak RSS MB,
+    CPU s)."""
     started = time.monotonic()
-    p = subprocess.Popen([binary] + args, env=env, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(list(wrap) + [binary] + args, env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     stderr_tail = p.stderr.read()[-2000:]
     _, status, usage = os.wait4(p.pid, 0)
@@ -152,7 +154,7 @@ def seed_converged(binary, work, n):
     return out
 
 
-def noop_plan(binary, work, n, latency_ms, parallelism):
+def noop_plan(binary, work, n, latency_ms, parallelism, plan_args=(), wrap=()):
     run = os.path.join(work, f"world-{n}")
     manifests = os.path.join(run, "manifests")
     t0 = time.monotonic()
@@ -166,7 +168,8 @@ def noop_plan(binary, work, n, latency_ms, parallelism):
     sb.control("POST", "reset-log")
     cpu0 = sb.cpu_seconds()
     rc, wall, rss, cpu = run_tool(
-        binary, ["plan", "--detailed-exitcode", "--parallelism", str(parallelism), manifests], sb.env)
+        binary, ["plan", "--detailed-exitcode", "--parallelism", str(parallelism), *plan_args,
+                 manifests], sb.env, wrap)
     sb_cpu = sb.cpu_seconds() - cpu0
     log = sb.control("GET", "requests")
     sb_rss = sb.rss_mb()
@@ -252,6 +255,11 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=50)
     ap.add_argument("--parallelism", type=int, default=8)
     ap.add_argument("--skip-apply", action="store_true")
+    # Diagnostics, not figures for the table: other outputs of the plan (`--plan-args "--format
+    # json"`, `--out FILE`) and a command prefix for the measured plan only (`--wrap "heaptrack
+    # -o /tmp/plan"`, `--wrap "env MALLOC_ARENA_MAX=2"`; the sandbox runs unwrapped).
+    ap.add_argument("--plan-args", default="")
+    ap.add_argument("--wrap", default="")
     ap.add_argument("tenants", nargs="*", type=int, default=[100, 1000, 10000])
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
@@ -262,15 +270,18 @@ def main():
               flush=True)
         rows = []
         for n in a.tenants:
-            r = noop_plan(binary, work, n, a.latency_ms, a.parallelism)
+            r = noop_plan(binary, work, n, a.latency_ms, a.parallelism,
+                          shlex.split(a.plan_args), shlex.split(a.wrap))
             r["load"] = load()
             rows.append(r)
             print(f"  {n} tenants done: {r['wall']:.1f} s (seeded in {r['seeded']:.1f} s), "
                   f"exit {r['rc']}, load {r['load']}", flush=True)
         fresh = None if a.skip_apply else fresh_apply(binary, work, a.latency_ms)
         print()
+        extra = "".join(f" {o} {shlex.quote(x)}" for o, x in
+                        (("--plan-args", a.plan_args), ("--wrap", a.wrap)) if x)
         print(f"No-op plan, `--parallelism {a.parallelism}`, sandbox out of process at "
-              f"{a.latency_ms} ms (`scripts/bench.sh {' '.join(map(str, a.tenants))}`):")
+              f"{a.latency_ms} ms (`scripts/bench.sh {' '.join(map(str, a.tenants))}{extra}`):")
         print()
         print("| Tenants | Wall | Graph requests (per tenant) | Token requests | Bound | Wall ÷ bound "
               "| Tool peak RSS | Tool CPU | Sandbox CPU | Sandbox RSS | Exit | Load (1/5/15 min) |")

@@ -225,6 +225,19 @@ impl Tokens {
         Ok(c)
     }
 
+    /// Drops the credential of `tenant` and the tokens it caches: a run over thousands of
+    /// tenants that is done with one need not hold its credential (a few KB each) to the end.
+    /// A later [`Tokens::token`] for the tenant builds a new one and asks Entra again.
+    pub async fn release(&self, login: &str, tenant: &str) {
+        let key = format!("{}/{tenant}", login.trim_end_matches('/'));
+        self.credentials.lock().await.remove(&key);
+    }
+
+    /// How many tenants' credentials are held (tests check that a plan releases them).
+    pub async fn held(&self) -> usize {
+        self.credentials.lock().await.len()
+    }
+
     fn client_options(&self, login: &str) -> ClientOptions {
         let mut custom = CustomConfiguration::default();
         custom.authority_host = login.to_string();

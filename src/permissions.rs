@@ -134,15 +134,24 @@ impl TenantNeeds {
     }
 }
 
+impl TenantNeeds {
+    /// [`TenantNeeds::of`], plus what the tool itself does in the MSSP tenant.
+    pub fn for_tenant(desired: &DesiredTenant, universe: &DesiredTenant) -> Self {
+        let mut needs = Self::of(desired, universe);
+        if desired.role == TenantRole::Provider {
+            // The apply lease is a group in the MSSP tenant (`apply::lease`).
+            needs.writes.insert(Kind::Group);
+            needs.reads.insert(Kind::Group);
+        }
+        needs
+    }
+}
+
 /// What every tenant of the manifests needs (the provider first), limited to `customers`
 /// when not empty.
 pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
     let provider = crate::expand::provider_tenant(v);
-    let mut mssp = TenantNeeds::of(&provider, &provider);
-    // The apply lease is a group in the MSSP tenant (`apply::lease`).
-    mssp.writes.insert(Kind::Group);
-    mssp.reads.insert(Kind::Group);
-    let mut out = vec![mssp];
+    let mut out = vec![TenantNeeds::for_tenant(&provider, &provider)];
     let mut cs: Vec<&crate::manifest::CustomerManifest> = v
         .customers
         .iter()
@@ -184,7 +193,7 @@ pub struct Shortfall {
     pub consent_url: String,
 }
 
-/// How many tokens the plan's warnings fetch at once when a plan has no parallelism to say.
+/// How many tokens [`preflight`] fetches at once (apply passes its `--parallelism` instead).
 pub const PREFLIGHT_CONCURRENCY: usize = 16;
 
 /// Checks that the token in every tenant carries the application permissions needed to read
@@ -215,24 +224,7 @@ pub async fn preflight_with(
         .filter(|(_, t)| !t.needed().is_empty())
         .map(|(i, t)| async move {
             let profile = session.endpoints.profile(t.cloud);
-            let token = session
-                .tokens
-                .token(&profile.login, &t.tenant_id, &profile.graph_audience)
-                .await
-                .map_err(|e| format!("tenant {} ({}): {e}", t.name, t.tenant_id))?;
-            let missing = t.missing(&token_roles(token.secret()));
-            Ok::<_, String>((
-                i,
-                (!missing.is_empty()).then(|| Shortfall {
-                    tenant: t.name.clone(),
-                    tenant_id: t.tenant_id.clone(),
-                    missing: missing.into_iter().collect(),
-                    consent_url: profile.admin_consent_url(
-                        &t.tenant_id,
-                        session.tokens.client_id().unwrap_or("<client id>"),
-                    ),
-                }),
-            ))
+            Ok::<_, String>((i, shortfall(&session.tokens, &profile, t).await?))
         });
     let mut found: Vec<(usize, Option<Shortfall>)> = futures::stream::iter(checks)
         .buffer_unordered(concurrency.max(1))
@@ -244,38 +236,55 @@ pub async fn preflight_with(
     Ok(found.into_iter().filter_map(|(_, s)| s).collect())
 }
 
-/// The preflight as plan warnings: a plan made with a token that could not read or apply it
+/// What one tenant lacks, from its token (a cached one costs no request).
+async fn shortfall(
+    tokens: &crate::auth::Tokens,
+    profile: &crate::cloud::CloudProfile,
+    t: &TenantNeeds,
+) -> Result<Option<Shortfall>, String> {
+    let token = tokens
+        .token(&profile.login, &t.tenant_id, &profile.graph_audience)
+        .await
+        .map_err(|e| format!("tenant {} ({}): {e}", t.name, t.tenant_id))?;
+    let missing = t.missing(&token_roles(token.secret()));
+    Ok((!missing.is_empty()).then(|| Shortfall {
+        tenant: t.name.clone(),
+        tenant_id: t.tenant_id.clone(),
+        missing: missing.into_iter().collect(),
+        consent_url: profile
+            .admin_consent_url(&t.tenant_id, tokens.client_id().unwrap_or("<client id>")),
+    }))
+}
+
+/// The preflight as a plan warning: a plan made with a token that could not read or apply it
 /// says so in each tenant concerned, with the permission and the consent link, before anyone
-/// tries. Tokens are the ones the plan's reads fetched, so this costs no request.
-pub(crate) async fn annotate(
-    plan: &mut crate::plan::Plan,
-    session: &crate::session::Session,
-    tenants: &[TenantNeeds],
+/// tries. The token is the one the tenant's reads just fetched, so this costs no request; it
+/// is checked while the plan is made, so the tenant's credential can be dropped right after.
+pub(crate) async fn note_shortfall(
+    plan: &mut crate::plan::TenantPlan,
+    needs: &TenantNeeds,
+    tokens: &crate::auth::Tokens,
+    profile: &crate::cloud::CloudProfile,
 ) {
-    let planned: Vec<TenantNeeds> = tenants
-        .iter()
-        .filter(|t| plan.tenants.iter().any(|p| p.name == t.name))
-        .cloned()
-        .collect();
-    match preflight(session, &planned).await {
-        Ok(short) => {
-            for s in short {
-                if let Some(t) = plan.tenants.iter_mut().find(|t| t.name == s.tenant) {
-                    let text = format!(
-                        "the tool's application lacks {} here, so apply would stop before writing; grant admin consent: {}",
-                        s.missing.join(", "),
-                        s.consent_url
-                    );
-                    // A blocked tenant shows only its reason: the likely cause belongs there.
-                    if let Some(reason) = t.blocked_reason.as_mut() {
-                        reason.push_str("; ");
-                        reason.push_str(&text);
-                    }
-                    t.warnings.push(text);
-                }
+    if needs.needed().is_empty() {
+        return;
+    }
+    match shortfall(tokens, profile, needs).await {
+        Ok(None) => {}
+        Ok(Some(s)) => {
+            let text = format!(
+                "the tool's application lacks {} here, so apply would stop before writing; grant admin consent: {}",
+                s.missing.join(", "),
+                s.consent_url
+            );
+            // A blocked tenant shows only its reason: the likely cause belongs there.
+            if let Some(reason) = plan.blocked_reason.as_mut() {
+                reason.push_str("; ");
+                reason.push_str(&text);
             }
+            plan.warnings.push(text);
         }
-        // No token for a tenant: its reads failed too, and the plan already says why.
+        // No token for the tenant: its reads failed too, and the plan already says why.
         Err(e) => tracing::debug!(error = %e, "permission preflight skipped"),
     }
 }

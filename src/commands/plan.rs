@@ -29,8 +29,9 @@ async fn run_async(args: &PlanArgs, v: &Validated, selected: Vec<String>) -> sup
         prune: args.prune,
         visibility_wait: plan::VISIBILITY_WAIT,
     };
-    let mut plan = engine::make_plan(&req, v, &session).await;
-    crate::permissions::annotate(&mut plan, &session, &crate::permissions::needs(v, &[])).await;
+    // Unchanged resources and fingerprints are in the JSON (saved or printed) only.
+    let keep = plan::Keep::for_plan_command(args.out.is_some() || args.format == PlanFormat::Json);
+    let mut plan = engine::make_plan_keeping(&req, v, &session, keep).await;
     if let Some(shard) = args.shard.shard {
         crate::shard::finish_plan(&mut plan, shard, &whole_digest);
     }

@@ -266,7 +266,12 @@ async fn verify(
     }
     // Objects just created may take a while to show up in lists: the plan waits for the
     // ones this apply created (it knows their ids), up to the replication deadline.
-    let again = super::make_plan(
+    // Only changes are looked at: unchanged resources and fingerprints need not be kept.
+    let keep = crate::plan::Keep {
+        detail: crate::plan::Detail::Changes,
+        ..crate::plan::Keep::default()
+    };
+    let again = super::make_plan_keeping(
         &PlanRequest {
             paths: plan.manifest_paths.iter().map(PathBuf::from).collect(),
             customers: touched
@@ -280,6 +285,7 @@ async fn verify(
         },
         v,
         session,
+        keep,
     )
     .await;
     for (tenant, secs) in session.recent.take_waits() {

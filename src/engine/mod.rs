@@ -14,7 +14,9 @@ pub use connect::{connect, disconnect};
 pub use error::{EngineError, PlanFileError, Shown, Stale};
 pub use fresh::{check_fresh, check_manifests, load_plan};
 pub use load::{check_customers, load_and_validate, load_checked, resolved_paths, validate_loaded};
-pub use plan::{PlanRequest, make_plan, make_plan_with_states, select_customers};
+pub use plan::{
+    PlanRequest, make_plan, make_plan_keeping, make_plan_with_states, select_customers,
+};
 
 /// Runs a command's async body on a multi-threaded runtime; a runtime that cannot start is
 /// an error like any other.

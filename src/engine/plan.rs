@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::plan::{self, Plan, PlanOptions, TenantStates};
+use crate::plan::{self, Keep, Plan, PlanOptions, TenantStates};
 use crate::session::Session;
 use crate::validate::Validated;
 
@@ -54,7 +54,17 @@ pub fn select_customers(
 
 /// Plans the requested tenants (a progress spinner on stderr while they are read).
 pub async fn make_plan(req: &PlanRequest, v: &Validated, session: &Session) -> Plan {
-    plan_inner(req, v, session, false).await.0
+    make_plan_keeping(req, v, session, Keep::default()).await
+}
+
+/// [`make_plan`], keeping only what `keep` says (what the output that follows needs).
+pub async fn make_plan_keeping(
+    req: &PlanRequest,
+    v: &Validated,
+    session: &Session,
+    keep: Keep,
+) -> Plan {
+    plan_inner(req, v, session, false, keep).await.0
 }
 
 /// The plan and what each tenant was read as (for an apply that follows at once).
@@ -63,14 +73,16 @@ pub async fn make_plan_with_states(
     v: &Validated,
     session: &Session,
 ) -> (Plan, TenantStates) {
-    plan_inner(req, v, session, true).await
+    plan_inner(req, v, session, true, Keep::default()).await
 }
 
+/// `keep_states`: also return what was read (then the whole plan is kept: `keep` is unused).
 async fn plan_inner(
     req: &PlanRequest,
     v: &Validated,
     session: &Session,
     keep_states: bool,
+    keep: Keep,
 ) -> (Plan, TenantStates) {
     let selected = if req.customers.is_empty() {
         v.customers.len()
@@ -104,12 +116,13 @@ async fn plan_inner(
         )
         .await
     } else {
-        let p = plan::plan(
+        let p = plan::plan_keeping(
             v,
             Arc::clone(&session.graph),
             &session.endpoints,
             &opts,
             &progress,
+            keep,
         )
         .await;
         (p, TenantStates::new())

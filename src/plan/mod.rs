@@ -73,6 +73,47 @@ pub const VISIBILITY_WAIT: std::time::Duration = std::time::Duration::from_secs(
 pub type TenantStates =
     std::collections::BTreeMap<String, Result<read::TenantState, read::ReadError>>;
 
+/// What a plan keeps of each tenant besides its changes. At 10,000 tenants an entry per
+/// unchanged resource and a fingerprint per object read are most of a no-op plan's memory, and
+/// only a plan that is saved or printed as JSON shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Every action, unchanged resources too, and the fingerprints of everything read: what
+    /// `--format json` prints and what `apply PLAN` needs from a saved plan (`--out`).
+    #[default]
+    Full,
+    /// Changes only: unchanged resources are counted (`counts.unchanged`) and listed only
+    /// when they carry accepted drift; no fingerprints. Enough for the human and Markdown
+    /// renderings, the drift overview and `has_changes`, which show nothing more.
+    Changes,
+}
+
+/// How a plan is kept and what is done per tenant while its token is at hand.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    pub detail: Detail,
+    /// Check each tenant's token for the permissions the manifests need there and warn about
+    /// a shortfall in that tenant's plan (see `permissions::note_shortfall`), while the token
+    /// the reads fetched is still cached.
+    pub check_permissions: bool,
+    /// Drop each customer's credential (and the tokens it caches) once its plan is made, for
+    /// runs where nothing after the plan calls that tenant again. The MSSP tenant's is kept.
+    pub release_credentials: bool,
+}
+
+impl Keep {
+    /// What `mssp plan` keeps: everything when the plan is saved or printed as JSON (`full`),
+    /// otherwise only changes. Either way each tenant's permissions are checked while its
+    /// token is at hand, and nothing after the plan needs a customer's credential.
+    pub fn for_plan_command(full: bool) -> Self {
+        Self {
+            detail: if full { Detail::Full } else { Detail::Changes },
+            check_permissions: true,
+            release_credentials: true,
+        }
+    }
+}
+
 /// Plans every selected tenant. Never fails as a whole: a tenant that cannot be read is
 /// listed as blocked with the reason.
 pub async fn plan(
@@ -82,9 +123,21 @@ pub async fn plan(
     opts: &PlanOptions,
     progress: &indicatif::ProgressBar,
 ) -> Plan {
+    plan_keeping(v, graph, endpoints, opts, progress, Keep::default()).await
+}
+
+/// [`plan`], keeping only what `keep` says.
+pub async fn plan_keeping(
+    v: &Validated,
+    graph: Arc<Graph>,
+    endpoints: &Endpoints,
+    opts: &PlanOptions,
+    progress: &indicatif::ProgressBar,
+    keep: Keep,
+) -> Plan {
     // Nothing keeps a tenant's read state once its plan is made: memory stays flat however
     // many tenants there are.
-    plan_inner(v, graph, endpoints, opts, progress, false)
+    plan_inner(v, graph, endpoints, opts, progress, false, keep)
         .await
         .0
 }
@@ -98,11 +151,11 @@ pub async fn plan_with_states(
     opts: &PlanOptions,
     progress: &indicatif::ProgressBar,
 ) -> (Plan, TenantStates) {
-    plan_inner(v, graph, endpoints, opts, progress, true).await
+    plan_inner(v, graph, endpoints, opts, progress, true, Keep::default()).await
 }
 
-/// With `keep_states` false, customer states are dropped as soon as their plan is made (only
-/// whether they could be read is kept).
+/// With `keep_states` false, customer states are dropped as soon as their plan is made and the
+/// states returned hold the MSSP tenant's alone.
 async fn plan_inner(
     v: &Validated,
     graph: Arc<Graph>,
@@ -110,6 +163,7 @@ async fn plan_inner(
     opts: &PlanOptions,
     progress: &indicatif::ProgressBar,
     keep_states: bool,
+    keep: Keep,
 ) -> (Plan, TenantStates) {
     let base_dir = v.base_dir();
     let provider_desired = expand::provider_tenant(v);
@@ -117,7 +171,7 @@ async fn plan_inner(
     let window = v.siem_expiry_window();
     let ((provider_plan, provider_state), results) = provider_first(
         async {
-            let planned = plan_tenant(
+            let planned = plan_tenant_keeping(
                 &graph,
                 endpoints,
                 TenantJob {
@@ -130,6 +184,12 @@ async fn plan_inner(
                 },
                 opts,
                 &base_dir,
+                // The MSSP tenant's credential serves the whole run (the customers' reads
+                // need what was found there; an apply's lease lives there).
+                Keep {
+                    release_credentials: false,
+                    ..keep
+                },
             )
             .await;
             progress.inc(1);
@@ -151,7 +211,7 @@ async fn plan_inner(
                 // Expanded here, not up front: only the tenants being read hold their desired
                 // resources, so memory does not grow with the number of customers.
                 let job = customer_job(v, c, opts.today);
-                let (p, state) = plan_tenant(
+                let (p, state) = plan_tenant_keeping(
                     &graph,
                     endpoints,
                     TenantJob {
@@ -165,15 +225,13 @@ async fn plan_inner(
                     },
                     opts,
                     &base_dir,
+                    keep,
                 )
                 .await;
                 progress.inc(1);
-                let state = if keep_states {
-                    state
-                } else {
-                    state.map(|_| read::TenantState::default())
-                };
-                (p, state)
+                // Only an apply that follows at once uses what was read; otherwise the plan
+                // (a blocked tenant's reason included) is all that is kept.
+                (p, keep_states.then_some(state))
             }
         },
     )
@@ -183,7 +241,9 @@ async fn plan_inner(
     let mut results: Vec<TenantPlan> = results
         .into_iter()
         .map(|(p, state)| {
-            states.insert(p.name.clone(), state);
+            if let Some(state) = state {
+                states.insert(p.name.clone(), state);
+            }
             p
         })
         .collect();
@@ -295,6 +355,7 @@ pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &Plan
         },
         opts,
         state_of(&provider.name),
+        Detail::Full,
     )];
     for job in customer_jobs(v, opts) {
         tenants.push(tenant_plan(
@@ -308,6 +369,7 @@ pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &Plan
             },
             opts,
             state_of(&job.desired.name),
+            Detail::Full,
         ));
     }
     assemble(v, opts, tenants)
@@ -330,6 +392,17 @@ pub(crate) async fn plan_tenant(
     opts: &PlanOptions,
     base_dir: &Path,
 ) -> (TenantPlan, Result<read::TenantState, read::ReadError>) {
+    plan_tenant_keeping(graph, endpoints, job, opts, base_dir, Keep::default()).await
+}
+
+async fn plan_tenant_keeping(
+    graph: &Arc<Graph>,
+    endpoints: &Endpoints,
+    job: TenantJob<'_>,
+    opts: &PlanOptions,
+    base_dir: &Path,
+    keep: Keep,
+) -> (TenantPlan, Result<read::TenantState, read::ReadError>) {
     let t = job.desired;
     let tg = graph.tenant(&t.tenant_id, endpoints.profile(t.cloud));
     let needs_reading = !job.universe.resources.iter().all(|r| r.spec.is_manual());
@@ -345,8 +418,16 @@ pub(crate) async fn plan_tenant(
     if let Err(e) = &state {
         tracing::debug!(tenant = %t.name, error = %e, "tenant blocked");
     }
-    let mut plan = tenant_plan(&job, opts, state.as_ref());
+    let mut plan = tenant_plan(&job, opts, state.as_ref(), keep.detail);
     plan.requests = tg.request_count();
+    let tokens = graph.tokens();
+    if keep.check_permissions {
+        let needs = crate::permissions::TenantNeeds::for_tenant(t, job.universe);
+        crate::permissions::note_shortfall(&mut plan, &needs, tokens, &tg.profile).await;
+    }
+    if keep.release_credentials {
+        tokens.release(&tg.profile.login, &t.tenant_id).await;
+    }
     (plan, state)
 }
 
@@ -355,6 +436,7 @@ fn tenant_plan(
     job: &TenantJob<'_>,
     opts: &PlanOptions,
     state: Result<&read::TenantState, &read::ReadError>,
+    detail: Detail,
 ) -> TenantPlan {
     let t = job.desired;
     let mut plan = TenantPlan {
@@ -407,8 +489,14 @@ fn tenant_plan(
     if let Some(window) = job.expiry_window {
         plan.warnings.extend(expiring_credentials(t, state, window));
     }
-    plan.fingerprints = diff::fingerprints(state);
     plan.counts = Counts::of(&plan.actions);
+    if detail == Detail::Full {
+        plan.fingerprints = diff::fingerprints(state);
+    } else {
+        plan.actions
+            .retain(|a| a.op.is_change() || !a.excepted.is_empty());
+        plan.actions.shrink_to_fit();
+    }
     plan
 }
 

@@ -127,7 +127,8 @@ fn tenant(out: &mut String, t: &TenantPlan, style: Style) {
     for w in &t.warnings {
         let _ = writeln!(out, "  {} {}", style.paint("33", "warning:"), clean(w));
     }
-    let unchanged = t.actions.iter().filter(|a| a.op == Op::NoOp).count();
+    // From the counts: a plan made for this output lists no unchanged resource.
+    let unchanged = t.counts.unchanged;
     for a in t
         .actions
         .iter()

@@ -25,6 +25,7 @@ mod loader_props;
 mod newcomer;
 mod plan;
 mod plan_binding;
+mod plan_memory;
 mod polish;
 mod precommit;
 mod report;
