@@ -191,6 +191,7 @@ fn push_gdap(
                 customer: name.clone(),
                 customer_tenant_id: c.spec.tenant_id.value.to_ascii_lowercase(),
                 display_name: rel_name.clone(),
+                prefix: prefix.clone(),
                 roles,
                 duration: settings.duration.value.clone(),
                 auto_extend: settings.auto_extend.value.clone(),
@@ -198,6 +199,7 @@ fn push_gdap(
             }),
         });
         let rel = Address::new(Kind::GdapRelationship, name);
+        let mut assignments = Vec::new();
         for t in gdap_tiers
             .iter()
             .filter(|t| g.tiers.iter().any(|n| n.value == t.name.value))
@@ -212,11 +214,13 @@ fn push_gdap(
                 .collect();
             tier_roles.sort();
             tier_roles.dedup();
+            let address = Address::new(
+                Kind::GdapAccessAssignment,
+                format!("{name}.{}", t.name.value),
+            );
+            assignments.push(address.clone());
             out.push(DesiredResource {
-                address: Address::new(
-                    Kind::GdapAccessAssignment,
-                    format!("{name}.{}", t.name.value),
-                ),
+                address,
                 depends_on: vec![rel.clone(), group_of(t)],
                 spec: Spec::GdapAccessAssignment(
                     crate::kinds::gdap_access_assignment::GdapAccessAssignmentSpec {
@@ -228,6 +232,20 @@ fn push_gdap(
                 ),
             });
         }
+        // After a role change the old relationship goes only once the new one and its
+        // assignments are in place: it depends on all of them.
+        let mut depends_on = vec![rel.clone()];
+        depends_on.extend(assignments);
+        out.push(DesiredResource {
+            address: Address::new(Kind::GdapTermination, name),
+            depends_on,
+            spec: Spec::GdapTermination(crate::kinds::gdap_termination::GdapTerminationSpec {
+                customer: name.clone(),
+                customer_tenant_id: c.spec.tenant_id.value.to_ascii_lowercase(),
+                prefix: prefix.clone(),
+                relationship_name: rel_name.clone(),
+            }),
+        });
     }
 }
 

@@ -15,6 +15,7 @@ mod engine;
 mod export;
 mod first_contact;
 mod gdap;
+mod gdap_replace;
 mod gdap_validate;
 mod hostile;
 mod loader_hostile;
