@@ -16,6 +16,7 @@ mod export;
 mod first_contact;
 mod gdap;
 mod gdap_replace;
+mod gdap_report;
 mod gdap_validate;
 mod hostile;
 mod loader_hostile;
