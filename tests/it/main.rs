@@ -15,6 +15,7 @@ mod engine;
 mod export;
 mod first_contact;
 mod gdap;
+mod gdap_export;
 mod gdap_replace;
 mod gdap_report;
 mod gdap_validate;
