@@ -54,9 +54,10 @@ pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
 }
 
 /// The MSSP tenant with everything the customers need there: [`expand_provider`], then the
-/// GDAP relationships of the customers that opt in (in name order).
+/// GDAP relationships of the customers that opt in (in name order), all of them even when `v`
+/// is one shard's customers: the MSSP tenant is the same in every shard.
 pub fn provider_tenant(v: &Validated) -> DesiredTenant {
-    let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
+    let mut customers: Vec<&CustomerManifest> = v.gdap_customers.iter().collect();
     customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     let mut provider = expand_provider(&v.provider);
     push_gdap(&mut provider.resources, &v.provider.doc, &customers);
@@ -227,6 +228,7 @@ fn push_gdap(
                         relationship: rel.clone(),
                         relationship_name: rel_name.clone(),
                         group: group_of(t),
+                        group_unique_name: format!("{prefix}-gdap-{}", t.name.value),
                         roles: tier_roles,
                     },
                 ),

@@ -21,6 +21,8 @@ pub struct GdapAccessAssignmentSpec {
     /// The relationship's first-generation `displayName`, to read its status.
     pub relationship_name: String,
     pub group: Address,
+    /// The group's `uniqueName`, to find its assignment before ids are known.
+    pub group_unique_name: String,
     /// Entra role template ids, lowercase and sorted.
     pub roles: Vec<String>,
 }
@@ -54,6 +56,22 @@ impl GdapAccessAssignmentSpec {
                 .and_then(Value::as_str)
                 == Some(group)
                 && !GONE.contains(&str_of(v, "status"))
+        })
+    }
+
+    /// While Graph still provisions the assignment (`pending`), it refuses updates: a change of
+    /// roles waits for the next plan after it is `active` rather than fail.
+    fn provisioning(&self, relationship: &str, snap: &Snapshot) -> Option<String> {
+        let rel = super::gdap_relationship::named(relationship, snap)?;
+        let group = super::group::id_by_unique_name(&self.group_unique_name, snap)?;
+        let current = snap.items(&key(str_of(rel, "id")))?.iter().find(|v| {
+            v.pointer("/accessContainer/accessContainerId")
+                .and_then(Value::as_str)
+                .is_some_and(|g| g.eq_ignore_ascii_case(group))
+                && !GONE.contains(&str_of(v, "status"))
+        })?;
+        (str_of(current, "status") == "pending" && roles_of(current) != self.roles).then(|| {
+            "waits for Graph to finish provisioning the access assignment (status pending): its roles can change once it is active".to_string()
         })
     }
 
@@ -151,7 +169,7 @@ impl crate::kinds::ResourceKind for GdapAccessAssignmentSpec {
 
     fn waiting(&self, snap: &Snapshot) -> Option<String> {
         match self.relationship_status(snap) {
-            (_, Some("active")) => None,
+            (name, Some("active")) => self.provisioning(&name, snap),
             (name, Some(s)) => Some(format!(
                 "waits for the relationship `{name}` to be approved by the customer (now {s})"
             )),

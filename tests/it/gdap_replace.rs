@@ -171,3 +171,79 @@ async fn gdap_role_change_replaces_the_relationship_and_terminates_the_old_one_o
     let rels = relationships(&w).await;
     assert_eq!(rels.len(), 2, "no third relationship: {rels:?}");
 }
+
+/// Graph refuses to update an access assignment it is still provisioning (`pending`): a role
+/// change planned then waits, and is made by the first plan after it is active.
+#[tokio::test]
+async fn gdap_assignment_still_pending_waits_for_its_role_change() {
+    // A slow world: assignments stay `pending` for the replication delay.
+    let w = World::new("gdap-world", |o| {
+        o.replication_delay = std::time::Duration::from_secs(4);
+    })
+    .await;
+    w.apply().await;
+    let rel = relationships(&w).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    w.control(Method::POST, &format!("gdap/{rel}/approve"), None)
+        .await;
+    wait_status(&w, &rel, "active").await;
+    w.apply().await;
+    assert!(
+        assignments(&w, &rel)
+            .await
+            .iter()
+            .any(|a| a["status"] == "pending"),
+        "the test needs a pending assignment"
+    );
+
+    // Tier 1 now also holds Security Operator (among the relationship's roles).
+    let path = w.path().join("provider.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("read");
+    let yaml = yaml.replacen(
+        &format!("          - {SECURITY_READER} # Security Reader"),
+        &format!("          - {SECURITY_READER}\n          - {SECURITY_OPERATOR}"),
+        1,
+    );
+    std::fs::write(&path, yaml).expect("write");
+    let p = w.plan().await;
+    let tier1 = action(&p, "gdap-access-assignment/contoso.tier1");
+    let pending = assignments(&w, &rel)
+        .await
+        .iter()
+        .any(|a| a["status"] == "pending");
+    // Statuses only move from pending to active: still pending now, so pending when read.
+    assert!(pending, "the plan took longer than the provisioning window");
+    assert!(
+        tier1.op == Op::NoOp
+            && tier1
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("status pending"),
+        "{tier1:?}"
+    );
+    // Nothing to apply yet, so nothing fails (Graph would answer 400 to an update).
+    w.apply().await;
+
+    let mut updated = false;
+    for _ in 0..60 {
+        if assignments(&w, &rel)
+            .await
+            .iter()
+            .all(|a| a["status"] == "active")
+        {
+            updated = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(updated, "assignments never became active");
+    let p = w.plan().await;
+    assert_eq!(
+        changes(&p, PROVIDER),
+        vec!["update gdap-access-assignment/contoso.tier1"]
+    );
+    w.apply().await;
+}
