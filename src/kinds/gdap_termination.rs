@@ -47,6 +47,22 @@ impl GdapTerminationSpec {
         )
     }
 
+    /// While the new relationship is not active: what follows for the old ones.
+    fn pending_note(&self, snap: &Snapshot) -> Option<String> {
+        let old = self.old(snap);
+        if old.is_empty() {
+            return None;
+        }
+        let current = self.current(snap);
+        let now = named(&current, snap).map_or("not created yet", status);
+        (now != "active").then(|| {
+            format!(
+                "replace: terminate old relationship {} after `{current}` is active (now {now}) and its access assignments are in place",
+                Self::names(&old)
+            )
+        })
+    }
+
     fn names(items: &[&Value]) -> String {
         items
             .iter()
@@ -117,6 +133,7 @@ impl crate::kinds::ResourceKind for GdapTerminationSpec {
         &self,
         cx: &crate::kinds::ObserveContext<'_>,
     ) -> Result<Observed, crate::model::ObserveError> {
+        let note = self.pending_note(cx.snap);
         let old = if cx.ids.of(&sp_address()).is_none() {
             // No service principal yet: the partner has no relationship the tool could read.
             vec![]
@@ -141,7 +158,7 @@ impl crate::kinds::ResourceKind for GdapTerminationSpec {
                 .find(|v| status(v) == TERMINABLE)
                 .map(|v| str_of(v, "id").to_string())
                 .unwrap_or_default(),
-            view: json!({"oldRelationships": active, "notTerminable": waiting}),
+            view: json!({"oldRelationships": active, "notTerminable": waiting, "note": note}),
         })
     }
 
@@ -151,25 +168,17 @@ impl crate::kinds::ResourceKind for GdapTerminationSpec {
 
     /// Old relationships stay until the new one is active; the plan says what follows.
     fn waiting(&self, snap: &Snapshot) -> Option<String> {
-        let old = self.old(snap);
-        if old.is_empty() {
-            return None;
-        }
-        let current = self.current(snap);
-        let now = named(&current, snap).map_or("not created yet", status);
-        (now != "active").then(|| {
-            format!(
-                "replace: terminate old relationship {} after `{current}` is active (now {now}) and its access assignments are in place",
-                Self::names(&old)
-            )
-        })
+        self.pending_note(snap)
     }
 
+    /// The replace under way (also the no-op's note, which the text plan does not show), and
+    /// old relationships that cannot be terminated.
     fn warnings(&self, observed: &Observed) -> Vec<String> {
         let Observed::Present { view, .. } = observed else {
             return vec![];
         };
-        view.get("notTerminable")
+        let note = view.get("note").and_then(Value::as_str).map(str::to_string);
+        note.into_iter().chain(view.get("notTerminable")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -179,7 +188,7 @@ impl crate::kinds::ResourceKind for GdapTerminationSpec {
                     "GDAP relationship {old} of customer {} is replaced by a newer one but cannot be terminated until it is active: ask the customer not to approve it (an unapproved request lapses after 90 days)",
                     self.customer
                 )
-            })
+            }))
             .collect()
     }
 

@@ -85,6 +85,14 @@ async fn gdap_role_change_replaces_the_relationship_and_terminates_the_old_one_o
             && note.contains("is active"),
         "{termination:?}"
     );
+    // The text plan lists no no-ops: the replace under way is also a warning it shows.
+    let warnings: Vec<&String> = p.tenants.iter().flat_map(|t| t.warnings.iter()).collect();
+    assert!(warnings.iter().any(|w| **w == note), "{warnings:?}");
+    assert!(
+        mssp::render::human::render(&p, mssp::render::human::Style { color: false })
+            .contains(&note),
+        "the text plan shows it"
+    );
 
     // Apply creates the new relationship and sends it for approval; the old one stays.
     w.apply().await;
