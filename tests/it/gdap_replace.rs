@@ -89,8 +89,7 @@ async fn gdap_role_change_replaces_the_relationship_and_terminates_the_old_one_o
     let warnings: Vec<&String> = p.tenants.iter().flat_map(|t| t.warnings.iter()).collect();
     assert!(warnings.iter().any(|w| **w == note), "{warnings:?}");
     assert!(
-        mssp::render::human::render(&p, mssp::render::human::Style { color: false })
-            .contains(&note),
+        mssp::render::human::render(&p, mssp::render::human::Style { color: false }).contains(note),
         "the text plan shows it"
     );
 
