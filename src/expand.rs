@@ -54,9 +54,10 @@ pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
 }
 
 /// The MSSP tenant with everything the customers need there: [`expand_provider`], then the
-/// GDAP relationships of the customers that opt in (in name order).
+/// GDAP relationships of the customers that opt in (in name order), all of them even when `v`
+/// is one shard's customers: the MSSP tenant is the same in every shard.
 pub fn provider_tenant(v: &Validated) -> DesiredTenant {
-    let mut customers: Vec<&CustomerManifest> = v.customers.iter().map(|c| &c.doc).collect();
+    let mut customers: Vec<&CustomerManifest> = v.gdap_customers.iter().collect();
     customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     let mut provider = expand_provider(&v.provider);
     push_gdap(&mut provider.resources, &v.provider.doc, &customers);
@@ -191,6 +192,7 @@ fn push_gdap(
                 customer: name.clone(),
                 customer_tenant_id: c.spec.tenant_id.value.to_ascii_lowercase(),
                 display_name: rel_name.clone(),
+                prefix: prefix.clone(),
                 roles,
                 duration: settings.duration.value.clone(),
                 auto_extend: settings.auto_extend.value.clone(),
@@ -198,6 +200,7 @@ fn push_gdap(
             }),
         });
         let rel = Address::new(Kind::GdapRelationship, name);
+        let mut assignments = Vec::new();
         for t in gdap_tiers
             .iter()
             .filter(|t| g.tiers.iter().any(|n| n.value == t.name.value))
@@ -212,22 +215,39 @@ fn push_gdap(
                 .collect();
             tier_roles.sort();
             tier_roles.dedup();
+            let address = Address::new(
+                Kind::GdapAccessAssignment,
+                format!("{name}.{}", t.name.value),
+            );
+            assignments.push(address.clone());
             out.push(DesiredResource {
-                address: Address::new(
-                    Kind::GdapAccessAssignment,
-                    format!("{name}.{}", t.name.value),
-                ),
+                address,
                 depends_on: vec![rel.clone(), group_of(t)],
                 spec: Spec::GdapAccessAssignment(
                     crate::kinds::gdap_access_assignment::GdapAccessAssignmentSpec {
                         relationship: rel.clone(),
                         relationship_name: rel_name.clone(),
                         group: group_of(t),
+                        group_unique_name: format!("{prefix}-gdap-{}", t.name.value),
                         roles: tier_roles,
                     },
                 ),
             });
         }
+        // After a role change the old relationship goes only once the new one and its
+        // assignments are in place: it depends on all of them.
+        let mut depends_on = vec![rel.clone()];
+        depends_on.extend(assignments);
+        out.push(DesiredResource {
+            address: Address::new(Kind::GdapTermination, name),
+            depends_on,
+            spec: Spec::GdapTermination(crate::kinds::gdap_termination::GdapTerminationSpec {
+                customer: name.clone(),
+                customer_tenant_id: c.spec.tenant_id.value.to_ascii_lowercase(),
+                prefix: prefix.clone(),
+                relationship_name: rel_name.clone(),
+            }),
+        });
     }
 }
 

@@ -172,6 +172,7 @@ pub async fn export(
         adopt: vec![],
         labels: BTreeMap::new(),
         library: vec![],
+        gdap: None,
         exceptions: vec![],
         owner: opts.owner.clone(),
         expires: opts
@@ -213,6 +214,8 @@ pub async fn export(
     };
     let mut unplaceable = unplaceable;
     decide(&mut draft, p, &universe, &state);
+    let mut gdap_notes = Vec::new();
+    draft.gdap = gdap_access(p, &provider_tg, &tenant_id, &draft.name, &mut gdap_notes).await;
     unplaceable.extend(foreign_objects(p, &universe, &state));
     // Custom detections exist in the global service only.
     let rules = if cloud == Cloud::Public {
@@ -297,6 +300,7 @@ pub async fn export(
     if draft.tiers.is_empty() {
         notes.push("no tier of the provider was found in this tenant".to_string());
     }
+    notes.extend(gdap_notes);
     Ok(Export {
         manifest: draft.yaml(),
         name: draft.name.clone(),
@@ -309,6 +313,125 @@ pub async fn export(
         detections: rules.rules,
         library_files: rules.files,
     })
+}
+
+/// The customer's GDAP relationship with the MSSP tenant, adopted as `access.gdap`: the
+/// provider tiers whose GDAP groups hold an access assignment in it (all tiers whose roles it
+/// holds while it has none), and its roles pinned when they are not the union of those tiers'
+/// roles, so the relationship's name, which carries a digest of its roles, stays the same.
+/// What cannot be adopted is said in `notes`, never guessed.
+async fn gdap_access(
+    p: &manifest::ProviderManifest,
+    tg: &crate::graph::TenantGraph,
+    tenant_id: &str,
+    name: &str,
+    notes: &mut Vec<String>,
+) -> Option<(Vec<String>, Option<Vec<String>>)> {
+    use crate::kinds::gdap_relationship::{is_gone, roles_of, status};
+    const RELATIONSHIPS: &str = "tenantRelationships/delegatedAdminRelationships";
+    let tiers: Vec<&manifest::Tier> = p.spec.tiers.iter().filter(|t| t.gdap.is_some()).collect();
+    if tiers.is_empty() {
+        return None;
+    }
+    let all = match tg.list(Service::Graph(Version::V1), RELATIONSHIPS).await {
+        Ok(all) => all,
+        Err(e) => {
+            notes.push(format!(
+                "GDAP relationships were not read (the MSSP tenant needs the Partner Customer Delegated Administration service principal and DelegatedAdminRelationship.Read.All): {e}"
+            ));
+            return None;
+        }
+    };
+    let mut live: Vec<&Value> = all
+        .iter()
+        .filter(|r| {
+            !is_gone(r)
+                && r.pointer("/customer/tenantId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(tenant_id))
+        })
+        .collect();
+    // The active one is what grants access; a newer one may still wait for approval.
+    live.sort_by_key(|r| (status(r) != "active", str_of(r, "displayName").to_string()));
+    let rel = *live.first()?;
+    let roles = roles_of(rel);
+    let tier_roles = |t: &manifest::Tier| -> Vec<String> {
+        let mut r: Vec<String> = t
+            .gdap
+            .as_ref()
+            .map(|g| {
+                g.roles
+                    .iter()
+                    .map(|x| x.value.to_ascii_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default();
+        r.sort();
+        r.dedup();
+        r
+    };
+    let within = |t: &manifest::Tier| tier_roles(t).iter().all(|r| roles.contains(r));
+    let path = format!("{RELATIONSHIPS}/{}/accessAssignments", str_of(rel, "id"));
+    let containers: Vec<String> = if status(rel) == "active" {
+        match tg.list(Service::Graph(Version::V1), &path).await {
+            Ok(a) => a
+                .iter()
+                .filter(|a| !matches!(str_of(a, "status"), "deleting" | "deleted"))
+                .filter_map(|a| a.pointer("/accessContainer/accessContainerId"))
+                .filter_map(Value::as_str)
+                .map(str::to_ascii_lowercase)
+                .collect(),
+            Err(e) => {
+                notes.push(format!(
+                    "the access assignments of GDAP relationship `{}` were not read: {e}",
+                    str_of(rel, "displayName")
+                ));
+                return None;
+            }
+        }
+    } else {
+        vec![]
+    };
+    let prefix = &p.spec.naming.prefix.value;
+    let mut chosen = Vec::new();
+    for t in tiers.iter().filter(|t| within(t)) {
+        if containers.is_empty() {
+            chosen.push(t.name.value.clone());
+            continue;
+        }
+        let key = format!(
+            "groups(uniqueName='{prefix}-gdap-{}')?$select=id",
+            t.name.value
+        );
+        if let Ok(Some(g)) = tg.get_opt(Service::Graph(Version::V1), &key).await
+            && containers.contains(&str_of(&g, "id").to_ascii_lowercase())
+        {
+            chosen.push(t.name.value.clone());
+        }
+    }
+    if chosen.is_empty() {
+        notes.push(format!(
+            "GDAP relationship `{}` holds no provider tier's roles with the tier's group: not adopted",
+            str_of(rel, "displayName")
+        ));
+        return None;
+    }
+    let mut union: Vec<String> = tiers
+        .iter()
+        .filter(|t| chosen.contains(&t.name.value))
+        .flat_map(|t| tier_roles(t))
+        .collect();
+    union.sort();
+    union.dedup();
+    let pinned = (union != roles).then(|| roles.clone());
+    let rel_name = str_of(rel, "displayName");
+    if !crate::gdap::is_tool_name(prefix, name, &roles, rel_name) {
+        notes.push(format!(
+            "GDAP relationship `{rel_name}` was not named by mssp: the plan creates `{}` with the same roles for the customer's approval; terminate `{rel_name}` in Partner Center once that one is active",
+            crate::gdap::relationship_name(prefix, name, &roles)
+        ));
+    }
+    Some((chosen, pinned))
 }
 
 fn check_new_tenant(v: &Validated, tenant_id: &str) -> Result<(), ExportError> {
@@ -748,6 +871,8 @@ struct Draft {
     /// Detection library entries the Provider does not hold yet (adopted by this or an earlier
     /// export): the draft is validated and planned as if they were pasted in.
     library: Vec<manifest::DetectionRule>,
+    /// `access.gdap`: tiers and, when they differ from the tiers' union, the roles.
+    gdap: Option<(Vec<String>, Option<Vec<String>>)>,
     exceptions: Vec<DraftException>,
     owner: Option<String>,
     expires: jiff::civil::Date,
@@ -788,7 +913,13 @@ impl Draft {
                     trust_mfa: self.trust_mfa,
                     trust_compliant_devices: self.trust_compliant_devices,
                     defender_rbac: self.defender_rbac,
-                    gdap: None,
+                    gdap: self
+                        .gdap
+                        .as_ref()
+                        .map(|(tiers, roles)| manifest::CustomerGdap {
+                            tiers: tiers.iter().map(|t| s(t)).collect(),
+                            roles: roles.as_ref().map(|r| r.iter().map(|x| s(x)).collect()),
+                        }),
                 },
                 notifications: vec![],
                 siem: CustomerSiem { enabled: self.siem },
@@ -845,6 +976,17 @@ impl Draft {
                 DefenderRbac::Legacy => "legacy",
             }
         ));
+        if let Some((tiers, roles)) = &self.gdap {
+            let tiers: Vec<String> = tiers.iter().map(|t| q(t)).collect();
+            y.push_str(&format!("    gdap:\n      tiers: [{}]\n", tiers.join(", ")));
+            if let Some(roles) = roles {
+                y.push_str("      roles:\n");
+                for r in roles {
+                    let name = crate::gdap::role_name(r).unwrap_or("unknown role");
+                    y.push_str(&format!("        - {} # {name}\n", q(r)));
+                }
+            }
+        }
         y.push_str(&format!("  siem:\n    enabled: {}\n", self.siem));
         if !self.adopt.is_empty() {
             y.push_str("  # Made by hand, these lack the key the tool finds its objects by: pinned by id.\n  adopt:\n");

@@ -132,6 +132,33 @@ pub fn relationship_name(prefix: &str, customer: &str, roles: &[String]) -> Stri
     format!("{head}{tail}")
 }
 
+/// The name of generation `generation` of the relationship first named `base` (a
+/// [`relationship_name`]): Graph keeps the names of ended relationships, so the one replacing an
+/// ended relationship with the same roles is `<base>-2`, then `-3`, … (cut to 50 characters).
+pub fn generation_name(base: &str, generation: u32) -> String {
+    if generation <= 1 {
+        return base.to_string();
+    }
+    let (head, digest) = base.rsplit_once('-').unwrap_or((base, ""));
+    let tail = format!("-{digest}-{generation}");
+    let room = MAX_NAME.saturating_sub(tail.len());
+    let head: String = head.chars().take(room).collect();
+    format!("{head}{tail}")
+}
+
+/// Whether `name` is a name the tool gives a relationship of customer `customer` holding
+/// exactly `roles` (any generation). The digest of the roles makes this the ownership marker:
+/// a relationship made by hand in Partner Center never matches, so the tool never terminates it.
+pub fn is_tool_name(prefix: &str, customer: &str, roles: &[String], name: &str) -> bool {
+    let base = relationship_name(prefix, customer, roles);
+    if name == base {
+        return true;
+    }
+    name.rsplit_once('-')
+        .and_then(|(_, g)| g.parse::<u32>().ok())
+        .is_some_and(|g| g >= 2 && generation_name(&base, g) == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +185,23 @@ mod tests {
         assert_ne!(a, c);
         let long = relationship_name("mssp", &"x".repeat(80), &["a".into()]);
         assert_eq!(long.chars().count(), MAX_NAME);
+    }
+
+    #[test]
+    fn generations_keep_the_digest_and_fit() {
+        let roles = vec!["a".to_string()];
+        let base = relationship_name("mssp", "contoso", &roles);
+        assert_eq!(generation_name(&base, 1), base);
+        let second = generation_name(&base, 2);
+        assert_eq!(second, format!("{base}-2"));
+        assert!(is_tool_name("mssp", "contoso", &roles, &base));
+        assert!(is_tool_name("mssp", "contoso", &roles, &second));
+        assert!(!is_tool_name("mssp", "contoso", &["b".into()], &second));
+        assert!(!is_tool_name("mssp", "contoso", &roles, "Contoso GDAP"));
+        let long = relationship_name("mssp", &"x".repeat(80), &roles);
+        let g = generation_name(&long, 12);
+        assert_eq!(g.chars().count(), MAX_NAME);
+        assert!(g.ends_with("-12"));
+        assert!(is_tool_name("mssp", &"x".repeat(80), &roles, &g));
     }
 }

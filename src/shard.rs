@@ -118,6 +118,7 @@ pub fn restrict(v: &Validated, shard: Option<Shard>) -> Validated {
             .cloned()
             .collect(),
         detection_queries: v.detection_queries.clone(),
+        gdap_customers: v.gdap_customers.clone(),
     }
 }
 

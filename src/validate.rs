@@ -36,6 +36,10 @@ pub struct Validated {
     pub customers: Vec<ValidCustomer>,
     /// Each detection rule's KQL by rule name, read once at validation.
     pub detection_queries: BTreeMap<String, Arc<str>>,
+    /// The customers of the whole manifest set reached through GDAP. Their relationships live
+    /// in the MSSP tenant, which is planned whole in every shard (`shard::restrict` keeps
+    /// this list while it narrows `customers`).
+    pub gdap_customers: Vec<crate::manifest::CustomerManifest>,
 }
 
 impl Validated {
@@ -205,6 +209,11 @@ pub fn validate(set: &ManifestSet, today: jiff::civil::Date) -> (Option<Validate
                     tiers,
                     siem,
                 },
+                gdap_customers: customers
+                    .iter()
+                    .filter(|c| c.doc.spec.access.gdap.is_some())
+                    .map(|c| c.doc.clone())
+                    .collect(),
                 customers,
                 detection_queries,
             }),

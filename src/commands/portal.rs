@@ -1,7 +1,9 @@
 //! `mssp portal [CUSTOMER]...`: the tenant-specific links analysts need, from the manifests
 //! alone (no sign-in): the Defender portal with `?tid=`, and My Access for the customer's domain.
 //! With `--live` (or `--sandbox`) the tenants are read for each access package's own request
-//! link, `…/@<domain>#/access-packages/<id>`, since package ids exist only in the tenant.
+//! link, `…/@<domain>#/access-packages/<id>`, since package ids exist only in the tenant, and,
+//! for customers reached through GDAP, the approval link of each relationship still waiting for
+//! the customer's Global Administrator (read in the MSSP tenant).
 
 use super::Error;
 use crate::cli::PortalArgs;
@@ -21,8 +23,8 @@ pub fn run(args: &PortalArgs) -> super::Outcome {
         selected = v.customers.iter().map(|c| &c.doc).collect();
         selected.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     }
-    let packages = if args.live || args.connection.sandbox {
-        package_ids(&v, &selected, &args.connection)?
+    let (packages, approvals) = if args.live || args.connection.sandbox {
+        live(&v, &selected, &args.connection)?
     } else {
         Default::default()
     };
@@ -58,6 +60,15 @@ pub fn run(args: &PortalArgs) -> super::Outcome {
             }
             None => println!("  My Access: no host documented for the {cloud} cloud"),
         }
+        let pending = approvals.get(&tenant).into_iter().flatten();
+        for (i, (name, link)) in pending.enumerate() {
+            if i == 0 {
+                println!(
+                    "  GDAP approval (for a Global Administrator of the customer tenant to open):"
+                );
+            }
+            println!("    {name}: {link}");
+        }
         if args.open
             && let Some(link) = &defender
             && let Err(e) = open(link)
@@ -74,11 +85,15 @@ pub fn run(args: &PortalArgs) -> super::Outcome {
 /// Access packages per customer: (display name, id when it exists), read from the tenants.
 type PackageIds = std::collections::BTreeMap<String, Vec<(String, Option<String>)>>;
 
-fn package_ids(
+/// GDAP relationships awaiting approval per customer tenant id: (name, approval link).
+type Approvals = std::collections::BTreeMap<String, Vec<(String, String)>>;
+
+/// The links only the tenants know: access package ids, and pending GDAP approvals.
+fn live(
     v: &crate::validate::Validated,
     customers: &[&CustomerManifest],
     connection: &super::ConnectionArgs,
-) -> Result<PackageIds, EngineError> {
+) -> Result<(PackageIds, Approvals), EngineError> {
     use crate::kinds::{Kind, Spec};
     engine::block_on(async {
         let (session, sandbox) = engine::connect(connection, v).await?;
@@ -109,11 +124,53 @@ fn package_ids(
                 .collect();
             out.insert(c.metadata.name.value.clone(), list);
         }
+        let approvals = if customers.iter().any(|c| c.spec.access.gdap.is_some()) {
+            pending_approvals(&session, v, base).await?
+        } else {
+            Approvals::new()
+        };
         if let Some(sb) = sandbox {
             let _ = sb.shutdown().await;
         }
-        Ok(out)
+        Ok((out, approvals))
     })
+}
+
+/// Relationships in `approvalPending`, from the MSSP tenant's read (as the plan reads it).
+async fn pending_approvals(
+    session: &crate::session::Session,
+    v: &crate::validate::Validated,
+    base: &std::path::Path,
+) -> Result<Approvals, EngineError> {
+    use crate::kinds::gdap_relationship::{LIST_KEY, status};
+    use crate::model::observe::str_of;
+    let provider = crate::expand::provider_tenant(v);
+    let tg = session.graph.tenant(
+        &provider.tenant_id,
+        session.endpoints.profile(provider.cloud),
+    );
+    let state = crate::plan::read::read_tenant(&tg, &provider, Default::default(), base)
+        .await
+        .map_err(|source| EngineError::ReadTenant {
+            tenant: provider.name.clone(),
+            source,
+        })?;
+    let mut out = Approvals::new();
+    for r in state.snapshot.items(LIST_KEY).unwrap_or_default() {
+        if status(r) != "approvalPending" {
+            continue;
+        }
+        let tenant = r
+            .pointer("/customer/tenantId")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        out.entry(tenant).or_default().push((
+            crate::graph::sanitize::clean_line(str_of(r, "displayName")),
+            crate::graph::sanitize::clean_line(&crate::gdap::approval_link(str_of(r, "id"))),
+        ));
+    }
+    Ok(out)
 }
 
 /// Why the desktop's URL handler did not open the link.

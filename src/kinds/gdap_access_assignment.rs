@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::gdap_relationship::roles_of;
 use crate::graph::write::{WriteError, Writer, graph_err};
 use crate::graph::{Service, Version};
 use crate::model::observe::{Observed, Read, Snapshot, str_of};
@@ -17,9 +18,11 @@ use crate::model::{Address, Ids};
 #[serde(rename_all = "camelCase")]
 pub struct GdapAccessAssignmentSpec {
     pub relationship: Address,
-    /// The relationship's `displayName`, to read its status.
+    /// The relationship's first-generation `displayName`, to read its status.
     pub relationship_name: String,
     pub group: Address,
+    /// The group's `uniqueName`, to find its assignment before ids are known.
+    pub group_unique_name: String,
     /// Entra role template ids, lowercase and sorted.
     pub roles: Vec<String>,
 }
@@ -32,33 +35,17 @@ fn key(rel_id: &str) -> String {
     format!("gdap-assignments:{rel_id}")
 }
 
-fn roles_of(v: &Value) -> Vec<String> {
-    let mut r: Vec<String> = v
-        .pointer("/accessDetails/unifiedRoles")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.get("roleDefinitionId").and_then(Value::as_str))
-                .map(str::to_ascii_lowercase)
-                .collect()
-        })
-        .unwrap_or_default();
-    r.sort();
-    r
-}
-
 impl GdapAccessAssignmentSpec {
     fn body(&self) -> Value {
         json!({"unifiedRoles": self.roles.iter()
             .map(|r| json!({"roleDefinitionId": r})).collect::<Vec<_>>()})
     }
 
-    /// The relationship's status as the plan read it.
-    fn relationship_status<'a>(&self, snap: &'a Snapshot) -> Option<&'a str> {
-        snap.items(super::gdap_relationship::LIST_KEY)?
-            .iter()
-            .find(|v| str_of(v, "displayName") == self.relationship_name)
-            .map(|v| str_of(v, "status"))
+    /// The relationship's current name and status as the plan read it.
+    fn relationship_status<'a>(&self, snap: &'a Snapshot) -> (String, Option<&'a str>) {
+        let (_, name) = super::gdap_relationship::current_name(&self.relationship_name, snap);
+        let status = super::gdap_relationship::named(&name, snap).map(|v| str_of(v, "status"));
+        (name, status)
     }
 
     fn current<'a>(&self, snap: &'a Snapshot, ids: &Ids) -> Option<&'a Value> {
@@ -69,6 +56,22 @@ impl GdapAccessAssignmentSpec {
                 .and_then(Value::as_str)
                 == Some(group)
                 && !GONE.contains(&str_of(v, "status"))
+        })
+    }
+
+    /// While Graph still provisions the assignment (`pending`), it refuses updates: a change of
+    /// roles waits for the next plan after it is `active` rather than fail.
+    fn provisioning(&self, relationship: &str, snap: &Snapshot) -> Option<String> {
+        let rel = super::gdap_relationship::named(relationship, snap)?;
+        let group = super::group::id_by_unique_name(&self.group_unique_name, snap)?;
+        let current = snap.items(&key(str_of(rel, "id")))?.iter().find(|v| {
+            v.pointer("/accessContainer/accessContainerId")
+                .and_then(Value::as_str)
+                .is_some_and(|g| g.eq_ignore_ascii_case(group))
+                && !GONE.contains(&str_of(v, "status"))
+        })?;
+        (str_of(current, "status") == "pending" && roles_of(current) != self.roles).then(|| {
+            "waits for Graph to finish provisioning the access assignment (status pending): its roles can change once it is active".to_string()
         })
     }
 
@@ -166,14 +169,12 @@ impl crate::kinds::ResourceKind for GdapAccessAssignmentSpec {
 
     fn waiting(&self, snap: &Snapshot) -> Option<String> {
         match self.relationship_status(snap) {
-            Some("active") => None,
-            Some(s) => Some(format!(
-                "waits for the relationship `{}` to be approved by the customer (now {s})",
-                self.relationship_name
+            (name, Some("active")) => self.provisioning(&name, snap),
+            (name, Some(s)) => Some(format!(
+                "waits for the relationship `{name}` to be approved by the customer (now {s})"
             )),
-            None => Some(format!(
-                "waits for the relationship `{}` to be created and approved by the customer",
-                self.relationship_name
+            (name, None) => Some(format!(
+                "waits for the relationship `{name}` to be created and approved by the customer"
             )),
         }
     }

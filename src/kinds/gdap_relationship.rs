@@ -2,6 +2,12 @@
 //! named by `gdap::relationship_name` (the name carries a digest of the roles, which cannot
 //! change after creation). Created then locked for approval; a Global Administrator of the
 //! customer approves it by hand, so while it waits the plan lists a manual item with the link.
+//!
+//! A role change is a replace: while the new relationship does not exist, the customer's live
+//! relationship of another role set is observed in its place (the plan shows `-/+` with both
+//! role sets); apply creates the new one and leaves the old one alone. `gdap_termination`
+//! terminates the old one once the new one is active. An ended relationship's name stays taken
+//! in Graph, so its successor is the next generation of the name (`<name>-2`).
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,7 +25,10 @@ pub struct GdapRelationshipSpec {
     /// The customer's manifest name.
     pub customer: String,
     pub customer_tenant_id: String,
+    /// The first generation's name ([`gdap::relationship_name`]); see [`current_name`].
     pub display_name: String,
+    /// The provider's naming prefix (to recognise the tool's relationships by name).
+    pub prefix: String,
     /// Entra role template ids.
     pub roles: Vec<String>,
     pub duration: String,
@@ -32,14 +41,82 @@ const RELATIONSHIPS: &str = "tenantRelationships/delegatedAdminRelationships";
 /// One read of every relationship the partner has, shared by all customers.
 pub const LIST_KEY: &str = "gdap-relationships";
 /// Statuses in which a relationship no longer grants anything: its customer needs a new one.
-const GONE: [&str; 3] = ["terminated", "terminationRequested", "expired"];
+pub(crate) const GONE: [&str; 3] = ["terminated", "terminationRequested", "expired"];
+/// Generations of a name tried before giving up (each one an ended relationship).
+const MAX_GENERATIONS: u32 = 99;
 
-fn find<'a>(spec: &GdapRelationshipSpec, snap: &'a Snapshot) -> Option<Option<&'a Value>> {
-    snap.items(LIST_KEY).map(|items| {
-        items
-            .iter()
-            .find(|v| str_of(v, "displayName") == spec.display_name)
-    })
+/// Whether a relationship no longer grants anything.
+pub(crate) fn is_gone(v: &Value) -> bool {
+    GONE.contains(&status(v))
+}
+
+/// The generation and name the customer's relationship has now: the first generation of
+/// `base` that is not an ended relationship (Graph keeps the names of ended ones).
+pub(crate) fn current_name(base: &str, snap: &Snapshot) -> (u32, String) {
+    let items = snap.items(LIST_KEY).unwrap_or_default();
+    for g in 1..MAX_GENERATIONS {
+        let name = gdap::generation_name(base, g);
+        match items.iter().find(|v| str_of(v, "displayName") == name) {
+            Some(v) if is_gone(v) => continue,
+            _ => return (g, name),
+        }
+    }
+    (
+        MAX_GENERATIONS,
+        gdap::generation_name(base, MAX_GENERATIONS),
+    )
+}
+
+/// The relationship named `name`, as read.
+pub(crate) fn named<'a>(name: &str, snap: &'a Snapshot) -> Option<&'a Value> {
+    snap.items(LIST_KEY)?
+        .iter()
+        .find(|v| str_of(v, "displayName") == name)
+}
+
+/// Role template ids of a relationship (or assignment), lowercase and sorted.
+pub(crate) fn roles_of(v: &Value) -> Vec<String> {
+    let mut r: Vec<String> = v
+        .pointer("/accessDetails/unifiedRoles")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.get("roleDefinitionId").and_then(Value::as_str))
+                .map(str::to_ascii_lowercase)
+                .collect()
+        })
+        .unwrap_or_default();
+    r.sort();
+    r.dedup();
+    r
+}
+
+/// The customer's relationships the tool made earlier (another role set or generation, by
+/// their name) that still grant or may still grant access: what its current one replaces.
+/// Sorted by name.
+pub(crate) fn predecessors<'a>(
+    prefix: &str,
+    customer: &str,
+    customer_tenant_id: &str,
+    current: &str,
+    snap: &'a Snapshot,
+) -> Vec<&'a Value> {
+    let mut out: Vec<&Value> = snap
+        .items(LIST_KEY)
+        .unwrap_or_default()
+        .iter()
+        .filter(|v| {
+            let name = str_of(v, "displayName");
+            name != current
+                && !is_gone(v)
+                && v.pointer("/customer/tenantId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(customer_tenant_id))
+                && gdap::is_tool_name(prefix, customer, &roles_of(v), name)
+        })
+        .collect();
+    out.sort_by(|a, b| str_of(a, "displayName").cmp(str_of(b, "displayName")));
+    out
 }
 
 /// The partner's Customer Delegated Administration service principal's address: GDAP reads
@@ -48,8 +125,19 @@ pub fn sp_address() -> crate::model::Address {
     crate::model::Address::new(crate::model::Kind::ServicePrincipal, "partner-cda")
 }
 
-fn status(v: &Value) -> &str {
+pub(crate) fn status(v: &Value) -> &str {
     str_of(v, "status")
+}
+
+/// What the plan compares (and shows) of a relationship read.
+fn observed_view(v: &Value) -> Value {
+    json!({
+        "lockedForApproval": status(v) != "created",
+        "roles": roles_of(v),
+        "status": status(v),
+        "endDateTime": str_of(v, "endDateTime"),
+        "displayName": str_of(v, "displayName"),
+    })
 }
 
 /// Whole days from now until `endDateTime`, when it parses.
@@ -60,9 +148,9 @@ fn days_left(v: &Value) -> Option<i64> {
 }
 
 impl GdapRelationshipSpec {
-    fn create_body(&self) -> Value {
+    fn create_body(&self, name: &str) -> Value {
         json!({
-            "displayName": self.display_name,
+            "displayName": name,
             "duration": self.duration,
             "customer": {"tenantId": self.customer_tenant_id},
             "accessDetails": {"unifiedRoles": self.roles.iter()
@@ -71,11 +159,35 @@ impl GdapRelationshipSpec {
         })
     }
 
-    /// The observed relationship, when it exists and still grants (or will grant) access.
+    /// The roles as the plan compares them: lowercase, sorted.
+    fn sorted_roles(&self) -> Vec<String> {
+        let mut r: Vec<String> = self.roles.iter().map(|r| r.to_ascii_lowercase()).collect();
+        r.sort();
+        r.dedup();
+        r
+    }
+
+    /// The relationship the customer has now under its current name, when it still grants
+    /// (or will grant) access.
     fn live<'a>(&self, snap: &'a Snapshot) -> Option<&'a Value> {
-        find(self, snap)
-            .flatten()
-            .filter(|v| !GONE.contains(&status(v)))
+        let (_, name) = current_name(&self.display_name, snap);
+        named(&name, snap).filter(|v| !is_gone(v))
+    }
+
+    /// The earlier relationship a role change replaces: an active one first.
+    fn replaced<'a>(&self, snap: &'a Snapshot) -> Option<&'a Value> {
+        let (_, name) = current_name(&self.display_name, snap);
+        let old = predecessors(
+            &self.prefix,
+            &self.customer,
+            &self.customer_tenant_id,
+            &name,
+            snap,
+        );
+        old.iter()
+            .find(|v| status(v) == "active")
+            .or_else(|| old.first())
+            .copied()
     }
 
     async fn lock(
@@ -106,8 +218,10 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
     ]];
     const WRITE_PERMISSIONS: crate::kinds::Permissions =
         &[&["DelegatedAdminRelationship.ReadWrite.All"]];
-    /// `lockedForApproval`: a relationship created but not yet sent to the customer.
-    const FIELDS: &'static [&'static str] = &["lockedForApproval"];
+    /// `lockedForApproval`: a relationship created but not yet sent to the customer; `roles`:
+    /// a relationship's roles never change, so a new role set replaces it.
+    const FIELDS: &'static [&'static str] = &["lockedForApproval", "roles"];
+    const IMMUTABLE: &'static [&'static str] = &["roles"];
 
     fn reads(&self, ids: &crate::model::Ids) -> Vec<Read> {
         if ids.of(&sp_address()).is_none() {
@@ -128,32 +242,36 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
             // Without the service principal the API answers nothing: it is created first.
             return Ok(Observed::Absent);
         }
-        if find(self, cx.snap).is_none() {
+        if cx.snap.items(LIST_KEY).is_none() {
             return Ok(Observed::Unknown);
         }
-        Ok(match self.live(cx.snap) {
-            None => Observed::Absent,
-            Some(v) => Observed::Present {
-                id: str_of(v, "id").to_string(),
-                view: json!({
-                    "lockedForApproval": status(v) != "created",
-                    "status": status(v),
-                    "endDateTime": str_of(v, "endDateTime"),
-                }),
+        // Until the new relationship exists, the one it replaces stands in its place: its
+        // other roles make the plan a replace.
+        Ok(
+            match self.live(cx.snap).or_else(|| self.replaced(cx.snap)) {
+                None => Observed::Absent,
+                Some(v) => Observed::Present {
+                    id: str_of(v, "id").to_string(),
+                    view: observed_view(v),
+                },
             },
-        })
+        )
     }
 
     fn view(&self, _ids: &crate::model::Ids) -> Value {
-        json!({"lockedForApproval": true})
+        json!({"lockedForApproval": true, "roles": self.sorted_roles()})
     }
 
     fn adoption_hint(&self, _address: &str, snap: &Snapshot) -> Option<String> {
-        let gone = find(self, snap).flatten()?;
+        let (generation, name) = current_name(&self.display_name, snap);
+        let ended = named(
+            &gdap::generation_name(&self.display_name, generation.checked_sub(1)?),
+            snap,
+        )?;
         Some(format!(
-            "the relationship `{}` is {}; the customer must approve a new one (a new name is needed: Graph keeps names of ended relationships)",
-            self.display_name,
-            status(gone)
+            "the relationship `{}` is {}; Graph keeps its name, so the new one is `{name}`, for the customer to approve",
+            str_of(ended, "displayName"),
+            status(ended)
         ))
     }
 
@@ -162,7 +280,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
             return None;
         };
         (view.get("status").and_then(Value::as_str) == Some("approvalPending")).then(|| ManualSpec {
-            title: format!("Approve the GDAP relationship `{}`", self.display_name),
+            title: format!("Approve the GDAP relationship `{}`", str_of(view, "displayName")),
             reason: "Only a Global Administrator of the customer tenant can approve a GDAP relationship, in the Microsoft 365 admin center.".into(),
             steps: vec![
                 format!(
@@ -189,7 +307,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
         match days_left(view) {
             Some(d) if d <= self.expiry_warning_days => vec![format!(
                 "GDAP relationship `{}` (customer {}) ends in {d} day(s), on {}; it does not auto-extend: a new relationship needs the customer's approval again",
-                self.display_name,
+                str_of(view, "displayName"),
                 self.customer,
                 str_of(view, "endDateTime")
             )],
@@ -198,17 +316,8 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
     }
 
     async fn create(&self, at: &crate::model::Address, w: &Writer<'_>) -> Result<(), WriteError> {
-        if let Some(gone) = find(self, w.snap).flatten() {
-            // Graph keeps the names of ended relationships: a create would only conflict.
-            return Err(WriteError::new(
-                at,
-                format!(
-                    "the relationship `{}` is {}, and Graph keeps that name; the tool cannot create a new relationship under it (docs/gdap.md: an ended relationship)",
-                    self.display_name,
-                    status(gone)
-                ),
-            ));
-        }
+        // The name as the plan read it: past ended relationships that keep theirs.
+        let (_, name) = current_name(&self.display_name, w.snap);
         // The API refuses every call until the partner's service principal, created just
         // before in the same apply, has replicated: wait for the API to answer first.
         w.await_visible(
@@ -237,14 +346,14 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
         .await?;
         let filter = format!(
             "{RELATIONSHIPS}?$filter={}",
-            enc(&format!("displayName eq {}", odata_str(&self.display_name)))
+            enc(&format!("displayName eq {}", odata_str(&name)))
         );
         let id = create_recovering(
             w,
             at,
             Version::V1,
             RELATIONSHIPS,
-            &self.create_body(),
+            &self.create_body(&name),
             || async {
                 let v = w.get(at, Service::Graph(Version::V1), &filter).await?;
                 Ok(v.get("value")
@@ -282,5 +391,16 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
     /// Never deletes: an approved relationship is terminated, never deleted.
     fn prunable(&self) -> bool {
         false
+    }
+
+    /// A replace sends no delete: the old relationship keeps granting access until its
+    /// successor is active, then `gdap_termination` terminates it.
+    async fn delete(
+        &self,
+        _id: &str,
+        _at: &crate::model::Address,
+        _w: &Writer<'_>,
+    ) -> Result<(), WriteError> {
+        Ok(())
     }
 }

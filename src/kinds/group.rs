@@ -32,7 +32,11 @@ const COMPARED: &[&str] = &["displayName", "description"];
 const SELECT: &str = "$select=id,displayName,description,uniqueName";
 
 fn key(spec: &GroupSpec) -> String {
-    format!("group:{}", spec.unique_name)
+    unique_key(&spec.unique_name)
+}
+
+fn unique_key(unique_name: &str) -> String {
+    format!("group:{unique_name}")
 }
 
 fn adopt_key(id: &str) -> String {
@@ -101,6 +105,13 @@ pub(crate) fn adoption_hint(spec: &GroupSpec, address: &str, snap: &Snapshot) ->
             many.join(", ")
         )),
     }
+}
+
+/// The id of the group with this `uniqueName`, as the plan's keyed read found it.
+pub(crate) fn id_by_unique_name<'a>(unique_name: &str, snap: &'a Snapshot) -> Option<&'a str> {
+    snap.object(&unique_key(unique_name))
+        .flatten()
+        .map(|v| str_of(v, "id"))
 }
 
 pub(crate) fn observe(spec: &GroupSpec, snap: &Snapshot) -> Result<Observed, ObserveError> {

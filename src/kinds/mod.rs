@@ -34,6 +34,7 @@ pub mod defender_role_assignment;
 pub mod detection_rule;
 pub mod gdap_access_assignment;
 pub mod gdap_relationship;
+pub mod gdap_termination;
 pub mod group;
 pub mod manual;
 pub mod registry;

@@ -9,7 +9,7 @@ use super::{
     ObserveContext, Permissions, ResourceKind, access_package, app_role_grant, application,
     assignment_policy, catalog, catalog_resource, connected_organization, cross_tenant_partner,
     defender_role, defender_role_assignment, detection_rule, gdap_access_assignment,
-    gdap_relationship, group, manual, role_scope, service_principal,
+    gdap_relationship, gdap_termination, group, manual, role_scope, service_principal,
 };
 use crate::graph::Version;
 use crate::graph::write::{WriteError, Writer};
@@ -235,6 +235,7 @@ kinds! {
     ServicePrincipal => service_principal::ServicePrincipalSpec,
     GdapRelationship => gdap_relationship::GdapRelationshipSpec,
     GdapAccessAssignment => gdap_access_assignment::GdapAccessAssignmentSpec,
+    GdapTermination => gdap_termination::GdapTerminationSpec,
     AppRoleGrant => app_role_grant::AppRoleGrantSpec,
     Manual => manual::ManualSpec,
 }

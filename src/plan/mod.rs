@@ -518,13 +518,18 @@ async fn await_recent(
         return Ok(state);
     }
     // What a read found has replicated: forget it, so that a later absence (someone deleted
-    // it) is planned as usual instead of being waited for.
+    // it) is planned as usual instead of being waited for. An object the lists show by its id
+    // has replicated too, even when it no longer counts as present (a GDAP relationship
+    // terminated since): waiting would not bring it back.
     let settle = |state: &read::TenantState| {
         for c in &created {
             let found = state
                 .observed
                 .iter()
-                .any(|(a, o)| a.to_string() == c.address && matches!(o, Observed::Present { .. }));
+                .any(|(a, o)| a.to_string() == c.address && matches!(o, Observed::Present { .. }))
+                || c.id
+                    .as_deref()
+                    .is_some_and(|id| listed(&state.snapshot, id));
             if found {
                 recent.settled(&tg.profile.graph, &job.desired.tenant_id, &c.address);
             }
@@ -538,6 +543,10 @@ async fn await_recent(
                     .observed
                     .iter()
                     .any(|(a, o)| a.to_string() == c.address && *o == Observed::Absent)
+                    && !c
+                        .id
+                        .as_deref()
+                        .is_some_and(|id| listed(&state.snapshot, id))
             })
             .cloned()
             .collect()
@@ -610,6 +619,16 @@ async fn await_recent(
         "objects an apply created moments ago are not in Graph's lists yet after waiting {waited:.1} s: {}; planning now could create twins, so plan again in a minute{hint}",
         list.join(", ")
     )))
+}
+
+/// Whether a list the read got holds an object with this id.
+fn listed(snap: &crate::model::Snapshot, id: &str) -> bool {
+    snap.answers.values().any(|a| match a {
+        crate::model::observe::Answer::Items(items) => items
+            .iter()
+            .any(|v| v.get("id").and_then(serde_json::Value::as_str) == Some(id)),
+        _ => false,
+    })
 }
 
 /// Where a twin-prone object (one Graph finds only by display name) is read by id.

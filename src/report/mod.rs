@@ -5,6 +5,7 @@
 //! be handed to a customer and kept: entries are sorted and the JSON is versioned, so two
 //! reports diff cleanly.
 
+mod gdap;
 mod render;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use gdap::{GdapAssignmentEntry, GdapEntry};
 pub use render::{html, markdown};
 
 use crate::cloud::Cloud;
@@ -80,6 +82,10 @@ pub struct CustomerReport {
     /// Omitted when there are none, so reports of tenants without rules keep their shape.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detection_rules: Vec<DetectionRuleEntry>,
+    /// GDAP relationships of the MSSP (partner) tenant with this customer, and their access
+    /// assignments. Omitted when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gdap: Vec<GdapEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,10 +219,17 @@ pub async fn report(
     let base_dir = v.base_dir();
     let window = v.siem_expiry_window();
 
-    // The SIEM app and its credentials live in the MSSP tenant (multi-tenant variant).
-    let provider = expand::expand_provider(&v.provider);
+    // The SIEM app and its credentials live in the MSSP tenant (multi-tenant variant), and so
+    // do the GDAP relationships.
+    let provider = expand::provider_tenant(v);
     let ptg = graph.tenant(&provider.tenant_id, endpoints.profile(provider.cloud));
     let provider_state = read::read_tenant(&ptg, &provider, Ids::default(), &base_dir).await;
+    let gdap = match &provider_state {
+        Ok(s) => gdap::relationships(&ptg, &provider, s, opts.now, gdap_warning_days(v))
+            .await
+            .map_err(|e| format!("the MSSP tenant's GDAP relationships could not be read: {e}")),
+        Err(e) => Err(format!("the MSSP tenant could not be read: {e}")),
+    };
     let (siem_app_id, provider_credentials) = match &provider_state {
         Ok(s) => (
             s.ids.siem_app_id.clone(),
@@ -244,6 +257,13 @@ pub async fn report(
         let model = c.spec.access.defender_rbac;
         let prefix = p.spec.naming.prefix.value.as_str();
         let siem_enabled = p.spec.siem.is_some() && c.spec.siem.enabled;
+        let tenant = c.spec.tenant_id.value.to_ascii_lowercase();
+        // Only a customer reached through GDAP is incomplete without the MSSP tenant's read.
+        let gdap = match &gdap {
+            Ok(all) => Ok(all.get(&tenant).cloned().unwrap_or_default()),
+            Err(e) if c.spec.access.gdap.is_some() => Err(e.clone()),
+            Err(_) => Ok(vec![]),
+        };
         async move {
             let tg = graph.tenant(&desired.tenant_id, endpoints.profile(desired.cloud));
             let mut r = header(&desired, model, siem_enabled);
@@ -257,6 +277,10 @@ pub async fn report(
                         warn_before(opts.now, window),
                     );
                     r.detection_rules = detection_rules(&state.snapshot, prefix);
+                    match gdap {
+                        Ok(g) => r.gdap = g,
+                        Err(e) => r.error = Some(e),
+                    }
                     // A per-customer SIEM app lives here; the multi-tenant one in the MSSP tenant.
                     let local = credentials(&desired, &state, opts.now, window);
                     r.siem.credentials = if !local.is_empty() {
@@ -290,6 +314,12 @@ pub async fn report(
         shard: None,
         manifests_digest: None,
     }
+}
+
+/// The provider's `gdap.expiryWarning` in days.
+fn gdap_warning_days(v: &Validated) -> i64 {
+    let settings = v.provider.doc.spec.gdap.clone().unwrap_or_default();
+    crate::gdap::duration_days(&settings.expiry_warning.value).unwrap_or(0)
 }
 
 fn header(t: &DesiredTenant, model: DefenderRbac, siem: bool) -> CustomerReport {

@@ -76,7 +76,8 @@ fn escape_strings(v: &mut serde_json::Value) {
                     // Links the tool built from a cloud host, a validated domain and Graph ids:
                     // kept verbatim so they stay clickable, unless anything unexpected is in them.
                     serde_json::Value::String(s)
-                        if (k == "portalLink" || k == "requestLink") && plain_url(s) => {}
+                        if (k == "portalLink" || k == "requestLink" || k == "approvalLink")
+                            && plain_url(s) => {}
                     _ => escape_strings(x),
                 }
             }

@@ -420,8 +420,15 @@ async fn alerts_fetch_resumes_after_a_failed_page_and_rides_out_throttling() {
     let all = lines(&w.path("out.ndjson"));
     assert_eq!(unique(&all).len(), 10);
 
-    // Heavy throttling (429 + Retry-After: 0) on every call: still complete.
+    // Heavy throttling (429 + Retry-After: 0) on every call: still complete. The random rolls
+    // follow every request the sandbox served before (the examples' apply included), so one
+    // 429 is made certain on the first alerts page.
     w.faults(json!({"rate_429": 0.4})).await;
+    w.faults(
+        json!({"one_shot": {"method": "GET", "path_prefix": "/v1.0/security/alerts_v2",
+        "status": 429, "count": 1}}),
+    )
+    .await;
     w.add_alert(CONTOSO, json!({"severity": "low"})).await;
     let r = fetch(&w, &["--top", "1"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);

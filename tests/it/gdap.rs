@@ -8,15 +8,15 @@ use serde_json::Value;
 use crate::support::{World, changes};
 use mssp::plan::{Op, Plan};
 
-const PROVIDER: &str = "gdap-soc";
-const PROVIDER_TID: &str = "11111111-1111-4111-8111-111111111111";
-const REL: &str = "tenantRelationships/delegatedAdminRelationships";
+pub(crate) const PROVIDER: &str = "gdap-soc";
+pub(crate) const PROVIDER_TID: &str = "11111111-1111-4111-8111-111111111111";
+pub(crate) const REL: &str = "tenantRelationships/delegatedAdminRelationships";
 
-async fn relationships(w: &World) -> Vec<Value> {
+pub(crate) async fn relationships(w: &World) -> Vec<Value> {
     w.objects(PROVIDER_TID, "delegatedAdminRelationships").await
 }
 
-fn rel_action(p: &Plan) -> &mssp::plan::Action {
+pub(crate) fn rel_action(p: &Plan) -> &mssp::plan::Action {
     p.tenants
         .iter()
         .filter(|t| t.name == PROVIDER)
@@ -25,7 +25,7 @@ fn rel_action(p: &Plan) -> &mssp::plan::Action {
         .unwrap_or_else(|| panic!("no relationship action: {:?}", changes(p, PROVIDER)))
 }
 
-async fn wait_status(w: &World, id: &str, want: &str) {
+pub(crate) async fn wait_status(w: &World, id: &str, want: &str) {
     for _ in 0..50 {
         let v = w
             .graph(PROVIDER_TID, Method::GET, &format!("{REL}/{id}"), None)
@@ -128,10 +128,10 @@ async fn gdap_customer_is_created_locked_approved_then_plans_empty() {
     assert!(p.tenants.iter().all(|t| t.warnings.is_empty()));
 }
 
-const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
-const SECURITY_OPERATOR: &str = "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f";
+pub(crate) const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+pub(crate) const SECURITY_OPERATOR: &str = "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f";
 
-async fn assignments(w: &World, rel: &str) -> Vec<Value> {
+pub(crate) async fn assignments(w: &World, rel: &str) -> Vec<Value> {
     w.graph(
         PROVIDER_TID,
         Method::GET,
@@ -146,7 +146,7 @@ async fn assignments(w: &World, rel: &str) -> Vec<Value> {
 }
 
 /// Plans until the provider has nothing to do (writes take a moment to show in lists).
-async fn empty_plan(w: &World) -> Plan {
+pub(crate) async fn empty_plan(w: &World) -> Plan {
     for _ in 0..30 {
         let p = w.plan().await;
         if changes(&p, PROVIDER).is_empty() {
@@ -159,7 +159,7 @@ async fn empty_plan(w: &World) -> Plan {
 }
 
 /// An active relationship with its assignments, for the tests that start there.
-async fn onboarded(w: &World) -> String {
+pub(crate) async fn onboarded(w: &World) -> String {
     w.apply().await;
     let id = relationships(w).await[0]["id"]
         .as_str()
@@ -349,39 +349,37 @@ async fn gdap_without_its_permission_is_refused_before_any_write() {
 async fn gdap_ended_relationship_is_drift_planned_again_with_its_reason() {
     let w = World::new("gdap-world", |_| {}).await;
     w.apply().await;
-    let id = relationships(&w).await[0]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let old = relationships(&w).await[0].clone();
+    let id = old["id"].as_str().expect("id").to_string();
+    let name = old["displayName"].as_str().expect("name").to_string();
     w.control(Method::POST, &format!("gdap/{id}/approve"), None)
         .await;
     wait_status(&w, &id, "active").await;
     w.control(Method::POST, &format!("gdap/{id}/terminate"), None)
         .await;
     wait_status(&w, &id, "terminated").await;
+    w.session.recent.take_waits();
     let p = w.plan().await;
+    // The lists show the ended relationship this machine created: nothing to wait for (the
+    // plan used to wait out the whole visibility window, 30 s, for it to "appear").
+    assert_eq!(w.session.recent.take_waits(), vec![]);
     let a = rel_action(&p);
     assert_eq!(a.op, Op::Create, "{a:?}");
+    let note = a.note.as_deref().unwrap_or("");
+    let successor = format!("{name}-2");
     assert!(
-        a.note.as_deref().unwrap_or("").contains("is terminat"),
+        note.contains(&format!("`{name}` is terminated")) && note.contains(&successor),
         "{a:?}"
     );
-    let out = w
-        .apply_with(
-            mssp::apply::ApplyOptions {
-                replication_deadline: std::time::Duration::from_secs(5),
-                ..Default::default()
-            },
-            false,
-        )
-        .await;
-    let failed: Vec<String> = out
+    // Graph keeps the ended one's name: the new relationship is its next generation.
+    w.apply().await;
+    let rels = relationships(&w).await;
+    assert_eq!(rels.len(), 2, "{rels:?}");
+    let new = rels
         .iter()
-        .flat_map(|o| o.failed.iter().map(ToString::to_string))
-        .collect();
-    assert!(
-        failed.len() == 1 && failed[0].contains("Graph keeps that name"),
-        "{failed:?}"
-    );
-    assert_eq!(relationships(&w).await.len(), 1, "no create was sent");
+        .find(|r| r["displayName"] == successor.as_str())
+        .unwrap_or_else(|| panic!("no {successor}: {rels:?}"));
+    assert_eq!(new["status"], "approvalPending", "created and locked");
+    let p = w.plan().await;
+    assert_eq!(rel_action(&p).op, Op::Manual);
 }

@@ -340,7 +340,7 @@ fn the_readme_try_it_block_works_pasted_in_order() {
         .map(|(_, o)| o)
         .collect();
     assert_eq!(plans.len(), 2, "{outputs:?}");
-    assert!(plans[0].contains("83 to create"), "{}", plans[0]);
+    assert!(plans[0].contains("86 to create"), "{}", plans[0]);
     assert!(plans[1].contains(" 0 to create"), "{}", plans[1]);
     assert!(
         !dir.path().join(".mssp-sandbox").exists(),

@@ -185,12 +185,13 @@ fn partner<'a>(ctx: &Ctx, st: &'a mut Scope<'_>) -> Result<&'a mut Tenant> {
     Ok(t)
 }
 
+/// Graph's answer to a request this API refuses (`400 badRequest`, lower camel case here).
+fn bad(message: impl Into<String>) -> GraphError {
+    GraphError::new(400, "badRequest", message)
+}
+
 fn invalid_relationship() -> GraphError {
-    GraphError::new(
-        400,
-        "badRequest",
-        "The passed in delegatedAdminRelationshipId is invalid.",
-    )
+    bad("The passed in delegatedAdminRelationshipId is invalid.")
 }
 
 fn relationship<'a>(t: &'a Tenant, id: &str, now: i64) -> Result<&'a Entry> {
@@ -215,9 +216,7 @@ fn parent<'a>(t: &'a Tenant, id: &str, now: i64) -> Result<&'a Entry> {
 /// `If-Match` must be present and equal to the object's current ETag.
 fn check_if_match(req: &ApiRequest, current: &Value) -> Result<()> {
     let Some(given) = req.if_match.as_deref().map(str::trim) else {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
+        return Err(bad(
             "The If-Match header is required: send the @odata.etag of the object as last read.",
         ));
     };
@@ -257,26 +256,14 @@ fn check_roles(body: &Value) -> Result<Vec<String>> {
         .pointer("/accessDetails/unifiedRoles")
         .and_then(Value::as_array)
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            GraphError::new(
-                400,
-                "badRequest",
-                "accessDetails.unifiedRoles must name at least one role.",
-            )
-        })?;
+        .ok_or_else(|| bad("accessDetails.unifiedRoles must name at least one role."))?;
     let mut out = Vec::new();
     for r in list {
         let id = r
             .get("roleDefinitionId")
             .and_then(Value::as_str)
             .filter(|s| uuid::Uuid::parse_str(s).is_ok())
-            .ok_or_else(|| {
-                GraphError::new(
-                    400,
-                    "badRequest",
-                    "Each unifiedRole needs a roleDefinitionId (GUID).",
-                )
-            })?;
+            .ok_or_else(|| bad("Each unifiedRole needs a roleDefinitionId (GUID)."))?;
         out.push(id.to_ascii_lowercase());
     }
     Ok(out)
@@ -284,16 +271,12 @@ fn check_roles(body: &Value) -> Result<Vec<String>> {
 
 fn check_auto_extend(value: &str, roles: &[String]) -> Result<()> {
     if !AUTO_EXTEND_VALUES.contains(&value) {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
-            format!("autoExtendDuration '{value}' is not supported; use P0D, PT0S or P180D."),
-        ));
+        return Err(bad(format!(
+            "autoExtendDuration '{value}' is not supported; use P0D, PT0S or P180D."
+        )));
     }
     if duration_days(value).unwrap_or(0) > 0 && roles.iter().any(|r| r == GLOBAL_ADMINISTRATOR) {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
+        return Err(bad(
             "A relationship that includes the Global Administrator role cannot be extended automatically.",
         ));
     }
@@ -330,21 +313,15 @@ pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> 
     )?;
     let name = body["displayName"].as_str().unwrap_or_default().to_string();
     if name.trim().is_empty() || name.chars().count() > 50 {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
-            "displayName must have 1 to 50 characters.",
-        ));
+        return Err(bad("displayName must have 1 to 50 characters."));
     }
     let duration = body["duration"].as_str().unwrap_or_default().to_string();
     match duration_days(&duration) {
         Some(d) if (MIN_DURATION_DAYS..=MAX_DURATION_DAYS).contains(&d) => {}
         _ => {
-            return Err(GraphError::new(
-                400,
-                "badRequest",
-                format!("duration '{duration}' must be between P1D and P2Y (730 days)."),
-            ));
+            return Err(bad(format!(
+                "duration '{duration}' must be between P1D and P2Y (730 days)."
+            )));
         }
     }
     let roles = check_roles(&body)?;
@@ -361,11 +338,7 @@ pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> 
     if let Some(c) = &customer_tid
         && uuid::Uuid::parse_str(c).is_err()
     {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
-            "customer.tenantId must be a GUID.",
-        ));
+        return Err(bad("customer.tenantId must be a GUID."));
     }
     let t = partner(ctx, st)?;
     // The name is unique across all the partner's relationships, whatever their status.
@@ -422,13 +395,9 @@ pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -
         "created" => {}
         "active" if only_auto_extend => {}
         s => {
-            return Err(GraphError::new(
-                400,
-                "badRequest",
-                format!(
-                    "A relationship in status '{s}' cannot be updated (only autoExtendDuration, while active)."
-                ),
-            ));
+            return Err(bad(format!(
+                "A relationship in status '{s}' cannot be updated (only autoExtendDuration, while active)."
+            )));
         }
     }
     let mut next = current.clone();
@@ -442,11 +411,9 @@ pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -
         match duration_days(d) {
             Some(n) if (MIN_DURATION_DAYS..=MAX_DURATION_DAYS).contains(&n) => {}
             _ => {
-                return Err(GraphError::new(
-                    400,
-                    "badRequest",
-                    format!("duration '{d}' must be between P1D and P2Y (730 days)."),
-                ));
+                return Err(bad(format!(
+                    "duration '{d}' must be between P1D and P2Y (730 days)."
+                )));
             }
         }
     }
@@ -469,9 +436,7 @@ pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) 
     let current = relationship(t, &args[0], now)?.v.clone();
     check_if_match(req, &current)?;
     if status(&current) != "created" {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
+        return Err(bad(
             "Only a relationship in status 'created' can be deleted; terminate it instead.",
         ));
     }
@@ -487,11 +452,8 @@ pub fn requests_list(
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
-    let t = partner(ctx, st)?;
-    parent(t, &args[0], ctx.now)?;
-    let items = super::visible_items(t, GDAP_REQUESTS, ctx.now, Some(&args[0]));
     let set = format!("{SET}('{}')/requests", args[0]);
-    super::list(ctx, req, items, &rules(REQUEST_TYPE, &["action"]), &set)
+    list_nested(ctx, st, req, &args[0], &REQUESTS, &set)
 }
 
 pub fn request_get(
@@ -500,10 +462,93 @@ pub fn request_get(
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
+    get_nested(ctx, st, req, args, &REQUESTS)
+}
+
+/// A collection below a relationship (requests, access assignments, operations).
+struct Nested {
+    /// The sandbox state's collection.
+    coll: &'static str,
+    /// Its name in `@odata.context` of one entity.
+    name: &'static str,
+    type_name: &'static str,
+    filterable: &'static [&'static str],
+}
+
+const REQUESTS: Nested = Nested {
+    coll: GDAP_REQUESTS,
+    name: "requests",
+    type_name: REQUEST_TYPE,
+    filterable: &["action"],
+};
+const ASSIGNMENTS: Nested = Nested {
+    coll: GDAP_ASSIGNMENTS,
+    name: "accessAssignments",
+    type_name: ASSIGN_TYPE,
+    filterable: &["status"],
+};
+const OPERATIONS: Nested = Nested {
+    coll: GDAP_OPERATIONS,
+    name: "operations",
+    type_name: OP_TYPE,
+    filterable: &["status"],
+};
+
+/// Lists a nested collection of relationship `rel` (an unknown relationship is a 400).
+fn list_nested(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    rel: &str,
+    n: &Nested,
+    set: &str,
+) -> Result<Resp> {
+    let t = partner(ctx, st)?;
+    parent(t, rel, ctx.now)?;
+    let items = super::visible_items(t, n.coll, ctx.now, Some(rel));
+    super::list(ctx, req, items, &rules(n.type_name, n.filterable), set)
+}
+
+/// Reads item `args[1]` of a nested collection of relationship `args[0]`.
+fn get_nested(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+    n: &Nested,
+) -> Result<Resp> {
     let t = partner(ctx, st)?;
     parent(t, &args[0], ctx.now)?;
-    let e = child(t, GDAP_REQUESTS, &args[0], &args[1], ctx.now)?;
-    super::get_one(ctx, req, "requests", REQUEST_TYPE, &e.v)
+    let e = child(t, n.coll, &args[0], &args[1], ctx.now)?;
+    super::get_one(ctx, req, n.name, n.type_name, &e.v)
+}
+
+/// Item `args[1]` of a nested collection of relationship `args[0]`, when the request's
+/// `If-Match` carries its current ETag (updates and deletes).
+fn matching_child(
+    t: &Tenant,
+    coll: &str,
+    args: &[String],
+    req: &ApiRequest,
+    now: i64,
+) -> Result<Value> {
+    parent(t, &args[0], now)?;
+    let current = child(t, coll, &args[0], &args[1], now)?.v.clone();
+    check_if_match(req, &current)?;
+    Ok(current)
+}
+
+/// Adds an item below relationship `rel`, listed from `visible_at_ms`.
+fn insert_child(t: &mut Tenant, coll: &str, rel: &str, v: Value, visible_at_ms: i64) {
+    t.insert(
+        coll,
+        Entry {
+            v,
+            visible_at_ms,
+            parent: Some(rel.to_string()),
+            origin: None,
+        },
+    );
 }
 
 fn child<'a>(t: &'a Tenant, coll: &str, rel: &str, id: &str, now: i64) -> Result<&'a Entry> {
@@ -537,20 +582,14 @@ pub fn request_create(
         ("lockForApproval", "created") => "approvalPending",
         ("terminate", "active") => "terminationRequested",
         ("lockForApproval" | "terminate", s) => {
-            return Err(GraphError::new(
-                400,
-                "badRequest",
-                format!("The action '{action}' is not allowed on a relationship in status '{s}'."),
-            ));
+            return Err(bad(format!(
+                "The action '{action}' is not allowed on a relationship in status '{s}'."
+            )));
         }
         _ => {
-            return Err(GraphError::new(
-                400,
-                "badRequest",
-                format!(
-                    "The action '{action}' is not supported; use lockForApproval or terminate."
-                ),
-            ));
+            return Err(bad(format!(
+                "The action '{action}' is not supported; use lockForApproval or terminate."
+            )));
         }
     };
     if let Some(e) = t.find_mut(GDAP_RELATIONSHIPS, &args[0]) {
@@ -563,15 +602,7 @@ pub fn request_create(
     let id = new_id();
     let v = json!({"id": id, "action": action, "status": "succeeded",
         "createdDateTime": iso(now), "lastModifiedDateTime": iso(now)});
-    t.insert(
-        GDAP_REQUESTS,
-        Entry {
-            v: v.clone(),
-            visible_at_ms: now,
-            parent: Some(args[0].clone()),
-            origin: None,
-        },
-    );
+    insert_child(t, GDAP_REQUESTS, &args[0], v.clone(), now);
     let mut resp = super::created(super::entity(ctx, "requests", &v))?;
     resp.headers
         .push(location(ctx, &format!("{}/requests/{id}", args[0])));
@@ -586,16 +617,7 @@ pub fn assignments_list(
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
-    let t = partner(ctx, st)?;
-    parent(t, &args[0], ctx.now)?;
-    let items = super::visible_items(t, GDAP_ASSIGNMENTS, ctx.now, Some(&args[0]));
-    super::list(
-        ctx,
-        req,
-        items,
-        &rules(ASSIGN_TYPE, &["status"]),
-        "accessAssignments",
-    )
+    list_nested(ctx, st, req, &args[0], &ASSIGNMENTS, ASSIGNMENTS.name)
 }
 
 pub fn assignment_get(
@@ -604,21 +626,16 @@ pub fn assignment_get(
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
-    let t = partner(ctx, st)?;
-    parent(t, &args[0], ctx.now)?;
-    let e = child(t, GDAP_ASSIGNMENTS, &args[0], &args[1], ctx.now)?;
-    super::get_one(ctx, req, "accessAssignments", ASSIGN_TYPE, &e.v)
+    get_nested(ctx, st, req, args, &ASSIGNMENTS)
 }
 
 /// Roles of an assignment must be among the relationship's.
 fn check_subset(roles: &[String], rel: &Value) -> Result<()> {
     let allowed = roles_of(rel);
     if let Some(extra) = roles.iter().find(|r| !allowed.contains(r)) {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
-            format!("The role '{extra}' is not part of the delegated admin relationship."),
-        ));
+        return Err(bad(format!(
+            "The role '{extra}' is not part of the delegated admin relationship."
+        )));
     }
     Ok(())
 }
@@ -647,9 +664,7 @@ pub fn assignment_create(
         .and_then(Value::as_str)
         .unwrap_or_default();
     if kind != "securityGroup" {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
+        return Err(bad(
             "accessContainer.accessContainerType must be 'securityGroup'.",
         ));
     }
@@ -658,27 +673,19 @@ pub fn assignment_create(
     let t = partner(ctx, st)?;
     let rel = parent(t, &args[0], now)?.v.clone();
     if status(&rel) != "active" {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
-            format!(
-                "Access assignments can be created only on an active relationship (this one is '{}').",
-                status(&rel)
-            ),
-        ));
+        return Err(bad(format!(
+            "Access assignments can be created only on an active relationship (this one is '{}').",
+            status(&rel)
+        )));
     }
     check_subset(&roles, &rel)?;
     let is_group = t
         .find(GROUPS, &container)
         .is_some_and(|g| g.visible(now) && g.v["securityEnabled"] == json!(true));
     if !is_group {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
-            format!(
-                "The access container '{container}' is not a security group of the partner tenant."
-            ),
-        ));
+        return Err(bad(format!(
+            "The access container '{container}' is not a security group of the partner tenant."
+        )));
     }
     let taken = t.list(GDAP_ASSIGNMENTS).iter().any(|e| {
         e.parent
@@ -707,16 +714,8 @@ pub fn assignment_create(
         "createdDateTime": iso(now), "_activeAtMs": activate,
     });
     touch(&mut v, now);
-    t.insert(
-        GDAP_ASSIGNMENTS,
-        Entry {
-            v: v.clone(),
-            // Listed at once as `pending`; provisioning, not replication, is what takes time.
-            visible_at_ms: now,
-            parent: Some(args[0].clone()),
-            origin: None,
-        },
-    );
+    // Listed at once as `pending`; provisioning, not replication, is what takes time.
+    insert_child(t, GDAP_ASSIGNMENTS, &args[0], v.clone(), now);
     let mut resp = super::created(super::entity(ctx, "accessAssignments", &state::render(&v)))?;
     resp.headers.push(location(
         ctx,
@@ -737,9 +736,7 @@ pub fn assignment_patch(
         o.keys()
             .any(|k| k != "accessDetails" && !k.starts_with('@'))
     }) {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
+        return Err(bad(
             "Only accessDetails of an access assignment can be updated.",
         ));
     }
@@ -748,19 +745,12 @@ pub fn assignment_patch(
     let done = ctx.visible_at();
     let t = partner(ctx, st)?;
     let rel = parent(t, &args[0], now)?.v.clone();
-    let current = child(t, GDAP_ASSIGNMENTS, &args[0], &args[1], now)?
-        .v
-        .clone();
-    check_if_match(req, &current)?;
+    let current = matching_child(t, GDAP_ASSIGNMENTS, args, req, now)?;
     if status(&current) != "active" {
-        return Err(GraphError::new(
-            400,
-            "badRequest",
-            format!(
-                "An access assignment in status '{}' cannot be updated.",
-                status(&current)
-            ),
-        ));
+        return Err(bad(format!(
+            "An access assignment in status '{}' cannot be updated.",
+            status(&current)
+        )));
     }
     check_subset(&roles, &rel)?;
     let mut same = roles_of(&current);
@@ -782,15 +772,7 @@ pub fn assignment_patch(
         "createdDateTime": iso(now), "lastModifiedDateTime": iso(now),
         "_assignment": args[1], "_accessDetails": details, "_doneAtMs": done,
     });
-    t.insert(
-        GDAP_OPERATIONS,
-        Entry {
-            v,
-            visible_at_ms: now,
-            parent: Some(args[0].clone()),
-            origin: None,
-        },
-    );
+    insert_child(t, GDAP_OPERATIONS, &args[0], v, now);
     Ok(Resp {
         status: 202,
         headers: vec![
@@ -810,11 +792,7 @@ pub fn assignment_delete(
     let now = ctx.now;
     let gone_at = ctx.visible_at();
     let t = partner(ctx, st)?;
-    parent(t, &args[0], now)?;
-    let current = child(t, GDAP_ASSIGNMENTS, &args[0], &args[1], now)?
-        .v
-        .clone();
-    check_if_match(req, &current)?;
+    matching_child(t, GDAP_ASSIGNMENTS, args, req, now)?;
     if let Some(e) = t.find_mut(GDAP_ASSIGNMENTS, &args[1]) {
         e.v["status"] = json!("deleting");
         e.v["_goneAtMs"] = json!(gone_at);
@@ -831,10 +809,7 @@ pub fn operations_list(
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
-    let t = partner(ctx, st)?;
-    parent(t, &args[0], ctx.now)?;
-    let items = super::visible_items(t, GDAP_OPERATIONS, ctx.now, Some(&args[0]));
-    super::list(ctx, req, items, &rules(OP_TYPE, &["status"]), "operations")
+    list_nested(ctx, st, req, &args[0], &OPERATIONS, OPERATIONS.name)
 }
 
 pub fn operation_get(
@@ -843,10 +818,7 @@ pub fn operation_get(
     req: &ApiRequest,
     args: &[String],
 ) -> Result<Resp> {
-    let t = partner(ctx, st)?;
-    parent(t, &args[0], ctx.now)?;
-    let e = child(t, GDAP_OPERATIONS, &args[0], &args[1], ctx.now)?;
-    super::get_one(ctx, req, "operations", OP_TYPE, &e.v)
+    get_nested(ctx, st, req, args, &OPERATIONS)
 }
 
 // ------------------------------------------------------------------ the customer's side
