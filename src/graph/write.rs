@@ -335,26 +335,104 @@ pub(crate) fn graph_err(at: &Address) -> impl Fn(GraphError) -> WriteError + '_ 
     }
 }
 
-/// Creates in the v1.0 collection `path` and records the id; an answer lost on the way is
-/// recovered by listing `list_url` and taking the object `is_key` picks out.
-pub(crate) async fn create_listed(
-    w: &Writer<'_>,
-    at: &Address,
-    path: &str,
-    body: &Value,
-    list_url: &str,
-    is_key: impl Fn(&Value) -> bool,
-) -> Result<(), WriteError> {
-    let id = create_recovering(w, at, Version::V1, path, body, || async {
-        let items = w.list(at, Service::Graph(Version::V1), list_url).await?;
-        Ok(items
-            .iter()
-            .find(|v| is_key(v))
-            .map(|v| str_of(v, "id").to_string()))
-    })
-    .await?;
-    w.set_id(at, &id);
-    Ok(())
+/// A Graph collection whose objects a kind creates by POST and changes and deletes by id
+/// (`{path}/{id}`): the write paths of one kind, written once, so the kind's file says only
+/// its body and its natural key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Collection {
+    pub(crate) version: Version,
+    /// As sent: the journal and error messages show it.
+    pub(crate) path: &'static str,
+}
+
+impl Collection {
+    pub(crate) const fn new(version: Version, path: &'static str) -> Self {
+        Self { version, path }
+    }
+
+    /// One object of the collection.
+    pub(crate) fn item(&self, id: &str) -> String {
+        format!("{}/{id}", self.path)
+    }
+
+    /// The whole collection as one list read under `key` (kinds whose objects the plan finds
+    /// among all of them).
+    pub(crate) fn read_all(&self, key: &str) -> crate::model::Read {
+        let path = format!("/{}", self.path.trim_start_matches('/'));
+        crate::model::Read::list(key, self.version, path)
+    }
+
+    /// Where the plan reads one object by id (`ResourceKind::read_by_id`), the id encoded as
+    /// it may come from a hand-edited file.
+    pub(crate) fn read_by_id(&self, id: &str) -> Option<(Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            self.version,
+            format!("{}/{id}", self.path.trim_start_matches('/')),
+        ))
+    }
+
+    /// Creates the object and records its id; an answer lost on the way is recovered by
+    /// listing `list_url` and taking the object `pick` finds there (its natural key), so the
+    /// create is never duplicated.
+    pub(crate) async fn create(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        body: &Value,
+        list_url: &str,
+        pick: impl Fn(&[Value]) -> Option<&Value>,
+    ) -> Result<(), WriteError> {
+        let id = create_recovering(w, at, self.version, self.path, body, || async {
+            let items = w.list(at, Service::Graph(self.version), list_url).await?;
+            Ok(pick(&items).map(|v| str_of(v, "id").to_string()))
+        })
+        .await?;
+        w.set_id(at, &id);
+        Ok(())
+    }
+
+    /// Updates the fields `body` names (Graph answers 204, or 202 for connected organizations).
+    pub(crate) async fn patch(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), WriteError> {
+        patch_path(w, at, self.version, &self.item(id), body).await
+    }
+
+    /// Replaces the whole object (the service resets whatever `body` leaves out).
+    pub(crate) async fn put(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), WriteError> {
+        w.call(
+            at,
+            Service::Graph(self.version),
+            Method::PUT,
+            &self.item(id),
+            Some(body),
+            &[],
+        )
+        .await
+        .map_err(graph_err(at))?;
+        Ok(())
+    }
+
+    /// Deletes the object; "already gone" counts as done.
+    pub(crate) async fn delete(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        id: &str,
+    ) -> Result<(), WriteError> {
+        delete_path(w, at, self.version, &self.item(id)).await
+    }
 }
 
 /// POSTs a create; if the answer is lost, re-reads the natural key (`find`) before trying

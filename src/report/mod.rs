@@ -422,16 +422,9 @@ fn fill(
                         .iter()
                         .find(|v| str_of(v, "id").eq_ignore_ascii_case(i))
                 });
-                let mut actions: Vec<String> = live
-                    .and_then(|v| v.get("rolePermissions"))
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array))
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect();
+                let mut actions = live
+                    .map(kinds::defender_role::actions_of)
+                    .unwrap_or_default();
                 actions.sort();
                 let mut assigned_to: Vec<String> = id
                     .as_deref()
