@@ -398,6 +398,18 @@ fn check_provider(
             )
             .set_help("shorten the tier name or `spec.naming.prefix`");
         }
+        // The tier's group would be found (and written) as the lease group, and the lease as a
+        // tier group: applies would bind one to the other.
+        if unique == names::lease_unique_name(&s.naming.prefix.value) {
+            cx.error(
+                &tier.name,
+                format!(
+                    "tier name `{}` gives its group the uniqueName `{unique}` of the apply lease group",
+                    tier.name.value
+                ),
+            )
+            .set_help("the apply lease group `<prefix>-apply-lease` is the tool's own (docs/operations.md \"Two applies at once\"); rename the tier");
+        }
         cx.display_name(&tier.group.display_name, "group displayName");
         let ap = &tier.access_package;
         if let Some(n) = &ap.display_name {
