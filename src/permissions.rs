@@ -184,6 +184,15 @@ pub struct Shortfall {
     pub consent_url: String,
 }
 
+/// The permission preflight could not check a tenant: its token could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[error("tenant {tenant} ({tenant_id}): {source}")]
+pub struct PreflightError {
+    pub tenant: String,
+    pub tenant_id: String,
+    pub source: crate::auth::AuthError,
+}
+
 /// How many tokens the plan's warnings fetch at once when a plan has no parallelism to say.
 pub const PREFLIGHT_CONCURRENCY: usize = 16;
 
@@ -193,7 +202,7 @@ pub const PREFLIGHT_CONCURRENCY: usize = 16;
 pub async fn preflight(
     session: &crate::session::Session,
     tenants: &[TenantNeeds],
-) -> Result<Vec<Shortfall>, String> {
+) -> Result<Vec<Shortfall>, PreflightError> {
     preflight_with(session, tenants, PREFLIGHT_CONCURRENCY).await
 }
 
@@ -206,7 +215,7 @@ pub async fn preflight_with(
     session: &crate::session::Session,
     tenants: &[TenantNeeds],
     concurrency: usize,
-) -> Result<Vec<Shortfall>, String> {
+) -> Result<Vec<Shortfall>, PreflightError> {
     use futures::StreamExt as _;
     // The answer keeps the tenants' order.
     let checks = tenants
@@ -219,9 +228,13 @@ pub async fn preflight_with(
                 .tokens
                 .token(&profile.login, &t.tenant_id, &profile.graph_audience)
                 .await
-                .map_err(|e| format!("tenant {} ({}): {e}", t.name, t.tenant_id))?;
+                .map_err(|source| PreflightError {
+                    tenant: t.name.clone(),
+                    tenant_id: t.tenant_id.clone(),
+                    source,
+                })?;
             let missing = t.missing(&token_roles(token.secret()));
-            Ok::<_, String>((
+            Ok::<_, PreflightError>((
                 i,
                 (!missing.is_empty()).then(|| Shortfall {
                     tenant: t.name.clone(),

@@ -799,47 +799,59 @@ fn check_certificate(
             }
         }
     }
-    let read = || -> Result<Vec<u8>, String> {
+    let read = || -> Result<Vec<u8>, CertificateFileProblem> {
         let io = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                "not found".to_string()
+                CertificateFileProblem::NotFound
             } else {
-                format!("cannot be read: {e}")
+                CertificateFileProblem::Unreadable(e)
             }
         };
         // Before opening: opening a FIFO would wait for a writer forever.
         if !std::fs::metadata(&path).map_err(io)?.is_file() {
-            return Err("is not a regular file".into());
+            return Err(CertificateFileProblem::NotAFile);
         }
         let f = std::fs::File::open(&path).map_err(io)?;
-        let meta = f.metadata().map_err(|e| format!("cannot be read: {e}"))?;
+        let meta = f.metadata().map_err(CertificateFileProblem::Unreadable)?;
         if !meta.is_file() {
-            return Err("is not a regular file".into());
+            return Err(CertificateFileProblem::NotAFile);
         }
         let mut bytes = Vec::new();
         f.take(MAX_CERTIFICATE_BYTES + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot be read: {e}"))?;
+            .map_err(CertificateFileProblem::Unreadable)?;
         if bytes.len() as u64 > MAX_CERTIFICATE_BYTES {
-            return Err(format!(
-                "is larger than {} KiB; a certificate is a few KiB",
-                MAX_CERTIFICATE_BYTES / 1024
-            ));
+            return Err(CertificateFileProblem::TooLarge);
         }
         Ok(bytes)
     };
     let problem = match read() {
         Ok(bytes) => match crate::kinds::application::CertificateFile::parse(&bytes) {
             Ok(_) => return,
-            Err(e) => format!("is not a PEM or DER certificate: {e}"),
+            Err(e) => CertificateFileProblem::NotACertificate(e),
         },
-        Err(e) if e == "not found" => {
+        Err(CertificateFileProblem::NotFound) => {
             not_found(cx);
             return;
         }
         Err(e) => e,
     };
     cx.error(at, format!("certificate file `{}` {problem}", at.value));
+}
+
+/// Why a certificate file a manifest names cannot be used (the text follows its path).
+#[derive(Debug, thiserror::Error)]
+enum CertificateFileProblem {
+    #[error("not found")]
+    NotFound,
+    #[error("is not a regular file")]
+    NotAFile,
+    #[error("cannot be read: {0}")]
+    Unreadable(std::io::Error),
+    #[error("is larger than {} KiB; a certificate is a few KiB", MAX_CERTIFICATE_BYTES / 1024)]
+    TooLarge,
+    #[error("is not a PEM or DER certificate: {0}")]
+    NotACertificate(crate::kinds::application::CertificateParseError),
 }
 
 /// Checks every customer; returns each one's exceptions, parsed (`None` when one was not valid).

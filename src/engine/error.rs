@@ -48,7 +48,7 @@ pub enum EngineError {
     #[error("the tool's application lacks permissions; nothing was applied:{}", shortfalls(.0))]
     PermissionsMissing(Vec<Shortfall>),
     #[error("permission preflight failed: {0}")]
-    Preflight(String),
+    Preflight(crate::permissions::PreflightError),
     /// The lease could not be taken; `tenant` is the MSSP tenant (named in the 403 hint).
     #[error("{source}; nothing was applied")]
     Lease {

@@ -273,7 +273,7 @@ pub async fn report(
                         vec![]
                     };
                 }
-                Err(e) => r.error = Some(e),
+                Err(e) => r.error = Some(e.to_string()),
             }
             r
         }
@@ -317,10 +317,8 @@ async fn gather(
     desired: &DesiredTenant,
     ids: Ids,
     base_dir: &Path,
-) -> Result<(read::TenantState, Vec<Value>), String> {
-    let state = read::read_tenant(tg, desired, ids, base_dir)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<(read::TenantState, Vec<Value>), read::ReadError> {
+    let state = read::read_tenant(tg, desired, ids, base_dir).await?;
     let mut assignments = Vec::new();
     for r in desired
         .resources
@@ -337,8 +335,7 @@ async fn gather(
                 Service::Graph(Version::V1),
                 &format!("{ENTITLEMENT}/assignments?$filter={filter}&$expand=target,accessPackage"),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         assignments.extend(items);
     }
     Ok((state, assignments))
