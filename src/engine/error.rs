@@ -159,7 +159,7 @@ impl EngineError {
         }
     }
 
-    pub fn shown(&self) -> Shown {
+    pub(crate) fn shown(&self) -> Shown {
         match self {
             Self::InvalidManifests { what: None } | Self::ApplyFailed | Self::SiemVerifyFailed => {
                 Shown::Silent
@@ -170,7 +170,7 @@ impl EngineError {
     }
 
     /// `  = help:` lines printed after the message.
-    pub fn help(&self) -> Vec<String> {
+    pub(crate) fn help(&self) -> Vec<String> {
         match self {
             Self::Stale(_) => vec!["make a new plan and review it".into()],
             Self::ShardProviderChanges { .. } => {

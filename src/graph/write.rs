@@ -20,7 +20,7 @@ use crate::model::{Address, DesiredTenant, Ids, Snapshot};
 
 /// How often a write whose answer was lost is sent again (after looking for its effect where
 /// the write is not idempotent) before giving up.
-pub const LOST_ANSWER_TRIES: u32 = 3;
+pub(crate) const LOST_ANSWER_TRIES: u32 = 3;
 
 /// A write that did not happen (or whose outcome is unknown): which object, and why.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub enum Halted {
 }
 
 impl WriteError {
-    pub fn new(address: &Address, message: impl Into<String>) -> Self {
+    pub(crate) fn new(address: &Address, message: impl Into<String>) -> Self {
         Self {
             address: address.to_string(),
             message: message.into(),
@@ -76,7 +76,7 @@ impl WriteError {
         }
     }
 
-    pub fn skipped(address: &Address, dependency: &Address) -> Self {
+    pub(crate) fn skipped(address: &Address, dependency: &Address) -> Self {
         Self {
             address: address.to_string(),
             message: format!("skipped: {dependency} failed"),
@@ -144,18 +144,18 @@ impl Resolved {
     }
 
     /// Notes what a write learnt anyway (e.g. a catalog resource it waited for).
-    pub fn remember(&self, key: &str, value: Value) {
+    pub(crate) fn remember(&self, key: &str, value: Value) {
         let _ = self.cell(key).set(value);
     }
 
     /// What was noted or fetched under `key`, if anything.
-    pub fn recall(&self, key: &str) -> Option<Value> {
+    pub(crate) fn recall(&self, key: &str) -> Option<Value> {
         self.cell(key).get().cloned()
     }
 }
 
 impl Writer<'_> {
-    pub fn ids(&self) -> Ids {
+    pub(crate) fn ids(&self) -> Ids {
         self.ids.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
@@ -183,7 +183,11 @@ impl Writer<'_> {
 
     /// The value under `key`, fetched by `fetch` the first time any write of this tenant asks
     /// (concurrent askers wait for that one request); a failed fetch is not kept.
-    pub async fn resolve_once<F, Fut>(&self, key: &str, fetch: F) -> Result<Value, GraphError>
+    pub(crate) async fn resolve_once<F, Fut>(
+        &self,
+        key: &str,
+        fetch: F,
+    ) -> Result<Value, GraphError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Value, GraphError>>,
@@ -197,7 +201,7 @@ impl Writer<'_> {
 
     /// Sends a write; while Graph answers with a documented replication error (a referenced
     /// object created moments ago is not visible yet) it waits with backoff, up to the deadline.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         at: &Address,
         service: Service,
@@ -241,7 +245,7 @@ impl Writer<'_> {
     }
 
     /// GET with the same replication patience (reading back an object just created).
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         at: &Address,
         service: Service,
@@ -254,7 +258,7 @@ impl Writer<'_> {
 
     /// Lists a collection with the same patience: a collection under an object created
     /// moments ago answers 404 until the object has replicated.
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         at: &Address,
         service: Service,
@@ -317,7 +321,7 @@ pub(crate) fn outcome_unknown(e: &GraphError) -> bool {
 }
 
 /// The created object's id from a 201 body.
-pub fn created_id(at: &Address, a: &Answer) -> Result<String, WriteError> {
+pub(crate) fn created_id(at: &Address, a: &Answer) -> Result<String, WriteError> {
     a.body
         .as_ref()
         .and_then(|b| b.get("id"))
