@@ -826,7 +826,7 @@ fn check_certificate(
         Ok(bytes)
     };
     let problem = match read() {
-        Ok(bytes) => match crate::kinds::application::CertificateFile::parse(&bytes) {
+        Ok(bytes) => match crate::kinds::key_credential::CertificateFile::parse(&bytes) {
             Ok(_) => return,
             Err(e) => CertificateFileProblem::NotACertificate(e),
         },
@@ -851,7 +851,7 @@ enum CertificateFileProblem {
     #[error("is larger than {} KiB; a certificate is a few KiB", MAX_CERTIFICATE_BYTES / 1024)]
     TooLarge,
     #[error("is not a PEM or DER certificate: {0}")]
-    NotACertificate(crate::kinds::application::CertificateParseError),
+    NotACertificate(crate::kinds::key_credential::CertificateParseError),
 }
 
 /// Checks every customer; returns each one's exceptions, parsed (`None` when one was not valid).
