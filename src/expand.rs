@@ -9,10 +9,7 @@
 use crate::cloud::Cloud;
 use crate::kinds::access_package::AccessPackageSpec;
 use crate::kinds::app_role_grant::AppRoleGrantSpec;
-use crate::kinds::application::{
-    ApplicationSpec, FederatedCredentialSpec, KeyCredentialSpec, PasswordCredentialSpec,
-    ResourceAccessSpec,
-};
+use crate::kinds::application::{ApplicationSpec, ResourceAccessSpec};
 use crate::kinds::assignment_policy::{ApprovalSpec, AssignmentPolicySpec, ReviewSpec, SubjectRef};
 use crate::kinds::catalog::CatalogSpec;
 use crate::kinds::catalog_resource::CatalogResourceSpec;
@@ -21,8 +18,11 @@ use crate::kinds::cross_tenant_partner::CrossTenantPartnerSpec;
 use crate::kinds::defender_role::DefenderRoleSpec;
 use crate::kinds::defender_role_assignment::DefenderRoleAssignmentSpec;
 use crate::kinds::detection_rule::DetectionRuleSpec;
+use crate::kinds::federated_credential::FederatedCredentialSpec;
 use crate::kinds::group::GroupSpec;
+use crate::kinds::key_credential::KeyCredentialSpec;
 use crate::kinds::manual::{AttestationInfo, ManualSpec};
+use crate::kinds::password_credential::PasswordCredentialSpec;
 use crate::kinds::role_scope::RoleScopeSpec;
 use crate::kinds::service_principal::{AppRef, ServicePrincipalSpec};
 use crate::kinds::{Address, DesiredResource, DesiredTenant, Kind, Spec, TenantRole};

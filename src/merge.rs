@@ -91,7 +91,7 @@ pub struct Input {
 }
 
 /// Merges shard outputs. The order of `inputs` does not matter.
-pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
+pub(crate) fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
     let Some(first) = inputs.first() else {
         return Err(MergeError::NoInput);
     };

@@ -193,6 +193,15 @@ pub struct Shortfall {
     pub consent_url: String,
 }
 
+/// The permission preflight could not check a tenant: its token could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[error("tenant {tenant} ({tenant_id}): {source}")]
+pub struct PreflightError {
+    pub tenant: String,
+    pub tenant_id: String,
+    pub source: crate::auth::AuthError,
+}
+
 /// How many tokens [`preflight`] fetches at once (apply passes its `--parallelism` instead).
 pub const PREFLIGHT_CONCURRENCY: usize = 16;
 
@@ -202,7 +211,7 @@ pub const PREFLIGHT_CONCURRENCY: usize = 16;
 pub async fn preflight(
     session: &crate::session::Session,
     tenants: &[TenantNeeds],
-) -> Result<Vec<Shortfall>, String> {
+) -> Result<Vec<Shortfall>, PreflightError> {
     preflight_with(session, tenants, PREFLIGHT_CONCURRENCY).await
 }
 
@@ -215,7 +224,7 @@ pub async fn preflight_with(
     session: &crate::session::Session,
     tenants: &[TenantNeeds],
     concurrency: usize,
-) -> Result<Vec<Shortfall>, String> {
+) -> Result<Vec<Shortfall>, PreflightError> {
     use futures::StreamExt as _;
     // The answer keeps the tenants' order.
     let checks = tenants
@@ -224,7 +233,7 @@ pub async fn preflight_with(
         .filter(|(_, t)| !t.needed().is_empty())
         .map(|(i, t)| async move {
             let profile = session.endpoints.profile(t.cloud);
-            Ok::<_, String>((i, shortfall(&session.tokens, &profile, t).await?))
+            Ok::<_, PreflightError>((i, shortfall(&session.tokens, &profile, t).await?))
         });
     let mut found: Vec<(usize, Option<Shortfall>)> = futures::stream::iter(checks)
         .buffer_unordered(concurrency.max(1))
@@ -241,11 +250,15 @@ async fn shortfall(
     tokens: &crate::auth::Tokens,
     profile: &crate::cloud::CloudProfile,
     t: &TenantNeeds,
-) -> Result<Option<Shortfall>, String> {
+) -> Result<Option<Shortfall>, PreflightError> {
     let token = tokens
         .token(&profile.login, &t.tenant_id, &profile.graph_audience)
         .await
-        .map_err(|e| format!("tenant {} ({}): {e}", t.name, t.tenant_id))?;
+        .map_err(|source| PreflightError {
+            tenant: t.name.clone(),
+            tenant_id: t.tenant_id.clone(),
+            source,
+        })?;
     let missing = t.missing(&token_roles(token.secret()));
     Ok((!missing.is_empty()).then(|| Shortfall {
         tenant: t.name.clone(),

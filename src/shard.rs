@@ -80,7 +80,7 @@ impl Shard {
     }
 
     /// Whether this shard owns the MSSP tenant (plans, applies and reports it).
-    pub fn owns_provider(self) -> bool {
+    pub(crate) fn owns_provider(self) -> bool {
         self.index == 1
     }
 
@@ -105,7 +105,7 @@ pub fn shard_of(tenant_id: &str, total: u32) -> u32 {
 
 /// The manifests with only this shard's customers: everything downstream (plan, report,
 /// alerts, apply) then works on them alone. Validation already ran on the whole set.
-pub fn restrict(v: &Validated, shard: Option<Shard>) -> Validated {
+pub(crate) fn restrict(v: &Validated, shard: Option<Shard>) -> Validated {
     let Some(shard) = shard else {
         return v.clone();
     };
@@ -126,7 +126,7 @@ pub fn restrict(v: &Validated, shard: Option<Shard>) -> Validated {
 /// dropped unless this shard owns it, the totals and the drift overview are recomputed, and
 /// the digest of the *whole* manifest set and the shard are recorded, so `mssp merge` can tell
 /// which shards belong together.
-pub fn finish_plan(plan: &mut Plan, shard: Shard, whole_digest: &str) {
+pub(crate) fn finish_plan(plan: &mut Plan, shard: Shard, whole_digest: &str) {
     if !shard.owns_provider() {
         plan.tenants.retain(|t| t.role != TenantRole::Provider);
     }
@@ -136,7 +136,7 @@ pub fn finish_plan(plan: &mut Plan, shard: Shard, whole_digest: &str) {
 }
 
 /// Recomputes the summary and the drift overview from the plan's tenants.
-pub fn retotal(plan: &mut Plan) {
+pub(crate) fn retotal(plan: &mut Plan) {
     let mut summary = Counts::default();
     for t in &plan.tenants {
         summary.add(&t.counts);
@@ -146,7 +146,7 @@ pub fn retotal(plan: &mut Plan) {
 }
 
 /// The MSSP tenant's pending writes, which a shard other than 1 must not make.
-pub fn provider_writes(plan: &Plan) -> Option<&TenantPlan> {
+pub(crate) fn provider_writes(plan: &Plan) -> Option<&TenantPlan> {
     plan.tenants.iter().find(|t| {
         t.role == TenantRole::Provider
             && t.actions

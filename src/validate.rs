@@ -407,6 +407,18 @@ fn check_provider(
             )
             .set_help("shorten the tier name or `spec.naming.prefix`");
         }
+        // The tier's group would be found (and written) as the lease group, and the lease as a
+        // tier group: applies would bind one to the other.
+        if unique == names::lease_unique_name(&s.naming.prefix.value) {
+            cx.error(
+                &tier.name,
+                format!(
+                    "tier name `{}` gives its group the uniqueName `{unique}` of the apply lease group",
+                    tier.name.value
+                ),
+            )
+            .set_help("the apply lease group `<prefix>-apply-lease` is the tool's own (docs/operations.md \"Two applies at once\"); rename the tier");
+        }
         cx.display_name(&tier.group.display_name, "group displayName");
         let ap = &tier.access_package;
         if let Some(n) = &ap.display_name {
@@ -796,47 +808,59 @@ fn check_certificate(
             }
         }
     }
-    let read = || -> Result<Vec<u8>, String> {
+    let read = || -> Result<Vec<u8>, CertificateFileProblem> {
         let io = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                "not found".to_string()
+                CertificateFileProblem::NotFound
             } else {
-                format!("cannot be read: {e}")
+                CertificateFileProblem::Unreadable(e)
             }
         };
         // Before opening: opening a FIFO would wait for a writer forever.
         if !std::fs::metadata(&path).map_err(io)?.is_file() {
-            return Err("is not a regular file".into());
+            return Err(CertificateFileProblem::NotAFile);
         }
         let f = std::fs::File::open(&path).map_err(io)?;
-        let meta = f.metadata().map_err(|e| format!("cannot be read: {e}"))?;
+        let meta = f.metadata().map_err(CertificateFileProblem::Unreadable)?;
         if !meta.is_file() {
-            return Err("is not a regular file".into());
+            return Err(CertificateFileProblem::NotAFile);
         }
         let mut bytes = Vec::new();
         f.take(MAX_CERTIFICATE_BYTES + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot be read: {e}"))?;
+            .map_err(CertificateFileProblem::Unreadable)?;
         if bytes.len() as u64 > MAX_CERTIFICATE_BYTES {
-            return Err(format!(
-                "is larger than {} KiB; a certificate is a few KiB",
-                MAX_CERTIFICATE_BYTES / 1024
-            ));
+            return Err(CertificateFileProblem::TooLarge);
         }
         Ok(bytes)
     };
     let problem = match read() {
-        Ok(bytes) => match crate::kinds::application::CertificateFile::parse(&bytes) {
+        Ok(bytes) => match crate::kinds::key_credential::CertificateFile::parse(&bytes) {
             Ok(_) => return,
-            Err(e) => format!("is not a PEM or DER certificate: {e}"),
+            Err(e) => CertificateFileProblem::NotACertificate(e),
         },
-        Err(e) if e == "not found" => {
+        Err(CertificateFileProblem::NotFound) => {
             not_found(cx);
             return;
         }
         Err(e) => e,
     };
     cx.error(at, format!("certificate file `{}` {problem}", at.value));
+}
+
+/// Why a certificate file a manifest names cannot be used (the text follows its path).
+#[derive(Debug, thiserror::Error)]
+enum CertificateFileProblem {
+    #[error("not found")]
+    NotFound,
+    #[error("is not a regular file")]
+    NotAFile,
+    #[error("cannot be read: {0}")]
+    Unreadable(std::io::Error),
+    #[error("is larger than {} KiB; a certificate is a few KiB", MAX_CERTIFICATE_BYTES / 1024)]
+    TooLarge,
+    #[error("is not a PEM or DER certificate: {0}")]
+    NotACertificate(crate::kinds::key_credential::CertificateParseError),
 }
 
 /// Checks every customer; returns each one's exceptions, parsed (`None` when one was not valid).

@@ -35,7 +35,7 @@ pub enum Error {
     Failures(Vec<String>),
     /// `siem config` could not learn the SIEM app's client id from the tenants.
     #[error("{0}")]
-    SiemClientId(String),
+    SiemClientId(ClientIdError),
     /// `sandbox serve --seed` was given manifests with errors (the diagnostics said which).
     #[error("the seed manifests are invalid")]
     InvalidSeed,
@@ -139,4 +139,20 @@ impl Error {
             _ => vec![],
         }
     }
+}
+
+/// Why `siem config` could not learn the SIEM app's client id from the tenants.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientIdError {
+    /// No session to read with (no credentials, or the sandbox would not start).
+    #[error(transparent)]
+    Connect(EngineError),
+    #[error(
+        "the SIEM application {name:?} does not exist in tenant {tenant}: run `mssp apply` first"
+    )]
+    Missing { name: String, tenant: String },
+    #[error("tenant {tenant}: the application has no appId")]
+    NoAppId { tenant: String },
+    #[error(transparent)]
+    Graph(crate::graph::GraphError),
 }

@@ -22,7 +22,7 @@ mod error;
 
 use std::path::PathBuf;
 
-pub use error::Error;
+pub use error::{ClientIdError, Error};
 
 /// What a command ends with: an exit code that is not an error (0, or 2 for "changes
 /// present", 5 for "twins found"), or the error `cli::report_error` prints.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::alerts::connector::{self, Format};
 use crate::alerts::siem::{self, Target};
-use crate::commands::{ConnectionArgs, Error};
+use crate::commands::{ClientIdError, ConnectionArgs, Error};
 use crate::engine;
 use crate::exit;
 use crate::graph::{Service, Version};
@@ -108,10 +108,10 @@ async fn lookup(
     app: &crate::manifest::SiemApp,
     targets: Vec<Target>,
     connection: &ConnectionArgs,
-) -> Result<Vec<(Target, String)>, String> {
+) -> Result<Vec<(Target, String)>, ClientIdError> {
     let (session, sandbox) = engine::connect(connection, v)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ClientIdError::Connect)?;
     let p = &v.provider.doc.spec;
     let path = format!(
         "applications(uniqueName='{}')?$select=appId",
@@ -128,12 +128,12 @@ async fn lookup(
                     .get("appId")
                     .and_then(serde_json::Value::as_str)
                     .map(str::to_string)
-                    .ok_or_else(|| format!("tenant {tenant}: the application has no appId")),
-                Ok(None) => Err(format!(
-                    "the SIEM application {:?} does not exist in tenant {tenant}: run `mssp apply` first",
-                    app.unique_name.value
-                )),
-                Err(e) => Err(e.to_string()),
+                    .ok_or(ClientIdError::NoAppId { tenant }),
+                Ok(None) => Err(ClientIdError::Missing {
+                    name: app.unique_name.value.clone(),
+                    tenant,
+                }),
+                Err(e) => Err(ClientIdError::Graph(e)),
             }
         }
     };
@@ -148,7 +148,7 @@ async fn lookup(
             let id = read(p.tenant_id.value.to_ascii_lowercase(), p.cloud).await?;
             out.extend(targets.into_iter().map(|t| (t, id.clone())));
         }
-        Ok::<(), String>(())
+        Ok::<(), ClientIdError>(())
     }
     .await;
     if let Some(sb) = sandbox {

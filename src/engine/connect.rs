@@ -10,7 +10,7 @@ use crate::validate::Validated;
 use super::EngineError;
 
 /// Connects to the real tenants, or starts the in-process sandbox and connects to it.
-pub async fn connect(
+pub(crate) async fn connect(
     args: &ConnectionArgs,
     v: &Validated,
 ) -> Result<(Session, Option<Sandbox>), EngineError> {
@@ -56,7 +56,7 @@ pub async fn connect(
 
 /// Stops the sandbox a command started, if any (a warning when it does not stop cleanly: the
 /// command's own work is done by then).
-pub async fn disconnect(sandbox: Option<Sandbox>) {
+pub(crate) async fn disconnect(sandbox: Option<Sandbox>) {
     if let Some(sb) = sandbox
         && let Err(e) = sb.shutdown().await
     {

@@ -48,7 +48,7 @@ pub enum EngineError {
     #[error("the tool's application lacks permissions; nothing was applied:{}", shortfalls(.0))]
     PermissionsMissing(Vec<Shortfall>),
     #[error("permission preflight failed: {0}")]
-    Preflight(String),
+    Preflight(crate::permissions::PreflightError),
     /// The lease could not be taken; `tenant` is the MSSP tenant (named in the 403 hint).
     #[error("{source}; nothing was applied")]
     Lease {
@@ -159,7 +159,7 @@ impl EngineError {
         }
     }
 
-    pub fn shown(&self) -> Shown {
+    pub(crate) fn shown(&self) -> Shown {
         match self {
             Self::InvalidManifests { what: None } | Self::ApplyFailed | Self::SiemVerifyFailed => {
                 Shown::Silent
@@ -170,7 +170,7 @@ impl EngineError {
     }
 
     /// `  = help:` lines printed after the message.
-    pub fn help(&self) -> Vec<String> {
+    pub(crate) fn help(&self) -> Vec<String> {
         match self {
             Self::Stale(_) => vec!["make a new plan and review it".into()],
             Self::ShardProviderChanges { .. } => {

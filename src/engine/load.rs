@@ -22,7 +22,9 @@ pub fn load_and_validate(paths: &[PathBuf]) -> (Option<Validated>, Diagnostics, 
 
 /// Validates what was loaded: the manifests when there is no error, the diagnostics of both
 /// steps (sorted), and how many files were read.
-pub fn validate_loaded(loaded: manifest::LoadOutcome) -> (Option<Validated>, Diagnostics, usize) {
+pub(crate) fn validate_loaded(
+    loaded: manifest::LoadOutcome,
+) -> (Option<Validated>, Diagnostics, usize) {
     if loaded.diagnostics.has_errors() && loaded.set.providers.is_empty() {
         return (None, loaded.diagnostics.sorted(), loaded.set.files);
     }
@@ -38,7 +40,7 @@ pub fn validate_loaded(loaded: manifest::LoadOutcome) -> (Option<Validated>, Dia
 /// [`load_and_validate`] for a command: the diagnostics go to stderr (briefly), and invalid
 /// manifests are an error whose closing line ends "nothing was `what`" (`None`: no closing
 /// line).
-pub fn load_checked(
+pub(crate) fn load_checked(
     paths: &[PathBuf],
     what: Option<&'static str>,
 ) -> Result<Validated, EngineError> {
@@ -51,7 +53,7 @@ pub fn load_checked(
 }
 
 /// Every name in `customers` is a customer of the manifests.
-pub fn check_customers(v: &Validated, customers: &[String]) -> Result<(), EngineError> {
+pub(crate) fn check_customers(v: &Validated, customers: &[String]) -> Result<(), EngineError> {
     match customers.iter().find(|n| v.customer(n).is_none()) {
         Some(name) => Err(EngineError::UnknownCustomer(name.clone())),
         None => Ok(()),
@@ -60,7 +62,7 @@ pub fn check_customers(v: &Validated, customers: &[String]) -> Result<(), Engine
 
 /// [`manifest::resolve_paths`], with a note on stderr when no path was given and the folder
 /// found is not the current one (so nobody wonders which manifests were read).
-pub fn resolved_paths(given: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn resolved_paths(given: &[PathBuf]) -> Vec<PathBuf> {
     let paths = manifest::resolve_paths(given);
     if given.is_empty()
         && let [one] = paths.as_slice()

@@ -24,7 +24,7 @@ pub struct PlanRequest {
 
 /// `customers` narrowed by labels (`KEY=VALUE`, all must match): an empty answer means every
 /// customer; labels that match none are an error.
-pub fn select_customers(
+pub(crate) fn select_customers(
     v: &Validated,
     customers: &[String],
     labels: &[(String, String)],
@@ -68,7 +68,7 @@ pub async fn make_plan_keeping(
 }
 
 /// The plan and what each tenant was read as (for an apply that follows at once).
-pub async fn make_plan_with_states(
+pub(crate) async fn make_plan_with_states(
     req: &PlanRequest,
     v: &Validated,
     session: &Session,

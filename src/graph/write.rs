@@ -20,7 +20,7 @@ use crate::model::{Address, DesiredTenant, Ids, Snapshot};
 
 /// How often a write whose answer was lost is sent again (after looking for its effect where
 /// the write is not idempotent) before giving up.
-pub const LOST_ANSWER_TRIES: u32 = 3;
+pub(crate) const LOST_ANSWER_TRIES: u32 = 3;
 
 /// A write that did not happen (or whose outcome is unknown): which object, and why.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub enum Halted {
 }
 
 impl WriteError {
-    pub fn new(address: &Address, message: impl Into<String>) -> Self {
+    pub(crate) fn new(address: &Address, message: impl Into<String>) -> Self {
         Self {
             address: address.to_string(),
             message: message.into(),
@@ -76,7 +76,7 @@ impl WriteError {
         }
     }
 
-    pub fn skipped(address: &Address, dependency: &Address) -> Self {
+    pub(crate) fn skipped(address: &Address, dependency: &Address) -> Self {
         Self {
             address: address.to_string(),
             message: format!("skipped: {dependency} failed"),
@@ -144,18 +144,18 @@ impl Resolved {
     }
 
     /// Notes what a write learnt anyway (e.g. a catalog resource it waited for).
-    pub fn remember(&self, key: &str, value: Value) {
+    pub(crate) fn remember(&self, key: &str, value: Value) {
         let _ = self.cell(key).set(value);
     }
 
     /// What was noted or fetched under `key`, if anything.
-    pub fn recall(&self, key: &str) -> Option<Value> {
+    pub(crate) fn recall(&self, key: &str) -> Option<Value> {
         self.cell(key).get().cloned()
     }
 }
 
 impl Writer<'_> {
-    pub fn ids(&self) -> Ids {
+    pub(crate) fn ids(&self) -> Ids {
         self.ids.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
@@ -183,7 +183,11 @@ impl Writer<'_> {
 
     /// The value under `key`, fetched by `fetch` the first time any write of this tenant asks
     /// (concurrent askers wait for that one request); a failed fetch is not kept.
-    pub async fn resolve_once<F, Fut>(&self, key: &str, fetch: F) -> Result<Value, GraphError>
+    pub(crate) async fn resolve_once<F, Fut>(
+        &self,
+        key: &str,
+        fetch: F,
+    ) -> Result<Value, GraphError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Value, GraphError>>,
@@ -197,7 +201,7 @@ impl Writer<'_> {
 
     /// Sends a write; while Graph answers with a documented replication error (a referenced
     /// object created moments ago is not visible yet) it waits with backoff, up to the deadline.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         at: &Address,
         service: Service,
@@ -241,7 +245,7 @@ impl Writer<'_> {
     }
 
     /// GET with the same replication patience (reading back an object just created).
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         at: &Address,
         service: Service,
@@ -254,7 +258,7 @@ impl Writer<'_> {
 
     /// Lists a collection with the same patience: a collection under an object created
     /// moments ago answers 404 until the object has replicated.
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         at: &Address,
         service: Service,
@@ -317,7 +321,7 @@ pub(crate) fn outcome_unknown(e: &GraphError) -> bool {
 }
 
 /// The created object's id from a 201 body.
-pub fn created_id(at: &Address, a: &Answer) -> Result<String, WriteError> {
+pub(crate) fn created_id(at: &Address, a: &Answer) -> Result<String, WriteError> {
     a.body
         .as_ref()
         .and_then(|b| b.get("id"))
@@ -335,26 +339,104 @@ pub(crate) fn graph_err(at: &Address) -> impl Fn(GraphError) -> WriteError + '_ 
     }
 }
 
-/// Creates in the v1.0 collection `path` and records the id; an answer lost on the way is
-/// recovered by listing `list_url` and taking the object `is_key` picks out.
-pub(crate) async fn create_listed(
-    w: &Writer<'_>,
-    at: &Address,
-    path: &str,
-    body: &Value,
-    list_url: &str,
-    is_key: impl Fn(&Value) -> bool,
-) -> Result<(), WriteError> {
-    let id = create_recovering(w, at, Version::V1, path, body, || async {
-        let items = w.list(at, Service::Graph(Version::V1), list_url).await?;
-        Ok(items
-            .iter()
-            .find(|v| is_key(v))
-            .map(|v| str_of(v, "id").to_string()))
-    })
-    .await?;
-    w.set_id(at, &id);
-    Ok(())
+/// A Graph collection whose objects a kind creates by POST and changes and deletes by id
+/// (`{path}/{id}`): the write paths of one kind, written once, so the kind's file says only
+/// its body and its natural key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Collection {
+    pub(crate) version: Version,
+    /// As sent: the journal and error messages show it.
+    pub(crate) path: &'static str,
+}
+
+impl Collection {
+    pub(crate) const fn new(version: Version, path: &'static str) -> Self {
+        Self { version, path }
+    }
+
+    /// One object of the collection.
+    pub(crate) fn item(&self, id: &str) -> String {
+        format!("{}/{id}", self.path)
+    }
+
+    /// The whole collection as one list read under `key` (kinds whose objects the plan finds
+    /// among all of them).
+    pub(crate) fn read_all(&self, key: &str) -> crate::model::Read {
+        let path = format!("/{}", self.path.trim_start_matches('/'));
+        crate::model::Read::list(key, self.version, path)
+    }
+
+    /// Where the plan reads one object by id (`ResourceKind::read_by_id`), the id encoded as
+    /// it may come from a hand-edited file.
+    pub(crate) fn read_by_id(&self, id: &str) -> Option<(Version, String)> {
+        let id = crate::model::observe::enc(id);
+        Some((
+            self.version,
+            format!("{}/{id}", self.path.trim_start_matches('/')),
+        ))
+    }
+
+    /// Creates the object and records its id; an answer lost on the way is recovered by
+    /// listing `list_url` and taking the object `pick` finds there (its natural key), so the
+    /// create is never duplicated.
+    pub(crate) async fn create(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        body: &Value,
+        list_url: &str,
+        pick: impl Fn(&[Value]) -> Option<&Value>,
+    ) -> Result<(), WriteError> {
+        let id = create_recovering(w, at, self.version, self.path, body, || async {
+            let items = w.list(at, Service::Graph(self.version), list_url).await?;
+            Ok(pick(&items).map(|v| str_of(v, "id").to_string()))
+        })
+        .await?;
+        w.set_id(at, &id);
+        Ok(())
+    }
+
+    /// Updates the fields `body` names (Graph answers 204, or 202 for connected organizations).
+    pub(crate) async fn patch(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), WriteError> {
+        patch_path(w, at, self.version, &self.item(id), body).await
+    }
+
+    /// Replaces the whole object (the service resets whatever `body` leaves out).
+    pub(crate) async fn put(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), WriteError> {
+        w.call(
+            at,
+            Service::Graph(self.version),
+            Method::PUT,
+            &self.item(id),
+            Some(body),
+            &[],
+        )
+        .await
+        .map_err(graph_err(at))?;
+        Ok(())
+    }
+
+    /// Deletes the object; "already gone" counts as done.
+    pub(crate) async fn delete(
+        &self,
+        w: &Writer<'_>,
+        at: &Address,
+        id: &str,
+    ) -> Result<(), WriteError> {
+        delete_path(w, at, self.version, &self.item(id)).await
+    }
 }
 
 /// POSTs a create; if the answer is lost, re-reads the natural key (`find`) before trying

@@ -1,8 +1,13 @@
 //! Assignment policies: who may request a package, approvals, expiry, reviews. Updated by PUT.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::model::Address;
+use crate::graph::Version;
+use crate::graph::write::{Collection, WriteError, Writer};
+use crate::kinds::{ObserveContext, Permissions, ResourceKind, keyed_or_adopted, perms, present};
+use crate::model::observe::{ENTITLEMENT, Ids, Observed, Read, Snapshot, str_of};
+use crate::model::{Address, ObserveError};
 
 /// Natural key: (package, `displayName`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,52 +59,15 @@ pub enum SubjectRef {
     ExternalSponsors,
 }
 
-use serde_json::{Value, json};
-
-use crate::graph::Version;
-use crate::model::observe::{ENTITLEMENT, Ids, Observed, Read, Snapshot, single, str_of};
-
 pub const KEY: &str = "assignment-policies";
+const POLICIES: Collection = Collection::new(
+    Version::V1,
+    "/identityGovernance/entitlementManagement/assignmentPolicies",
+);
 
-pub fn reads(_spec: &AssignmentPolicySpec) -> Vec<Read> {
-    vec![Read::list(
-        KEY,
-        Version::V1,
-        format!("{ENTITLEMENT}/assignmentPolicies?$expand=accessPackage"),
-    )]
-}
-
-pub(crate) fn observe(
-    spec: &AssignmentPolicySpec,
-    snap: &Snapshot,
-    ids: &Ids,
-) -> Result<Observed, crate::model::ObserveError> {
-    let Some(pkg) = ids.of(&spec.package) else {
-        return Ok(Observed::Absent);
-    };
-    let Some(items) = snap.items(KEY) else {
-        return Ok(Observed::Unknown);
-    };
-    let pinned = |p: &Value| {
-        spec.adopt_id
-            .as_deref()
-            .is_some_and(|id| str_of(p, "id").eq_ignore_ascii_case(id))
-    };
-    let matching = items.iter().filter(|p| is_key(p, spec, pkg) || pinned(p));
-    let what = format!("assignment policy \"{}\"", spec.display_name);
-    Ok(match single(what, matching)? {
-        None if spec.adopt_id.is_some() => {
-            return Err(crate::model::adopted_missing(
-                "assignment policy",
-                spec.adopt_id.as_deref().unwrap_or_default(),
-            ));
-        }
-        None => Observed::Absent,
-        Some(v) => Observed::Present {
-            id: str_of(v, "id").to_string(),
-            view: normalise(v),
-        },
-    })
+/// Every policy with its package: policies are found by (package, name).
+fn list_url() -> String {
+    format!("{ENTITLEMENT}/assignmentPolicies?$expand=accessPackage")
 }
 
 /// Policies of an access package (for adopting a hand-made one). With the MSSP's connected
@@ -128,17 +96,6 @@ pub(crate) fn on_package<'a>(
         .collect()
 }
 
-/// The natural key: this display name on our access package.
-fn is_key(p: &Value, spec: &AssignmentPolicySpec, package_id: &str) -> bool {
-    str_of(p, "displayName") == spec.display_name
-        && p.get("accessPackage")
-            .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(package_id))
-}
-
-pub fn view(spec: &AssignmentPolicySpec, ids: &Ids) -> Value {
-    normalise(&body(spec, ids))
-}
-
 fn subject(s: &SubjectRef, ids: &Ids) -> Value {
     match s {
         SubjectRef::GroupMembers(a) => json!({
@@ -153,78 +110,87 @@ fn subject(s: &SubjectRef, ids: &Ids) -> Value {
     }
 }
 
-/// The full policy body: create is POST, update is a PUT of this whole body (omitted nested
-/// settings would be reset by the service).
-pub fn body(spec: &AssignmentPolicySpec, ids: &Ids) -> Value {
-    let approvers: Vec<Value> = spec
-        .approval
-        .approvers
-        .iter()
-        .map(|s| subject(s, ids))
-        .collect();
-    let stages = if spec.approval.required {
-        json!([{
-            "durationBeforeAutomaticDenial": spec.approval.auto_deny_after,
-            "isApproverJustificationRequired": spec.approval.approver_justification_required,
-            "isEscalationEnabled": false,
-            "durationBeforeEscalation": "PT0S",
-            "primaryApprovers": approvers,
-            "fallbackPrimaryApprovers": [],
-            "escalationApprovers": [],
-            "fallbackEscalationApprovers": [],
-        }])
-    } else {
-        json!([])
-    };
-    let review = match &spec.review {
-        None => json!({"isEnabled": false}),
-        Some(r) => json!({
-            "isEnabled": true,
-            "expirationBehavior": r.expiration_behavior,
-            "isRecommendationEnabled": true,
-            "isReviewerJustificationRequired": true,
-            "isSelfReview": false,
-            "schedule": {
-                "startDateTime": format!("{}T00:00:00Z", r.start_date),
-                "expiration": {"type": "afterDuration", "duration": r.duration},
-                "recurrence": {
-                    "pattern": {"type": "absoluteMonthly", "interval": r.recurrence_months,
-                                "month": 0, "dayOfMonth": 0, "daysOfWeek": []},
-                    "range": {"type": "noEnd", "numberOfOccurrences": 0},
+impl AssignmentPolicySpec {
+    /// The natural key: this display name on our access package.
+    fn is_key(&self, p: &Value, package_id: &str) -> bool {
+        str_of(p, "displayName") == self.display_name
+            && p.get("accessPackage")
+                .is_some_and(|a| str_of(a, "id").eq_ignore_ascii_case(package_id))
+    }
+
+    /// The full policy body: create is POST, update is a PUT of this whole body (omitted
+    /// nested settings would be reset by the service).
+    fn body(&self, ids: &Ids) -> Value {
+        let approvers: Vec<Value> = self
+            .approval
+            .approvers
+            .iter()
+            .map(|s| subject(s, ids))
+            .collect();
+        let stages = if self.approval.required {
+            json!([{
+                "durationBeforeAutomaticDenial": self.approval.auto_deny_after,
+                "isApproverJustificationRequired": self.approval.approver_justification_required,
+                "isEscalationEnabled": false,
+                "durationBeforeEscalation": "PT0S",
+                "primaryApprovers": approvers,
+                "fallbackPrimaryApprovers": [],
+                "escalationApprovers": [],
+                "fallbackEscalationApprovers": [],
+            }])
+        } else {
+            json!([])
+        };
+        let review = match &self.review {
+            None => json!({"isEnabled": false}),
+            Some(r) => json!({
+                "isEnabled": true,
+                "expirationBehavior": r.expiration_behavior,
+                "isRecommendationEnabled": true,
+                "isReviewerJustificationRequired": true,
+                "isSelfReview": false,
+                "schedule": {
+                    "startDateTime": format!("{}T00:00:00Z", r.start_date),
+                    "expiration": {"type": "afterDuration", "duration": r.duration},
+                    "recurrence": {
+                        "pattern": {"type": "absoluteMonthly", "interval": r.recurrence_months,
+                                    "month": 0, "dayOfMonth": 0, "daysOfWeek": []},
+                        "range": {"type": "noEnd", "numberOfOccurrences": 0},
+                    },
                 },
+                "primaryReviewers": r.reviewers.iter().map(|s| subject(s, ids)).collect::<Vec<_>>(),
+                "fallbackReviewers": [],
+            }),
+        };
+        json!({
+            "displayName": self.display_name,
+            "description": self.description,
+            "allowedTargetScope": "specificConnectedOrganizationUsers",
+            "specificAllowedTargets": [{
+                "@odata.type": "#microsoft.graph.connectedOrganizationMembers",
+                "connectedOrganizationId": ids.or_later(&self.connected_organization),
+            }],
+            "expiration": {"type": "afterDuration", "duration": self.expiration},
+            "requestorSettings": {
+                "enableTargetsToSelfAddAccess": true,
+                "enableTargetsToSelfUpdateAccess": true,
+                "enableTargetsToSelfRemoveAccess": true,
+                "allowCustomAssignmentSchedule": false,
+                "enableOnBehalfRequestorsToAddAccess": false,
+                "enableOnBehalfRequestorsToUpdateAccess": false,
+                "enableOnBehalfRequestorsToRemoveAccess": false,
+                "onBehalfRequestors": [],
             },
-            "primaryReviewers": r.reviewers.iter().map(|s| subject(s, ids)).collect::<Vec<_>>(),
-            "fallbackReviewers": [],
-        }),
-    };
-    json!({
-        "displayName": spec.display_name,
-        "description": spec.description,
-        "allowedTargetScope": "specificConnectedOrganizationUsers",
-        "specificAllowedTargets": [{
-            "@odata.type": "#microsoft.graph.connectedOrganizationMembers",
-            "connectedOrganizationId": ids.or_later(&spec.connected_organization),
-        }],
-        "expiration": {"type": "afterDuration", "duration": spec.expiration},
-        "requestorSettings": {
-            "enableTargetsToSelfAddAccess": true,
-            "enableTargetsToSelfUpdateAccess": true,
-            "enableTargetsToSelfRemoveAccess": true,
-            "allowCustomAssignmentSchedule": false,
-            "enableOnBehalfRequestorsToAddAccess": false,
-            "enableOnBehalfRequestorsToUpdateAccess": false,
-            "enableOnBehalfRequestorsToRemoveAccess": false,
-            "onBehalfRequestors": [],
-        },
-        "requestApprovalSettings": {
-            "isApprovalRequiredForAdd": spec.approval.required,
-            "isApprovalRequiredForUpdate": spec.approval.required,
-            "isRequestorJustificationRequired": spec.approval.requestor_justification_required,
-            "stages": stages,
-        },
-        "reviewSettings": review,
-        "accessPackage": {"id": ids.or_later(&spec.package)},
-    })
+            "requestApprovalSettings": {
+                "isApprovalRequiredForAdd": self.approval.required,
+                "isApprovalRequiredForUpdate": self.approval.required,
+                "isRequestorJustificationRequired": self.approval.requestor_justification_required,
+                "stages": stages,
+            },
+            "reviewSettings": review,
+            "accessPackage": {"id": ids.or_later(&self.package)},
+        })
+    }
 }
 
 /// The compared view of a policy: the fields the tool declares, with server defaults and
@@ -349,67 +315,10 @@ fn duration(v: Option<&Value>) -> Value {
     }
 }
 
-use crate::graph::Service;
-use crate::graph::write::{WriteError, Writer, graph_err};
-
-pub async fn create(
-    spec: &AssignmentPolicySpec,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    let pkg = w.id_of(at, &spec.package)?;
-    let body = body(spec, &w.ids());
-    crate::graph::write::create_listed(
-        w,
-        at,
-        &format!("{ENTITLEMENT}/assignmentPolicies"),
-        &body,
-        &reads(spec)[0].url,
-        |p| is_key(p, spec, &pkg),
-    )
-    .await
-}
-
-/// Update is a PUT of the complete policy (the service resets whatever is left out).
-pub async fn update(
-    spec: &AssignmentPolicySpec,
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    let mut b = body(spec, &w.ids());
-    b["id"] = json!(id);
-    w.call(
-        at,
-        Service::Graph(Version::V1),
-        reqwest::Method::PUT,
-        &format!("{ENTITLEMENT}/assignmentPolicies/{id}"),
-        Some(&b),
-        &[],
-    )
-    .await
-    .map_err(graph_err(at))?;
-    Ok(())
-}
-
-pub async fn delete(
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    crate::graph::write::delete_path(
-        w,
-        at,
-        Version::V1,
-        &format!("{ENTITLEMENT}/assignmentPolicies/{id}"),
-    )
-    .await
-}
-
-impl crate::kinds::ResourceKind for AssignmentPolicySpec {
+impl ResourceKind for AssignmentPolicySpec {
     const NAME: &'static str = "assignment-policy";
-    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_READ;
-    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::EM_WRITE;
+    const READ_PERMISSIONS: Permissions = perms::EM_READ;
+    const WRITE_PERMISSIONS: Permissions = perms::EM_WRITE;
     const FIELDS: &'static [&'static str] = &[
         "description",
         "allowedTargetScope",
@@ -422,46 +331,53 @@ impl crate::kinds::ResourceKind for AssignmentPolicySpec {
     const PROTECTED: bool = true;
     const ADOPTABLE: bool = true;
 
-    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
-        let id = crate::model::observe::enc(id);
-        Some((
-            crate::graph::Version::V1,
-            format!("identityGovernance/entitlementManagement/assignmentPolicies/{id}"),
-        ))
+    fn read_by_id(id: &str) -> Option<(Version, String)> {
+        POLICIES.read_by_id(id)
     }
-    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
-        reads(self)
+
+    fn reads(&self, _ids: &Ids) -> Vec<Read> {
+        vec![Read::list(KEY, Version::V1, list_url())]
     }
-    fn observe(
-        &self,
-        cx: &crate::kinds::ObserveContext<'_>,
-    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
-        observe(self, cx.snap, cx.ids)
+
+    fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
+        let Some(pkg) = cx.ids.of(&self.package) else {
+            return Ok(Observed::Absent);
+        };
+        let Some(items) = cx.snap.items(KEY) else {
+            return Ok(Observed::Unknown);
+        };
+        let found = keyed_or_adopted(
+            "assignment policy",
+            &self.display_name,
+            self.adopt_id.as_deref(),
+            items,
+            |p| self.is_key(p, pkg),
+        )?;
+        Ok(present(found, normalise))
     }
-    fn view(&self, ids: &crate::model::Ids) -> serde_json::Value {
-        view(self, ids)
+
+    fn view(&self, ids: &Ids) -> Value {
+        normalise(&self.body(ids))
     }
-    async fn create(
-        &self,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        create(self, at, w).await
+
+    async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        let pkg = w.id_of(at, &self.package)?;
+        let body = self.body(&w.ids());
+        POLICIES
+            .create(w, at, &body, &list_url(), |items| {
+                items.iter().find(|p| self.is_key(p, &pkg))
+            })
+            .await
     }
-    async fn update(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        update(self, id, at, w).await
+
+    /// Update is a PUT of the complete policy (the service resets whatever is left out).
+    async fn update(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        let mut body = self.body(&w.ids());
+        body["id"] = json!(id);
+        POLICIES.put(w, at, id, &body).await
     }
-    async fn delete(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        delete(id, at, w).await
+
+    async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        POLICIES.delete(w, at, id).await
     }
 }

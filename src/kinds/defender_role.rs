@@ -1,6 +1,14 @@
 //! Defender XDR unified RBAC role definitions (Graph beta).
 
 use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::graph::Version;
+use crate::graph::write::{Collection, WriteError, Writer};
+use crate::kinds::{ObserveContext, Permissions, ResourceKind, named_or_adopted, perms, present};
+use crate::model::observe::{Ids, Observed, Read, Snapshot, str_of};
+use crate::model::{Address, ObserveError};
+use crate::validate::action_covers;
 
 /// Natural key: `displayName`, owned by the tool.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,66 +94,8 @@ pub(crate) fn check_action(action: &str) -> Result<(), UnknownAction> {
     })
 }
 
-use serde_json::{Value, json};
-
-use crate::graph::Version;
-use crate::model::observe::{Observed, Read, Snapshot, single, str_of};
-use crate::validate::action_covers;
-
 pub const KEY: &str = "defender-role-definitions";
-
-pub fn reads(_spec: &DefenderRoleSpec) -> Vec<Read> {
-    vec![Read::list(
-        KEY,
-        Version::Beta,
-        "/roleManagement/defender/roleDefinitions",
-    )]
-}
-
-pub(crate) fn observe(
-    spec: &DefenderRoleSpec,
-    snap: &Snapshot,
-) -> Result<Observed, crate::model::ObserveError> {
-    let Some(items) = snap.items(KEY) else {
-        return Ok(Observed::Unknown);
-    };
-    let matching = items.iter().filter(|r| {
-        str_of(r, "displayName") == spec.display_name
-            || spec
-                .adopt_id
-                .as_deref()
-                .is_some_and(|id| str_of(r, "id").eq_ignore_ascii_case(id))
-    });
-    let what = format!("Defender role \"{}\"", spec.display_name);
-    Ok(match single(what, matching)? {
-        None if spec.adopt_id.is_some() => {
-            return Err(crate::model::adopted_missing(
-                "Defender role",
-                spec.adopt_id.as_deref().unwrap_or_default(),
-            ));
-        }
-        None => Observed::Absent,
-        Some(v) => {
-            let actions: Vec<String> = v
-                .get("rolePermissions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array))
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            Observed::Present {
-                id: str_of(v, "id").to_string(),
-                view: json!({
-                    "description": v.get("description").cloned().unwrap_or(Value::Null),
-                    "allowedResourceActions": normalise_actions(&actions),
-                }),
-            }
-        }
-    })
-}
+const ROLES: Collection = Collection::new(Version::Beta, "roleManagement/defender/roleDefinitions");
 
 /// Custom role definitions assigned to a group (for adopting a hand-made tier role).
 pub fn assigned_to<'a>(snap: &'a Snapshot, group_id: &str) -> Vec<&'a Value> {
@@ -162,19 +112,36 @@ pub fn assigned_to<'a>(snap: &'a Snapshot, group_id: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-pub fn view(spec: &DefenderRoleSpec) -> Value {
+/// The compared view of a role read back: its description and its actions as Defender keeps
+/// them.
+fn observed_view(v: &Value) -> Value {
     json!({
-        "description": spec.description,
-        "allowedResourceActions": normalise_actions(&spec.actions),
+        "description": v.get("description").cloned().unwrap_or(Value::Null),
+        "allowedResourceActions": normalise_actions(&actions_of(v)),
     })
 }
 
-pub fn body(spec: &DefenderRoleSpec) -> Value {
-    json!({
-        "displayName": spec.display_name,
-        "description": spec.description,
-        "rolePermissions": [{"allowedResourceActions": spec.actions}],
-    })
+/// The actions a role definition read from Graph allows, as Defender returned them.
+pub(crate) fn actions_of(role: &Value) -> Vec<String> {
+    role.get("rolePermissions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+impl DefenderRoleSpec {
+    fn body(&self) -> Value {
+        json!({
+            "displayName": self.display_name,
+            "description": self.description,
+            "rolePermissions": [{"allowedResourceActions": self.actions}],
+        })
+    }
 }
 
 /// Defender drops actions that a wildcard in the same role covers; compare on that set,
@@ -194,100 +161,56 @@ pub(crate) fn normalise_actions(actions: &[String]) -> Vec<String> {
     out
 }
 
-use crate::graph::Service;
-use crate::graph::write::{WriteError, Writer};
-
-const ROLES: &str = "roleManagement/defender/roleDefinitions";
-
-pub async fn create(
-    spec: &DefenderRoleSpec,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    let id = crate::graph::write::create_recovering(
-        w,
-        at,
-        Version::Beta,
-        ROLES,
-        &body(spec),
-        || async {
-            let items = w.list(at, Service::Graph(Version::Beta), ROLES).await?;
-            Ok(items
-                .iter()
-                .find(|r| str_of(r, "displayName") == spec.display_name)
-                .map(|r| str_of(r, "id").to_string()))
-        },
-    )
-    .await?;
-    w.set_id(at, &id);
-    Ok(())
-}
-
-pub async fn update(
-    spec: &DefenderRoleSpec,
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    crate::graph::write::patch_path(w, at, Version::Beta, &format!("{ROLES}/{id}"), &body(spec))
-        .await
-}
-
-pub async fn delete(
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    crate::graph::write::delete_path(w, at, Version::Beta, &format!("{ROLES}/{id}")).await
-}
-
-impl crate::kinds::ResourceKind for DefenderRoleSpec {
+impl ResourceKind for DefenderRoleSpec {
     const NAME: &'static str = "defender-role";
-    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_READ;
-    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_WRITE;
+    const READ_PERMISSIONS: Permissions = perms::DEFENDER_READ;
+    const WRITE_PERMISSIONS: Permissions = perms::DEFENDER_WRITE;
     const FIELDS: &'static [&'static str] = &["description", "allowedResourceActions"];
     const ADOPTABLE: bool = true;
 
-    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
-        let id = crate::model::observe::enc(id);
-        Some((
-            crate::graph::Version::Beta,
-            format!("roleManagement/defender/roleDefinitions/{id}"),
-        ))
+    fn read_by_id(id: &str) -> Option<(Version, String)> {
+        ROLES.read_by_id(id)
     }
-    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
-        reads(self)
+
+    fn reads(&self, _ids: &Ids) -> Vec<Read> {
+        vec![ROLES.read_all(KEY)]
     }
-    fn observe(
-        &self,
-        cx: &crate::kinds::ObserveContext<'_>,
-    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
-        observe(self, cx.snap)
+
+    fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
+        let Some(items) = cx.snap.items(KEY) else {
+            return Ok(Observed::Unknown);
+        };
+        let found = named_or_adopted(
+            "Defender role",
+            &self.display_name,
+            self.adopt_id.as_deref(),
+            items,
+        )?;
+        Ok(present(found, observed_view))
     }
-    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
-        view(self)
+
+    fn view(&self, _ids: &Ids) -> Value {
+        json!({
+            "description": self.description,
+            "allowedResourceActions": normalise_actions(&self.actions),
+        })
     }
-    async fn create(
-        &self,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        create(self, at, w).await
+
+    async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        ROLES
+            .create(w, at, &self.body(), ROLES.path, |items| {
+                items
+                    .iter()
+                    .find(|r| str_of(r, "displayName") == self.display_name)
+            })
+            .await
     }
-    async fn update(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        update(self, id, at, w).await
+
+    async fn update(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        ROLES.patch(w, at, id, &self.body()).await
     }
-    async fn delete(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        delete(id, at, w).await
+
+    async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        ROLES.delete(w, at, id).await
     }
 }

@@ -1,8 +1,13 @@
 //! Assignments of unified RBAC roles to tier groups (Graph beta).
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::model::Address;
+use crate::graph::Version;
+use crate::graph::write::{Collection, WriteError, Writer};
+use crate::kinds::{ObserveContext, Permissions, ResourceKind, named_or_adopted, perms, present};
+use crate::model::observe::{Ids, Observed, Read, Snapshot, str_of};
+use crate::model::{Address, ObserveError};
 
 /// Natural key: `displayName`, owned by the tool. One made by hand under another name is
 /// adopted by id (`spec.adopt`), like a hand-made group.
@@ -17,20 +22,9 @@ pub struct DefenderRoleAssignmentSpec {
     pub adopt_id: Option<String>,
 }
 
-use serde_json::{Value, json};
-
-use crate::graph::Version;
-use crate::model::observe::{Ids, Observed, Read, Snapshot, single, str_of};
-
 const KEY: &str = "defender-role-assignments";
-
-pub fn reads(_spec: &DefenderRoleAssignmentSpec) -> Vec<Read> {
-    vec![Read::list(
-        KEY,
-        Version::Beta,
-        "/roleManagement/defender/roleAssignments",
-    )]
-}
+const ASSIGNMENTS: Collection =
+    Collection::new(Version::Beta, "roleManagement/defender/roleAssignments");
 
 fn sorted(v: Option<&Value>) -> Vec<String> {
     let mut out: Vec<String> = v
@@ -42,40 +36,6 @@ fn sorted(v: Option<&Value>) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-pub(crate) fn observe(
-    spec: &DefenderRoleAssignmentSpec,
-    snap: &Snapshot,
-) -> Result<Observed, crate::model::ObserveError> {
-    let Some(items) = snap.items(KEY) else {
-        return Ok(Observed::Unknown);
-    };
-    let matching = items.iter().filter(|r| {
-        str_of(r, "displayName") == spec.display_name
-            || spec
-                .adopt_id
-                .as_deref()
-                .is_some_and(|id| str_of(r, "id").eq_ignore_ascii_case(id))
-    });
-    let what = format!("Defender role assignment \"{}\"", spec.display_name);
-    Ok(match single(what, matching)? {
-        None if spec.adopt_id.is_some() => {
-            return Err(crate::model::adopted_missing(
-                "Defender role assignment",
-                spec.adopt_id.as_deref().unwrap_or_default(),
-            ));
-        }
-        None => Observed::Absent,
-        Some(v) => Observed::Present {
-            id: str_of(v, "id").to_string(),
-            view: json!({
-                "roleDefinitionId": str_of(v, "roleDefinitionId").to_ascii_lowercase(),
-                "principalIds": sorted(v.get("principalIds")),
-                "directoryScopeIds": sorted(v.get("directoryScopeIds")),
-            }),
-        },
-    })
 }
 
 /// The principals a role definition is assigned to (all its assignments).
@@ -119,126 +79,78 @@ pub(crate) fn assigning<'a>(snap: &'a Snapshot, role_id: &str, group_id: &str) -
         .collect()
 }
 
-pub fn view(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {
-    let mut principals: Vec<String> = spec.principals.iter().map(|p| ids.or_later(p)).collect();
-    principals.sort();
-    json!({
-        "roleDefinitionId": ids.or_later(&spec.role),
-        "principalIds": principals,
-        "directoryScopeIds": spec.directory_scope_ids,
-    })
+impl DefenderRoleAssignmentSpec {
+    fn body(&self, ids: &Ids) -> Value {
+        let mut v = self.view(ids);
+        v["displayName"] = json!(self.display_name);
+        v
+    }
 }
 
-pub fn body(spec: &DefenderRoleAssignmentSpec, ids: &Ids) -> Value {
-    let mut v = view(spec, ids);
-    v["displayName"] = json!(spec.display_name);
-    v
-}
-
-/// The role an assignment points at cannot be changed in place: such a change is a replace.
-pub(crate) const IMMUTABLE: &[&str] = &["roleDefinitionId"];
-
-use crate::graph::Service;
-use crate::graph::write::{WriteError, Writer};
-
-const ASSIGNMENTS: &str = "roleManagement/defender/roleAssignments";
-
-pub async fn create(
-    spec: &DefenderRoleAssignmentSpec,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    w.id_of(at, &spec.role)?;
-    let body = body(spec, &w.ids());
-    let id = crate::graph::write::create_recovering(
-        w,
-        at,
-        Version::Beta,
-        ASSIGNMENTS,
-        &body,
-        || async {
-            let items = w
-                .list(at, Service::Graph(Version::Beta), ASSIGNMENTS)
-                .await?;
-            Ok(items
-                .iter()
-                .find(|r| str_of(r, "displayName") == spec.display_name)
-                .map(|r| str_of(r, "id").to_string()))
-        },
-    )
-    .await?;
-    w.set_id(at, &id);
-    Ok(())
-}
-
-pub async fn delete(
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    crate::graph::write::delete_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}")).await
-}
-
-pub async fn update(
-    spec: &DefenderRoleAssignmentSpec,
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    let body = body(spec, &w.ids());
-    crate::graph::write::patch_path(w, at, Version::Beta, &format!("{ASSIGNMENTS}/{id}"), &body)
-        .await
-}
-
-impl crate::kinds::ResourceKind for DefenderRoleAssignmentSpec {
+impl ResourceKind for DefenderRoleAssignmentSpec {
     const NAME: &'static str = "defender-role-assignment";
-    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_READ;
-    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::DEFENDER_WRITE;
+    const READ_PERMISSIONS: Permissions = perms::DEFENDER_READ;
+    const WRITE_PERMISSIONS: Permissions = perms::DEFENDER_WRITE;
     const FIELDS: &'static [&'static str] =
         &["roleDefinitionId", "principalIds", "directoryScopeIds"];
-    const IMMUTABLE: &'static [&'static str] = IMMUTABLE;
+    /// The role an assignment points at cannot be changed in place: such a change is a replace.
+    const IMMUTABLE: &'static [&'static str] = &["roleDefinitionId"];
     const ADOPTABLE: bool = true;
 
-    fn read_by_id(id: &str) -> Option<(crate::graph::Version, String)> {
-        let id = crate::model::observe::enc(id);
-        Some((
-            crate::graph::Version::Beta,
-            format!("roleManagement/defender/roleAssignments/{id}"),
-        ))
+    fn read_by_id(id: &str) -> Option<(Version, String)> {
+        ASSIGNMENTS.read_by_id(id)
     }
-    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
-        reads(self)
+
+    fn reads(&self, _ids: &Ids) -> Vec<Read> {
+        vec![ASSIGNMENTS.read_all(KEY)]
     }
-    fn observe(
-        &self,
-        cx: &crate::kinds::ObserveContext<'_>,
-    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
-        observe(self, cx.snap)
+
+    fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
+        let Some(items) = cx.snap.items(KEY) else {
+            return Ok(Observed::Unknown);
+        };
+        let found = named_or_adopted(
+            "Defender role assignment",
+            &self.display_name,
+            self.adopt_id.as_deref(),
+            items,
+        )?;
+        Ok(present(found, |v| {
+            json!({
+                "roleDefinitionId": str_of(v, "roleDefinitionId").to_ascii_lowercase(),
+                "principalIds": sorted(v.get("principalIds")),
+                "directoryScopeIds": sorted(v.get("directoryScopeIds")),
+            })
+        }))
     }
-    fn view(&self, ids: &crate::model::Ids) -> serde_json::Value {
-        view(self, ids)
+
+    fn view(&self, ids: &Ids) -> Value {
+        let mut principals: Vec<String> = self.principals.iter().map(|p| ids.or_later(p)).collect();
+        principals.sort();
+        json!({
+            "roleDefinitionId": ids.or_later(&self.role),
+            "principalIds": principals,
+            "directoryScopeIds": self.directory_scope_ids,
+        })
     }
-    async fn create(
-        &self,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        create(self, at, w).await
+
+    async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        w.id_of(at, &self.role)?;
+        let body = self.body(&w.ids());
+        ASSIGNMENTS
+            .create(w, at, &body, ASSIGNMENTS.path, |items| {
+                items
+                    .iter()
+                    .find(|r| str_of(r, "displayName") == self.display_name)
+            })
+            .await
     }
-    async fn update(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        update(self, id, at, w).await
+
+    async fn update(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        ASSIGNMENTS.patch(w, at, id, &self.body(&w.ids())).await
     }
-    async fn delete(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        delete(id, at, w).await
+
+    async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        ASSIGNMENTS.delete(w, at, id).await
     }
 }

@@ -8,6 +8,13 @@
 //! than silently binding to a display name.
 
 use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::graph::Version;
+use crate::graph::write::{WriteError, Writer, graph_err};
+use crate::kinds::{ObserveContext, Permissions, ResourceKind, perms};
+use crate::model::observe::{Ids, Observed, Read, Snapshot, enc, odata_str, project, str_of};
+use crate::model::{Address, ObserveError};
 
 /// A security group in a customer tenant. Natural key: `uniqueName`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,12 +28,6 @@ pub struct GroupSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adopt_id: Option<String>,
 }
-
-use serde_json::{Value, json};
-
-use crate::graph::Version;
-use crate::model::ObserveError;
-use crate::model::observe::{Observed, Read, Snapshot, enc, odata_str, project, str_of};
 
 const COMPARED: &[&str] = &["displayName", "description"];
 const SELECT: &str = "$select=id,displayName,description,uniqueName";
@@ -47,32 +48,6 @@ fn named_key(spec: &GroupSpec) -> String {
     format!("groups-named:{}", spec.display_name)
 }
 
-pub fn reads(spec: &GroupSpec) -> Vec<Read> {
-    let mut out = vec![Read::keyed(
-        key(spec),
-        Version::V1,
-        format!("/groups(uniqueName='{}')?{SELECT}", spec.unique_name),
-    )];
-    match &spec.adopt_id {
-        Some(id) => out.push(Read::keyed(
-            adopt_key(id),
-            Version::V1,
-            format!("/groups/{id}?{SELECT}"),
-        )),
-        // Same-named groups: only to offer adoption when the keyed read finds nothing. It
-        // rides in the same batch, so it costs no extra round trip.
-        None => out.push(Read::list(
-            named_key(spec),
-            Version::V1,
-            format!(
-                "/groups?$filter={}&{SELECT}",
-                enc(&format!("displayName eq {}", odata_str(&spec.display_name)))
-            ),
-        )),
-    }
-    out
-}
-
 /// Groups named like `spec` that have no `uniqueName`: what a hand-made tier group looks like.
 pub(crate) fn adoption_candidates<'a>(spec: &GroupSpec, snap: &'a Snapshot) -> Vec<&'a Value> {
     snap.items(&named_key(spec))
@@ -86,63 +61,11 @@ pub(crate) fn adoption_candidates<'a>(spec: &GroupSpec, snap: &'a Snapshot) -> V
         .collect()
 }
 
-/// The plan's note on a group it would create although a hand-made twin exists.
-pub(crate) fn adoption_hint(spec: &GroupSpec, address: &str, snap: &Snapshot) -> Option<String> {
-    let ids: Vec<&str> = adoption_candidates(spec, snap)
-        .into_iter()
-        .map(|g| str_of(g, "id"))
-        .collect();
-    match ids.as_slice() {
-        [] => None,
-        [id] => Some(format!(
-            "a group named \"{}\" without uniqueName exists ({id}); to adopt it instead of creating another, add `adopt: [{{resource: {address}, id: {id}}}]` to the customer's spec (`mssp export` writes this)",
-            spec.display_name
-        )),
-        many => Some(format!(
-            "{} groups named \"{}\" without uniqueName exist ({}); adopt the right one with `spec.adopt` or rename the others",
-            many.len(),
-            spec.display_name,
-            many.join(", ")
-        )),
-    }
-}
-
 /// The id of the group with this `uniqueName`, as the plan's keyed read found it.
 pub(crate) fn id_by_unique_name<'a>(unique_name: &str, snap: &'a Snapshot) -> Option<&'a str> {
     snap.object(&unique_key(unique_name))
         .flatten()
         .map(|v| str_of(v, "id"))
-}
-
-pub(crate) fn observe(spec: &GroupSpec, snap: &Snapshot) -> Result<Observed, ObserveError> {
-    let present = |v: &Value| Observed::Present {
-        id: str_of(v, "id").to_string(),
-        view: project(v, COMPARED),
-    };
-    match snap.object(&key(spec)) {
-        None => Ok(Observed::Unknown),
-        Some(Some(v)) => Ok(present(v)),
-        Some(None) => {
-            let Some(id) = &spec.adopt_id else {
-                return Ok(Observed::Absent);
-            };
-            match snap.object(&adopt_key(id)) {
-                None => Ok(Observed::Unknown),
-                Some(None) => Err(crate::model::adopted_missing("group", id)),
-                Some(Some(v)) => match v.get("uniqueName").and_then(Value::as_str) {
-                    None | Some("") => Ok(present(v)),
-                    Some(other) => Err(ObserveError::Local(format!(
-                        "group {id} named in `spec.adopt` has uniqueName \"{other}\", not \"{}\": it belongs to something else",
-                        spec.unique_name
-                    ))),
-                },
-            }
-        }
-    }
-}
-
-pub fn view(spec: &GroupSpec) -> Value {
-    json!({"displayName": spec.display_name, "description": spec.description})
 }
 
 /// Body of the upsert `PATCH /groups(uniqueName='…')` with `Prefer: create-if-missing`.
@@ -156,12 +79,10 @@ pub(crate) fn upsert_body(spec: &GroupSpec) -> Value {
     })
 }
 
-use crate::graph::write::{WriteError, Writer, graph_err};
-
 /// Create and update are the same idempotent upsert: a lost answer is simply retried.
 pub(crate) async fn upsert(
     spec: &GroupSpec,
-    at: &crate::model::Address,
+    at: &Address,
     w: &Writer<'_>,
 ) -> Result<(), WriteError> {
     let path = format!("groups(uniqueName='{}')", spec.unique_name);
@@ -172,74 +93,109 @@ pub(crate) async fn upsert(
     Ok(())
 }
 
-/// An update: the upsert, except for an adopted group, which is not reachable by its key: it
-/// is patched by its pinned id (an upsert would create a twin).
-pub async fn update(
-    spec: &GroupSpec,
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    if spec.adopt_id.as_deref() != Some(id) {
-        return upsert(spec, at, w).await;
-    }
-    let body = json!({"displayName": spec.display_name, "description": spec.description});
-    crate::graph::write::patch_path(w, at, Version::V1, &format!("groups/{id}"), &body).await?;
-    w.set_id(at, id);
-    Ok(())
-}
-
-pub async fn delete(
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    crate::graph::write::delete_path(w, at, Version::V1, &format!("groups/{id}")).await
-}
-
-impl crate::kinds::ResourceKind for GroupSpec {
+impl ResourceKind for GroupSpec {
     const NAME: &'static str = "group";
-    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::GROUP_READ;
-    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::GROUP_WRITE;
-    const FIELDS: &'static [&'static str] = &["displayName", "description"];
+    const READ_PERMISSIONS: Permissions = perms::GROUP_READ;
+    const WRITE_PERMISSIONS: Permissions = perms::GROUP_WRITE;
+    const FIELDS: &'static [&'static str] = COMPARED;
     const ADOPTABLE: bool = true;
 
-    fn reads(&self, _ids: &crate::model::Ids) -> Vec<crate::model::Read> {
-        reads(self)
+    fn reads(&self, _ids: &Ids) -> Vec<Read> {
+        let mut out = vec![Read::keyed(
+            key(self),
+            Version::V1,
+            format!("/groups(uniqueName='{}')?{SELECT}", self.unique_name),
+        )];
+        match &self.adopt_id {
+            Some(id) => out.push(Read::keyed(
+                adopt_key(id),
+                Version::V1,
+                format!("/groups/{id}?{SELECT}"),
+            )),
+            // Same-named groups: only to offer adoption when the keyed read finds nothing. It
+            // rides in the same batch, so it costs no extra round trip.
+            None => out.push(Read::list(
+                named_key(self),
+                Version::V1,
+                format!(
+                    "/groups?$filter={}&{SELECT}",
+                    enc(&format!("displayName eq {}", odata_str(&self.display_name)))
+                ),
+            )),
+        }
+        out
     }
-    fn observe(
-        &self,
-        cx: &crate::kinds::ObserveContext<'_>,
-    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
-        observe(self, cx.snap)
+
+    fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
+        let snap = cx.snap;
+        let present = |v: &Value| Observed::Present {
+            id: str_of(v, "id").to_string(),
+            view: project(v, COMPARED),
+        };
+        match snap.object(&key(self)) {
+            None => Ok(Observed::Unknown),
+            Some(Some(v)) => Ok(present(v)),
+            Some(None) => {
+                let Some(id) = &self.adopt_id else {
+                    return Ok(Observed::Absent);
+                };
+                match snap.object(&adopt_key(id)) {
+                    None => Ok(Observed::Unknown),
+                    Some(None) => Err(crate::model::adopted_missing("group", id)),
+                    Some(Some(v)) => match v.get("uniqueName").and_then(Value::as_str) {
+                        None | Some("") => Ok(present(v)),
+                        Some(other) => Err(ObserveError::Local(format!(
+                            "group {id} named in `self.adopt` has uniqueName \"{other}\", not \"{}\": it belongs to something else",
+                            self.unique_name
+                        ))),
+                    },
+                }
+            }
+        }
     }
-    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
-        view(self)
+
+    fn view(&self, _ids: &Ids) -> Value {
+        json!({"displayName": self.display_name, "description": self.description})
     }
-    fn adoption_hint(&self, address: &str, snap: &crate::model::Snapshot) -> Option<String> {
-        adoption_hint(self, address, snap)
+
+    /// The plan's note on a group it would create although a hand-made twin exists.
+    fn adoption_hint(&self, address: &str, snap: &Snapshot) -> Option<String> {
+        let ids: Vec<&str> = adoption_candidates(self, snap)
+            .into_iter()
+            .map(|g| str_of(g, "id"))
+            .collect();
+        match ids.as_slice() {
+            [] => None,
+            [id] => Some(format!(
+                "a group named \"{}\" without uniqueName exists ({id}); to adopt it instead of creating another, add `adopt: [{{resource: {address}, id: {id}}}]` to the customer's self (`mssp export` writes this)",
+                self.display_name
+            )),
+            many => Some(format!(
+                "{} groups named \"{}\" without uniqueName exist ({}); adopt the right one with `self.adopt` or rename the others",
+                many.len(),
+                self.display_name,
+                many.join(", ")
+            )),
+        }
     }
-    async fn create(
-        &self,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
+
+    async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
         upsert(self, at, w).await
     }
-    async fn update(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        update(self, id, at, w).await
+
+    /// An update: the upsert, except for an adopted group, which is not reachable by its key:
+    /// it is patched by its pinned id (an upsert would create a twin).
+    async fn update(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        if self.adopt_id.as_deref() != Some(id) {
+            return upsert(self, at, w).await;
+        }
+        let body = json!({"displayName": self.display_name, "description": self.description});
+        crate::graph::write::patch_path(w, at, Version::V1, &format!("groups/{id}"), &body).await?;
+        w.set_id(at, id);
+        Ok(())
     }
-    async fn delete(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        delete(id, at, w).await
+
+    async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        crate::graph::write::delete_path(w, at, Version::V1, &format!("groups/{id}")).await
     }
 }

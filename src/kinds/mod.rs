@@ -17,9 +17,13 @@
 //!    place in the plan order where it belongs, and `pub mod my_kind;` below.
 //! 3. Its expansion from the manifests in `expand.rs`.
 //!
-//! Writes go through `graph::write` (the [`Writer`] context, `create_recovering`,
-//! `upsert_keyed`, `patch_path`, `delete_path`); reads are declared as [`Read`]s and observed
-//! from the [`Snapshot`]. A kind never imports `apply` or `plan`.
+//! Writes go through `graph::write`: the [`Writer`] context, and for a kind whose objects
+//! live in one collection, a `Collection` constant (its path: create with recovery of a lost
+//! answer, patch, put, delete, read by id), so the kind's file says only its bodies and its
+//! natural key; `upsert_keyed` for kinds Graph upserts by an alternate key. Reads are declared
+//! as [`Read`]s and observed from the [`Snapshot`] (`keyed_or_adopted` / `named_or_adopted`
+//! find the one object that is the resource, `present` makes the observation). The trait's
+//! methods hold the kind's code; a kind never imports `apply` or `plan`.
 
 pub mod access_package;
 pub mod app_role_grant;
@@ -32,11 +36,14 @@ pub mod cross_tenant_partner;
 pub mod defender_role;
 pub mod defender_role_assignment;
 pub mod detection_rule;
+pub mod federated_credential;
 pub mod gdap_access_assignment;
 pub mod gdap_relationship;
 pub mod gdap_termination;
 pub mod group;
+pub mod key_credential;
 pub mod manual;
+pub mod password_credential;
 pub mod registry;
 pub mod role_scope;
 pub mod service_principal;
@@ -168,6 +175,52 @@ pub trait ResourceKind: Sized + Sync {
     ) -> impl Future<Output = Result<(), WriteError>> + Send {
         async { Ok(()) }
     }
+}
+
+/// What a lookup found: the object with the compared view `view` makes of it, or nothing.
+pub(crate) fn present(found: Option<&Value>, view: impl FnOnce(&Value) -> Value) -> Observed {
+    match found {
+        None => Observed::Absent,
+        Some(v) => Observed::Present {
+            id: graph_map::str_of(v, "id").to_string(),
+            view: view(v),
+        },
+    }
+}
+
+/// The one listed object that is this resource: the one its natural key (`is_key`) picks, or
+/// the hand-made one `spec.adopt` pins by id. Two matches are ambiguous; a pinned object that
+/// is gone is an error, never silently created again. `what` names the kind in messages
+/// (`Defender role`), `name` the resource.
+pub(crate) fn keyed_or_adopted<'a>(
+    what: &str,
+    name: &str,
+    adopt_id: Option<&str>,
+    items: &'a [Value],
+    is_key: impl Fn(&Value) -> bool,
+) -> Result<Option<&'a Value>, ObserveError> {
+    let pinned =
+        |v: &Value| adopt_id.is_some_and(|id| graph_map::str_of(v, "id").eq_ignore_ascii_case(id));
+    let matching = items.iter().filter(|v| is_key(v) || pinned(v));
+    match graph_map::single(format!("{what} \"{name}\""), matching)? {
+        None => match adopt_id {
+            Some(id) => Err(crate::model::adopted_missing(what, id)),
+            None => Ok(None),
+        },
+        found => Ok(found),
+    }
+}
+
+/// [`keyed_or_adopted`] for kinds whose natural key is their `displayName`.
+pub(crate) fn named_or_adopted<'a>(
+    what: &str,
+    name: &str,
+    adopt_id: Option<&str>,
+    items: &'a [Value],
+) -> Result<Option<&'a Value>, ObserveError> {
+    keyed_or_adopted(what, name, adopt_id, items, |v| {
+        graph_map::str_of(v, "displayName") == name
+    })
 }
 
 /// Permission sets several kinds share (each list "any of", least privileged first).

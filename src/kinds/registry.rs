@@ -8,8 +8,9 @@ use serde_json::Value;
 use super::{
     ObserveContext, Permissions, ResourceKind, access_package, app_role_grant, application,
     assignment_policy, catalog, catalog_resource, connected_organization, cross_tenant_partner,
-    defender_role, defender_role_assignment, detection_rule, gdap_access_assignment,
-    gdap_relationship, gdap_termination, group, manual, role_scope, service_principal,
+    defender_role, defender_role_assignment, detection_rule, federated_credential,
+    gdap_access_assignment, gdap_relationship, gdap_termination, group, key_credential, manual,
+    password_credential, role_scope, service_principal,
 };
 use crate::graph::Version;
 use crate::graph::write::{WriteError, Writer};
@@ -218,9 +219,9 @@ macro_rules! kinds {
 
 kinds! {
     Application => application::ApplicationSpec,
-    FederatedCredential => application::FederatedCredentialSpec,
-    KeyCredential => application::KeyCredentialSpec,
-    PasswordCredential => application::PasswordCredentialSpec,
+    FederatedCredential => federated_credential::FederatedCredentialSpec,
+    KeyCredential => key_credential::KeyCredentialSpec,
+    PasswordCredential => password_credential::PasswordCredentialSpec,
     Group => group::GroupSpec,
     ConnectedOrganization => connected_organization::ConnectedOrganizationSpec,
     Catalog => catalog::CatalogSpec,

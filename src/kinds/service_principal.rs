@@ -1,6 +1,13 @@
 //! Service principals: the SIEM app's in each customer, first-party APIs where missing.
 
 use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::graph::Version;
+use crate::graph::write::{WriteError, Writer, graph_err};
+use crate::kinds::{ObserveContext, Permissions, ResourceKind, perms};
+use crate::model::observe::{Ids, Observed, Read, str_of};
+use crate::model::{Address, ObserveError};
 
 /// Natural key: `appId` (one service principal per application per tenant).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,11 +25,6 @@ pub enum AppRef {
     /// A Microsoft first-party API such as WindowsDefenderATP.
     FirstParty { app_id: String, name: String },
 }
-
-use serde_json::{Value, json};
-
-use crate::graph::Version;
-use crate::model::observe::{Ids, Observed, Read, Snapshot, str_of};
 
 /// The appId this service principal instantiates, if known yet.
 pub fn app_id<'a>(spec: &'a ServicePrincipalSpec, ids: &'a Ids) -> Option<&'a str> {
@@ -45,36 +47,11 @@ pub(crate) fn read_for(app_id: &str) -> Read {
     )
 }
 
-pub fn reads(spec: &ServicePrincipalSpec, ids: &Ids) -> Vec<Read> {
-    app_id(spec, ids).map(read_for).into_iter().collect()
-}
-
-pub(crate) fn observe(spec: &ServicePrincipalSpec, snap: &Snapshot, ids: &Ids) -> Observed {
-    let Some(app) = app_id(spec, ids) else {
-        // The MSSP application does not exist yet: nor can its service principal.
-        return Observed::Absent;
-    };
-    match snap.object(&key(app)) {
-        None => Observed::Unknown,
-        Some(None) => Observed::Absent,
-        Some(Some(v)) => Observed::Present {
-            id: str_of(v, "id").to_string(),
-            view: json!({}),
-        },
-    }
-}
-
-pub fn view(_spec: &ServicePrincipalSpec) -> Value {
-    json!({})
-}
-
-use crate::graph::write::{WriteError, Writer, graph_err};
-
 /// Upsert by appId. Right after the application is created, Graph answers
 /// `NoBackingApplicationObject` for a while; the writer waits that out.
 pub(crate) async fn upsert(
     spec: &ServicePrincipalSpec,
-    at: &crate::model::Address,
+    at: &Address,
     w: &Writer<'_>,
 ) -> Result<(), WriteError> {
     let ids = w.ids();
@@ -98,57 +75,51 @@ pub(crate) async fn upsert(
     Ok(())
 }
 
-pub async fn delete(
-    id: &str,
-    at: &crate::model::Address,
-    w: &Writer<'_>,
-) -> Result<(), WriteError> {
-    crate::graph::write::delete_path(w, at, Version::V1, &format!("servicePrincipals/{id}")).await
-}
-
-impl crate::kinds::ResourceKind for ServicePrincipalSpec {
+impl ResourceKind for ServicePrincipalSpec {
     const NAME: &'static str = "service-principal";
-    const READ_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_READ;
-    const WRITE_PERMISSIONS: crate::kinds::Permissions = crate::kinds::perms::APP_WRITE;
+    const READ_PERMISSIONS: Permissions = perms::APP_READ;
+    const WRITE_PERMISSIONS: Permissions = perms::APP_WRITE;
     const PROTECTED: bool = true;
 
-    fn reads(&self, ids: &crate::model::Ids) -> Vec<crate::model::Read> {
-        reads(self, ids)
+    fn reads(&self, ids: &Ids) -> Vec<Read> {
+        app_id(self, ids).map(read_for).into_iter().collect()
     }
-    fn observe(
-        &self,
-        cx: &crate::kinds::ObserveContext<'_>,
-    ) -> Result<crate::model::Observed, crate::model::ObserveError> {
-        Ok(observe(self, cx.snap, cx.ids))
+
+    fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
+        let Some(app) = app_id(self, cx.ids) else {
+            // The MSSP application does not exist yet: nor can its service principal.
+            return Ok(Observed::Absent);
+        };
+        Ok(match cx.snap.object(&key(app)) {
+            None => Observed::Unknown,
+            Some(None) => Observed::Absent,
+            Some(Some(v)) => Observed::Present {
+                id: str_of(v, "id").to_string(),
+                view: json!({}),
+            },
+        })
     }
-    fn view(&self, _ids: &crate::model::Ids) -> serde_json::Value {
-        view(self)
+
+    fn view(&self, _ids: &Ids) -> Value {
+        json!({})
     }
+
     /// First-party service principals (WindowsDefenderATP) are never deleted.
     fn prunable(&self) -> bool {
         matches!(self.app, AppRef::Managed { .. })
     }
-    async fn create(
-        &self,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
+
+    async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
         upsert(self, at, w).await
     }
-    async fn update(
-        &self,
-        _id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
+
+    /// The same idempotent upsert as the create.
+    async fn update(&self, _id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
         upsert(self, at, w).await
     }
-    async fn delete(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &crate::graph::write::Writer<'_>,
-    ) -> Result<(), crate::graph::write::WriteError> {
-        delete(id, at, w).await
+
+    async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
+        crate::graph::write::delete_path(w, at, Version::V1, &format!("servicePrincipals/{id}"))
+            .await
     }
 }

@@ -33,7 +33,7 @@ impl Address {
     }
 
     /// Parses `kind/name`; the name may itself contain `/`.
-    pub fn parse(s: &str) -> Option<Address> {
+    pub(crate) fn parse(s: &str) -> Option<Address> {
         let (kind, name) = s.split_once('/')?;
         if name.is_empty() {
             return None;
@@ -99,7 +99,7 @@ pub struct DesiredTenant {
 
 impl DesiredTenant {
     /// Finds a resource by its printed address.
-    pub fn find(&self, address: &str) -> Option<&DesiredResource> {
+    pub(crate) fn find(&self, address: &str) -> Option<&DesiredResource> {
         let a = Address::parse(address)?;
         self.resources.iter().find(|r| r.address == a)
     }

@@ -14,7 +14,7 @@ pub(crate) fn lease_unique_name(prefix: &str) -> String {
 }
 
 /// A tier's access package display name: the one written, else the tier group's.
-pub fn package_display_name(tier: &Tier) -> &Loc<String> {
+pub(crate) fn package_display_name(tier: &Tier) -> &Loc<String> {
     tier.access_package
         .display_name
         .as_ref()

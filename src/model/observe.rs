@@ -25,7 +25,7 @@ pub struct Read {
 }
 
 impl Read {
-    pub fn list(key: impl Into<String>, version: Version, url: impl Into<String>) -> Self {
+    pub(crate) fn list(key: impl Into<String>, version: Version, url: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             version,
@@ -35,7 +35,7 @@ impl Read {
         }
     }
 
-    pub fn keyed(key: impl Into<String>, version: Version, url: impl Into<String>) -> Self {
+    pub(crate) fn keyed(key: impl Into<String>, version: Version, url: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             version,
@@ -64,7 +64,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn items(&self, key: &str) -> Option<&[Value]> {
+    pub(crate) fn items(&self, key: &str) -> Option<&[Value]> {
         match self.answers.get(key) {
             Some(Answer::Items(v)) => Some(v),
             _ => None,
@@ -72,7 +72,7 @@ impl Snapshot {
     }
 
     /// `Some(None)` when the keyed object is absent; `None` when it was not read.
-    pub fn object(&self, key: &str) -> Option<Option<&Value>> {
+    pub(crate) fn object(&self, key: &str) -> Option<Option<&Value>> {
         match self.answers.get(key) {
             Some(Answer::Object(v)) => Some(Some(v)),
             Some(Answer::Absent) => Some(None),
@@ -90,7 +90,7 @@ pub struct Ids {
 }
 
 impl Ids {
-    pub fn of(&self, a: &Address) -> Option<&str> {
+    pub(crate) fn of(&self, a: &Address) -> Option<&str> {
         self.objects.get(a).map(String::as_str)
     }
 
@@ -123,7 +123,7 @@ pub struct Ambiguous {
 }
 
 /// Picks the one item matching, or reports ambiguity with candidate ids and names.
-pub fn single<'a>(
+pub(crate) fn single<'a>(
     what: impl Into<String>,
     items: impl IntoIterator<Item = &'a Value>,
 ) -> Result<Option<&'a Value>, Ambiguous> {
@@ -163,7 +163,7 @@ pub(crate) fn enc(s: &str) -> String {
 }
 
 /// Keeps only `fields` of an object (missing ones become null), in that order.
-pub fn project(v: &Value, fields: &[&str]) -> Value {
+pub(crate) fn project(v: &Value, fields: &[&str]) -> Value {
     let mut out = serde_json::Map::new();
     for f in fields {
         out.insert((*f).to_string(), v.get(*f).cloned().unwrap_or(Value::Null));

@@ -44,7 +44,7 @@ pub struct FixedDuration {
 }
 
 impl FixedDuration {
-    pub fn parse(s: &str) -> Result<Self, DurationError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, DurationError> {
         let span = parse_duration(s)?;
         if span.get_years() != 0 || span.get_months() != 0 {
             return Err(DurationError::CalendarUnits);
@@ -63,11 +63,6 @@ impl FixedDuration {
     /// The length of the duration.
     pub fn get(&self) -> std::time::Duration {
         self.length
-    }
-
-    /// The duration as the manifest wrote it.
-    pub fn as_str(&self) -> &str {
-        &self.text
     }
 }
 

@@ -297,7 +297,7 @@ pub async fn report(
                         vec![]
                     };
                 }
-                Err(e) => r.error = Some(e),
+                Err(e) => r.error = Some(e.to_string()),
             }
             r
         }
@@ -347,10 +347,8 @@ async fn gather(
     desired: &DesiredTenant,
     ids: Ids,
     base_dir: &Path,
-) -> Result<(read::TenantState, Vec<Value>), String> {
-    let state = read::read_tenant(tg, desired, ids, base_dir)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<(read::TenantState, Vec<Value>), read::ReadError> {
+    let state = read::read_tenant(tg, desired, ids, base_dir).await?;
     let mut assignments = Vec::new();
     for r in desired
         .resources
@@ -367,8 +365,7 @@ async fn gather(
                 Service::Graph(Version::V1),
                 &format!("{ENTITLEMENT}/assignments?$filter={filter}&$expand=target,accessPackage"),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         assignments.extend(items);
     }
     Ok((state, assignments))
@@ -452,16 +449,9 @@ fn fill(
                         .iter()
                         .find(|v| str_of(v, "id").eq_ignore_ascii_case(i))
                 });
-                let mut actions: Vec<String> = live
-                    .and_then(|v| v.get("rolePermissions"))
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array))
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect();
+                let mut actions = live
+                    .map(kinds::defender_role::actions_of)
+                    .unwrap_or_default();
                 actions.sort();
                 let mut assigned_to: Vec<String> = id
                     .as_deref()

@@ -56,7 +56,7 @@ fn lock_std<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl World {
-    pub fn new(st: State) -> World {
+    pub(crate) fn new(st: State) -> World {
         let mut domains = HashMap::new();
         let mut apps = HashMap::new();
         let mut tenants = BTreeMap::new();
@@ -92,28 +92,28 @@ impl World {
         }
     }
 
-    pub fn cell(&self, id: &Uuid) -> Option<&TenantCell> {
+    pub(crate) fn cell(&self, id: &Uuid) -> Option<&TenantCell> {
         self.tenants.get(id)
     }
 
     /// Every tenant's id, in order.
-    pub fn tenant_ids(&self) -> Vec<Uuid> {
+    pub(crate) fn tenant_ids(&self) -> Vec<Uuid> {
         self.tenants.keys().copied().collect()
     }
 
-    pub fn info(&self, id: &Uuid) -> Option<&TenantInfo> {
+    pub(crate) fn info(&self, id: &Uuid) -> Option<&TenantInfo> {
         self.tenants.get(id).map(|c| &c.info)
     }
 
     /// The tenant that owns `domain` (verified domain = the seeded one).
-    pub fn by_domain(&self, domain: &str) -> Option<&TenantInfo> {
+    pub(crate) fn by_domain(&self, domain: &str) -> Option<&TenantInfo> {
         self.domains
             .get(&domain.to_ascii_lowercase())
             .and_then(|id| self.info(id))
     }
 
     /// A tenant named by id or by domain, as the token endpoint's path names it.
-    pub fn resolve(&self, tenant: &str) -> Option<&TenantInfo> {
+    pub(crate) fn resolve(&self, tenant: &str) -> Option<&TenantInfo> {
         Uuid::parse_str(tenant)
             .ok()
             .and_then(|id| self.info(&id))
@@ -122,7 +122,7 @@ impl World {
 
     /// The home application of `app_id` in any tenant but `except`, as of each tenant's last
     /// completed write.
-    pub fn home_app(&self, app_id: &str, except: Option<Uuid>) -> Option<(Uuid, Entry)> {
+    pub(crate) fn home_app(&self, app_id: &str, except: Option<Uuid>) -> Option<(Uuid, Entry)> {
         let apps = lock_std(&self.apps);
         let mut homes: Vec<(&Uuid, &Vec<Entry>)> =
             apps.iter().filter(|(t, _)| Some(**t) != except).collect();
@@ -140,7 +140,7 @@ impl World {
 
     /// Refreshes the copy of `t`'s applications other tenants' requests see. Called with `t`
     /// still locked, after each write to it.
-    pub fn note_apps(&self, t: &Tenant) {
+    pub(crate) fn note_apps(&self, t: &Tenant) {
         let list = t.list(APPLICATIONS);
         let mut apps = lock_std(&self.apps);
         if list.is_empty() {
@@ -153,7 +153,7 @@ impl World {
     /// Every tenant locked, in id order. Requests hold one tenant lock at most, so taking them
     /// all in a fixed order cannot deadlock; holding them all gives a consistent cut of the
     /// world (a service principal is never saved without the application it came from).
-    pub async fn lock_all(&self) -> Guards<'_> {
+    pub(crate) async fn lock_all(&self) -> Guards<'_> {
         let mut guards = Vec::with_capacity(self.tenants.len());
         for cell in self.tenants.values() {
             guards.push(cell.data.lock().await);
@@ -163,7 +163,7 @@ impl World {
 
     /// [`World::lock_all`] without waiting, for callers that cannot wait (a `Drop`); `None`
     /// when a request holds a tenant.
-    pub fn try_lock_all(&self) -> Option<Guards<'_>> {
+    pub(crate) fn try_lock_all(&self) -> Option<Guards<'_>> {
         self.tenants
             .values()
             .map(|cell| cell.data.try_lock().ok())
@@ -183,16 +183,16 @@ impl World {
     }
 
     /// The whole world as the state file holds it (the `/_sandbox/state` dump).
-    pub fn to_value(&self, guards: &Guards<'_>) -> Value {
+    pub(crate) fn to_value(&self, guards: &Guards<'_>) -> Value {
         serde_json::to_value(self.view(guards)).unwrap_or(Value::Null)
     }
 
     /// Writes the state file from locked tenants (see [`state::save_json`]).
-    pub fn save_locked(&self, guards: &Guards<'_>, path: &Path) -> Result<(), SandboxError> {
+    pub(crate) fn save_locked(&self, guards: &Guards<'_>, path: &Path) -> Result<(), SandboxError> {
         state::save_json(&self.view(guards), path)
     }
 
-    pub async fn save(&self, path: &Path) -> Result<(), SandboxError> {
+    pub(crate) async fn save(&self, path: &Path) -> Result<(), SandboxError> {
         let guards = self.lock_all().await;
         self.save_locked(&guards, path)
     }
@@ -231,7 +231,7 @@ pub struct Scope<'a> {
 
 impl Scope<'_> {
     /// The home application of `app_id`: the request's own tenant as it is now, then the others.
-    pub fn home_app(&self, app_id: &str) -> Option<(Uuid, Entry)> {
+    pub(crate) fn home_app(&self, app_id: &str) -> Option<(Uuid, Entry)> {
         let own = self.tenant.as_deref().and_then(|t| {
             t.find_by(APPLICATIONS, "appId", app_id)
                 .map(|e| (t.id, e.clone()))

@@ -118,7 +118,8 @@ async fn certificate_credentials_get_tokens_and_plan() {
     let tenants = mssp::permissions::needs(&v, &[]);
     let err = mssp::permissions::preflight(&session, &tenants)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("AADSTS"), "{err}");
 }
 

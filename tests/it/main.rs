@@ -46,6 +46,7 @@ mod siem_config;
 mod siem_credentials;
 mod skips;
 mod support;
+mod tier_names;
 mod token_errors;
 mod twins;
 mod typed;
