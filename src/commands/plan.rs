@@ -63,19 +63,24 @@ pub fn apply_hint(connection: &super::ConnectionArgs, path: &std::path::Path) ->
 
 fn report(args: &PlanArgs, plan: &Plan) -> super::Outcome {
     if let Some(path) = &args.out {
-        let json = render::json(plan).map_err(Error::render("plan"))?;
-        std::fs::write(path, json).map_err(Error::io(format!(
-            "cannot save the plan: {}",
-            path.display()
-        )))?;
+        std::fs::File::create(path)
+            .and_then(|file| render::write_json(plan, file))
+            .map_err(Error::io(format!(
+                "cannot save the plan: {}",
+                path.display()
+            )))?;
     }
+    let mut out = std::io::stdout().lock();
     let text = match args.format {
         PlanFormat::Human => Ok(render::human::render(plan, render::human::Style::detect())),
-        PlanFormat::Json => render::json(plan),
+        // Streamed like the saved plan; a closed pipe is not an error of the plan's.
+        PlanFormat::Json => {
+            let _ = render::write_json(plan, &mut out);
+            Ok(String::new())
+        }
         PlanFormat::Markdown => render::markdown::render(plan),
     };
     let text = text.map_err(Error::render("plan"))?;
-    let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
     if let Some(path) = &args.out {

@@ -21,3 +21,14 @@ pub fn json(plan: &crate::plan::Plan) -> Result<String, RenderError> {
     s.push('\n');
     Ok(s)
 }
+
+/// [`json`] written to `out` as it is produced: a saved plan of 10,000 tenants is tens of
+/// megabytes of text, which need not be held in memory beside the plan itself. An I/O failure
+/// comes back as the `std::io::Error` it was.
+pub fn write_json(plan: &crate::plan::Plan, out: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, plan)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}

@@ -357,6 +357,10 @@ async fn json_output_follows_the_documented_schema_and_outputs_hold_no_secret() 
     .unwrap();
     let p = w.plan().await;
     let json = mssp::render::json(&p).unwrap();
+    // What `--out` and `--format json` stream is the same text, byte for byte.
+    let mut streamed = Vec::new();
+    mssp::render::write_json(&p, &mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), json);
     let schema = mssp::schema::SchemaKind::Plan.schema().to_value();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let instance: Value = serde_json::from_str(&json).unwrap();
