@@ -57,7 +57,21 @@ pub fn expand_all(v: &Validated) -> Vec<DesiredTenant> {
 /// GDAP relationships of the customers that opt in (in name order), all of them even when `v`
 /// is one shard's customers: the MSSP tenant is the same in every shard.
 pub fn provider_tenant(v: &Validated) -> DesiredTenant {
-    let mut customers: Vec<&CustomerManifest> = v.gdap_customers.iter().collect();
+    provider_tenant_for(v, &[])
+}
+
+/// [`provider_tenant`] with the GDAP items (relationships, assignments, terminations, the
+/// tier groups and the partner service principal they need) of the `selected` customers
+/// only; empty: every GDAP customer. A run limited with `--customer` or `--label` must
+/// neither show nor apply other customers' relationships, whose pending approvals would
+/// otherwise make every customer's plan look changed. `--shard` selects no one here: shard 1
+/// owns the MSSP tenant whole.
+pub fn provider_tenant_for(v: &Validated, selected: &[String]) -> DesiredTenant {
+    let mut customers: Vec<&CustomerManifest> = v
+        .gdap_customers
+        .iter()
+        .filter(|c| selected.is_empty() || selected.contains(&c.metadata.name.value))
+        .collect();
     customers.sort_by(|a, b| a.metadata.name.value.cmp(&b.metadata.name.value));
     let mut provider = expand_provider(&v.provider);
     push_gdap(&mut provider.resources, &v.provider.doc, &customers);
@@ -140,7 +154,7 @@ fn push_gdap(
         .collect();
     let group_of = |t: &Tier| Address::new(Kind::Group, format!("gdap-{}", t.name.value));
     for t in &gdap_tiers {
-        let unique = format!("{prefix}-gdap-{}", t.name.value);
+        let unique = crate::model::names::gdap_group_unique_name(prefix, &t.name.value);
         let display = t
             .gdap
             .as_ref()
@@ -228,7 +242,10 @@ fn push_gdap(
                         relationship: rel.clone(),
                         relationship_name: rel_name.clone(),
                         group: group_of(t),
-                        group_unique_name: format!("{prefix}-gdap-{}", t.name.value),
+                        group_unique_name: crate::model::names::gdap_group_unique_name(
+                            prefix,
+                            &t.name.value,
+                        ),
                         roles: tier_roles,
                     },
                 ),

@@ -400,8 +400,8 @@ async fn gdap_access(
             continue;
         }
         let key = format!(
-            "groups(uniqueName='{prefix}-gdap-{}')?$select=id",
-            t.name.value
+            "groups(uniqueName='{}')?$select=id",
+            crate::model::names::gdap_group_unique_name(prefix, &t.name.value)
         );
         if let Ok(Some(g)) = tg.get_opt(Service::Graph(Version::V1), &key).await
             && containers.contains(&str_of(&g, "id").to_ascii_lowercase())

@@ -240,6 +240,7 @@ fn merge_plans(inputs: &[Input]) -> Result<Plan, MergeError> {
             ("toolVersion", p.tool_version != head.tool_version),
             ("prune", p.prune != head.prune),
             ("manifestPaths", p.manifest_paths != head.manifest_paths),
+            ("customers", p.customers != head.customers),
         ] {
             if differs {
                 return Err(MergeError::Differ {
@@ -283,6 +284,7 @@ fn merge_plans(inputs: &[Input]) -> Result<Plan, MergeError> {
         summary: plan::Counts::default(),
         drift: vec![],
         shard: None,
+        customers: head.customers.clone(),
     };
     shard::retotal(&mut merged);
     Ok(merged)

@@ -148,9 +148,9 @@ impl TenantNeeds {
 }
 
 /// What every tenant of the manifests needs (the provider first), limited to `customers`
-/// when not empty.
+/// when not empty (the MSSP tenant's GDAP items too, as the plan limits them).
 pub fn needs(v: &Validated, customers: &[String]) -> Vec<TenantNeeds> {
-    let provider = crate::expand::provider_tenant(v);
+    let provider = crate::expand::provider_tenant_for(v, customers);
     let mut out = vec![TenantNeeds::for_tenant(&provider, &provider)];
     let mut cs: Vec<&crate::manifest::CustomerManifest> = v
         .customers

@@ -419,6 +419,19 @@ fn check_provider(
             )
             .set_help("the apply lease group `<prefix>-apply-lease` is the tool's own (docs/operations.md \"Two applies at once\"); rename the tier");
         }
+        // `<prefix>-gdap-<x>` is GDAP tier x's group in the MSSP tenant: a tier named `gdap-x`
+        // would be bound to it (and to any GDAP tier added later under that name).
+        if tier.name.value.starts_with(names::GDAP_GROUP_INFIX) {
+            cx.error(
+                &tier.name,
+                format!(
+                    "tier name `{}` gives its group the uniqueName `{unique}`, which GDAP tier groups use (`<prefix>-{}<tier>`)",
+                    tier.name.value,
+                    names::GDAP_GROUP_INFIX
+                ),
+            )
+            .set_help("tier names starting with `gdap-` are the tool's own (docs/gdap.md); rename the tier");
+        }
         cx.display_name(&tier.group.display_name, "group displayName");
         let ap = &tier.access_package;
         if let Some(n) = &ap.display_name {
@@ -1136,7 +1149,7 @@ fn check_provider_gdap(cx: &mut Ctx<'_>, s: &crate::manifest::ProviderSpec) {
         if let Some(n) = &tg.group_display_name {
             cx.display_name(n, "GDAP group displayName");
         }
-        let unique = format!("{}-gdap-{}", s.naming.prefix.value, tier.name.value);
+        let unique = names::gdap_group_unique_name(&s.naming.prefix.value, &tier.name.value);
         if unique.len() > MAX_UNIQUE_NAME {
             cx.error(
                 &tier.name,

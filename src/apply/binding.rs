@@ -72,7 +72,7 @@ pub fn bind(
         recent: None,
         visibility_wait: std::time::Duration::ZERO,
     };
-    let mut fresh = plan::plan_from_states(v, states, &opts);
+    let mut fresh = plan::plan_from_states(v, states, &opts, &saved.customers);
     if let Some(shard) = saved.shard {
         // A shard's plan holds the MSSP tenant only in shard 1: the others must not write it,
         // and their customers may need what shard 1 still has to create there.

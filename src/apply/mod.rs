@@ -132,7 +132,7 @@ pub async fn apply(
     let (provider, results) = crate::plan::provider_first(
         async {
             let (tp, state) = provider_state?;
-            let desired = expand::provider_tenant(v);
+            let desired = expand::provider_tenant_for(v, &plan.customers);
             let done = apply_tenant(
                 session, tp, &desired, &desired, state, None, opts, journal, &sinks, &base,
             )

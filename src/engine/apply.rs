@@ -60,8 +60,13 @@ pub async fn apply(
     session: &Session,
     ui: &dyn ApplyUi,
 ) -> Result<(), EngineError> {
-    // Before anything is read or written: does the tool hold the permissions it needs?
-    let tenants = crate::permissions::needs(v, &req.customers);
+    // Before anything is read or written: does the tool hold the permissions it needs? A
+    // saved plan needs what it was planned for (its customers' GDAP items in the MSSP tenant).
+    let customers = req
+        .saved
+        .as_ref()
+        .map_or(&req.customers, |(_, p)| &p.customers);
+    let tenants = crate::permissions::needs(v, customers);
     let short = crate::permissions::preflight_with(session, &tenants, req.parallelism)
         .await
         .map_err(EngineError::Preflight)?;
@@ -251,6 +256,20 @@ async fn apply_leased(
     }
 }
 
+/// The customers the verifying plan reads: those of a plan limited to some customers (so the
+/// MSSP tenant's GDAP items are theirs, as planned: an empty list would bring in every other
+/// customer's, which this apply was told to leave alone), otherwise the touched ones.
+fn verified_customers(v: &Validated, plan: &Plan, touched: &[String]) -> Vec<String> {
+    if !plan.customers.is_empty() {
+        return plan.customers.clone();
+    }
+    touched
+        .iter()
+        .filter(|n| v.customer(n).is_some())
+        .cloned()
+        .collect()
+}
+
 /// A second plan of the touched tenants must show nothing left to do.
 async fn verify(
     v: &Validated,
@@ -274,11 +293,7 @@ async fn verify(
     let again = super::make_plan_keeping(
         &PlanRequest {
             paths: plan.manifest_paths.iter().map(PathBuf::from).collect(),
-            customers: touched
-                .iter()
-                .filter(|n| v.customer(n).is_some())
-                .cloned()
-                .collect(),
+            customers: verified_customers(v, plan, touched),
             parallelism: req.parallelism,
             prune: false,
             visibility_wait: opts.replication_deadline,

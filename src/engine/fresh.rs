@@ -50,7 +50,7 @@ pub async fn check_fresh(
     plan: &Plan,
     parallelism: usize,
 ) -> Result<TenantStates, Stale> {
-    let provider = expand::provider_tenant(v);
+    let provider = expand::provider_tenant_for(v, &plan.customers);
     let base = v.base_dir();
     let customers: Vec<(String, DesiredTenant)> = plan
         .tenants

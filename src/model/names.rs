@@ -8,6 +8,16 @@ pub(crate) fn group_unique_name(prefix: &str, tier: &str) -> String {
     format!("{prefix}-{tier}")
 }
 
+/// A GDAP tier's group in the MSSP tenant, its `uniqueName` and `mailNickname`:
+/// `<prefix>-gdap-<tier>`. Tier names starting with this infix are refused, so no tier group
+/// can take the name.
+pub(crate) fn gdap_group_unique_name(prefix: &str, tier: &str) -> String {
+    format!("{prefix}-{GDAP_GROUP_INFIX}{tier}")
+}
+
+/// What every GDAP tier group's `uniqueName` has between `<prefix>-` and the tier name.
+pub(crate) const GDAP_GROUP_INFIX: &str = "gdap-";
+
 /// The apply lease group's `uniqueName`: `<prefix>-apply-lease`.
 pub(crate) fn lease_unique_name(prefix: &str) -> String {
     format!("{prefix}-apply-lease")
@@ -35,6 +45,7 @@ mod tests {
     fn derived_names() {
         assert_eq!(group_unique_name("mssp", "tier1"), "mssp-tier1");
         assert_eq!(lease_unique_name("mssp"), "mssp-apply-lease");
+        assert_eq!(gdap_group_unique_name("mssp", "tier1"), "mssp-gdap-tier1");
         assert_eq!(policy_display_name("tier1"), "tier1 access requests");
     }
 }

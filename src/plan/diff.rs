@@ -194,7 +194,9 @@ fn action_for(
             }
         }
         Observed::Present { id, view } => {
-            action.id = Some(id.clone());
+            // A kind that stands for an absence (a GDAP termination with nothing left to
+            // terminate) has no object, hence no id: the plan leaves it out, never `""`.
+            action.id = Some(id.clone()).filter(|id| !id.is_empty());
             let mut immutable = false;
             for (field, after) in fields(&desired) {
                 let before = view.get(field).cloned().unwrap_or(Value::Null);

@@ -166,7 +166,7 @@ async fn plan_inner(
     keep: Keep,
 ) -> (Plan, TenantStates) {
     let base_dir = v.base_dir();
-    let provider_desired = expand::provider_tenant(v);
+    let provider_desired = expand::provider_tenant_for(v, &opts.customers);
     let selected = selected_customers(v, opts);
     let window = v.siem_expiry_window();
     let ((provider_plan, provider_state), results) = provider_first(
@@ -251,7 +251,7 @@ async fn plan_inner(
 
     let mut tenants = vec![provider_plan];
     tenants.extend(results);
-    (assemble(v, opts, tenants), states)
+    (assemble(v, opts, &opts.customers, tenants), states)
 }
 
 /// The MSSP tenant's step first (customers need what it finds there, such as the SIEM
@@ -313,7 +313,12 @@ fn customer_jobs(v: &Validated, opts: &PlanOptions) -> Vec<CustomerJob> {
         .collect()
 }
 
-fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan {
+fn assemble(
+    v: &Validated,
+    opts: &PlanOptions,
+    selected: &[String],
+    tenants: Vec<TenantPlan>,
+) -> Plan {
     let mut summary = Counts::default();
     for t in &tenants {
         summary.add(&t.counts);
@@ -329,20 +334,28 @@ fn assemble(v: &Validated, opts: &PlanOptions, tenants: Vec<TenantPlan>) -> Plan
         tenants,
         summary,
         shard: None,
+        customers: selected.to_vec(),
     }
 }
 
 /// The plan the manifests give for tenant states already read (`apply PLAN` re-reads the
 /// tenants, then derives its actions here instead of trusting the file's). Tenants missing
 /// from `states` are blocked. No I/O: the same diff as [`plan`], on the given states.
-pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &PlanOptions) -> Plan {
+/// `selected` is the saved plan's [`Plan::customers`]: the MSSP tenant's GDAP items are
+/// those it was planned with, whichever customer tenants `opts` lists.
+pub(crate) fn plan_from_states(
+    v: &Validated,
+    states: &TenantStates,
+    opts: &PlanOptions,
+    selected: &[String],
+) -> Plan {
     static NOT_READ: read::ReadError = read::ReadError::NotRead;
     let state_of = |name: &str| match states.get(name) {
         Some(Ok(s)) => Ok(s),
         Some(Err(e)) => Err(e),
         None => Err(&NOT_READ),
     };
-    let provider = expand::provider_tenant(v);
+    let provider = expand::provider_tenant_for(v, selected);
     let window = v.siem_expiry_window();
     let mut tenants = vec![tenant_plan(
         &TenantJob {
@@ -372,7 +385,7 @@ pub(crate) fn plan_from_states(v: &Validated, states: &TenantStates, opts: &Plan
             Detail::Full,
         ));
     }
-    assemble(v, opts, tenants)
+    assemble(v, opts, selected, tenants)
 }
 
 pub(crate) struct TenantJob<'a> {

@@ -38,6 +38,11 @@ pub struct Plan {
     /// tenant only in shard 1). `mssp merge` joins the shards into the whole plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::shard::Shard>,
+    /// The customers `--customer` or `--label` selected; absent: all. The MSSP tenant's GDAP
+    /// items are those of these customers only, and `apply PLAN` re-reads and applies the
+    /// same ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customers: Vec<String>,
 }
 
 /// One kind of change (an operation on a resource kind, for updates the fields changed) and
