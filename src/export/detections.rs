@@ -322,13 +322,34 @@ fn adoption_label(rule: &DetectionRule) -> Option<(String, String)> {
     }
 }
 
+/// Why the library cannot hold a rule found in a tenant (export lists it as left out).
+#[derive(Debug, thiserror::Error)]
+enum Unplaceable {
+    #[error("it has no query")]
+    NoQuery,
+    #[error("{message} (line {line}, column {column}; mssp's textual check)")]
+    Columns {
+        message: String,
+        line: u32,
+        column: u32,
+    },
+    #[error("its frequency `{0}` is not one mssp offers (a Sentinel-only custom frequency?)")]
+    Frequency(String),
+    #[error("its alert severity `{0}` is not one mssp offers")]
+    Severity(String),
+    #[error("its automated action `{0}` is not one mssp manages")]
+    Action(String),
+    #[error("its action `{property}` names no column the query returns ({column})")]
+    ActionColumn { property: String, column: String },
+}
+
 /// A library entry from a rule found in a tenant, or why the library cannot hold it.
 fn new_entry(
     r: &Value,
     query: &str,
     library: &[Entry],
     taken_files: &BTreeSet<String>,
-) -> Result<DetectionRule, String> {
+) -> Result<DetectionRule, Unplaceable> {
     let s = |v: &str| Loc::synthetic(v.to_string());
     let text = |v: Option<&Value>| {
         v.and_then(Value::as_str)
@@ -337,22 +358,21 @@ fn new_entry(
             .map(str::to_string)
     };
     if query.trim().is_empty() {
-        return Err("it has no query".into());
+        return Err(Unplaceable::NoQuery);
     }
     if let Some(p) = d::check_required_columns(query).first() {
-        return Err(format!(
-            "{} (line {}, column {}; mssp's textual check)",
-            p.message, p.line, p.column
-        ));
+        return Err(Unplaceable::Columns {
+            message: p.message.clone(),
+            line: p.line,
+            column: p.column,
+        });
     }
     let frequency = r
         .pointer("/schedule/frequency")
         .and_then(Value::as_str)
         .unwrap_or_default();
     if d::frequency_label(frequency).is_none() {
-        return Err(format!(
-            "its frequency `{frequency}` is not one mssp offers (a Sentinel-only custom frequency?)"
-        ));
+        return Err(Unplaceable::Frequency(frequency.to_string()));
     }
     let template = r.pointer("/detectionAction/alertTemplate");
     let severity = template
@@ -360,9 +380,7 @@ fn new_entry(
         .and_then(Value::as_str)
         .unwrap_or_default();
     if !d::SEVERITIES.contains(&severity) {
-        return Err(format!(
-            "its alert severity `{severity}` is not one mssp offers"
-        ));
+        return Err(Unplaceable::Severity(severity.to_string()));
     }
     let shown = str_of(r, "displayName").trim();
     let mut mitre: BTreeMap<String, Vec<Loc<String>>> = BTreeMap::new();
@@ -447,7 +465,7 @@ fn new_entry(
 
 /// The rule's automated actions, when mssp manages every one of them (an apply would otherwise
 /// drop the others).
-fn actions_of(r: &Value, query: &str) -> Result<Vec<ResponseAction>, String> {
+fn actions_of(r: &Value, query: &str) -> Result<Vec<ResponseAction>, Unplaceable> {
     let mut out = Vec::new();
     let Some(set) = r
         .pointer("/detectionAction/automatedActions")
@@ -460,9 +478,7 @@ fn actions_of(r: &Value, query: &str) -> Result<Vec<ResponseAction>, String> {
             continue;
         };
         let Some(kind) = d::action(property) else {
-            return Err(format!(
-                "its automated action `{property}` is not one mssp manages"
-            ));
+            return Err(Unplaceable::Action(property.clone()));
         };
         for a in list {
             let col = |p: &str| a.get(p).and_then(Value::as_str).map(str::to_string);
@@ -470,9 +486,10 @@ fn actions_of(r: &Value, query: &str) -> Result<Vec<ResponseAction>, String> {
                 match col(p) {
                     Some(c) if d::returns_column(query, &c) => {}
                     _ => {
-                        return Err(format!(
-                            "its action `{property}` names no column the query returns ({p})"
-                        ));
+                        return Err(Unplaceable::ActionColumn {
+                            property: property.clone(),
+                            column: (*p).to_string(),
+                        });
                     }
                 }
             }
@@ -633,6 +650,6 @@ mod tests {
             "detectionAction": {"alertTemplate": {"title": "t", "severity": "low"},
                 "automatedActions": {"blockFiles": [{"sha256Column": "SHA256"}]}}});
         let why = new_entry(&r, "T", &[], &BTreeSet::new()).unwrap_err();
-        assert!(why.contains("blockFiles"), "{why}");
+        assert!(why.to_string().contains("blockFiles"), "{why}");
     }
 }
