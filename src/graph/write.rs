@@ -354,9 +354,10 @@ impl Collection {
         Self { version, path }
     }
 
-    /// One object of the collection.
+    /// One object of the collection, the id encoded: ids the tool gives (detection rules)
+    /// are not GUIDs.
     pub(crate) fn item(&self, id: &str) -> String {
-        format!("{}/{id}", self.path)
+        format!("{}/{}", self.path, crate::model::observe::enc(id))
     }
 
     /// The whole collection as one list read under `key` (kinds whose objects the plan finds

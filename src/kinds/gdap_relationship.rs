@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::gdap;
-use crate::graph::write::{WriteError, Writer, create_recovering, graph_err};
+use crate::graph::write::{Collection, WriteError, Writer, graph_err};
 use crate::graph::{Service, Version};
 use crate::kinds::manual::ManualSpec;
 use crate::model::observe::{Observed, Read, Snapshot, enc, odata_str, str_of};
@@ -37,7 +37,11 @@ pub struct GdapRelationshipSpec {
     pub expiry_warning_days: i64,
 }
 
-const RELATIONSHIPS: &str = "tenantRelationships/delegatedAdminRelationships";
+/// The partner's relationships (access assignments and termination live under them too).
+pub(crate) const RELATIONSHIPS: Collection = Collection::new(
+    Version::V1,
+    "tenantRelationships/delegatedAdminRelationships",
+);
 /// One read of every relationship the partner has, shared by all customers.
 pub const LIST_KEY: &str = "gdap-relationships";
 /// Statuses in which a relationship no longer grants anything: its customer needs a new one.
@@ -189,25 +193,27 @@ impl GdapRelationshipSpec {
             .or_else(|| old.first())
             .copied()
     }
+}
 
-    async fn lock(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &Writer<'_>,
-    ) -> Result<(), WriteError> {
-        w.call(
-            at,
-            Service::Graph(Version::V1),
-            reqwest::Method::POST,
-            &format!("{RELATIONSHIPS}/{id}/requests"),
-            Some(&json!({"action": "lockForApproval"})),
-            &[],
-        )
-        .await
-        .map_err(graph_err(at))?;
-        Ok(())
-    }
+/// Asks for a step of a relationship's life (`lockForApproval`, `terminate`): a
+/// `delegatedAdminRelationshipRequest`.
+pub(crate) async fn request(
+    w: &Writer<'_>,
+    at: &crate::model::Address,
+    id: &str,
+    action: &str,
+) -> Result<(), WriteError> {
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        reqwest::Method::POST,
+        &format!("{}/requests", RELATIONSHIPS.item(id)),
+        Some(&json!({ "action": action })),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
 }
 
 impl crate::kinds::ResourceKind for GdapRelationshipSpec {
@@ -227,11 +233,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
         if ids.of(&sp_address()).is_none() {
             return vec![];
         }
-        vec![Read::list(
-            LIST_KEY,
-            Version::V1,
-            format!("/{RELATIONSHIPS}"),
-        )]
+        vec![RELATIONSHIPS.read_all(LIST_KEY)]
     }
 
     fn observe(
@@ -328,7 +330,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
                     .get(
                         at,
                         Service::Graph(Version::V1),
-                        &format!("{RELATIONSHIPS}?$top=1"),
+                        &format!("{}?$top=1", RELATIONSHIPS.path),
                     )
                     .await
                 {
@@ -345,27 +347,19 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
         )
         .await?;
         let filter = format!(
-            "{RELATIONSHIPS}?$filter={}",
+            "{}?$filter={}",
+            RELATIONSHIPS.path,
             enc(&format!("displayName eq {}", odata_str(&name)))
         );
-        let id = create_recovering(
-            w,
-            at,
-            Version::V1,
-            RELATIONSHIPS,
-            &self.create_body(&name),
-            || async {
-                let v = w.get(at, Service::Graph(Version::V1), &filter).await?;
-                Ok(v.get("value")
-                    .and_then(Value::as_array)
-                    .and_then(|a| a.first())
-                    .map(|r| str_of(r, "id").to_string()))
-            },
-        )
-        .await?;
-        w.set_id(at, &id);
+        RELATIONSHIPS
+            .create(w, at, &self.create_body(&name), &filter, |items| {
+                items.first()
+            })
+            .await?;
+        // The id the create just recorded.
+        let id = w.id_of(at, at)?;
         // A new relationship is "invalid" to its own requests until it has replicated.
-        let path = format!("{RELATIONSHIPS}/{id}");
+        let path = RELATIONSHIPS.item(&id);
         w.await_visible(at, "the new relationship", || async {
             match w.get(at, Service::Graph(Version::V1), &path).await {
                 Ok(_) => Ok(Some(String::new())),
@@ -374,7 +368,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
             }
         })
         .await?;
-        self.lock(&id, at, w).await
+        request(w, at, &id, "lockForApproval").await
     }
 
     /// The only in-place change: locking a relationship a previous run created but could not
@@ -385,7 +379,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
         at: &crate::model::Address,
         w: &Writer<'_>,
     ) -> Result<(), WriteError> {
-        self.lock(id, at, w).await
+        request(w, at, id, "lockForApproval").await
     }
 
     /// Never deletes: an approved relationship is terminated, never deleted.
