@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::service_principal;
-use crate::graph::write::{WriteError, Writer, create_recovering, delete_path, graph_err};
-use crate::graph::{GraphError, Service, Version};
+use crate::graph::write::{WriteError, Writer, create_listed, delete_path, graph_err};
+use crate::graph::{Service, Version};
 use crate::kinds::{ObserveContext, Permissions, ResourceKind, perms, present};
 use crate::model::observe::{Ids, Observed, Read, Snapshot, str_of};
 use crate::model::{Address, ObserveError};
@@ -134,21 +134,16 @@ impl ResourceKind for AppRoleGrantSpec {
         })?;
         let body = json!({"principalId": principal, "resourceId": resource, "appRoleId": role});
         let path = format!("servicePrincipals/{resource}/appRoleAssignedTo");
-        let find = || async {
-            let items = w
-                .list(
-                    at,
-                    Service::Graph(Version::V1),
-                    &assignments_url(&principal),
-                )
-                .await?;
-            Ok::<_, GraphError>(
-                grant_in(&items, &resource, &role).map(|a| str_of(a, "id").to_string()),
-            )
-        };
-        let id = create_recovering(w, at, Version::V1, &path, &body, find).await?;
-        w.set_id(at, &id);
-        Ok(())
+        create_listed(
+            w,
+            at,
+            Version::V1,
+            &path,
+            &body,
+            &assignments_url(&principal),
+            |items| grant_in(items, &resource, &role),
+        )
+        .await
     }
 
     async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {

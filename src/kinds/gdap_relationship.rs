@@ -195,6 +195,15 @@ impl GdapRelationshipSpec {
     }
 }
 
+/// The read of the partner's relationships, once the partner's service principal exists (the
+/// API refuses every call before).
+pub(crate) fn relationship_reads(ids: &crate::model::Ids) -> Vec<Read> {
+    if ids.of(&sp_address()).is_none() {
+        return vec![];
+    }
+    vec![RELATIONSHIPS.read_all(LIST_KEY)]
+}
+
 /// Asks for a step of a relationship's life (`lockForApproval`, `terminate`): a
 /// `delegatedAdminRelationshipRequest`.
 pub(crate) async fn request(
@@ -230,10 +239,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
     const IMMUTABLE: &'static [&'static str] = &["roles"];
 
     fn reads(&self, ids: &crate::model::Ids) -> Vec<Read> {
-        if ids.of(&sp_address()).is_none() {
-            return vec![];
-        }
-        vec![RELATIONSHIPS.read_all(LIST_KEY)]
+        relationship_reads(ids)
     }
 
     fn observe(

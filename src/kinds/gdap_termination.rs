@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::gdap_relationship::{
-    LIST_KEY, RELATIONSHIPS, current_name, named, predecessors, request, roles_of, sp_address,
-    status,
+    LIST_KEY, RELATIONSHIPS, current_name, named, predecessors, relationship_reads, request,
+    roles_of, sp_address, status,
 };
 use crate::graph::write::{WriteError, Writer, graph_err};
 use crate::graph::{Service, Version};
@@ -118,10 +118,7 @@ impl crate::kinds::ResourceKind for GdapTerminationSpec {
     const FIELDS: &'static [&'static str] = &["oldRelationships"];
 
     fn reads(&self, ids: &Ids) -> Vec<Read> {
-        if ids.of(&sp_address()).is_none() {
-            return vec![];
-        }
-        vec![RELATIONSHIPS.read_all(LIST_KEY)]
+        relationship_reads(ids)
     }
 
     fn observe(
