@@ -43,7 +43,7 @@ pub(crate) const RELATIONSHIPS: Collection = Collection::new(
     "tenantRelationships/delegatedAdminRelationships",
 );
 /// One read of every relationship the partner has, shared by all customers.
-pub const LIST_KEY: &str = "gdap-relationships";
+pub(crate) const LIST_KEY: &str = "gdap-relationships";
 /// Statuses in which a relationship no longer grants anything: its customer needs a new one.
 pub(crate) const GONE: [&str; 3] = ["terminated", "terminationRequested", "expired"];
 /// Generations of a name tried before giving up (each one an ended relationship).
@@ -125,7 +125,7 @@ pub(crate) fn predecessors<'a>(
 
 /// The partner's Customer Delegated Administration service principal's address: GDAP reads
 /// fail without it, so the relationship is read only once it exists.
-pub fn sp_address() -> crate::model::Address {
+pub(crate) fn sp_address() -> crate::model::Address {
     crate::model::Address::new(crate::model::Kind::ServicePrincipal, "partner-cda")
 }
 
