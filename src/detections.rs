@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 /// Schedules a rule may have (`schedule.frequency`, ISO 8601), with what the portal calls them.
 /// Custom frequencies (5 minutes to 14 days) exist only for rules over Microsoft Sentinel data
 /// alone, which the tool cannot tell from a query, so it does not offer them.
-pub const FREQUENCIES: &[(&str, &str)] = &[
+pub(crate) const FREQUENCIES: &[(&str, &str)] = &[
     ("PT0S", "continuous (near real time)"),
     ("PT1H", "every hour"),
     ("PT3H", "every 3 hours"),
@@ -19,19 +19,19 @@ pub const FREQUENCIES: &[(&str, &str)] = &[
 ];
 
 /// `status` values a client may set (`autoDisabled` is the service's own verdict).
-pub const STATUSES: &[&str] = &["enabled", "disabled"];
+pub(crate) const STATUSES: &[&str] = &["enabled", "disabled"];
 
 /// Alert severities of `alertTemplate.severity`.
-pub const SEVERITIES: &[&str] = &["informational", "low", "medium", "high"];
+pub(crate) const SEVERITIES: &[&str] = &["informational", "low", "medium", "high"];
 
 /// Columns that time-stamp a result row (Defender tables, Sentinel tables).
-pub const TIMESTAMP_COLUMNS: &[&str] = &["Timestamp", "TimeGenerated"];
+pub(crate) const TIMESTAMP_COLUMNS: &[&str] = &["Timestamp", "TimeGenerated"];
 
 /// The column that links an alert back to the original record.
-pub const REPORT_ID: &str = "ReportId";
+pub(crate) const REPORT_ID: &str = "ReportId";
 
 /// Columns that identify the device, user or mailbox a row is about; a query returns one.
-pub const ENTITY_COLUMNS: &[&str] = &[
+pub(crate) const ENTITY_COLUMNS: &[&str] = &[
     "DeviceId",
     "DeviceName",
     "RemoteDeviceName",
@@ -49,7 +49,7 @@ pub const ENTITY_COLUMNS: &[&str] = &[
 
 /// A query as compared and deduplicated: line endings, trailing spaces and trailing blank lines
 /// carry no meaning in KQL but differ between editors, so they never make a diff or a twin.
-pub fn normalise_query(query: &str) -> String {
+pub(crate) fn normalise_query(query: &str) -> String {
     let lines: Vec<&str> = query
         .split('\n')
         .map(|l| l.trim_end_matches(['\r', ' ', '\t']))
@@ -58,7 +58,7 @@ pub fn normalise_query(query: &str) -> String {
 }
 
 /// The name of `frequency` for people, when it is one Microsoft accepts.
-pub fn frequency_label(frequency: &str) -> Option<&'static str> {
+pub(crate) fn frequency_label(frequency: &str) -> Option<&'static str> {
     FREQUENCIES
         .iter()
         .find(|(f, _)| *f == frequency)
@@ -88,7 +88,7 @@ pub struct QueryProblem {
 /// What the query returns, when a `project`, `summarize` or `distinct` decides it. `None` means
 /// the rows keep their table's columns, which Defender's tables provide (`Timestamp`, `ReportId`,
 /// an entity column), so nothing can be said against them.
-pub fn output_shape(query: &str) -> Option<Shape> {
+pub(crate) fn output_shape(query: &str) -> Option<Shape> {
     let mut shape: Option<Shape> = None;
     for (offset, stage) in pipe_stages(query) {
         let trimmed = stage.trim_start();
@@ -152,7 +152,7 @@ pub fn output_shape(query: &str) -> Option<Shape> {
 }
 
 /// Checks the columns Microsoft requires of a custom detection's results.
-pub fn check_required_columns(query: &str) -> Vec<QueryProblem> {
+pub(crate) fn check_required_columns(query: &str) -> Vec<QueryProblem> {
     let Some(shape) = output_shape(query) else {
         return Vec::new();
     };
@@ -183,7 +183,7 @@ pub fn check_required_columns(query: &str) -> Vec<QueryProblem> {
 
 /// Whether the query returns `column`: unknown shapes (no shaping operator) are given the
 /// benefit of the doubt, as the service's tables carry their full schema.
-pub fn returns_column(query: &str, column: &str) -> bool {
+pub(crate) fn returns_column(query: &str, column: &str) -> bool {
     output_shape(query).is_none_or(|s| s.columns.iter().any(|c| c.eq_ignore_ascii_case(column)))
 }
 
@@ -363,7 +363,7 @@ pub struct ActionKind {
 }
 
 /// The automated actions of `automatedActionSet`, per Microsoft's reference pages.
-pub const ACTIONS: &[ActionKind] = &[
+pub(crate) const ACTIONS: &[ActionKind] = &[
     ActionKind {
         property: "isolateDevices",
         odata_type: "#microsoft.graph.security.isolateDeviceAction",
@@ -412,7 +412,7 @@ pub const ACTIONS: &[ActionKind] = &[
 ];
 
 /// The action stored under `property`, if Microsoft documents it.
-pub fn action(property: &str) -> Option<&'static ActionKind> {
+pub(crate) fn action(property: &str) -> Option<&'static ActionKind> {
     ACTIONS.iter().find(|a| a.property == property)
 }
 
@@ -444,7 +444,7 @@ pub fn desired(
 }
 
 /// Every library rule as `customer` would get it (what pruning compares against).
-pub fn all_rules(
+pub(crate) fn all_rules(
     provider: &crate::manifest::ProviderManifest,
     customer: &crate::manifest::CustomerManifest,
     today: jiff::civil::Date,

@@ -4,28 +4,28 @@
 
 /// Microsoft's "Partner Customer Delegated Administration" application. App-only calls to the
 /// GDAP API need its service principal in the partner tenant.
-pub const PARTNER_CDA_APP_ID: &str = "2832473f-ec63-45fb-976f-5d45a7d4bb91";
+pub(crate) const PARTNER_CDA_APP_ID: &str = "2832473f-ec63-45fb-976f-5d45a7d4bb91";
 
 /// Global Administrator: a relationship holding it cannot be extended automatically.
-pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+pub(crate) const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
 /// `autoExtendDuration` values the API accepts (delegatedAdminRelationship resource page).
-pub const AUTO_EXTEND_VALUES: [&str; 3] = ["P0D", "PT0S", "P180D"];
+pub(crate) const AUTO_EXTEND_VALUES: [&str; 3] = ["P0D", "PT0S", "P180D"];
 
 /// A relationship lasts at least a day and at most two years (`P1D`..`P2Y`).
-pub const MIN_DURATION_DAYS: i64 = 1;
-pub const MAX_DURATION_DAYS: i64 = 730;
+pub(crate) const MIN_DURATION_DAYS: i64 = 1;
+pub(crate) const MAX_DURATION_DAYS: i64 = 730;
 
 /// Graph's limit on a relationship's `displayName`.
-pub const MAX_NAME: usize = 50;
+pub(crate) const MAX_NAME: usize = 50;
 
 /// Where the role template ids below come from.
-pub const ROLES_SOURCE: &str =
+pub(crate) const ROLES_SOURCE: &str =
     "https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference";
 
 /// Entra built-in roles (template id, name) an MSSP typically requests through GDAP. Ids are the
 /// role templates of the permissions reference; a relationship names roles by these ids.
-pub const BUILTIN_ROLES: &[(&str, &str)] = &[
+pub(crate) const BUILTIN_ROLES: &[(&str, &str)] = &[
     (
         "62e90394-69f5-4237-9190-012177145e10",
         "Global Administrator",
@@ -66,7 +66,7 @@ pub const BUILTIN_ROLES: &[(&str, &str)] = &[
 ];
 
 /// The name of a built-in role template id (case-insensitive), when the table knows it.
-pub fn role_name(id: &str) -> Option<&'static str> {
+pub(crate) fn role_name(id: &str) -> Option<&'static str> {
     BUILTIN_ROLES
         .iter()
         .find(|(i, _)| i.eq_ignore_ascii_case(id))
@@ -75,7 +75,7 @@ pub fn role_name(id: &str) -> Option<&'static str> {
 
 /// Days in an ISO 8601 duration made of years (365 days), weeks and days (`P730D`, `P2Y`);
 /// `PT0S` and `P0D` are zero. Hours, minutes and months are refused: GDAP durations are days.
-pub fn duration_days(s: &str) -> Option<i64> {
+pub(crate) fn duration_days(s: &str) -> Option<i64> {
     if s == "PT0S" {
         return Some(0);
     }
@@ -102,7 +102,7 @@ pub fn duration_days(s: &str) -> Option<i64> {
 }
 
 /// Whether an auto-extension value actually extends (`P180D`), as opposed to `P0D`/`PT0S`.
-pub fn extends(auto_extend: &str) -> bool {
+pub(crate) fn extends(auto_extend: &str) -> bool {
     duration_days(auto_extend).is_some_and(|d| d > 0)
 }
 
@@ -117,7 +117,7 @@ pub fn approval_link(id: &str) -> String {
 /// The relationship's `displayName`: unique across all the partner's relationships, and a role
 /// change needs a new relationship, so the name carries a short digest of the role set
 /// (`<prefix>-<customer>-<6 hex>`), cut to Graph's 50 characters.
-pub fn relationship_name(prefix: &str, customer: &str, roles: &[String]) -> String {
+pub(crate) fn relationship_name(prefix: &str, customer: &str, roles: &[String]) -> String {
     use sha2::{Digest, Sha256};
     let mut sorted: Vec<String> = roles.iter().map(|r| r.to_ascii_lowercase()).collect();
     sorted.sort();
@@ -135,7 +135,7 @@ pub fn relationship_name(prefix: &str, customer: &str, roles: &[String]) -> Stri
 /// The name of generation `generation` of the relationship first named `base` (a
 /// [`relationship_name`]): Graph keeps the names of ended relationships, so the one replacing an
 /// ended relationship with the same roles is `<base>-2`, then `-3`, … (cut to 50 characters).
-pub fn generation_name(base: &str, generation: u32) -> String {
+pub(crate) fn generation_name(base: &str, generation: u32) -> String {
     if generation <= 1 {
         return base.to_string();
     }
@@ -149,7 +149,7 @@ pub fn generation_name(base: &str, generation: u32) -> String {
 /// Whether `name` is a name the tool gives a relationship of customer `customer` holding
 /// exactly `roles` (any generation). The digest of the roles makes this the ownership marker:
 /// a relationship made by hand in Partner Center never matches, so the tool never terminates it.
-pub fn is_tool_name(prefix: &str, customer: &str, roles: &[String], name: &str) -> bool {
+pub(crate) fn is_tool_name(prefix: &str, customer: &str, roles: &[String], name: &str) -> bool {
     let base = relationship_name(prefix, customer, roles);
     if name == base {
         return true;

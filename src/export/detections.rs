@@ -26,7 +26,7 @@ use crate::plan::{Action, Op};
 use crate::validate::detections::{ADDRESS_PREFIX, rule_display_name, selected};
 
 /// Where adopted queries are written, relative to the Provider manifest's folder.
-pub const LIBRARY_DIR: &str = "detections";
+pub(crate) const LIBRARY_DIR: &str = "detections";
 /// The entries export adopted that the Provider does not hold yet, in the library folder. Not
 /// `.yaml`: a directory of manifests is loaded recursively, and this is not a manifest.
 pub const FRAGMENT: &str = "exported-detections.yaml.fragment";
@@ -236,7 +236,7 @@ pub(super) async fn adopt(
 
 /// Adds the entries of the fragment earlier exports wrote (and nobody pasted into the Provider
 /// yet) to the loaded Provider, so customers exported earlier validate, and returns their names.
-pub fn include_pending(loaded: &mut crate::manifest::LoadOutcome) -> BTreeSet<String> {
+pub(crate) fn include_pending(loaded: &mut crate::manifest::LoadOutcome) -> BTreeSet<String> {
     let [provider] = loaded.set.providers.as_mut_slice() else {
         return BTreeSet::new();
     };

@@ -354,9 +354,10 @@ impl Collection {
         Self { version, path }
     }
 
-    /// One object of the collection.
+    /// One object of the collection, the id encoded: ids the tool gives (detection rules)
+    /// are not GUIDs.
     pub(crate) fn item(&self, id: &str) -> String {
-        format!("{}/{id}", self.path)
+        format!("{}/{}", self.path, crate::model::observe::enc(id))
     }
 
     /// The whole collection as one list read under `key` (kinds whose objects the plan finds
@@ -376,9 +377,7 @@ impl Collection {
         ))
     }
 
-    /// Creates the object and records its id; an answer lost on the way is recovered by
-    /// listing `list_url` and taking the object `pick` finds there (its natural key), so the
-    /// create is never duplicated.
+    /// Creates the object and records its id (see [`create_listed`]).
     pub(crate) async fn create(
         &self,
         w: &Writer<'_>,
@@ -387,13 +386,7 @@ impl Collection {
         list_url: &str,
         pick: impl Fn(&[Value]) -> Option<&Value>,
     ) -> Result<(), WriteError> {
-        let id = create_recovering(w, at, self.version, self.path, body, || async {
-            let items = w.list(at, Service::Graph(self.version), list_url).await?;
-            Ok(pick(&items).map(|v| str_of(v, "id").to_string()))
-        })
-        .await?;
-        w.set_id(at, &id);
-        Ok(())
+        create_listed(w, at, self.version, self.path, body, list_url, pick).await
     }
 
     /// Updates the fields `body` names (Graph answers 204, or 202 for connected organizations).
@@ -437,6 +430,27 @@ impl Collection {
     ) -> Result<(), WriteError> {
         delete_path(w, at, self.version, &self.item(id)).await
     }
+}
+
+/// Creates an object by POST to `path` and records its id; an answer lost on the way is
+/// recovered by listing `list_url` and taking the object `pick` finds there (its natural key),
+/// so the create is never duplicated.
+pub(crate) async fn create_listed(
+    w: &Writer<'_>,
+    at: &Address,
+    version: Version,
+    path: &str,
+    body: &Value,
+    list_url: &str,
+    pick: impl Fn(&[Value]) -> Option<&Value>,
+) -> Result<(), WriteError> {
+    let id = create_recovering(w, at, version, path, body, || async {
+        let items = w.list(at, Service::Graph(version), list_url).await?;
+        Ok(pick(&items).map(|v| str_of(v, "id").to_string()))
+    })
+    .await?;
+    w.set_id(at, &id);
+    Ok(())
 }
 
 /// POSTs a create; if the answer is lost, re-reads the natural key (`find`) before trying

@@ -8,13 +8,13 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::graph::write::{WriteError, Writer};
-use crate::graph::{Service, Version};
+use crate::graph::Version;
+use crate::graph::write::{Collection, WriteError, Writer};
 use crate::kinds::{ObserveContext, Permissions, ResourceKind};
 use crate::model::observe::{Observed, Read, Snapshot, single, str_of};
 use crate::model::{Address, Ids, ObserveError};
 
-const RULES: &str = "security/rules/detectionRules";
+const RULES: Collection = Collection::new(Version::V1, "security/rules/detectionRules");
 /// Where the plan's read of the tenant's rules lands in the snapshot (the report reuses it).
 pub(crate) const KEY: &str = "detection-rules";
 
@@ -146,12 +146,11 @@ impl ResourceKind for DetectionRuleSpec {
     const ADOPTABLE: bool = true;
 
     fn read_by_id(id: &str) -> Option<(Version, String)> {
-        let id = crate::model::observe::enc(id);
-        Some((Version::V1, format!("{RULES}/{id}")))
+        RULES.read_by_id(id)
     }
 
     fn reads(&self, _ids: &Ids) -> Vec<Read> {
-        vec![Read::list(KEY, Version::V1, format!("/{RULES}"))]
+        vec![RULES.read_all(KEY)]
     }
 
     fn observe(&self, cx: &ObserveContext<'_>) -> Result<Observed, ObserveError> {
@@ -238,32 +237,20 @@ impl ResourceKind for DetectionRuleSpec {
     }
 
     async fn create(&self, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
-        let id = crate::graph::write::create_recovering(
-            w,
-            at,
-            Version::V1,
-            RULES,
-            &self.body,
-            || async {
-                let items = w.list(at, Service::Graph(Version::V1), RULES).await?;
-                Ok(items
+        RULES
+            .create(w, at, &self.body, RULES.path, |items| {
+                items
                     .iter()
                     .find(|r| str_of(r, "displayName") == self.display_name)
-                    .map(|r| str_of(r, "id").to_string()))
-            },
-        )
-        .await?;
-        w.set_id(at, &id);
-        Ok(())
+            })
+            .await
     }
 
     async fn update(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
-        let path = format!("{RULES}/{}", crate::model::observe::enc(id));
-        crate::graph::write::patch_path(w, at, Version::V1, &path, &self.update_body()).await
+        RULES.patch(w, at, id, &self.update_body()).await
     }
 
     async fn delete(&self, id: &str, at: &Address, w: &Writer<'_>) -> Result<(), WriteError> {
-        let path = format!("{RULES}/{}", crate::model::observe::enc(id));
-        crate::graph::write::delete_path(w, at, Version::V1, &path).await
+        RULES.delete(w, at, id).await
     }
 }

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::gdap_relationship::roles_of;
+use super::gdap_relationship::{RELATIONSHIPS, roles_of};
 use crate::graph::write::{WriteError, Writer, graph_err};
 use crate::graph::{Service, Version};
 use crate::model::observe::{Observed, Read, Snapshot, str_of};
@@ -27,7 +27,6 @@ pub struct GdapAccessAssignmentSpec {
     pub roles: Vec<String>,
 }
 
-const RELATIONSHIPS: &str = "tenantRelationships/delegatedAdminRelationships";
 /// Statuses of an assignment on its way out: a new one may be created for the same group.
 const GONE: [&str; 2] = ["deleting", "deleted"];
 
@@ -75,6 +74,11 @@ impl GdapAccessAssignmentSpec {
         })
     }
 
+    /// A relationship's access assignments.
+    fn assignments(relationship_id: &str) -> String {
+        format!("{}/accessAssignments", RELATIONSHIPS.item(relationship_id))
+    }
+
     /// Sends `method` with the ETag the plan read; on 412, re-reads and reports what is there.
     async fn conditional(
         &self,
@@ -91,7 +95,7 @@ impl GdapAccessAssignmentSpec {
             .and_then(|items| items.iter().find(|v| str_of(v, "id") == id))
             .map(|v| str_of(v, "@odata.etag").to_string())
             .unwrap_or_default();
-        let path = format!("{RELATIONSHIPS}/{rel}/accessAssignments/{id}");
+        let path = format!("{}/{id}", Self::assignments(&rel));
         match w
             .call(
                 at,
@@ -137,7 +141,7 @@ impl crate::kinds::ResourceKind for GdapAccessAssignmentSpec {
                 Read::list(
                     key(rel),
                     Version::V1,
-                    format!("/{RELATIONSHIPS}/{rel}/accessAssignments"),
+                    format!("/{}", Self::assignments(rel)),
                 )
             })
             .into_iter()
@@ -191,7 +195,7 @@ impl crate::kinds::ResourceKind for GdapAccessAssignmentSpec {
                 at,
                 Service::Graph(Version::V1),
                 reqwest::Method::POST,
-                &format!("{RELATIONSHIPS}/{rel}/accessAssignments"),
+                &Self::assignments(&rel),
                 Some(&body),
                 &[],
             )

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::gdap;
-use crate::graph::write::{WriteError, Writer, create_recovering, graph_err};
+use crate::graph::write::{Collection, WriteError, Writer, graph_err};
 use crate::graph::{Service, Version};
 use crate::kinds::manual::ManualSpec;
 use crate::model::observe::{Observed, Read, Snapshot, enc, odata_str, str_of};
@@ -37,9 +37,13 @@ pub struct GdapRelationshipSpec {
     pub expiry_warning_days: i64,
 }
 
-const RELATIONSHIPS: &str = "tenantRelationships/delegatedAdminRelationships";
+/// The partner's relationships (access assignments and termination live under them too).
+pub(crate) const RELATIONSHIPS: Collection = Collection::new(
+    Version::V1,
+    "tenantRelationships/delegatedAdminRelationships",
+);
 /// One read of every relationship the partner has, shared by all customers.
-pub const LIST_KEY: &str = "gdap-relationships";
+pub(crate) const LIST_KEY: &str = "gdap-relationships";
 /// Statuses in which a relationship no longer grants anything: its customer needs a new one.
 pub(crate) const GONE: [&str; 3] = ["terminated", "terminationRequested", "expired"];
 /// Generations of a name tried before giving up (each one an ended relationship).
@@ -121,7 +125,7 @@ pub(crate) fn predecessors<'a>(
 
 /// The partner's Customer Delegated Administration service principal's address: GDAP reads
 /// fail without it, so the relationship is read only once it exists.
-pub fn sp_address() -> crate::model::Address {
+pub(crate) fn sp_address() -> crate::model::Address {
     crate::model::Address::new(crate::model::Kind::ServicePrincipal, "partner-cda")
 }
 
@@ -189,25 +193,36 @@ impl GdapRelationshipSpec {
             .or_else(|| old.first())
             .copied()
     }
+}
 
-    async fn lock(
-        &self,
-        id: &str,
-        at: &crate::model::Address,
-        w: &Writer<'_>,
-    ) -> Result<(), WriteError> {
-        w.call(
-            at,
-            Service::Graph(Version::V1),
-            reqwest::Method::POST,
-            &format!("{RELATIONSHIPS}/{id}/requests"),
-            Some(&json!({"action": "lockForApproval"})),
-            &[],
-        )
-        .await
-        .map_err(graph_err(at))?;
-        Ok(())
+/// The read of the partner's relationships, once the partner's service principal exists (the
+/// API refuses every call before).
+pub(crate) fn relationship_reads(ids: &crate::model::Ids) -> Vec<Read> {
+    if ids.of(&sp_address()).is_none() {
+        return vec![];
     }
+    vec![RELATIONSHIPS.read_all(LIST_KEY)]
+}
+
+/// Asks for a step of a relationship's life (`lockForApproval`, `terminate`): a
+/// `delegatedAdminRelationshipRequest`.
+pub(crate) async fn request(
+    w: &Writer<'_>,
+    at: &crate::model::Address,
+    id: &str,
+    action: &str,
+) -> Result<(), WriteError> {
+    w.call(
+        at,
+        Service::Graph(Version::V1),
+        reqwest::Method::POST,
+        &format!("{}/requests", RELATIONSHIPS.item(id)),
+        Some(&json!({ "action": action })),
+        &[],
+    )
+    .await
+    .map_err(graph_err(at))?;
+    Ok(())
 }
 
 impl crate::kinds::ResourceKind for GdapRelationshipSpec {
@@ -224,14 +239,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
     const IMMUTABLE: &'static [&'static str] = &["roles"];
 
     fn reads(&self, ids: &crate::model::Ids) -> Vec<Read> {
-        if ids.of(&sp_address()).is_none() {
-            return vec![];
-        }
-        vec![Read::list(
-            LIST_KEY,
-            Version::V1,
-            format!("/{RELATIONSHIPS}"),
-        )]
+        relationship_reads(ids)
     }
 
     fn observe(
@@ -328,7 +336,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
                     .get(
                         at,
                         Service::Graph(Version::V1),
-                        &format!("{RELATIONSHIPS}?$top=1"),
+                        &format!("{}?$top=1", RELATIONSHIPS.path),
                     )
                     .await
                 {
@@ -345,27 +353,19 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
         )
         .await?;
         let filter = format!(
-            "{RELATIONSHIPS}?$filter={}",
+            "{}?$filter={}",
+            RELATIONSHIPS.path,
             enc(&format!("displayName eq {}", odata_str(&name)))
         );
-        let id = create_recovering(
-            w,
-            at,
-            Version::V1,
-            RELATIONSHIPS,
-            &self.create_body(&name),
-            || async {
-                let v = w.get(at, Service::Graph(Version::V1), &filter).await?;
-                Ok(v.get("value")
-                    .and_then(Value::as_array)
-                    .and_then(|a| a.first())
-                    .map(|r| str_of(r, "id").to_string()))
-            },
-        )
-        .await?;
-        w.set_id(at, &id);
+        RELATIONSHIPS
+            .create(w, at, &self.create_body(&name), &filter, |items| {
+                items.first()
+            })
+            .await?;
+        // The id the create just recorded.
+        let id = w.id_of(at, at)?;
         // A new relationship is "invalid" to its own requests until it has replicated.
-        let path = format!("{RELATIONSHIPS}/{id}");
+        let path = RELATIONSHIPS.item(&id);
         w.await_visible(at, "the new relationship", || async {
             match w.get(at, Service::Graph(Version::V1), &path).await {
                 Ok(_) => Ok(Some(String::new())),
@@ -374,7 +374,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
             }
         })
         .await?;
-        self.lock(&id, at, w).await
+        request(w, at, &id, "lockForApproval").await
     }
 
     /// The only in-place change: locking a relationship a previous run created but could not
@@ -385,7 +385,7 @@ impl crate::kinds::ResourceKind for GdapRelationshipSpec {
         at: &crate::model::Address,
         w: &Writer<'_>,
     ) -> Result<(), WriteError> {
-        self.lock(id, at, w).await
+        request(w, at, id, "lockForApproval").await
     }
 
     /// Never deletes: an approved relationship is terminated, never deleted.

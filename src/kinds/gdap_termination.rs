@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::gdap_relationship::{
-    LIST_KEY, current_name, named, predecessors, roles_of, sp_address, status,
+    LIST_KEY, RELATIONSHIPS, current_name, named, predecessors, relationship_reads, request,
+    roles_of, sp_address, status,
 };
 use crate::graph::write::{WriteError, Writer, graph_err};
 use crate::graph::{Service, Version};
@@ -26,8 +27,6 @@ pub struct GdapTerminationSpec {
     /// The current relationship's first-generation name (`GdapRelationshipSpec::display_name`).
     pub relationship_name: String,
 }
-
-const RELATIONSHIPS: &str = "tenantRelationships/delegatedAdminRelationships";
 
 /// Old relationships in this status are terminated; Graph accepts `terminate` on no other.
 const TERMINABLE: &str = "active";
@@ -79,7 +78,7 @@ impl GdapTerminationSpec {
         at: &Address,
         w: &Writer<'_>,
     ) -> Result<(), WriteError> {
-        let path = format!("{RELATIONSHIPS}/{new_id}/accessAssignments");
+        let path = format!("{}/accessAssignments", RELATIONSHIPS.item(new_id));
         w.await_visible(
             at,
             "the new relationship's access assignments to become active",
@@ -119,14 +118,7 @@ impl crate::kinds::ResourceKind for GdapTerminationSpec {
     const FIELDS: &'static [&'static str] = &["oldRelationships"];
 
     fn reads(&self, ids: &Ids) -> Vec<Read> {
-        if ids.of(&sp_address()).is_none() {
-            return vec![];
-        }
-        vec![Read::list(
-            LIST_KEY,
-            Version::V1,
-            format!("/{RELATIONSHIPS}"),
-        )]
+        relationship_reads(ids)
     }
 
     fn observe(
@@ -215,16 +207,7 @@ impl crate::kinds::ResourceKind for GdapTerminationSpec {
             .into_iter()
             .filter(|v| status(v) == TERMINABLE)
         {
-            w.call(
-                at,
-                Service::Graph(Version::V1),
-                reqwest::Method::POST,
-                &format!("{RELATIONSHIPS}/{}/requests", str_of(old, "id")),
-                Some(&json!({"action": "terminate"})),
-                &[],
-            )
-            .await
-            .map_err(graph_err(at))?;
+            request(w, at, str_of(old, "id"), "terminate").await?;
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ fn invalid(message: impl Into<String>) -> GraphError {
     GraphError::new(400, "BadRequest", message)
 }
 
-pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     let rules = super::service_rules(TYPE, &["id", "displayName", "status", "createdBy"]);
     super::list(
@@ -38,7 +38,12 @@ pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Re
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn get(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant(st, ctx)?;
     super::get_one(
         ctx,
@@ -123,7 +128,12 @@ fn check_rule(rule: &Value) -> Result<()> {
     Ok(())
 }
 
-pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn create(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(TYPE, &body, Mode::Create)?;
     super::require(
@@ -166,7 +176,12 @@ pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> 
     super::created(super::entity(ctx, SET, &v))
 }
 
-pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn patch(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(TYPE, &body, Mode::Update)?;
     let t = super::tenant_mut(st, ctx)?;
@@ -181,7 +196,12 @@ pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -
     super::ok(super::entity(ctx, SET, &v))
 }
 
-pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, _: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn delete(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    _: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = super::tenant_mut(st, ctx)?;
     super::visible(t, DETECTION_RULES, &args[0], ctx.now)?;
     t.remove(DETECTION_RULES, &args[0]);

@@ -32,7 +32,7 @@ const OP_TYPE: &str = "microsoft.graph.delegatedAdminRelationshipOperation";
 const SET: &str = "tenantRelationships/delegatedAdminRelationships";
 
 /// `$top` limit of the GDAP lists (List accessAssignments: "supports up to 300 objects").
-pub const MAX_TOP: usize = 300;
+pub(crate) const MAX_TOP: usize = 300;
 /// Seconds a client is told to wait before polling an operation.
 const RETRY_AFTER_SECS: &str = "10";
 
@@ -74,7 +74,7 @@ fn roles_of(v: &Value) -> Vec<String> {
 
 /// Moves every relationship, assignment and operation of `t` to the status time has given it.
 /// Called before each GDAP request (and by the control endpoint), so no background task is needed.
-pub fn advance(t: &mut Tenant, now: i64) {
+pub(crate) fn advance(t: &mut Tenant, now: i64) {
     for e in t.list_mut(GDAP_RELATIONSHIPS).iter_mut() {
         let v = &mut e.v;
         match status(v) {
@@ -285,7 +285,7 @@ fn check_auto_extend(value: &str, roles: &[String]) -> Result<()> {
 
 // ------------------------------------------------------------------ relationships
 
-pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
     let t = partner(ctx, st)?;
     let items = super::visible_items(t, GDAP_RELATIONSHIPS, ctx.now, None);
     super::list(
@@ -297,13 +297,23 @@ pub fn list(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Re
     )
 }
 
-pub fn get(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn get(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let t = partner(ctx, st)?;
     let e = relationship(t, &args[0], ctx.now)?;
     super::get_one(ctx, req, SET, REL_TYPE, &e.v)
 }
 
-pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> Result<Resp> {
+pub(crate) fn create(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    _: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(REL_TYPE, &body, Mode::Create)?;
     super::require(
@@ -380,7 +390,12 @@ pub fn create(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, _: &[String]) -> 
     Ok(resp)
 }
 
-pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn patch(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let body = req.body();
     csdl::validate(REL_TYPE, &body, Mode::Update)?;
     let now = ctx.now;
@@ -430,7 +445,12 @@ pub fn patch(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -
     super::ok(super::entity(ctx, SET, &next))
 }
 
-pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) -> Result<Resp> {
+pub(crate) fn delete(
+    ctx: &Ctx,
+    st: &mut Scope<'_>,
+    req: &ApiRequest,
+    args: &[String],
+) -> Result<Resp> {
     let now = ctx.now;
     let t = partner(ctx, st)?;
     let current = relationship(t, &args[0], now)?.v.clone();
@@ -446,7 +466,7 @@ pub fn delete(ctx: &Ctx, st: &mut Scope<'_>, req: &ApiRequest, args: &[String]) 
 
 // ------------------------------------------------------------------ requests
 
-pub fn requests_list(
+pub(crate) fn requests_list(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -456,7 +476,7 @@ pub fn requests_list(
     list_nested(ctx, st, req, &args[0], &REQUESTS, &set)
 }
 
-pub fn request_get(
+pub(crate) fn request_get(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -564,7 +584,7 @@ fn child<'a>(t: &'a Tenant, coll: &str, rel: &str, id: &str, now: i64) -> Result
         })
 }
 
-pub fn request_create(
+pub(crate) fn request_create(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -611,7 +631,7 @@ pub fn request_create(
 
 // ------------------------------------------------------------------ access assignments
 
-pub fn assignments_list(
+pub(crate) fn assignments_list(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -620,7 +640,7 @@ pub fn assignments_list(
     list_nested(ctx, st, req, &args[0], &ASSIGNMENTS, ASSIGNMENTS.name)
 }
 
-pub fn assignment_get(
+pub(crate) fn assignment_get(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -640,7 +660,7 @@ fn check_subset(roles: &[String], rel: &Value) -> Result<()> {
     Ok(())
 }
 
-pub fn assignment_create(
+pub(crate) fn assignment_create(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -724,7 +744,7 @@ pub fn assignment_create(
     Ok(resp)
 }
 
-pub fn assignment_patch(
+pub(crate) fn assignment_patch(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -783,7 +803,7 @@ pub fn assignment_patch(
     })
 }
 
-pub fn assignment_delete(
+pub(crate) fn assignment_delete(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -803,7 +823,7 @@ pub fn assignment_delete(
 
 // ------------------------------------------------------------------ operations
 
-pub fn operations_list(
+pub(crate) fn operations_list(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -812,7 +832,7 @@ pub fn operations_list(
     list_nested(ctx, st, req, &args[0], &OPERATIONS, OPERATIONS.name)
 }
 
-pub fn operation_get(
+pub(crate) fn operation_get(
     ctx: &Ctx,
     st: &mut Scope<'_>,
     req: &ApiRequest,
@@ -835,14 +855,14 @@ pub enum ControlAction {
 }
 
 /// Whether relationship `id` lives in `t` (the control endpoint looks for it tenant by tenant).
-pub fn holds(t: &Tenant, id: &str) -> bool {
+pub(crate) fn holds(t: &Tenant, id: &str) -> bool {
     t.find(GDAP_RELATIONSHIPS, id).is_some()
 }
 
 /// Applies `action` to relationship `id` of tenant `t` (the one that [`holds`] it); `end` moves
 /// the end date (ms) of an active relationship instead. Returns the relationship as rendered,
 /// or a message for a 4xx.
-pub fn control(
+pub(crate) fn control(
     t: &mut Tenant,
     id: &str,
     action: Option<ControlAction>,
