@@ -295,6 +295,25 @@ fn the_library_loads_with_its_queries_and_selects_by_tier_and_label() {
 }
 
 /// Rewrites one file of the library directory.
+/// A rule alpha no longer gets is only listed as not pruned by a plain plan, and deleted by a
+/// pruning one (returned).
+pub(super) async fn encoded_powershell_is_only_prunable(w: &World) -> mssp::plan::Plan {
+    let p = w.plan().await;
+    assert!(
+        super::support::changes(&p, "alpha").is_empty(),
+        "{:?}",
+        super::support::changes(&p, "alpha")
+    );
+    let alpha = p.tenants.iter().find(|t| t.name == "alpha").expect("alpha");
+    assert_eq!(alpha.not_pruned, ["detection-rule/encoded-powershell"]);
+    let p = w.plan_with(true, &[]).await;
+    assert_eq!(
+        super::support::changes(&p, "alpha"),
+        ["delete detection-rule/encoded-powershell"]
+    );
+    p
+}
+
 pub(super) fn edit(dir: &Path, file: &str, from: &str, to: &str) {
     let p = dir.join(file);
     let text = std::fs::read_to_string(&p).expect("read");
@@ -653,19 +672,7 @@ async fn the_library_is_planned_applied_and_converges_per_customer() {
         "        tiers: [tier2]\n",
         "        tiers: [approvers]\n",
     );
-    let p = w.plan().await;
-    assert!(
-        changes(&p, "alpha").is_empty(),
-        "{:?}",
-        changes(&p, "alpha")
-    );
-    let alpha = p.tenants.iter().find(|t| t.name == "alpha").expect("alpha");
-    assert_eq!(alpha.not_pruned, ["detection-rule/encoded-powershell"]);
-    let p = w.plan_with(true, &[]).await;
-    assert_eq!(
-        changes(&p, "alpha"),
-        ["delete detection-rule/encoded-powershell"]
-    );
+    encoded_powershell_is_only_prunable(&w).await;
     w.apply_with(
         mssp::apply::ApplyOptions {
             allow_delete: true,
