@@ -70,18 +70,22 @@ fn report(args: &PlanArgs, plan: &Plan) -> super::Outcome {
                 path.display()
             )))?;
     }
+    // Write errors on stdout (a closed pipe) are not the plan's: the exit code says what it found.
     let mut out = std::io::stdout().lock();
-    let text = match args.format {
-        PlanFormat::Human => Ok(render::human::render(plan, render::human::Style::detect())),
-        // Streamed like the saved plan; a closed pipe is not an error of the plan's.
+    match args.format {
+        PlanFormat::Human => {
+            let text = render::human::render(plan, render::human::Style::detect());
+            let _ = out.write_all(text.as_bytes());
+        }
+        // Streamed like the saved plan.
         PlanFormat::Json => {
             let _ = render::write_json(plan, &mut out);
-            Ok(String::new())
         }
-        PlanFormat::Markdown => render::markdown::render(plan),
-    };
-    let text = text.map_err(Error::render("plan"))?;
-    let _ = out.write_all(text.as_bytes());
+        PlanFormat::Markdown => {
+            let text = render::markdown::render(plan).map_err(Error::render("plan"))?;
+            let _ = out.write_all(text.as_bytes());
+        }
+    }
     let _ = out.flush();
     if let Some(path) = &args.out {
         eprintln!(
